@@ -1,0 +1,1 @@
+"""The ``partpose`` command line."""
