@@ -1,0 +1,1 @@
+"""Data: motion capture, the unpaired pose prior, synthetic videos, frame pairs, real datasets."""

@@ -1,0 +1,173 @@
+"""The video sample structure every dataset returns, its temporal-median background, and the
+test that tells whether that background is valid (static camera) or not (moving camera).
+
+Convention:
+    ``frames`` are person-centred square crops, ``(T, H, W, 3)`` uint8 RGB. Camera-frame 3D
+    joints are millimetres with x right, y down, z away from the camera. 2D joints are the
+    normalised crop coordinates of ``affine_grid(..., align_corners=False)``: (x, y) order, the
+    centre of pixel column ``u`` (0-based) is at ``x = (2u + 1) / W - 1``. Segmentation labels:
+    0 = background, ``l + 1`` = ``PARTS[l]`` (``partpose.geometry.parts``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from partpose.geometry.skeleton import H36M17
+
+CAMERA_MOTION_PIXEL_THRESHOLD = 20.0
+"""τ: a pixel differs from the background when its mean absolute RGB difference exceeds this
+(0-255 intensity units)."""
+
+CAMERA_MOTION_FRACTION_THRESHOLD = 0.4
+"""A clip's camera moves when, in the median frame, more than this fraction of the pixels
+differs from the background. A person in a person-centred crop covers well under half of it,
+so a static clip stays below; a moving camera shifts the textured background everywhere."""
+
+
+@dataclass
+class Video:
+    """One video (or one camera of one sequence) with its optional ground truth.
+
+    Attributes:
+        frames: ``(T, H, W, 3)`` uint8, person-centred square crops.
+        background: ``(H, W, 3)`` uint8, the clip background (temporal median), or ``None``.
+        camera_moves: ``True`` when the median background is not valid for this clip.
+        pose3d_cam_mm: ``(T, 17, 3)`` float32 camera-frame joints in millimetres, or ``None``.
+        pose2d_norm: ``(T, 17, 2)`` float32 normalised crop coordinates, or ``None``.
+        segmentation: ``(T, H, W)`` uint8 part labels (0 = background), or ``None``.
+        name, subject, action: identifiers for per-subject and per-action breakdowns.
+    """
+
+    frames: np.ndarray
+    background: np.ndarray | None = None
+    camera_moves: bool = False
+    pose3d_cam_mm: np.ndarray | None = None
+    pose2d_norm: np.ndarray | None = None
+    segmentation: np.ndarray | None = None
+    name: str = ""
+    subject: str = ""
+    action: str = ""
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.frames.shape[0])
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(H, W)`` of the frames."""
+        return int(self.frames.shape[1]), int(self.frames.shape[2])
+
+    def __len__(self) -> int:
+        return self.num_frames
+
+    def validate(self) -> "Video":
+        """Check shapes and dtypes; raise ``ValueError`` naming the first inconsistent field.
+
+        Returns ``self`` so that loaders can write ``return Video(...).validate()``.
+        """
+        frames = self.frames
+        if not isinstance(frames, np.ndarray) or frames.ndim != 4 or frames.shape[-1] != 3:
+            raise ValueError(f"Video {self.name!r}: frames must be a (T, H, W, 3) array, got {_desc(frames)}")
+        if frames.dtype != np.uint8:
+            raise ValueError(f"Video {self.name!r}: frames must be uint8, got {frames.dtype}")
+        t, h, w, _ = frames.shape
+        if t < 1:
+            raise ValueError(f"Video {self.name!r}: frames must hold at least one frame")
+        if h != w:
+            raise ValueError(f"Video {self.name!r}: frames must be square crops, got {h}x{w}")
+        j = H36M17.num_joints
+        _check_field(self, "background", (h, w, 3), np.uint8)
+        _check_field(self, "pose3d_cam_mm", (t, j, 3), np.float32)
+        _check_field(self, "pose2d_norm", (t, j, 2), np.float32)
+        _check_field(self, "segmentation", (t, h, w), np.uint8)
+        if not isinstance(self.camera_moves, (bool, np.bool_)):
+            raise ValueError(f"Video {self.name!r}: camera_moves must be a bool, got {type(self.camera_moves).__name__}")
+        for key in ("name", "subject", "action"):
+            if not isinstance(getattr(self, key), str):
+                raise ValueError(f"Video {self.name!r}: {key} must be a str")
+        return self
+
+
+def _desc(x: object) -> str:
+    if isinstance(x, np.ndarray):
+        return f"shape {x.shape} {x.dtype}"
+    return type(x).__name__
+
+
+def _check_field(video: Video, key: str, shape: tuple[int, ...], dtype: type) -> None:
+    value = getattr(video, key)
+    if value is None:
+        return
+    if not isinstance(value, np.ndarray) or value.shape != shape:
+        raise ValueError(f"Video {video.name!r}: {key} must have shape {shape}, got {_desc(value)}")
+    if value.dtype != dtype:
+        raise ValueError(f"Video {video.name!r}: {key} must be {np.dtype(dtype).name}, got {value.dtype}")
+
+
+def median_background(frames: np.ndarray) -> np.ndarray:
+    """Temporal median of a clip: its background where the camera is static.
+
+    Args:
+        frames: ``(T, H, W, 3)`` uint8.
+    Returns:
+        ``(H, W, 3)`` uint8, the per-pixel, per-channel median over time (the lower median for
+        an even ``T``, so the value is always one that occurs in the clip).
+    """
+    if not isinstance(frames, np.ndarray) or frames.ndim != 4 or frames.shape[-1] != 3 or frames.shape[0] < 1:
+        raise ValueError(f"frames must be a non-empty (T, H, W, 3) array, got {_desc(frames)}")
+    t = frames.shape[0]
+    # np.partition is linear-time per pixel; the lower median keeps the result an actual sample.
+    return np.partition(frames, (t - 1) // 2, axis=0)[(t - 1) // 2].astype(np.uint8)
+
+
+def background_residual_fraction(
+    frames: np.ndarray, background: np.ndarray, pixel_threshold: float = CAMERA_MOTION_PIXEL_THRESHOLD
+) -> np.ndarray:
+    """Fraction of the pixels of every frame that differ from ``background``.
+
+    Args:
+        frames: ``(T, H, W, 3)`` uint8.
+        background: ``(H, W, 3)`` uint8.
+        pixel_threshold: τ on the mean absolute RGB difference, 0-255 units.
+    Returns:
+        ``(T,)`` float64 in [0, 1].
+    """
+    if not isinstance(frames, np.ndarray) or frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"frames must be a (T, H, W, 3) array, got {_desc(frames)}")
+    if not isinstance(background, np.ndarray) or background.shape != frames.shape[1:]:
+        raise ValueError(f"background must have shape {frames.shape[1:]}, got {_desc(background)}")
+    diff = np.abs(frames.astype(np.int16) - background.astype(np.int16)).mean(axis=-1)
+    return (diff > pixel_threshold).mean(axis=(1, 2))
+
+
+def camera_moves(
+    frames: np.ndarray,
+    background: np.ndarray | None = None,
+    threshold: float = CAMERA_MOTION_FRACTION_THRESHOLD,
+    pixel_threshold: float = CAMERA_MOTION_PIXEL_THRESHOLD,
+) -> bool:
+    """Decide whether a clip's camera moves, i.e. whether its median background is invalid.
+
+    The statistic is the median over frames of the fraction of pixels whose mean absolute RGB
+    difference to the background exceeds ``pixel_threshold`` (τ). With a static camera only the
+    moving person differs from the temporal median, a minority of a person-centred crop; with a
+    moving camera the background itself shifts and most textured pixels differ. The median over
+    frames ignores a few outlier frames (a flash, a person briefly filling the crop). A flat,
+    textureless background that moves reads as static, which is right for this purpose: its
+    median is still a valid background.
+
+    Args:
+        frames: ``(T, H, W, 3)`` uint8.
+        background: ``(H, W, 3)`` uint8; ``None`` uses ``median_background(frames)``.
+        threshold: the clip moves when the median fraction is above this.
+        pixel_threshold: τ, 0-255 units.
+    Returns:
+        ``True`` when the camera moves.
+    """
+    if background is None:
+        background = median_background(frames)
+    fractions = background_residual_fraction(frames, background, pixel_threshold)
+    return bool(np.median(fractions) > threshold)

@@ -1,0 +1,77 @@
+"""Run a model over a frame dataset and score it.
+
+Predictions are root-relative camera-frame poses in millimetres (``PoseEstimate.pose_cam_mm``),
+compared with the root-relative ground truth. The predicted segmentation of a frame is the
+decoder's segmentation of that frame's own appearance and pose (Î_{a_t}^{p_t}).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Subset
+
+from partpose.evaluation import metrics
+from partpose.geometry.parts import NUM_PARTS
+
+
+@dataclass
+class Predictions:
+    pose_cam_mm: np.ndarray  # (N, 17, 3) root-relative
+    gt_pose_cam_mm: np.ndarray  # (N, 17, 3) root-relative
+    q_norm: np.ndarray  # (N, 17, 2)
+    segmentation: np.ndarray | None  # (N, H, W) predicted labels
+    gt_segmentation: np.ndarray | None
+    video_index: np.ndarray  # (N,)
+
+
+@torch.no_grad()
+def predict_frames(model, frames, batch_size: int = 64, max_frames: int | None = None,
+                   device: torch.device | str = "cpu", with_segmentation: bool = True) -> Predictions:
+    """Predict every frame of a ``FrameDataset`` (evenly thinned to ``max_frames``)."""
+    dataset = frames
+    if max_frames is not None and len(frames) > max_frames:
+        dataset = Subset(frames, np.linspace(0, len(frames) - 1, max_frames).round().astype(int).tolist())
+    was_training = model.training
+    model.eval()
+    out: dict[str, list[np.ndarray]] = {k: [] for k in ("pose", "gt", "q", "seg", "gt_seg", "video")}
+    for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):
+        image = batch["image"].to(device)
+        est = model.encode(image)
+        out["pose"].append(_root_relative(est.pose_cam_mm).float().cpu().numpy())
+        out["gt"].append(_root_relative(batch["pose3d"].float()).numpy())
+        out["q"].append(est.q.float().cpu().numpy())
+        out["video"].append(batch["video_index"].numpy())
+        if with_segmentation and "segmentation" in batch:
+            synth = model.synthesize(est.appearance, est.q, est.depth, est.scale)
+            out["seg"].append(synth.seg_logits.argmax(1).cpu().numpy())
+            out["gt_seg"].append(batch["segmentation"].numpy())
+    model.train(was_training)
+    cat = {k: (np.concatenate(v) if v else None) for k, v in out.items()}
+    return Predictions(cat["pose"], cat["gt"], cat["q"], cat["seg"], cat["gt_seg"], cat["video"])
+
+
+def score(pred: Predictions) -> dict[str, float]:
+    """MPJPE, PA-MPJPE, N-MPJPE (mm), 3DPCK@150 mm and AUC (%), segmentation mIoU (%)."""
+    p, g = torch.from_numpy(pred.pose_cam_mm), torch.from_numpy(pred.gt_pose_cam_mm)
+    result = {
+        "mpjpe": float(metrics.mpjpe(p, g)),
+        "pa_mpjpe": float(metrics.pa_mpjpe(p, g)),
+        "n_mpjpe": float(metrics.n_mpjpe(p, g)),
+        "pck3d": float(metrics.pck3d(p, g)),
+        "auc3d": float(metrics.auc3d(p, g)),
+        "frames": int(p.shape[0]),
+    }
+    if pred.segmentation is not None and pred.gt_segmentation is not None:
+        valid = (pred.gt_segmentation >= 0).reshape(len(pred.gt_segmentation), -1).all(1)
+        if valid.any():
+            s, gs = torch.from_numpy(pred.segmentation[valid]), torch.from_numpy(pred.gt_segmentation[valid])
+            result["miou_fg_bg"] = float(metrics.segmentation_miou(s, gs, NUM_PARTS + 1, mode="fg_bg"))
+            result["miou_parts"] = float(metrics.segmentation_miou(s, gs, NUM_PARTS + 1, mode="parts"))
+    return result
+
+
+def _root_relative(pose: torch.Tensor) -> torch.Tensor:
+    return pose - pose[:, :1]

@@ -1,0 +1,186 @@
+"""D: appearance code + multi-scale part maps -> foreground RGB (D_I) and part logits (D_seg).
+
+Convention:
+    ``stage_sizes`` are the square resolutions ``base_size * 2**k`` up to ``resolution``
+    (default 4, 8, 16, 32, 64). The appearance vector ``a (B, A)`` becomes a
+    ``(C_0, base_size, base_size)`` map (linear + ReLU); a channel-wise fully-connected layer
+    (Pathak et al., "Context encoders", 2016: each channel's ``base_size**2`` positions are mixed
+    by that channel's own fully-connected layer, so extreme spatial positions interact) and a
+    1x1 convolution follow. Then, at every stage size ``r_k`` except the last, the features are
+    concatenated with the part maps drawn at ``r_k`` (multi-scale pose conditioning), mixed by a
+    3x3 convolution and doubled in resolution by an up-convolution (transposed convolution,
+    kernel 4, stride 2). At the output resolution the features are concatenated with the
+    full-resolution part maps once more and the network forks into D_I (foreground RGB, sigmoid)
+    and D_seg (``L + 1`` logits, background first, the label convention of
+    ``partpose.geometry.parts``). Each fork is 3x3 conv -> norm -> ReLU -> 3x3 conv.
+
+    The part maps are given as a list, one ``(B, L, r_k, r_k)`` tensor per stage size, drawn by
+    the puppet at that size (not resized here). Outputs are in the autocast dtype when autocast
+    is on; ``PartPoseModel.synthesize`` casts them to float32.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from partpose.geometry.parts import NUM_PARTS
+from partpose.models.encoder import make_norm
+from partpose.utils.checks import check_shape
+
+
+@dataclass
+class DecoderConfig:
+    """Decoder hyper-parameters. The defaults are the small CPU model (64 x 64 output)."""
+
+    resolution: int = 64  # output size (square); must be base_size * 2**k
+    base_size: int = 4  # side of the low-resolution map made from the appearance vector
+    widths: tuple[int, ...] = (96, 64, 48, 32, 16)  # channels at each stage size, low to high res
+    fork_channels: int = 16  # hidden channels of each fork (D_I and D_seg)
+    norm: str = "group"  # "group", "batch" or "none" (see EncoderConfig.norm)
+    norm_groups: int = 8  # groups of GroupNorm (reduced to a divisor of the channel count)
+
+    def __post_init__(self) -> None:
+        self.widths = tuple(int(w) for w in self.widths)
+        if self.base_size < 1 or self.resolution < self.base_size:
+            raise ValueError(
+                f"decoder resolution ({self.resolution}) must be at least base_size ({self.base_size}) >= 1"
+            )
+        ratio = self.resolution // self.base_size
+        if self.resolution % self.base_size or ratio & (ratio - 1):
+            raise ValueError(
+                f"decoder resolution ({self.resolution}) must be base_size ({self.base_size}) times a power of two"
+            )
+        stages = ratio.bit_length()
+        if len(self.widths) != stages:
+            raise ValueError(
+                f"decoder widths needs one entry per stage size {_sizes(self.resolution, self.base_size)}, "
+                f"got {len(self.widths)}: {self.widths}"
+            )
+        if min(self.widths) <= 0 or self.fork_channels <= 0:
+            raise ValueError("decoder widths and fork_channels must be positive")
+        if self.norm not in ("group", "batch", "none"):
+            raise ValueError(f"decoder norm must be 'group', 'batch' or 'none', got {self.norm!r}")
+
+
+def _sizes(resolution: int, base_size: int) -> tuple[int, ...]:
+    sizes, r = [], base_size
+    while r <= resolution:
+        sizes.append(r)
+        r *= 2
+    return tuple(sizes)
+
+
+class ChannelwiseFC(nn.Module):
+    """Channel-wise fully-connected layer: ``y[b, c] = W[c] @ x[b, c].flatten() + bias[c]``.
+
+    Each of the ``C`` channels has its own ``(N, N)`` matrix over its ``N = h * w`` positions;
+    channels do not mix (a 1x1 convolution after it does that).
+    """
+
+    def __init__(self, channels: int, size: int):
+        super().__init__()
+        n = size * size
+        self.size = size
+        self.weight = nn.Parameter(torch.empty(channels, n, n))
+        self.bias = nn.Parameter(torch.zeros(channels, n))
+        nn.init.uniform_(self.weight, -1.0 / n**0.5, 1.0 / n**0.5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        y = torch.einsum("bcn,cmn->bcm", x.reshape(b, c, h * w), self.weight.to(x.dtype))
+        return (y + self.bias.to(y.dtype)).reshape(b, c, h, w)
+
+
+class _Fork(nn.Module):
+    def __init__(self, in_channels: int, hidden: int, out_channels: int, norm: str, groups: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, hidden, 3, 1, 1, bias=False)
+        self.norm1 = make_norm(norm, hidden, groups)
+        self.conv2 = nn.Conv2d(hidden, out_channels, 3, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv2(F.relu(self.norm1(self.conv1(x))))
+
+
+class Decoder(nn.Module):
+    """D with its two forks D_I and D_seg (module docstring).
+
+    Args:
+        config: :class:`DecoderConfig`.
+        num_parts: L, the channels of the part maps (``NUM_PARTS``).
+        appearance_dim: A, the length of the appearance code (the encoder's ``appearance_dim``).
+    """
+
+    def __init__(self, config: DecoderConfig | None = None, num_parts: int = NUM_PARTS, appearance_dim: int = 64):
+        super().__init__()
+        self.config = config = config if config is not None else DecoderConfig()
+        self.num_parts = num_parts
+        self.appearance_dim = appearance_dim
+        self._sizes = _sizes(config.resolution, config.base_size)
+        widths, norm, groups = config.widths, config.norm, config.norm_groups
+        base = config.base_size
+
+        self.from_appearance = nn.Linear(appearance_dim, widths[0] * base * base)
+        self.channel_fc = ChannelwiseFC(widths[0], base)
+        self.mix = nn.Sequential(
+            nn.Conv2d(widths[0], widths[0], 1, bias=False), make_norm(norm, widths[0], groups), nn.ReLU(inplace=True)
+        )
+        self.stages = nn.ModuleList()
+        for k in range(len(self._sizes) - 1):
+            self.stages.append(
+                nn.Sequential(
+                    nn.Conv2d(widths[k] + num_parts, widths[k], 3, 1, 1, bias=False),
+                    make_norm(norm, widths[k], groups),
+                    nn.ReLU(inplace=True),
+                    nn.ConvTranspose2d(widths[k], widths[k + 1], 4, 2, 1, bias=False),
+                    make_norm(norm, widths[k + 1], groups),
+                    nn.ReLU(inplace=True),
+                )
+            )
+        fork_in = widths[-1] + num_parts
+        self.image_fork = _Fork(fork_in, config.fork_channels, 3, norm, groups)  # D_I
+        self.seg_fork = _Fork(fork_in, config.fork_channels, num_parts + 1, norm, groups)  # D_seg
+
+    @property
+    def stage_sizes(self) -> tuple[int, ...]:
+        """Square resolutions at which ``forward`` needs part maps, low to high."""
+        return self._sizes
+
+    @property
+    def resolution(self) -> int:
+        return self.config.resolution
+
+    def forward(self, appearance: torch.Tensor, part_maps: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Decode.
+
+        Args:
+            appearance: ``(B, A)`` appearance codes.
+            part_maps: one ``(B, L, r, r)`` tensor per ``r`` in ``stage_sizes`` (low to high),
+                depth-composited part maps in [0, 1].
+        Returns:
+            ``rgb_fg (B, 3, H, W)`` in [0, 1] (sigmoid) and ``seg_logits (B, L + 1, H, W)``
+            (background first), ``H = W = resolution``.
+        """
+        check_shape(appearance, ("B", self.appearance_dim), "appearance")
+        batch = appearance.shape[0]
+        if not isinstance(part_maps, (list, tuple)) or len(part_maps) != len(self._sizes):
+            raise ValueError(
+                f"part_maps must be a list of {len(self._sizes)} tensors at sizes {self._sizes}, "
+                f"got {type(part_maps).__name__} of length {len(part_maps) if isinstance(part_maps, (list, tuple)) else '?'}"
+            )
+        for r, maps in zip(self._sizes, part_maps):
+            check_shape(maps, (batch, self.num_parts, r, r), f"part_maps at {r}x{r}")
+
+        base = self.config.base_size
+        x = F.relu(self.from_appearance(appearance)).reshape(batch, -1, base, base)
+        x = self.mix(self.channel_fc(x))
+        for stage, maps in zip(self.stages, part_maps):
+            x = stage(torch.cat((x, maps.to(x.dtype)), dim=1))
+        x = torch.cat((x, part_maps[-1].to(x.dtype)), dim=1)
+        rgb_fg = torch.sigmoid(self.image_fork(x))
+        seg_logits = self.seg_fork(x)
+        return rgb_fg, seg_logits

@@ -1,0 +1,337 @@
+"""E: the encoder, a residual CNN with heads for pose, camera and appearance.
+
+Convention:
+    Input images are ``(B, 3, H, W)`` floats in [0, 1], RGB. The trunk is a stem convolution
+    followed by residual stages (ResNet "basic" blocks, or ResNet-50 "bottleneck" blocks as in
+    the paper), each halving the resolution. Its last map is average-pooled to
+    ``pool_size x pool_size`` and flattened (``pool_size = 1`` is ResNet's global average
+    pooling; a small grid keeps the coarse layout that the 2D offset needs).
+
+    Heads (in float32, autocast off):
+
+    * ``local_vectors (B, 13, 3)``: tanh, then unit-normalised; ``local_vectors[:, k]`` belongs
+      to ``H36M17.fk_joints[k]`` in the limb frame of ``geometry.kinematics.limb_frame``.
+    * ``hip_angle (B, 2)``: tanh, then unit-normalised ``(sin psi, cos psi)``.
+    * ``cam_R_canon (B, 3, 3)``: 6D representation -> ``camera.rotation_6d_to_matrix``.
+    * ``scale (B,)``: ``softplus(raw) + SCALE_FLOOR``, normalised image units per metre.
+    * ``offset (B, 2)``: linear, normalised image coordinates (x, y).
+    * ``appearance (B, A)``: linear (its own hidden layer, not shared with the pose heads).
+    * ``joints (B, 17, 3)`` (only with ``regress_joints``, the "without T_fk o T_c" ablation):
+      linear; camera-frame joints with x, y in normalised image coordinates and z a depth in
+      the same units. The five pose/camera heads above are then absent (``None``).
+
+    Initialisation: the last layer of every pose/camera head has small weights (gain
+    ``head_init_gain``) and a bias chosen so that the initial prediction, for any image, is
+    :func:`rest_pose_canon_mm` (upright, arms hanging, legs straight) seen from the front by
+    ``camera.view_rotation(0, 0)`` (the face towards the camera, up in the image is up), at
+    scale ``init_scale`` and offset 0. Tanh outputs start at half their range, away from
+    saturation. The last normalisation of every residual block starts at zero, so each block
+    starts as the identity (Goyal et al., 2017).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from partpose.geometry import camera, kinematics
+from partpose.geometry.skeleton import H36M17, default_bone_lengths
+from partpose.utils.checks import check_shape
+
+SCALE_FLOOR = 1e-3
+"""Added to the softplus of the scale head: the scale is strictly positive even in float32."""
+
+NUM_LOCAL_VECTORS = len(H36M17.fk_joints)
+NUM_JOINTS = H36M17.num_joints
+
+# Directions (canonical frame: X face, Y the body's left, Z up) from each joint's ``fk_parents``
+# entry to the joint in the rest pose; lengths come from the bone-length prior. The hips are on
+# the Y axis (hip angle 90 degrees).
+_REST_DIRECTIONS = {
+    "r_hip": (0.0, -1.0, 0.0),
+    "r_knee": (0.0, 0.0, -1.0),
+    "r_ankle": (0.0, 0.0, -1.0),
+    "l_hip": (0.0, 1.0, 0.0),
+    "l_knee": (0.0, 0.0, -1.0),
+    "l_ankle": (0.0, 0.0, -1.0),
+    "spine": (0.0, 0.0, 1.0),
+    "thorax": (0.0, 0.0, 1.0),
+    "nose": (0.1, 0.0, 1.0),
+    "head": (0.0, 0.0, 1.0),
+    "l_shoulder": (0.0, 1.0, 0.0),
+    "l_elbow": (0.0, 0.25, -1.0),
+    "l_wrist": (0.3, 0.1, -1.0),
+    "r_shoulder": (0.0, -1.0, 0.0),
+    "r_elbow": (0.0, -0.25, -1.0),
+    "r_wrist": (0.3, -0.1, -1.0),
+}
+
+
+def rest_pose_canon_mm(bone_lengths_mm: torch.Tensor | None = None) -> torch.Tensor:
+    """The pose the encoder predicts at initialisation, in the canonical frame.
+
+    Args:
+        bone_lengths_mm: ``(17,)`` bone lengths (``fk_parents`` convention); ``None`` uses
+            ``skeleton.default_bone_lengths``.
+    Returns:
+        ``(17, 3)`` float32 canonical pose in millimetres: standing upright, legs straight, arms
+        hanging slightly away from the body with the forearms a little forward.
+    """
+    if bone_lengths_mm is None:
+        bone_lengths_mm = default_bone_lengths()
+    check_shape(bone_lengths_mm, (NUM_JOINTS,), "bone_lengths_mm")
+    alpha = bone_lengths_mm.detach().to(torch.float32).cpu()
+    pose = torch.zeros(NUM_JOINTS, 3)
+    order = (H36M17.r_hip, H36M17.l_hip, H36M17.thorax, *H36M17.fk_joints)
+    for j in order:
+        direction = torch.tensor(_REST_DIRECTIONS[H36M17.names[j]])
+        pose[j] = pose[H36M17.fk_parents[j]] + alpha[j] * direction / direction.norm()
+    return pose
+
+
+@dataclass
+class EncoderConfig:
+    """Encoder hyper-parameters. The defaults are the small CPU model (64 x 64 crops)."""
+
+    in_channels: int = 3  # RGB
+    stem_channels: int = 24  # 3x3 stem convolution
+    stem_stride: int = 2  # 64 -> 32
+    widths: tuple[int, ...] = (32, 64, 96, 128)  # residual stages, each halves: 32 -> 16 -> 8 -> 4 -> 2
+    blocks_per_stage: tuple[int, ...] = (1, 1, 1, 1)  # residual blocks in each stage
+    block: str = "basic"  # "basic" (two 3x3) or "bottleneck" (1x1-3x3-1x1, ResNet-50, x4 expansion)
+    norm: str = "group"  # "group" (any batch size, DDP-safe, same in train/eval), "batch", "none"
+    norm_groups: int = 8  # groups of GroupNorm (reduced to a divisor of the channel count)
+    pool_size: int = 2  # final average pooling grid; 1 = global average pooling
+    head_hidden: int = 256  # hidden units of the pose/camera MLP and of the appearance MLP
+    appearance_dim: int = 64  # length A of the appearance code a
+    init_scale: float = 1.0  # initial camera scale s (a 1.7 m person spans ~85% of the crop)
+    head_init_gain: float = 0.1  # weight scale of the heads' last layers (bias sets the rest pose)
+    regress_joints: bool = False  # ablation "w/o T_fk o T_c": regress camera-frame joints instead
+
+    def __post_init__(self) -> None:
+        self.widths = tuple(int(w) for w in self.widths)
+        self.blocks_per_stage = tuple(int(b) for b in self.blocks_per_stage)
+        if not self.widths or len(self.widths) != len(self.blocks_per_stage):
+            raise ValueError(
+                f"encoder widths {self.widths} and blocks_per_stage {self.blocks_per_stage} must be "
+                "non-empty and of the same length"
+            )
+        if min(self.widths) <= 0 or min(self.blocks_per_stage) <= 0 or self.stem_channels <= 0:
+            raise ValueError("encoder widths, blocks_per_stage and stem_channels must be positive")
+        if self.block not in ("basic", "bottleneck"):
+            raise ValueError(f"encoder block must be 'basic' or 'bottleneck', got {self.block!r}")
+        if self.block == "bottleneck" and any(w % 4 for w in self.widths):
+            raise ValueError(f"bottleneck widths must be multiples of 4, got {self.widths}")
+        if self.norm not in ("group", "batch", "none"):
+            raise ValueError(f"encoder norm must be 'group', 'batch' or 'none', got {self.norm!r}")
+        if self.stem_stride not in (1, 2):
+            raise ValueError(f"encoder stem_stride must be 1 or 2, got {self.stem_stride}")
+        if self.pool_size < 1 or self.head_hidden < 1 or self.appearance_dim < 1:
+            raise ValueError("encoder pool_size, head_hidden and appearance_dim must be positive")
+        if not self.init_scale > 0:
+            raise ValueError(f"encoder init_scale must be positive, got {self.init_scale}")
+
+
+@dataclass
+class EncoderOutput:
+    """What E reads from an image (all float32).
+
+    Attributes:
+        local_vectors: ``(B, 13, 3)`` unit vectors, or ``None`` with ``regress_joints``.
+        hip_angle: ``(B, 2)`` unit ``(sin psi, cos psi)``, or ``None`` with ``regress_joints``.
+        cam_R_canon: ``(B, 3, 3)`` rotation canonical -> camera, or ``None`` with ``regress_joints``.
+        scale: ``(B,)`` > 0, normalised units per metre, or ``None`` with ``regress_joints``.
+        offset: ``(B, 2)`` normalised coordinates, or ``None`` with ``regress_joints``.
+        appearance: ``(B, A)`` appearance code.
+        joints: ``(B, 17, 3)`` camera-frame joints in normalised image units (only with
+            ``regress_joints``, else ``None``).
+    """
+
+    local_vectors: torch.Tensor | None
+    hip_angle: torch.Tensor | None
+    cam_R_canon: torch.Tensor | None
+    scale: torch.Tensor | None
+    offset: torch.Tensor | None
+    appearance: torch.Tensor
+    joints: torch.Tensor | None = None
+
+
+def make_norm(kind: str, channels: int, groups: int) -> nn.Module:
+    """``kind`` "group" -> GroupNorm (groups reduced to a divisor of ``channels``), "batch" ->
+    BatchNorm2d, "none" -> Identity."""
+    if kind == "group":
+        g = math.gcd(max(1, groups), channels)
+        return nn.GroupNorm(g, channels)
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "none":
+        return nn.Identity()
+    raise ValueError(f"norm must be 'group', 'batch' or 'none', got {kind!r}")
+
+
+def _zero_init_norm(norm: nn.Module) -> None:
+    if isinstance(norm, (nn.GroupNorm, nn.BatchNorm2d)):
+        nn.init.zeros_(norm.weight)
+
+
+class BasicBlock(nn.Module):
+    """ResNet basic block: 3x3 conv (stride) -> norm -> ReLU -> 3x3 conv -> norm, plus the
+    shortcut (1x1 conv + norm when the shape changes), then ReLU."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int, norm: str, groups: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
+        self.norm1 = make_norm(norm, out_channels, groups)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
+        self.norm2 = make_norm(norm, out_channels, groups)
+        _zero_init_norm(self.norm2)
+        self.shortcut = _shortcut(in_channels, out_channels, stride, norm, groups)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.relu(self.norm1(self.conv1(x)))
+        y = self.norm2(self.conv2(y))
+        return F.relu(y + self.shortcut(x))
+
+
+class BottleneckBlock(nn.Module):
+    """ResNet-50 bottleneck: 1x1 (out/4) -> 3x3 (stride) -> 1x1 (out), norm after each, ReLU
+    between, plus the shortcut, then ReLU."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int, norm: str, groups: int):
+        super().__init__()
+        mid = out_channels // 4
+        self.conv1 = nn.Conv2d(in_channels, mid, 1, bias=False)
+        self.norm1 = make_norm(norm, mid, groups)
+        self.conv2 = nn.Conv2d(mid, mid, 3, stride, 1, bias=False)
+        self.norm2 = make_norm(norm, mid, groups)
+        self.conv3 = nn.Conv2d(mid, out_channels, 1, bias=False)
+        self.norm3 = make_norm(norm, out_channels, groups)
+        _zero_init_norm(self.norm3)
+        self.shortcut = _shortcut(in_channels, out_channels, stride, norm, groups)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.relu(self.norm1(self.conv1(x)))
+        y = F.relu(self.norm2(self.conv2(y)))
+        y = self.norm3(self.conv3(y))
+        return F.relu(y + self.shortcut(x))
+
+
+def _shortcut(in_channels: int, out_channels: int, stride: int, norm: str, groups: int) -> nn.Module:
+    if in_channels == out_channels and stride == 1:
+        return nn.Identity()
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
+        make_norm(norm, out_channels, groups),
+    )
+
+
+class Encoder(nn.Module):
+    """E: image -> local vectors, hip angle, camera (R, s, t) and appearance (module docstring)."""
+
+    def __init__(self, config: EncoderConfig | None = None):
+        super().__init__()
+        self.config = config = config if config is not None else EncoderConfig()
+        block_cls = BasicBlock if config.block == "basic" else BottleneckBlock
+        self.stem = nn.Sequential(
+            nn.Conv2d(config.in_channels, config.stem_channels, 3, config.stem_stride, 1, bias=False),
+            make_norm(config.norm, config.stem_channels, config.norm_groups),
+            nn.ReLU(inplace=True),
+        )
+        stages, channels = [], config.stem_channels
+        for width, blocks in zip(config.widths, config.blocks_per_stage):
+            layers = []
+            for i in range(blocks):
+                layers.append(block_cls(channels, width, 2 if i == 0 else 1, config.norm, config.norm_groups))
+                channels = width
+            stages.append(nn.Sequential(*layers))
+        self.stages = nn.Sequential(*stages)
+        self.pool = nn.AdaptiveAvgPool2d(config.pool_size)
+        feature_dim = channels * config.pool_size**2
+        self.feature_dim = feature_dim
+
+        hidden = config.head_hidden
+        self.pose_mlp = nn.Sequential(nn.Linear(feature_dim, hidden), nn.ReLU(inplace=True))
+        self.appearance_mlp = nn.Sequential(nn.Linear(feature_dim, hidden), nn.ReLU(inplace=True))
+        self.appearance_head = nn.Linear(hidden, config.appearance_dim)
+        if config.regress_joints:
+            self.joints_head = nn.Linear(hidden, NUM_JOINTS * 3)
+        else:
+            self.local_vectors_head = nn.Linear(hidden, NUM_LOCAL_VECTORS * 3)
+            self.hip_angle_head = nn.Linear(hidden, 2)
+            self.rotation_head = nn.Linear(hidden, 6)
+            self.scale_head = nn.Linear(hidden, 1)
+            self.offset_head = nn.Linear(hidden, 2)
+        self._init_heads()
+
+    @property
+    def appearance_dim(self) -> int:
+        return self.config.appearance_dim
+
+    @torch.no_grad()
+    def _init_heads(self) -> None:
+        """Small last-layer weights; biases that decode to the rest pose seen from the front."""
+        gain = self.config.head_init_gain
+        heads = ["joints_head"] if self.config.regress_joints else [
+            "local_vectors_head", "hip_angle_head", "rotation_head", "scale_head", "offset_head"
+        ]
+        for name in heads:
+            getattr(self, name).weight.mul_(gain)
+
+        rest_mm = rest_pose_canon_mm()
+        front = camera.view_rotation(torch.zeros(1), torch.zeros(1))  # (1, 3, 3)
+        s = float(self.config.init_scale)
+        if self.config.regress_joints:
+            q, depth_m = camera.project(rest_mm[None] / 1000.0, front, torch.full((1,), s), torch.zeros(1, 2))
+            joints = torch.cat((q, s * depth_m[..., None]), dim=-1)[0]  # (17, 3), normalised units
+            self.joints_head.bias.copy_(joints.reshape(-1))
+            return
+        local_vectors, hip_angle = kinematics.inverse_kinematics(rest_mm[None])
+        # tanh(bias) = 0.5 * unit vector, so the normalised output is the rest direction.
+        self.local_vectors_head.bias.copy_(torch.atanh(0.5 * local_vectors[0]).reshape(-1))
+        self.hip_angle_head.bias.copy_(torch.atanh(0.5 * hip_angle[0]))
+        self.rotation_head.bias.copy_(camera.matrix_to_rotation_6d(front)[0])
+        self.scale_head.bias.fill_(math.log(math.expm1(s - SCALE_FLOOR)))
+        self.offset_head.bias.zero_()
+
+    def features(self, image: torch.Tensor) -> torch.Tensor:
+        """``(B, 3, H, W)`` -> ``(B, feature_dim)`` pooled and flattened trunk features."""
+        return self.pool(self.stages(self.stem(image))).flatten(1)
+
+    def forward(self, image: torch.Tensor) -> EncoderOutput:
+        """Encode images.
+
+        Args:
+            image: ``(B, 3, H, W)`` RGB in [0, 1]; any size that survives the strides
+                (``H, W >= 2 ** (stages + 1)`` with the default stem).
+        Returns:
+            :class:`EncoderOutput`, every field float32 whatever the autocast state.
+        """
+        check_shape(image, ("B", self.config.in_channels, "H", "W"), "image")
+        features = self.features(image)
+        appearance = self.appearance_head(self.appearance_mlp(features)).float()
+        hidden = self.pose_mlp(features)
+        batch = image.shape[0]
+        if self.config.regress_joints:
+            joints = self.joints_head(hidden).float().reshape(batch, NUM_JOINTS, 3)
+            return EncoderOutput(None, None, None, None, None, appearance, joints)
+
+        raw_vectors = self.local_vectors_head(hidden)
+        raw_hip = self.hip_angle_head(hidden)
+        raw_rotation = self.rotation_head(hidden)
+        raw_scale = self.scale_head(hidden)
+        offset = self.offset_head(hidden).float()
+        with torch.autocast(device_type=image.device.type, enabled=False):
+            local_vectors = _unit(torch.tanh(raw_vectors.float().reshape(batch, NUM_LOCAL_VECTORS, 3)))
+            hip_angle = _unit(torch.tanh(raw_hip.float()))
+            cam_R_canon = camera.rotation_6d_to_matrix(raw_rotation.float())
+            scale = F.softplus(raw_scale.float()[:, 0]) + SCALE_FLOOR
+        return EncoderOutput(local_vectors, hip_angle, cam_R_canon, scale, offset, appearance)
+
+
+def _unit(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """``x / |x|`` over the last dimension, the norm clamped at ``eps`` (finite gradients)."""
+    return x / x.pow(2).sum(dim=-1, keepdim=True).clamp_min(eps * eps).sqrt()

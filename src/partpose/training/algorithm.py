@@ -1,0 +1,152 @@
+"""Algorithm 1 of the supplementary: one training iteration, written out.
+
+For a batch of frame pairs (I_s, I_t) of one video each and a batch of unpaired prior poses p_z:
+
+1. Decoupled energy minimisation (skipped by the ``no_adaptation`` ablation): decode
+   Î_{a_s}^{p_z} and encode it again; L_pz = |p_z − p̂_z|, L_as = |a_s − â_s|. On odd iterations
+   (counted from 1) the encoder is updated on them with the decoder frozen, on even iterations the
+   decoder with the encoder frozen. Each energy has its own Adagrad optimiser.
+2. Consistency objectives, every iteration, encoder and decoder together, each with its own
+   optimiser: L_I^u (reconstruct I_t from a_s and the pose of I_t), L_I^c (the unpaired pose drawn
+   with either frame's appearance must agree) and L_seg (the decoder's segmentation of the unpaired
+   pose must match the puppet's labels).
+3. Supervision terms of the other settings (encoder only): 2D for ``weak``, 3D on labelled frames
+   for ``semi``; ``supervised`` trains the encoder on 3D and 2D labels alone (the upper bound).
+
+All randomness of an iteration comes from ``generator`` so that a run resumed from a checkpoint
+repeats the same iterations exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from partpose.geometry import puppet
+from partpose.geometry.camera import random_view_rotation
+from partpose.losses.energy import appearance_energy, pose_energy
+from partpose.losses.image import image_consistency_loss, image_unpaired_loss
+from partpose.losses.segmentation import segmentation_loss
+from partpose.losses.supervision import pose2d_loss, pose3d_loss
+from partpose.training.config import ObjectiveConfig
+from partpose.training.schedules import is_encoder_energy_step
+
+
+@dataclass
+class StepOutput:
+    """The losses of one iteration (graph attached) and what the logger shows."""
+
+    losses: dict[str, torch.Tensor]  # optimiser name -> loss to minimise
+    scalars: dict[str, float]  # detached values for logging
+    images: dict[str, torch.Tensor]  # (B,3,H,W) tensors for image grids (detached)
+
+
+def training_losses(
+    model,
+    batch: dict[str, torch.Tensor],
+    prior_poses_mm: torch.Tensor,
+    step: int,
+    beta: float,
+    objective: ObjectiveConfig,
+    generator: torch.Generator,
+    with_images: bool = False,
+) -> StepOutput:
+    """Forward pass of one Algorithm-1 iteration; returns each optimiser's loss.
+
+    Args:
+        model: a ``PartPoseModel`` (``encoder`` and ``decoder`` submodules).
+        batch: a collated ``PairDataset`` batch on the model's device.
+        prior_poses_mm: ``(B, 17, 3)`` unpaired canonical poses p_z, millimetres.
+        step: 0-based iteration (decides which half of the energy alternation runs).
+        beta: weight of the saliency map in L_I^u (0 in the ``no_saliency`` ablation).
+        generator: CPU generator for the view prior of p_z.
+    """
+    image_s, image_t = batch["image_s"], batch["image_t"]
+    background, saliency = batch["background"], batch["saliency_t"]
+    background_valid = batch["background_valid"]
+    batch_size = image_t.shape[0]
+    losses: dict[str, torch.Tensor] = {}
+    images: dict[str, torch.Tensor] = {}
+
+    est_t = model.encode(image_t)
+
+    if objective.setting == "supervised":
+        losses["pose3d"] = pose3d_loss(est_t.pose_cam_mm, batch["pose3d_t"], batch["has_pose3d_t"])
+        losses["pose2d"] = pose2d_loss(est_t.q, batch["pose2d_t"], batch["has_pose2d_t"])
+        return StepOutput(losses, _detached(losses), images)
+
+    est_s = model.encode(image_s)
+
+    # The unpaired pose p_z under a camera from the view prior; scale and offset follow the
+    # encoder's (detached) estimate for I_t so that the drawn person sits where real ones do.
+    cam_R_z = random_view_rotation(
+        batch_size,
+        azimuth_range=tuple(math.radians(a) for a in objective.view_azimuth_deg),
+        elevation_range=tuple(math.radians(e) for e in objective.view_elevation_deg),
+        generator=generator,
+    ).to(device=image_t.device, dtype=image_t.dtype)
+    scale_z, offset_z = est_t.scale.detach(), est_t.offset.detach()
+    q_z, depth_z = model.pose_for_prior(prior_poses_mm, cam_R_z, scale_z, offset_z)
+
+    # Î_{a_s}^{p_z} and Î_{a_t}^{p_z}: the same unpaired pose with either frame's appearance.
+    synth_z_s = model.synthesize(est_s.appearance, q_z, depth_z, scale_z, background)
+    synth_z_t = model.synthesize(est_t.appearance, q_z, depth_z, scale_z, background)
+
+    # 1. Decoupled energy minimisation. One forward serves both halves: which parameters the
+    #    energies update is decided by the optimiser they are given to.
+    if not objective.no_adaptation:
+        est_z = model.encode(synth_z_s.image)
+        energy_pose = pose_energy(prior_poses_mm, est_z.pose_canon_mm)
+        energy_app = appearance_energy(est_s.appearance, est_z.appearance)
+        half = "encoder" if is_encoder_energy_step(step) else "decoder"
+        losses[f"energy_pose_{half}"] = energy_pose
+        losses[f"energy_appearance_{half}"] = energy_app
+
+    # 2. Consistency objectives.
+    synth_t = model.synthesize(est_s.appearance, est_t.q, est_t.depth, est_t.scale, background)
+    fg_prob = 1.0 - synth_t.seg_probs[:, :1]
+    losses["image_unpaired"] = image_unpaired_loss(
+        synth_t.image, image_t, background, fg_prob, saliency, beta, background_valid
+    )
+    maps_z = synth_z_s.part_maps[-1].detach()
+    losses["image_consistency"] = image_consistency_loss(
+        synth_z_s.image, synth_z_t.image, background, puppet.foreground(maps_z), background_valid
+    )
+    losses["segmentation"] = segmentation_loss(
+        synth_z_s.seg_logits, puppet.labels(maps_z), puppet.soft_labels(maps_z), puppet.uncertainty(maps_z)
+    )
+
+    # 3. Supervision of the other settings.
+    if objective.setting == "weak":
+        losses["pose2d"] = pose2d_loss(est_t.q, batch["pose2d_t"], batch["has_pose2d_t"])
+    elif objective.setting == "semi":
+        losses["pose3d"] = pose3d_loss(est_t.pose_cam_mm, batch["pose3d_t"], batch["has_pose3d_t"])
+
+    scalars = _detached(losses)
+    scalars["beta"] = float(beta)
+    scalars["foreground_fraction"] = float(fg_prob.mean())
+    if with_images:
+        transfer = model.synthesize(
+            est_s.appearance.roll(1, dims=0), est_t.q, est_t.depth, est_t.scale, background
+        )
+        images = {
+            "input_t": image_t.detach(),
+            "reconstruction": synth_t.image.detach(),
+            "part_maps_t": _labels_rgb(puppet.labels(synth_t.part_maps[-1].detach()), image_t),
+            "segmentation_pred_t": _labels_rgb(synth_t.seg_logits.detach().argmax(1), image_t),
+            "prior_pose_synthesis": synth_z_s.image.detach(),
+            "prior_pose_puppet": _labels_rgb(puppet.labels(maps_z), image_t),
+            "pose_transfer": transfer.image.detach(),
+        }
+    return StepOutput(losses, scalars, images)
+
+
+def _detached(losses: dict[str, torch.Tensor]) -> dict[str, float]:
+    return {f"loss/{name}": float(value.detach()) for name, value in losses.items()}
+
+
+def _labels_rgb(labels: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    rgb = torch.as_tensor(puppet.draw_labels_rgb(labels.cpu()))
+    return rgb.permute(0, 3, 1, 2).to(device=like.device, dtype=like.dtype) / 255.0

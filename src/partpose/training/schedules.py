@@ -1,0 +1,19 @@
+"""Schedules as pure functions of the step (no hidden counters)."""
+
+from __future__ import annotations
+
+
+def saliency_beta(step: int, total_steps: int, beta_start: float, beta_end: float, drop_fraction: float) -> float:
+    """Weight β of the saliency map in L_I^u at ``step`` (0-based).
+
+    β stays at ``beta_start`` for the first ``drop_fraction`` of training and is ``beta_end``
+    afterwards (the paper drops it after 200k of 1.6M iterations, i.e. one eighth).
+    """
+    return beta_start if step < drop_fraction * total_steps else beta_end
+
+
+def is_encoder_energy_step(step: int) -> bool:
+    """Algorithm 1: on odd iterations the energies update the encoder (decoder frozen); on even
+    iterations they update the decoder (encoder frozen). Steps are counted from 1 as in the paper,
+    so ``step`` here (0-based) is odd-in-the-paper when ``step + 1`` is odd."""
+    return (step + 1) % 2 == 1

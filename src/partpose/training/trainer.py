@@ -1,0 +1,253 @@
+"""The trainer: Algorithm 1 inside Lightning Fabric, with checkpoints, logging and evaluation.
+
+Fabric sits at the edges only: it picks the device (cpu / cuda / mps), the precision (autocast
+for ``bf16-mixed``), launches the processes of a distributed run and provides the collectives.
+The loop itself is written out below. Because Algorithm 1 gives every loss its own optimiser and
+takes per-loss gradients with ``torch.autograd.grad``, gradients are averaged across processes
+explicitly (``fabric.all_reduce``) before any optimiser steps, so every process takes identical
+steps and the weights stay identical.
+
+Run folder (``run.out_dir``)::
+
+    config.yaml              the resolved configuration
+    checkpoints/last.pt      written atomically every ``run.checkpoint_every`` steps and at the end
+    checkpoints/best.pt      the checkpoint with the lowest test MPJPE so far
+    tensorboard/             scalars (every loss, beta, throughput, metrics) and image grids
+    metrics.jsonl            one line per evaluation
+    final_metrics.json       the evaluation at the end of training
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+import yaml
+from lightning_fabric import Fabric
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from partpose.errors import UserError
+from partpose.evaluation.evaluate import predict_frames, score
+from partpose.models.partpose_model import PartPoseModel
+from partpose.training import checkpoint as ckpt
+from partpose.training.algorithm import training_losses
+from partpose.training.config import TrainConfig, config_from_dict, config_to_dict
+from partpose.training.data_setup import TrainingData, build_training_data
+from partpose.training.optimizers import (
+    LOSS_PARAMETERS,
+    apply_gradients,
+    build_optimizers,
+    compute_gradients,
+    gradients_finite,
+    parameter_groups,
+)
+from partpose.training.sampling import StepBatchSampler, step_generator
+from partpose.training.schedules import saliency_beta
+from partpose.utils.images import make_grid
+
+SUPPORTED_PRECISION = ("32-true", "bf16-mixed", "64-true")
+
+
+class TrainingDiverged(UserError):
+    """Losses or gradients stayed non-finite for too many consecutive steps."""
+
+
+@dataclass
+class TrainResult:
+    step: int
+    metrics: dict[str, float]
+    best_metrics: dict[str, float] | None
+    out_dir: Path
+    seconds: float
+    skipped_steps: int
+    initial_metrics: dict[str, float] | None = None
+
+
+def train(config: TrainConfig, resume: bool = True) -> TrainResult:
+    """Train with ``config``; resumes from ``out_dir/checkpoints/last.pt`` when it exists."""
+    run = config.run
+    if run.precision not in SUPPORTED_PRECISION:
+        raise UserError(f"run.precision must be one of {', '.join(SUPPORTED_PRECISION)}, got {run.precision!r}")
+    fabric = Fabric(
+        accelerator=run.accelerator,
+        devices=run.devices,
+        num_nodes=run.num_nodes,
+        strategy=run.strategy,
+        precision=run.precision,
+    )
+    return fabric.launch(_train_process, config, resume)
+
+
+def build_model(config: TrainConfig, data: TrainingData) -> tuple[TrainConfig, PartPoseModel]:
+    """The model, with the prior's bone lengths when the config names none (recorded in config)."""
+    if config.model.bone_lengths_mm is None:
+        lengths = tuple(float(x) for x in data.prior.bone_lengths)
+        config = replace(config, model=replace(config.model, bone_lengths_mm=lengths))
+    torch.manual_seed(config.run.seed)
+    return config, PartPoseModel(config.model)
+
+
+def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainResult:
+    run = config.run
+    if run.threads > 0:
+        torch.set_num_threads(run.threads)
+    out_dir = Path(run.out_dir)
+    last_path = out_dir / "checkpoints" / "last.pt"
+    state = None
+    if resume and last_path.is_file():
+        state = ckpt.load(last_path)
+        saved = config_from_dict(state["config"])
+        # A resumed run keeps its model, data, objective and optimiser settings; only ``run``
+        # (steps, logging, devices) may change.
+        config = replace(saved, run=config.run)
+
+    data = build_training_data(config)
+    config, model = build_model(config, data)
+    model = fabric.to_device(model)
+    model.train()
+    optimizers = build_optimizers(model, config.optim.lr, config.optim.initial_accumulator_value)
+    groups = parameter_groups(model)
+    params_of = {name: groups[which] for name, which in LOSS_PARAMETERS.items()}
+
+    start_step, best, skipped_total = 0, None, 0
+    if state is not None:
+        model.load_state_dict(state["model"])
+        for name, opt in optimizers.items():
+            opt.load_state_dict(state["optimizers"][name])
+        start_step, best, skipped_total = state["step"], state.get("best"), state.get("skipped_steps", 0)
+        ckpt.set_rng_state(state["rng"])
+        fabric.print(f"resuming {out_dir} at step {start_step}")
+    elif fabric.world_size > 1:
+        for tensor in list(model.parameters()) + list(model.buffers()):
+            tensor.data.copy_(fabric.broadcast(tensor.data, src=0))
+
+    writer = None
+    if fabric.global_rank == 0:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "config.yaml").write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(str(out_dir / "tensorboard"))
+
+    sampler = StepBatchSampler(len(data.pairs), run.batch_size, run.seed, run.steps, start_step, fabric.global_rank)
+    loader = DataLoader(data.pairs, batch_sampler=sampler, num_workers=config.data.num_workers,
+                        persistent_workers=config.data.num_workers > 0)
+    reduce = (lambda g: fabric.all_reduce(g, reduce_op="mean")) if fabric.world_size > 1 else None
+    objective = config.objective
+
+    def save(step: int, path: Path) -> None:
+        if fabric.global_rank == 0:
+            ckpt.save_atomic({
+                "format": ckpt.FORMAT_VERSION,
+                "config": config_to_dict(config),
+                "model": model.state_dict(),
+                "optimizers": {name: opt.state_dict() for name, opt in optimizers.items()},
+                "step": step,
+                "best": best,
+                "skipped_steps": skipped_total,
+                "rng": ckpt.rng_state(),
+            }, path)
+        fabric.barrier()
+
+    def evaluate(step: int) -> dict[str, float]:
+        metrics = score(predict_frames(model, data.test_frames, max_frames=run.eval_max_frames, device=fabric.device))
+        metrics["step"] = step
+        if fabric.global_rank == 0:
+            with open(out_dir / "metrics.jsonl", "a") as handle:
+                handle.write(json.dumps(metrics) + "\n")
+            for key, value in metrics.items():
+                if key not in ("step", "frames"):
+                    writer.add_scalar(f"eval/{key}", value, step)
+        return metrics
+
+    initial_metrics = None
+    if start_step == 0 and run.eval_at_start:
+        initial_metrics = evaluate(0)
+    started = time.perf_counter()
+    consecutive_bad, step = 0, start_step
+    progress = tqdm(total=run.steps, initial=start_step, disable=not (run.progress and fabric.global_rank == 0),
+                    desc="train", dynamic_ncols=True)
+    last_log_time, last_log_step = time.perf_counter(), start_step
+    for step, batch in zip(range(start_step, run.steps), loader):
+        batch = fabric.to_device(batch)
+        generator = step_generator(run.seed, step, fabric.global_rank, stream=2)
+        prior_z = data.prior.sample(run.batch_size, generator).to(device=fabric.device)
+        beta = 0.0 if objective.no_saliency else saliency_beta(
+            step, run.steps, objective.beta_start, objective.beta_end, objective.beta_drop_fraction)
+        with_images = writer is not None and run.image_every > 0 and step % run.image_every == 0
+        with fabric.autocast():
+            out = training_losses(model, batch, prior_z, step, beta, objective, generator, with_images)
+        finite = all(math.isfinite(v) for v in out.scalars.values())
+        grads = compute_gradients(out.losses, params_of) if finite else {}
+        finite = finite and gradients_finite(grads)
+        if fabric.world_size > 1:  # every process must agree to skip
+            flag = fabric.all_reduce(torch.tensor(float(finite), device=fabric.device), reduce_op="min")
+            finite = bool(flag > 0.5)
+        if finite:
+            apply_gradients(grads, params_of, optimizers, config.optim.grad_clip, reduce)
+            consecutive_bad = 0
+        else:
+            consecutive_bad += 1
+            skipped_total += 1
+            if consecutive_bad >= run.max_nonfinite_steps:
+                progress.close()
+                raise TrainingDiverged(
+                    f"training diverged: losses or gradients were NaN/Inf for {consecutive_bad} consecutive steps "
+                    f"(step {step}); lower optim.lr or set optim.grad_clip, and resume from {last_path}")
+        done = step + 1
+        progress.update(1)
+        if writer is not None:
+            if done % run.log_every == 0 or done == run.steps:
+                now = time.perf_counter()
+                rate = (done - last_log_step) * run.batch_size * fabric.world_size / max(now - last_log_time, 1e-9)
+                last_log_time, last_log_step = now, done
+                for key, value in out.scalars.items():
+                    writer.add_scalar(key, value, done)
+                writer.add_scalar("throughput/images_per_second", rate, done)
+                writer.add_scalar("train/skipped_steps", skipped_total, done)
+                progress.set_postfix({"L_Iu": f"{out.scalars.get('loss/image_unpaired', float('nan')):.3f}"})
+            if out.images:
+                grid = make_grid(list(out.images.values()))
+                writer.add_image("train/" + "|".join(out.images), grid, done, dataformats="HWC")
+        if run.eval_every > 0 and done % run.eval_every == 0 and done != run.steps:
+            metrics = evaluate(done)
+            if best is None or metrics["mpjpe"] < best["mpjpe"]:
+                best = metrics
+                save(done, out_dir / "checkpoints" / "best.pt")
+        if done % run.checkpoint_every == 0 and done != run.steps:
+            save(done, last_path)
+    progress.close()
+
+    final_step = max(step + 1, start_step) if run.steps > start_step else start_step
+    metrics = evaluate(final_step)
+    if best is None or metrics["mpjpe"] < best["mpjpe"]:
+        best = metrics
+        save(final_step, out_dir / "checkpoints" / "best.pt")
+    save(final_step, last_path)
+    seconds = time.perf_counter() - started
+    if fabric.global_rank == 0:
+        (out_dir / "final_metrics.json").write_text(json.dumps(
+            {"metrics": metrics, "best": best, "initial": initial_metrics, "seconds": seconds,
+             "skipped_steps": skipped_total}, indent=2))
+        writer.close()
+    return TrainResult(final_step, metrics, best, out_dir, seconds, skipped_total, initial_metrics)
+
+
+def format_metrics_table(metrics: dict[str, float], title: str = "evaluation") -> str:
+    """A small Markdown table of evaluation metrics."""
+    names = {
+        "mpjpe": "MPJPE (mm)", "pa_mpjpe": "PA-MPJPE (mm)", "n_mpjpe": "N-MPJPE (mm)",
+        "pck3d": "3DPCK@150mm (%)", "auc3d": "AUC (%)", "miou_fg_bg": "mIoU FG/BG (%)",
+        "miou_parts": "mIoU parts (%)", "frames": "frames",
+    }
+    lines = [f"| {title} | value |", "|---|---|"]
+    for key, label in names.items():
+        if key in metrics:
+            value = metrics[key]
+            lines.append(f"| {label} | {value:.1f} |" if isinstance(value, float) else f"| {label} | {value} |")
+    return "\n".join(lines)

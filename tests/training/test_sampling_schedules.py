@@ -1,0 +1,29 @@
+import torch
+
+from partpose.training.sampling import StepBatchSampler, step_generator
+from partpose.training.schedules import is_encoder_energy_step, saliency_beta
+
+
+def test_batches_depend_only_on_the_step():
+    full = list(StepBatchSampler(100, 4, seed=3, total_steps=10))
+    resumed = list(StepBatchSampler(100, 4, seed=3, total_steps=10, start_step=6))
+    assert len(full) == 10 and resumed == full[6:]
+    assert list(StepBatchSampler(100, 4, seed=3, total_steps=10, rank=1)) != full
+    assert all(0 <= i < 100 for batch in full for i in batch)
+
+
+def test_step_generator_streams_differ():
+    a = torch.rand(4, generator=step_generator(0, 5, 0, 1))
+    b = torch.rand(4, generator=step_generator(0, 5, 0, 2))
+    c = torch.rand(4, generator=step_generator(0, 5, 0, 1))
+    assert not torch.equal(a, b) and torch.equal(a, c)
+
+
+def test_beta_drops_after_the_fraction():
+    values = [saliency_beta(s, 80, 1.0, 0.1, 0.125) for s in range(80)]
+    assert values[:10] == [1.0] * 10 and values[10:] == [0.1] * 70
+
+
+def test_energy_alternation_starts_with_the_encoder():
+    # Algorithm 1 counts iterations from 1: iteration 1 (step 0) is odd -> encoder update.
+    assert [is_encoder_energy_step(s) for s in range(4)] == [True, False, True, False]
