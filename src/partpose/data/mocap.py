@@ -22,7 +22,6 @@ Convention:
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -478,7 +477,9 @@ def _parse_bvh(path: Path) -> tuple[list[_BvhJoint], np.ndarray, float]:
     frames_line = tokens.expect("Frames:")
     num_frames_f = tokens.number("Frames:")
     if num_frames_f != int(num_frames_f) or num_frames_f < 1:
-        raise tokens.error(f"the frame count must be a positive integer, got {num_frames_f}", frames_line)
+        raise tokens.error(
+            f"the frame count must be a positive integer, got {num_frames_f}", frames_line
+        )
     num_frames = int(num_frames_f)
     tokens.expect("Frame")
     time_line = tokens.expect("Time:")
@@ -499,14 +500,16 @@ def _parse_bvh(path: Path) -> tuple[list[_BvhJoint], np.ndarray, float]:
         except ValueError:
             raise tokens.error("channel values must be numbers", n + 1) from None
     if len(rows) != num_frames:
-        raise tokens.error(f"'Frames: {num_frames}' but the file holds {len(rows)} frames", frames_line)
+        raise tokens.error(
+            f"'Frames: {num_frames}' but the file holds {len(rows)} frames", frames_line
+        )
     values = np.asarray(rows, dtype=np.float64).reshape(num_frames, num_channels)
     if not np.isfinite(values).all():
         raise UserError(f"{path}: channel values must be finite")
     return joints, values, frame_time
 
 
-def bvh_forward_kinematics(
+def _bvh_forward_kinematics(
     joints: Sequence[_BvhJoint], values: np.ndarray
 ) -> np.ndarray:
     """World positions ``(T, J, 3)`` of parsed BVH joints (file units and axes), vectorised over
@@ -537,7 +540,8 @@ def bvh_forward_kinematics(
             rotations[:, j] = local
         else:
             parent_R = rotations[:, joint.parent]
-            positions[:, j] = positions[:, joint.parent] + np.einsum("tij,tj->ti", parent_R, translation)
+            step = np.einsum("tij,tj->ti", parent_R, translation)
+            positions[:, j] = positions[:, joint.parent] + step
             rotations[:, j] = parent_R @ local
     return positions
 
@@ -587,7 +591,7 @@ def load_bvh(
                 f"the file has: {', '.join(index)}"
             )
         chosen.append(index[found[0]])
-    positions = bvh_forward_kinematics(joints, values)[:, chosen] * unit_mm
+    positions = _bvh_forward_kinematics(joints, values)[:, chosen] * unit_mm
     if up_axis == "y":
         positions = _to_z_up(positions)
     return MotionClip(
@@ -637,11 +641,16 @@ def load_h36m_npz(path: str | Path, subjects: Sequence[str] | None = None) -> li
         raise UserError(f"{path}: cannot read as an npz file ({err})") from None
     data = raw.item() if raw.dtype == object and raw.shape == () else None
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
-        raise UserError(f"{path}: 'positions_3d' must be a pickled dict {{subject: {{action: array}}}}")
+        raise UserError(
+            f"{path}: 'positions_3d' must be a pickled dict {{subject: {{action: array}}}}"
+        )
     keep = sorted(data) if subjects is None else list(subjects)
     unknown = [s for s in keep if s not in data]
     if unknown:
-        raise UserError(f"{path}: unknown subject(s) {', '.join(unknown)}; the file has {', '.join(sorted(data))}")
+        raise UserError(
+            f"{path}: unknown subject(s) {', '.join(unknown)}; "
+            f"the file has {', '.join(sorted(data))}"
+        )
     clips = []
     for subject in keep:
         for action in sorted(data[subject]):
@@ -651,7 +660,9 @@ def load_h36m_npz(path: str | Path, subjects: Sequence[str] | None = None) -> li
                     f"{path}: {subject}/{action} must have shape (T, 32, 3), got {poses_m.shape}"
                 )
             poses_mm = poses_m[:, list(H36M32_TO_17)].astype(np.float64) * 1000.0
-            clips.append(MotionClip(f"{subject}/{action}", poses_mm.astype(np.float32), H36M_FPS, f"h36m:{path}"))
+            clips.append(
+                MotionClip(f"{subject}/{action}", poses_mm.astype(np.float32), H36M_FPS, f"h36m:{path}")
+            )
     return clips
 
 
@@ -705,7 +716,9 @@ def split_clips(
         return {s: [c for c in clips if split_of[c.name] == s] for s in SPLITS}
     shares = np.asarray(fractions, dtype=np.float64)
     if shares.shape != (3,) or (shares < 0).any() or abs(shares.sum() - 1.0) > 1e-6:
-        raise UserError(f"fractions must be three non-negative shares summing to 1, got {fractions}")
+        raise UserError(
+            f"fractions must be three non-negative shares summing to 1, got {fractions}"
+        )
     order = np.random.default_rng(seed).permutation(len(clips))
     bounds = np.round(np.cumsum(shares) * len(clips)).astype(int)
     split_of_index = {}
@@ -719,7 +732,9 @@ def split_clips(
 # --------------------------------------------------------------------------------------------
 
 
-def mirror(poses: np.ndarray | torch.Tensor, skeleton: Skeleton = H36M17) -> np.ndarray | torch.Tensor:
+def mirror(
+    poses: np.ndarray | torch.Tensor, skeleton: Skeleton = H36M17
+) -> np.ndarray | torch.Tensor:
     """Mirror image of poses: reflect across the vertical XZ plane (``y -> -y``) and swap left
     and right joints (``skeleton.flip_permutation``), so the result is again a valid person.
 
@@ -729,7 +744,9 @@ def mirror(poses: np.ndarray | torch.Tensor, skeleton: Skeleton = H36M17) -> np.
         Same type, shape and dtype. ``mirror(mirror(p)) == p``.
     """
     if poses.shape[-2:] != (skeleton.num_joints, 3):
-        raise ValueError(f"poses must have shape (..., {skeleton.num_joints}, 3), got {tuple(poses.shape)}")
+        raise ValueError(
+            f"poses must have shape (..., {skeleton.num_joints}, 3), got {tuple(poses.shape)}"
+        )
     perm = list(skeleton.flip_permutation)
     flipped = poses[..., perm, :]
     if isinstance(flipped, torch.Tensor):

@@ -3,6 +3,7 @@
 from partpose.evaluation.metrics import (
     AUC_THRESHOLDS_MM,
     MPI_INF_3DHP_PCK_JOINTS,
+    PW3D_EVAL_JOINTS,
     auc3d,
     breakdown,
     joint_errors,
@@ -17,6 +18,7 @@ from partpose.evaluation.protocols import (
     MPI_INF_3DHP_ACTIVITIES,
     h36m_protocols,
     mpi_inf_3dhp_protocol,
+    pw3d_protocol,
     synthetic_protocol,
 )
 
@@ -34,6 +36,8 @@ __all__ = [
     "pa_mpjpe",
     "pck3d",
     "procrustes_align",
+    "PW3D_EVAL_JOINTS",
+    "pw3d_protocol",
     "segmentation_miou",
     "synthetic_protocol",
 ]

@@ -36,6 +36,12 @@ MPI_INF_3DHP_PCK_JOINTS: tuple[int, ...] = tuple(
     )
 )
 
+# The 14 joints of ours that SMPL's 24 joints define (3DPW ground truth): everything but spine,
+# nose and head, which 3DPW's SMPL joints only approximate (see ``data/datasets/pw3d.py``).
+PW3D_EVAL_JOINTS: tuple[int, ...] = tuple(
+    j for j, name in enumerate(H36M17.names) if name not in ("spine", "nose", "head")
+)
+
 AUC_THRESHOLDS_MM: tuple[float, ...] = tuple(float(t) for t in range(0, 151, 5))
 """The AUC thresholds 0, 5, ..., 150 mm (31 values)."""
 

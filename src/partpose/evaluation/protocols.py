@@ -16,6 +16,7 @@ import torch
 
 from partpose.evaluation.metrics import (
     MPI_INF_3DHP_PCK_JOINTS,
+    PW3D_EVAL_JOINTS,
     as_tensor,
     auc3d,
     breakdown,
@@ -106,6 +107,36 @@ def mpi_inf_3dhp_protocol(pred, gt_univ, activities: Sequence) -> dict:
     }
     result: dict = {}
     for name, values in per_frame.items():
+        table = breakdown(values, keys)
+        table["all"] = float(values.to(torch.float64).mean())
+        result[name] = table
+    result["num_frames"] = int(pred.shape[0])
+    return result
+
+
+def pw3d_protocol(pred, gt, sequences: Sequence[str]) -> dict:
+    """3DPW: MPJPE and PA-MPJPE on the 14 joints SMPL defines (``PW3D_EVAL_JOINTS``).
+
+    Both poses are made pelvis-relative first. The ground truth are 3DPW's SMPL joints mapped
+    to ours, not the mesh-regressed joints some papers use, so absolute numbers compare only
+    with results computed the same way.
+
+    Args:
+        pred, gt: ``(N, 17, 3)`` camera-frame poses, mm.
+        sequences: ``N`` sequence names (one per frame).
+    Returns:
+        ``{"mpjpe": {sequence: mm, ..., "average": mm, "all": mm}, "pa_mpjpe": {...},
+        "num_frames": N}``; ``"all"`` is the mean over all frames (the usual 3DPW number).
+    """
+    pred, gt = _pair(pred, gt, "gt")
+    keys = _keys(sequences, pred.shape[0], "sequences")
+    joints = list(PW3D_EVAL_JOINTS)
+    pred, gt = pred[:, joints], gt[:, joints]
+    result: dict = {}
+    for name, values in (
+        ("mpjpe", mpjpe(pred, gt, reduction="per_frame")),
+        ("pa_mpjpe", pa_mpjpe(pred, gt, reduction="per_frame")),
+    ):
         table = breakdown(values, keys)
         table["all"] = float(values.to(torch.float64).mean())
         result[name] = table

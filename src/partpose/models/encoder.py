@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -101,9 +102,9 @@ class EncoderConfig:
     stem_channels: int = 24  # 3x3 stem convolution
     stem_stride: int = 2  # 64 -> 32
     widths: tuple[int, ...] = (32, 64, 96, 128)  # residual stages, each halves: 32 -> 16 -> 8 -> 4 -> 2
-    blocks_per_stage: tuple[int, ...] = (1, 1, 1, 1)  # residual blocks in each stage
-    block: str = "basic"  # "basic" (two 3x3) or "bottleneck" (1x1-3x3-1x1, ResNet-50, x4 expansion)
-    norm: str = "group"  # "group" (any batch size, DDP-safe, same in train/eval), "batch", "none"
+    blocks_per_stage: tuple[int, ...] = (1,)  # residual blocks per stage; one entry = every stage (ResNet-50: 3, 4, 6, 3)
+    block: Literal["basic", "bottleneck"] = "basic"  # "basic" (two 3x3) or "bottleneck" (1x1-3x3-1x1, ResNet-50, x4 expansion)
+    norm: Literal["group", "batch", "none"] = "group"  # "group" (any batch size, DDP-safe, same in train/eval), "batch", "none"
     norm_groups: int = 8  # groups of GroupNorm (reduced to a divisor of the channel count)
     pool_size: int = 2  # final average pooling grid; 1 = global average pooling
     head_hidden: int = 256  # hidden units of the pose/camera MLP and of the appearance MLP
@@ -115,10 +116,12 @@ class EncoderConfig:
     def __post_init__(self) -> None:
         self.widths = tuple(int(w) for w in self.widths)
         self.blocks_per_stage = tuple(int(b) for b in self.blocks_per_stage)
+        if len(self.blocks_per_stage) == 1:
+            self.blocks_per_stage = self.blocks_per_stage * len(self.widths)
         if not self.widths or len(self.widths) != len(self.blocks_per_stage):
             raise ValueError(
                 f"encoder widths {self.widths} and blocks_per_stage {self.blocks_per_stage} must be "
-                "non-empty and of the same length"
+                "non-empty and of the same length (or blocks_per_stage a single entry)"
             )
         if min(self.widths) <= 0 or min(self.blocks_per_stage) <= 0 or self.stem_channels <= 0:
             raise ValueError("encoder widths, blocks_per_stage and stem_channels must be positive")

@@ -3,7 +3,8 @@
 For a batch of frame pairs (I_s, I_t) of one video each and a batch of unpaired prior poses p_z:
 
 1. Decoupled energy minimisation (skipped by the ``no_adaptation`` ablation): decode
-   Î_{a_s}^{p_z} and encode it again; L_pz = |p_z − p̂_z|, L_as = |a_s − â_s|. On odd iterations
+   Î_{a_s}^{p_z} and encode it again; L_pz = |p_z − p̂_z| (root-relative, in the camera frame
+   of p_z's view, see ``docs/method.md``), L_as = |a_s − â_s|. On odd iterations
    (counted from 1) the encoder is updated on them with the decoder frozen, on even iterations the
    decoder with the encoder frozen. Each energy has its own Adagrad optimiser.
 2. Consistency objectives, every iteration, encoder and decoder together, each with its own
@@ -98,7 +99,10 @@ def training_losses(
     #    energies update is decided by the optimiser they are given to.
     if not objective.no_adaptation:
         est_z = model.encode(synth_z_s.image)
-        energy_pose = pose_energy(prior_poses_mm, est_z.pose_canon_mm)
+        # p_z is compared in the camera frame of the view it was drawn under (R_z p_z against
+        # R̂ p̂): this holds the canonical pose and the camera rotation to account together.
+        prior_cam_mm = prior_poses_mm @ cam_R_z.transpose(1, 2)
+        energy_pose = pose_energy(prior_cam_mm, est_z.pose_cam_mm)
         energy_app = appearance_energy(est_s.appearance, est_z.appearance)
         half = "encoder" if is_encoder_energy_step(step) else "decoder"
         losses[f"energy_pose_{half}"] = energy_pose

@@ -1,0 +1,277 @@
+"""The whole model: E, then T_fk and T_c (geometry), then T_s (puppet) and D.
+
+Convention:
+    ``encode`` reads pose, camera and appearance from images; ``synthesize`` draws a 2D pose
+    into part maps at every decoder stage size and decodes them with an appearance code;
+    ``pose_for_prior`` applies T_c to any canonical pose (the unpaired prior's) under a given
+    camera. Units and frames follow docs/architecture.md: canonical and camera poses in mm,
+    ``q`` in normalised image coordinates, ``depth`` in metres, ``scale`` in normalised units
+    per metre.
+
+    Precision: the networks may run under CUDA/CPU autocast (bf16/fp16); everything geometric
+    (T_fk, T_c, T_s, the softmax and the composite) runs in float32 with autocast disabled, and
+    every output tensor is float32.
+
+    Trainable parameters live only in ``encoder`` and ``decoder`` (two optimiser groups);
+    the bone-length prior is a buffer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import torch
+from torch import nn
+
+from partpose.geometry import camera, kinematics, puppet
+from partpose.geometry.parts import NUM_PARTS
+from partpose.geometry.skeleton import H36M17, bone_lengths, default_bone_lengths
+from partpose.models.decoder import Decoder, DecoderConfig
+from partpose.models.encoder import Encoder, EncoderConfig
+from partpose.utils.checks import check_shape
+
+_EPS = 1e-6
+
+
+@dataclass
+class ModelConfig:
+    """The model: encoder, decoder, crop resolution, bone-length prior, ablation switch."""
+
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    decoder: DecoderConfig = field(default_factory=DecoderConfig)
+    resolution: int = 64  # crop size (square); must equal decoder.resolution
+    bone_lengths_mm: tuple[float, ...] | None = None  # 17 lengths (fk_parents); None: default_bone_lengths
+    no_fk_camera: bool = False  # ablation "w/o T_fk o T_c": the encoder regresses 3D joints (sets encoder.regress_joints)
+
+    def __post_init__(self) -> None:
+        if self.decoder.resolution != self.resolution:
+            raise ValueError(
+                f"model.resolution ({self.resolution}) and model.decoder.resolution "
+                f"({self.decoder.resolution}) must be equal"
+            )
+        if self.encoder.regress_joints and not self.no_fk_camera:
+            raise ValueError("model.encoder.regress_joints is the no_fk_camera ablation: set model.no_fk_camera")
+        if self.no_fk_camera and not self.encoder.regress_joints:
+            self.encoder = replace(self.encoder, regress_joints=True)
+        if self.bone_lengths_mm is not None:
+            lengths = tuple(float(x) for x in self.bone_lengths_mm)
+            if len(lengths) != H36M17.num_joints or min(lengths[1:]) <= 0:
+                raise ValueError(
+                    f"model.bone_lengths_mm needs {H36M17.num_joints} lengths (root first, others > 0), "
+                    f"got {self.bone_lengths_mm}"
+                )
+            self.bone_lengths_mm = lengths
+
+
+@dataclass
+class PoseEstimate:
+    """What ``encode`` returns (float32 throughout).
+
+    Attributes:
+        pose_canon_mm: ``(B, 17, 3)`` canonical pose (T_fk output; in the ablation the
+            canonicalised regressed pose).
+        cam_R_canon: ``(B, 3, 3)`` rotation canonical -> camera.
+        scale: ``(B,)`` weak-perspective scale, normalised units per metre.
+        offset: ``(B, 2)`` normalised image offset (the pelvis's image position).
+        pose_cam_mm: ``(B, 17, 3)`` ``R @ pose_canon_mm``: root-relative camera frame, mm.
+        q: ``(B, 17, 2)`` 2D joints, normalised image coordinates.
+        depth: ``(B, 17)`` root-relative camera depth of each joint, metres.
+        appearance: ``(B, A)`` appearance code.
+        local_vectors: ``(B, 13, 3)`` unit local vectors (in the ablation: those of
+            ``pose_canon_mm`` by inverse kinematics).
+        hip_angle: ``(B, 2)`` unit ``(sin psi, cos psi)`` (idem).
+    """
+
+    pose_canon_mm: torch.Tensor
+    cam_R_canon: torch.Tensor
+    scale: torch.Tensor
+    offset: torch.Tensor
+    pose_cam_mm: torch.Tensor
+    q: torch.Tensor
+    depth: torch.Tensor
+    appearance: torch.Tensor
+    local_vectors: torch.Tensor
+    hip_angle: torch.Tensor
+
+
+@dataclass
+class Synthesis:
+    """What ``synthesize`` returns (float32 throughout).
+
+    Attributes:
+        rgb_fg: ``(B, 3, H, W)`` foreground RGB in [0, 1] (D_I).
+        seg_logits: ``(B, L + 1, H, W)`` part logits, background first (D_seg).
+        seg_probs: ``(B, L + 1, H, W)`` their softmax.
+        image: ``(B, 3, H, W)`` composite ``(1 - y_bg) * rgb_fg + y_bg * background`` (black
+            background when none is given).
+        part_maps: the puppet maps, one ``(B, L, r, r)`` per decoder stage size, low to high.
+    """
+
+    rgb_fg: torch.Tensor
+    seg_logits: torch.Tensor
+    seg_probs: torch.Tensor
+    image: torch.Tensor
+    part_maps: list[torch.Tensor]
+
+
+def composite(rgb_fg: torch.Tensor, background_prob: torch.Tensor, background: torch.Tensor | None) -> torch.Tensor:
+    """Paste the synthesised foreground on a background.
+
+    Args:
+        rgb_fg: ``(B, 3, H, W)`` foreground RGB.
+        background_prob: ``(B, 1, H, W)`` predicted background probability ``y_bg``.
+        background: ``(B, 3, H, W)`` background image, or ``None`` for black.
+    Returns:
+        ``(B, 3, H, W)`` ``(1 - y_bg) * rgb_fg + y_bg * background``.
+    """
+    check_shape(rgb_fg, ("B", 3, "H", "W"), "rgb_fg")
+    b, _, h, w = rgb_fg.shape
+    check_shape(background_prob, (b, 1, h, w), "background_prob")
+    image = (1.0 - background_prob) * rgb_fg
+    if background is not None:
+        check_shape(background, (b, 3, h, w), "background")
+        image = image + background_prob * background.to(image.dtype)
+    return image
+
+
+class PartPoseModel(nn.Module):
+    """E + T_fk + T_c + T_s + D (module docstring)."""
+
+    def __init__(self, config: ModelConfig | None = None):
+        super().__init__()
+        self.config = config = config if config is not None else ModelConfig()
+        self.encoder = Encoder(config.encoder)
+        self.decoder = Decoder(config.decoder, num_parts=NUM_PARTS, appearance_dim=config.encoder.appearance_dim)
+        if config.bone_lengths_mm is None:
+            lengths = default_bone_lengths()
+        else:
+            lengths = torch.tensor(config.bone_lengths_mm, dtype=torch.float32)
+        self.register_buffer("bone_lengths_mm", lengths)
+
+    @property
+    def no_fk_camera(self) -> bool:
+        return self.config.no_fk_camera
+
+    @property
+    def stage_sizes(self) -> tuple[int, ...]:
+        return self.decoder.stage_sizes
+
+    def forward(self, image: torch.Tensor) -> PoseEstimate:
+        """Same as :meth:`encode`."""
+        return self.encode(image)
+
+    def encode(self, image: torch.Tensor) -> PoseEstimate:
+        """Read pose, camera and appearance from images.
+
+        Args:
+            image: ``(B, 3, H, W)`` RGB in [0, 1].
+        Returns:
+            :class:`PoseEstimate`.
+
+        Convention:
+            T_fk mode: ``pose_canon_mm = forward_kinematics(v, psi, bone_lengths_mm)``,
+            ``(q, depth) = pose_for_prior(pose_canon_mm, R, s, t)``,
+            ``pose_cam_mm = R @ pose_canon_mm``.
+
+            ``no_fk_camera`` mode: the encoder's ``joints`` ``J (B, 17, 3)`` are camera-frame
+            coordinates in normalised image units. ``q = J[..., :2]``. Their root-relative
+            version is scaled to millimetres by ``k = sum(prior bone lengths) / sum(bone
+            lengths of J)`` (mm per normalised unit, per sample; differentiable):
+            ``pose_cam_mm = (J - J_root) * k``. The rest follows so that the T_c identities of
+            the main mode hold exactly: ``pose_canon_mm, canon_R_cam = canonicalize(pose_cam_mm)``,
+            ``cam_R_canon = canon_R_cam^T``, ``scale = 1000 / k``, ``offset = J_root[:2]`` and
+            ``depth = pose_cam_mm[..., 2] / 1000`` (root-relative metres, the same units as the
+            main mode; only the order of depths matters to the puppet, and it is that of
+            ``J[..., 2]``).
+        """
+        out = self.encoder(image)
+        with torch.autocast(device_type=image.device.type, enabled=False):
+            alpha = self.bone_lengths_mm.float()
+            if out.joints is None:
+                pose_canon_mm = kinematics.forward_kinematics(out.local_vectors, out.hip_angle, alpha)
+                cam_R_canon, scale, offset = out.cam_R_canon, out.scale, out.offset
+                q, depth = self.pose_for_prior(pose_canon_mm, cam_R_canon, scale, offset)
+                pose_cam_mm = torch.einsum("bij,bkj->bki", cam_R_canon, pose_canon_mm)
+                local_vectors, hip_angle = out.local_vectors, out.hip_angle
+            else:
+                joints = out.joints.float()
+                relative = joints - joints[:, :1]
+                mm_per_unit = alpha.sum() / bone_lengths(relative).sum(dim=-1).clamp_min(_EPS)
+                pose_cam_mm = relative * mm_per_unit[:, None, None]
+                pose_canon_mm, canon_R_cam = kinematics.canonicalize(pose_cam_mm)
+                cam_R_canon = canon_R_cam.transpose(1, 2)
+                scale = 1000.0 / mm_per_unit
+                offset = joints[:, 0, :2]
+                q = joints[..., :2]
+                depth = pose_cam_mm[..., 2] / 1000.0
+                local_vectors, hip_angle = kinematics.inverse_kinematics(pose_canon_mm)
+        return PoseEstimate(
+            pose_canon_mm=pose_canon_mm,
+            cam_R_canon=cam_R_canon,
+            scale=scale,
+            offset=offset,
+            pose_cam_mm=pose_cam_mm,
+            q=q,
+            depth=depth,
+            appearance=out.appearance,
+            local_vectors=local_vectors,
+            hip_angle=hip_angle,
+        )
+
+    def pose_for_prior(
+        self, pose_canon_mm: torch.Tensor, cam_R_canon: torch.Tensor, scale: torch.Tensor, offset: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """T_c of a canonical pose (e.g. an unpaired prior pose) under a given camera.
+
+        Args:
+            pose_canon_mm: ``(B, 17, 3)`` canonical pose, mm.
+            cam_R_canon: ``(B, 3, 3)``; scale: ``(B,)`` normalised units per metre;
+                offset: ``(B, 2)`` normalised.
+        Returns:
+            ``q (B, 17, 2)`` normalised image coordinates and ``depth (B, 17)`` camera z in
+            metres (root-relative: the canonical pelvis is at the origin), float32.
+        """
+        device_type = pose_canon_mm.device.type
+        with torch.autocast(device_type=device_type, enabled=False):
+            return camera.project(pose_canon_mm.float() / 1000.0, cam_R_canon.float(), scale.float(), offset.float())
+
+    def draw(self, q: torch.Tensor, depth: torch.Tensor, scale: torch.Tensor | None) -> list[torch.Tensor]:
+        """T_s at every decoder stage size.
+
+        Args:
+            q: ``(B, 17, 2)`` normalised 2D joints; depth: ``(B, 17)`` metres;
+            scale: ``(B,)`` camera scale (sets part thickness) or ``None`` (the puppet's default).
+        Returns:
+            One float32 ``(B, L, r, r)`` map per ``r`` in ``stage_sizes``, low to high, each
+            drawn at its own size by ``puppet.part_maps`` (``validate=False``: a degenerate
+            prediction, e.g. a limb of zero length in the image, is clamped, not an error).
+        """
+        with torch.autocast(device_type=q.device.type, enabled=False):
+            q, depth = q.float(), depth.float()
+            scale = None if scale is None else scale.float()
+            return [puppet.part_maps(q, depth, (r, r), scale, validate=False) for r in self.stage_sizes]
+
+    def synthesize(
+        self,
+        appearance: torch.Tensor,
+        q: torch.Tensor,
+        depth: torch.Tensor,
+        scale: torch.Tensor | None,
+        background: torch.Tensor | None = None,
+    ) -> Synthesis:
+        """Draw a pose and decode it with an appearance code: ``Î_a^p``.
+
+        Args:
+            appearance: ``(B, A)``; q: ``(B, 17, 2)`` normalised; depth: ``(B, 17)`` metres;
+            scale: ``(B,)`` camera scale for part thickness (or ``None``);
+            background: ``(B, 3, H, W)`` in [0, 1] or ``None`` (composite on black).
+        Returns:
+            :class:`Synthesis`.
+        """
+        maps = self.draw(q, depth, scale)
+        rgb_fg, seg_logits = self.decoder(appearance, maps)
+        with torch.autocast(device_type=appearance.device.type, enabled=False):
+            rgb_fg, seg_logits = rgb_fg.float(), seg_logits.float()
+            seg_probs = torch.softmax(seg_logits, dim=1)
+            image = composite(rgb_fg, seg_probs[:, :1], None if background is None else background.float())
+        return Synthesis(rgb_fg=rgb_fg, seg_logits=seg_logits, seg_probs=seg_probs, image=image, part_maps=maps)

@@ -1,0 +1,149 @@
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from partpose.data.pairs import FrameDataset, PairDataset, frame_pairs
+from partpose.data.saliency import SaliencyCache
+from partpose.data.video import Video, median_background
+
+
+def make_video(t, size=16, seed=0, camera_moves=False, labels=True, name="v"):
+    rng = np.random.default_rng(seed)
+    frames = rng.integers(0, 256, (t, size, size, 3), dtype=np.uint8)
+    return Video(
+        frames=frames,
+        background=median_background(frames),
+        camera_moves=camera_moves,
+        pose3d_cam_mm=(rng.normal(size=(t, 17, 3)) * 100 + [0, 0, 4000]).astype(np.float32) if labels else None,
+        pose2d_norm=rng.uniform(-1, 1, (t, 17, 2)).astype(np.float32) if labels else None,
+        segmentation=rng.integers(0, 11, (t, size, size), dtype=np.uint8) if labels else None,
+        name=name, subject="s", action="a",
+    )
+
+
+def brute_force_pairs(lengths, max_gap, min_gap):
+    return {(v, s, t) for v, n in enumerate(lengths) for s in range(n) for t in range(n)
+            if min_gap <= abs(s - t) <= max_gap}
+
+
+@pytest.mark.parametrize("max_gap, min_gap", [(1, 1), (3, 1), (4, 2), (20, 1)])
+def test_frame_pairs_are_all_pairs_within_the_gap_bounds(max_gap, min_gap):
+    lengths = [1, 5, 9]
+    pairs = frame_pairs(lengths, max_gap, min_gap)
+    assert pairs.dtype == np.int64
+    assert {tuple(map(int, p)) for p in pairs} == brute_force_pairs(lengths, max_gap, min_gap)
+    assert len(pairs) == len(brute_force_pairs(lengths, max_gap, min_gap))
+    with pytest.raises(ValueError, match="min_gap"):
+        frame_pairs(lengths, 2, 3)
+
+
+def test_pair_items_keys_shapes_dtypes_and_values():
+    videos = [make_video(6, seed=0), make_video(4, seed=1, camera_moves=True)]
+    ds = PairDataset(videos, max_gap=2, labels="both")
+    assert len(ds) == len(brute_force_pairs([6, 4], 2, 1))
+    expected = {
+        "image_s": ((3, 16, 16), torch.float32), "image_t": ((3, 16, 16), torch.float32),
+        "background": ((3, 16, 16), torch.float32), "saliency_t": ((1, 16, 16), torch.float32),
+        "background_valid": ((), torch.bool), "pose3d_t": ((17, 3), torch.float32),
+        "has_pose3d_t": ((), torch.bool), "pose2d_t": ((17, 2), torch.float32),
+        "has_pose2d_t": ((), torch.bool), "segmentation_t": ((16, 16), torch.int64),
+        "video_index": ((), torch.int64), "frame_s": ((), torch.int64), "frame_t": ((), torch.int64),
+    }
+    for i in range(len(ds)):
+        item = ds[i]
+        assert set(item) == set(expected)
+        for key, (shape, dtype) in expected.items():
+            assert tuple(item[key].shape) == shape and item[key].dtype == dtype, key
+        v, s, t = int(item["video_index"]), int(item["frame_s"]), int(item["frame_t"])
+        assert 1 <= abs(s - t) <= 2
+        video = videos[v]
+        np.testing.assert_allclose(item["image_t"].permute(1, 2, 0).numpy() * 255, video.frames[t], atol=1e-3)
+        np.testing.assert_allclose(item["image_s"].permute(1, 2, 0).numpy() * 255, video.frames[s], atol=1e-3)
+        np.testing.assert_allclose(item["background"].permute(1, 2, 0).numpy() * 255, video.background, atol=1e-3)
+        assert bool(item["background_valid"]) == (v == 0)
+        assert np.array_equal(item["pose3d_t"].numpy(), video.pose3d_cam_mm[t])
+        assert np.array_equal(item["pose2d_t"].numpy(), video.pose2d_norm[t])
+        assert np.array_equal(item["segmentation_t"].numpy(), video.segmentation[t])
+        assert 0 <= float(item["saliency_t"].min()) and float(item["saliency_t"].max()) <= 1
+    batch = next(iter(DataLoader(ds, batch_size=4, shuffle=True)))
+    assert batch["image_s"].shape == (4, 3, 16, 16) and batch["background_valid"].shape == (4,)
+
+
+@pytest.mark.parametrize("labels, has3d, has2d", [("none", False, False), ("2d", False, True),
+                                                   ("3d", True, False), ("both", True, True)])
+def test_label_modes_hide_what_the_setting_does_not_allow(labels, has3d, has2d):
+    ds = PairDataset([make_video(5)], max_gap=1, labels=labels)
+    for i in range(len(ds)):
+        item = ds[i]
+        assert bool(item["has_pose3d_t"]) == has3d and bool(item["has_pose2d_t"]) == has2d
+        if not has3d:
+            assert not item["pose3d_t"].any()
+        if not has2d:
+            assert not item["pose2d_t"].any()
+
+
+def test_semi_fraction_labels_a_fixed_random_share_of_frames():
+    videos = [make_video(40, seed=k, name=f"v{k}") for k in range(5)]
+    ds = PairDataset(videos, max_gap=1, labels="3d", semi_fraction=0.1, seed=3)
+    labelled = {(int(it["video_index"]), int(it["frame_t"])) for it in (ds[i] for i in range(len(ds)))
+                if bool(it["has_pose3d_t"])}
+    assert len(labelled) == 20  # round(0.1 * 200) frames
+    assert len({v for v, _ in labelled}) > 1  # spread over videos
+    for i in range(len(ds)):
+        item = ds[i]
+        if not bool(item["has_pose3d_t"]):
+            assert not item["pose3d_t"].any()
+    same = PairDataset(videos, max_gap=1, labels="3d", semi_fraction=0.1, seed=3)
+    other = PairDataset(videos, max_gap=1, labels="3d", semi_fraction=0.1, seed=4)
+    assert all(np.array_equal(a, b) for a, b in zip(ds.has_pose3d, same.has_pose3d))
+    assert not all(np.array_equal(a, b) for a, b in zip(ds.has_pose3d, other.has_pose3d))
+
+
+def test_absent_labels_and_background():
+    video = make_video(3, labels=False)
+    video.background = None
+    item = PairDataset([video], max_gap=1)[0]
+    assert not bool(item["background_valid"]) and not item["background"].any()
+    assert torch.all(item["segmentation_t"] == -1)
+
+
+def test_bad_input_raises_value_errors():
+    with pytest.raises(ValueError, match="labels"):
+        PairDataset([make_video(3)], labels="full")
+    with pytest.raises(ValueError, match="needs 3D poses"):
+        PairDataset([make_video(3, labels=False)], labels="3d")
+    with pytest.raises(ValueError, match="semi_fraction"):
+        PairDataset([make_video(3)], labels="none", semi_fraction=0.5)
+    with pytest.raises(ValueError, match="semi_fraction"):
+        PairDataset([make_video(3)], labels="3d", semi_fraction=0.0)
+    with pytest.raises(ValueError, match="frame size"):
+        PairDataset([make_video(3), make_video(3, size=8)])
+    with pytest.raises(ValueError, match="no frame pairs"):
+        PairDataset([make_video(1)])
+    with pytest.raises(ValueError, match="at least one"):
+        PairDataset([])
+
+
+def test_shared_saliency_cache_is_reused():
+    cache = SaliencyCache()
+    video = make_video(4)
+    PairDataset([video], saliency=cache)
+    PairDataset([video], saliency=cache)
+    assert len(cache) == 1
+
+
+def test_frame_dataset_items():
+    videos = [make_video(3), make_video(2, labels=False, seed=1)]
+    ds = FrameDataset(videos)
+    assert len(ds) == 5
+    item = ds[1]
+    assert int(item["video_index"]) == 0 and int(item["frame"]) == 1
+    assert item["image"].shape == (3, 16, 16) and item["image"].dtype == torch.float32
+    assert np.array_equal(item["pose3d"].numpy(), videos[0].pose3d_cam_mm[1]) and bool(item["has_pose3d"])
+    assert np.array_equal(item["foreground"].numpy(), videos[0].segmentation[1] > 0)
+    assert item["foreground"].dtype == torch.bool and bool(item["has_segmentation"])
+    last = ds[4]
+    assert int(last["video_index"]) == 1 and int(last["frame"]) == 1
+    assert not bool(last["has_pose3d"]) and not bool(last["has_pose2d"]) and not bool(last["has_segmentation"])
+    assert torch.all(last["segmentation"] == -1) and not last["foreground"].any()

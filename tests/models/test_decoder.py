@@ -1,0 +1,116 @@
+"""Decoder D: shapes, multi-scale conditioning, appearance, building blocks against twins."""
+
+import pytest
+import torch
+from torch import nn
+
+from partpose.models.decoder import ChannelwiseFC, Decoder, DecoderConfig, PointwiseConv
+
+A = 10
+
+
+def _inputs(dec, batch=2, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    appearance = torch.randn(batch, A, generator=g)
+    maps = [torch.rand(batch, dec.num_parts, r, r, generator=g) for r in dec.stage_sizes]
+    return appearance, maps
+
+
+def _small(resolution=64, widths=(32, 24, 16, 16, 8)):
+    torch.manual_seed(0)
+    return Decoder(DecoderConfig(resolution=resolution, widths=widths), appearance_dim=A)
+
+
+def test_shapes_at_64():
+    dec = _small()
+    assert dec.stage_sizes == (4, 8, 16, 32, 64)
+    rgb, logits = dec(*_inputs(dec))
+    assert rgb.shape == (2, 3, 64, 64) and logits.shape == (2, dec.num_parts + 1, 64, 64)
+    assert rgb.min() >= 0 and rgb.max() <= 1
+
+
+def test_shapes_at_32():
+    dec = _small(32, (32, 16, 16, 8))
+    assert dec.stage_sizes == (4, 8, 16, 32)
+    rgb, logits = dec(*_inputs(dec))
+    assert rgb.shape == (2, 3, 32, 32) and logits.shape == (2, dec.num_parts + 1, 32, 32)
+
+
+@pytest.mark.parametrize("k", range(5))
+def test_part_maps_at_every_scale_change_the_output(k):
+    dec = _small()
+    appearance, maps = _inputs(dec)
+    rgb, logits = dec(appearance, maps)
+    changed = list(maps)
+    changed[k] = torch.rand(maps[k].shape, generator=torch.Generator().manual_seed(9))
+    rgb2, logits2 = dec(appearance, changed)
+    assert (rgb2 - rgb).abs().max() > 1e-4
+    assert (logits2 - logits).abs().max() > 1e-4
+
+
+def test_appearance_changes_the_output():
+    dec = _small()
+    appearance, maps = _inputs(dec)
+    rgb, logits = dec(appearance, maps)
+    rgb2, logits2 = dec(appearance + 1.0, maps)
+    assert (rgb2 - rgb).abs().max() > 1e-4 and (logits2 - logits).abs().max() > 1e-4
+
+
+def test_every_parameter_gets_a_gradient():
+    dec = _small()
+    rgb, logits = dec(*_inputs(dec))
+    (rgb.mean() + logits.mean()).backward()
+    missing = [n for n, p in dec.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
+    assert missing == []
+
+
+def test_channelwise_fc_matches_loop_twin_and_keeps_channels_apart():
+    torch.manual_seed(3)
+    layer = ChannelwiseFC(channels=3, size=2)
+    with torch.no_grad():
+        layer.bias.normal_()
+    x = torch.randn(2, 3, 2, 2)
+    y = layer(x)
+    expected = torch.empty_like(y)
+    for b in range(2):
+        for c in range(3):
+            expected[b, c] = (layer.weight[c] @ x[b, c].flatten() + layer.bias[c]).view(2, 2)
+    torch.testing.assert_close(y, expected)
+    # a change at one position of channel 1 reaches every position of channel 1, and only it
+    x2 = x.clone()
+    x2[0, 1, 0, 0] += 1.0
+    diff = (layer(x2) - y)[0].abs()
+    assert (diff[1] > 0).all() and diff[0].max() == 0 and diff[2].max() == 0
+
+
+def test_pointwise_conv_equals_conv2d_1x1():
+    torch.manual_seed(4)
+    layer = PointwiseConv(5, 3)
+    conv = nn.Conv2d(5, 3, 1)
+    with torch.no_grad():
+        conv.weight.copy_(layer.weight[:, :, None, None])
+        conv.bias.copy_(layer.bias)
+    x = torch.randn(2, 5, 4, 6)
+    torch.testing.assert_close(layer(x), conv(x))
+
+
+def test_autocast_runs():
+    dec = _small()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        rgb, logits = dec(*_inputs(dec))
+    assert torch.isfinite(rgb.float()).all() and torch.isfinite(logits.float()).all()
+
+
+def test_bad_inputs_and_config():
+    dec = _small()
+    appearance, maps = _inputs(dec)
+    with pytest.raises(ValueError, match="part_maps"):
+        dec(appearance, maps[:-1])
+    with pytest.raises(ValueError, match="part_maps at 16x16"):
+        dec(appearance, maps[:2] + [maps[2][:, :, :8, :8]] + maps[3:])
+    with pytest.raises(ValueError, match="appearance"):
+        dec(appearance[:, :4], maps)
+    with pytest.raises(ValueError, match="widths"):
+        DecoderConfig(resolution=32)  # the default widths are for 64
+    with pytest.raises(ValueError, match="power of two"):
+        DecoderConfig(resolution=48, widths=(8, 8, 8, 8))

@@ -1,0 +1,141 @@
+"""Encoder E: shapes, head constraints, initial pose, gradients from every head, variants."""
+
+import pytest
+import torch
+
+from partpose.geometry import camera, kinematics
+from partpose.geometry.skeleton import default_bone_lengths
+from partpose.models.encoder import Encoder, EncoderConfig, rest_pose_canon_mm
+
+SMALL = dict(stem_channels=8, widths=(8, 16, 16, 16), head_hidden=32, appearance_dim=12)
+
+
+def _images(batch=2, size=64, seed=0):
+    return torch.rand(batch, 3, size, size, generator=torch.Generator().manual_seed(seed))
+
+
+def test_output_shapes_and_constraints():
+    torch.manual_seed(0)
+    enc = Encoder(EncoderConfig(**SMALL, head_init_gain=5.0))  # large gain: outputs far from the init
+    out = enc(_images(3))
+    assert out.local_vectors.shape == (3, 13, 3)
+    assert out.hip_angle.shape == (3, 2)
+    assert out.cam_R_canon.shape == (3, 3, 3)
+    assert out.scale.shape == (3,)
+    assert out.offset.shape == (3, 2)
+    assert out.appearance.shape == (3, 12)
+    assert out.joints is None
+    torch.testing.assert_close(out.local_vectors.norm(dim=-1), torch.ones(3, 13))
+    torch.testing.assert_close(out.hip_angle.norm(dim=-1), torch.ones(3))
+    assert (out.scale > 0).all()
+    r = out.cam_R_canon
+    torch.testing.assert_close(r @ r.transpose(1, 2), torch.eye(3).expand(3, 3, 3), atol=1e-5, rtol=0)
+    torch.testing.assert_close(torch.linalg.det(r), torch.ones(3), atol=1e-5, rtol=0)
+    for field in ("local_vectors", "hip_angle", "cam_R_canon", "scale", "offset", "appearance"):
+        assert getattr(out, field).dtype == torch.float32
+
+
+def test_initial_prediction_is_the_rest_pose_from_the_front():
+    enc = Encoder(EncoderConfig(**SMALL, head_init_gain=0.0, init_scale=1.3))
+    out = enc(_images(2))
+    pose = kinematics.forward_kinematics(out.local_vectors, out.hip_angle, default_bone_lengths())
+    torch.testing.assert_close(pose, rest_pose_canon_mm().expand(2, 17, 3), atol=1e-3, rtol=0)
+    front = camera.view_rotation(torch.zeros(2), torch.zeros(2))
+    torch.testing.assert_close(out.cam_R_canon, front, atol=1e-6, rtol=0)
+    torch.testing.assert_close(out.scale, torch.full((2,), 1.3), atol=1e-5, rtol=0)
+    torch.testing.assert_close(out.offset, torch.zeros(2, 2))
+
+
+def test_rest_pose_is_upright_and_facing_plus_x():
+    pose = rest_pose_canon_mm()
+    names = dict(pelvis=0, r_hip=1, r_ankle=3, l_hip=4, l_ankle=6, thorax=8, nose=9, head=10, l_wrist=13, r_wrist=16)
+    assert pose[names["head"], 2] > pose[names["thorax"], 2] > 0 > pose[names["l_ankle"], 2]
+    assert pose[names["l_hip"], 1] > 0 > pose[names["r_hip"], 1]  # +Y is the body's left
+    assert pose[names["nose"], 0] > 0 and pose[names["l_wrist"], 0] > 0  # face and hands forward
+    torch.testing.assert_close(pose[0], torch.zeros(3))
+
+
+def test_default_init_is_close_to_the_rest_pose():
+    torch.manual_seed(0)
+    enc = Encoder(EncoderConfig())
+    out = enc(_images(2))
+    pose = kinematics.forward_kinematics(out.local_vectors, out.hip_angle, default_bone_lengths())
+    # small head weights: every joint within 10 cm of the rest pose, camera close to the front view
+    assert (pose - rest_pose_canon_mm()).norm(dim=-1).max() < 100.0
+    front = camera.view_rotation(torch.zeros(2), torch.zeros(2))
+    assert (out.cam_R_canon - front).abs().max() < 0.2
+
+
+@pytest.mark.parametrize("field", ["local_vectors", "hip_angle", "cam_R_canon", "scale", "offset", "appearance"])
+def test_gradient_flows_from_each_head(field):
+    torch.manual_seed(1)
+    enc = Encoder(EncoderConfig(**SMALL))
+    out = enc(_images(2))
+    value = getattr(out, field)
+    weights = torch.randn(value.shape, generator=torch.Generator().manual_seed(2))
+    (value * weights).sum().backward()
+    stem_grad = enc.stem[0].weight.grad
+    assert stem_grad is not None and torch.isfinite(stem_grad).all() and stem_grad.abs().sum() > 0
+    head = {
+        "local_vectors": enc.local_vectors_head, "hip_angle": enc.hip_angle_head, "cam_R_canon": enc.rotation_head,
+        "scale": enc.scale_head, "offset": enc.offset_head, "appearance": enc.appearance_head,
+    }[field]
+    assert head.weight.grad is not None and head.weight.grad.abs().sum() > 0
+
+
+def test_every_parameter_is_used():
+    enc = Encoder(EncoderConfig(**SMALL))
+    out = enc(_images(2))
+    total = sum(getattr(out, f).sum() for f in ("local_vectors", "hip_angle", "cam_R_canon", "scale", "offset", "appearance"))
+    total.backward()
+    unused = [n for n, p in enc.named_parameters() if p.grad is None]
+    assert unused == []
+
+
+def test_regress_joints_mode():
+    enc = Encoder(EncoderConfig(**SMALL, regress_joints=True, head_init_gain=0.0))
+    out = enc(_images(2))
+    assert out.joints.shape == (2, 17, 3) and out.joints.dtype == torch.float32
+    assert out.local_vectors is None and out.cam_R_canon is None and out.scale is None
+    # initial joints: the rest pose from the front at scale 1, depth in the same units
+    front = camera.view_rotation(torch.zeros(1), torch.zeros(1))
+    q, depth = camera.project(rest_pose_canon_mm()[None] / 1000, front, torch.ones(1), torch.zeros(1, 2))
+    torch.testing.assert_close(out.joints[0, :, :2], q[0], atol=1e-5, rtol=0)
+    torch.testing.assert_close(out.joints[0, :, 2], depth[0], atol=1e-5, rtol=0)
+    enc = Encoder(EncoderConfig(**SMALL, regress_joints=True))  # default gain: image-dependent
+    enc(_images(2)).joints.sum().backward()
+    assert enc.stem[0].weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("block,norm", [("bottleneck", "group"), ("basic", "batch"), ("basic", "none")])
+def test_variants_run(block, norm):
+    enc = Encoder(EncoderConfig(stem_channels=8, widths=(16, 16, 32), blocks_per_stage=(2, 1, 1), block=block, norm=norm,
+                                pool_size=1, head_hidden=16, appearance_dim=4))
+    out = enc(_images(2, size=32))
+    assert out.local_vectors.shape == (2, 13, 3) and torch.isfinite(out.scale).all()
+
+
+def test_autocast_outputs_float32():
+    enc = Encoder(EncoderConfig(**SMALL))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = enc(_images(2))
+    for field in ("local_vectors", "hip_angle", "cam_R_canon", "scale", "offset", "appearance"):
+        value = getattr(out, field)
+        assert value.dtype == torch.float32 and torch.isfinite(value).all()
+    torch.testing.assert_close(out.local_vectors.norm(dim=-1), torch.ones(2, 13), atol=1e-5, rtol=0)
+
+
+def test_bad_input_and_config():
+    enc = Encoder(EncoderConfig(**SMALL))
+    with pytest.raises(ValueError, match="image"):
+        enc(torch.rand(2, 1, 64, 64))
+    with pytest.raises(ValueError, match="image"):
+        enc(torch.rand(3, 64, 64))
+    with pytest.raises(ValueError, match="blocks_per_stage"):
+        EncoderConfig(widths=(8, 16, 32), blocks_per_stage=(1, 2))
+    with pytest.raises(ValueError, match="block"):
+        EncoderConfig(block="dense")
+    with pytest.raises(ValueError, match="norm"):
+        EncoderConfig(norm="layer")
+    with pytest.raises(ValueError, match="init_scale"):
+        EncoderConfig(init_scale=0.0)
