@@ -66,19 +66,23 @@ def _label(tile: np.ndarray, text: str) -> np.ndarray:
     return tile
 
 
-def contact_sheet(videos: Sequence[Video], frames_per_video: int = 1, tile: int = 192) -> np.ndarray:
+def contact_sheet(videos: Sequence[Video], frames_per_video: int = 1, tile: int | None = None) -> np.ndarray:
     """A grid: per video and chosen frame one row of :data:`COLUMNS` tiles.
 
     Args:
         videos: the videos (any sizes).
         frames_per_video: frames shown per video, spread evenly over it.
         tile: side of every tile in pixels (crops are enlarged with nearest-neighbour, so pixels
-            stay visible).
+            stay visible); ``None``: the smallest whole multiple of the first video's side that is
+            at least 160.
     Returns:
         ``(rows * tile + header, len(COLUMNS) * tile, 3)`` uint8 RGB.
     """
     if not videos:
         raise ValueError("contact_sheet needs at least one video")
+    if tile is None:
+        side = videos[0].size[0]
+        tile = side * max(1, -(-160 // side))
     rows = []
     for video in videos:
         picks = np.unique(np.linspace(0, video.num_frames - 1, frames_per_video).round().astype(int))

@@ -57,6 +57,9 @@ def saliency_maps(frames: np.ndarray, method: str = "spectral_residual") -> np.n
     detector = _saliency_object(method)
     out = np.empty(batch.shape[:3], np.float32)
     for t, frame in enumerate(batch):
+        if frame.min() == frame.max():  # nothing stands out (the detectors return numerical noise)
+            out[t] = 0.0
+            continue
         ok, saliency = detector.computeSaliency(np.ascontiguousarray(frame[..., ::-1]))  # OpenCV is BGR
         if not ok:
             raise RuntimeError(f"OpenCV saliency ({method}) failed on frame {t}")

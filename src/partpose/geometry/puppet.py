@@ -57,6 +57,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
 
 from partpose.geometry.parts import NUM_PARTS, PARTS
 from partpose.geometry.skeleton import H36M17, Skeleton
@@ -407,12 +408,45 @@ def _sample_visibility(theta: torch.Tensor, parts: torch.Tensor, height: int, wi
     return out.view(batch, height * width, slots)
 
 
-def _composite(visible_sorted: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+class _Transmittance(torch.autograd.Function):
+    """``T = cumprod(v, dim=-1)`` for ``v = 1 - phi`` sampled by :func:`_sample_visibility`, with
+    a backward that stays one pass when ``v`` holds exact zeros.
+
+    ``dT_i / dv_k = T_i / v_k`` for ``i >= k``, so ``dL/dv_k = (sum_{i >= k} g_i T_i) / v_k``.
+    Where ``v_k = 0`` this is set to 0 instead of the product of the other factors: ``v`` is
+    exactly 0 only where all bilinear taps are 0, on the flat inside of a part, where the
+    sample has no spatial derivative, so the gradient with respect to the joints is unchanged
+    (up to the one-sided derivative on the measure-zero lines where a sample point sits exactly
+    on a canonical pixel centre at the plateau's rim). ``torch.cumprod``'s own backward takes a
+    slow exact path whenever the input has zeros; inside every part it does.
+    """
+
+    @staticmethod
+    def forward(ctx, visible: torch.Tensor) -> torch.Tensor:
+        if not ctx.needs_input_grad[0]:
+            return visible.cumprod_(dim=-1)  # a fresh buffer nobody else holds
+        transmittance = torch.cumprod(visible, dim=-1)
+        ctx.save_for_backward(visible, transmittance)
+        return transmittance
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        visible, transmittance = ctx.saved_tensors
+        weighted = (grad * transmittance).flip(-1)
+        suffix = weighted.cumsum_(dim=-1).flip(-1)  # sum_{i >= k} g_i T_i, exactly 0 where v_k = 0
+        # bounded by sum |g| wherever v_k != 0; 0 / 0 (and an underflowed v_k) becomes 0
+        return torch.nan_to_num_(suffix.div_(visible), nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def _composite(visible_sorted: torch.Tensor, order: torch.Tensor, exact_grad: bool = False) -> torch.Tensor:
     """Depth composition of slots sorted nearest first, back to part order.
 
     Args:
         visible_sorted: ``(B, P, L)`` ``1 - phi`` of part ``order[b, i]`` in slot ``i``.
         order: ``(B, L)`` part index of every slot.
+        exact_grad: differentiate with ``torch.cumprod`` (any ``phi``) instead of
+            :class:`_Transmittance` (sampled part maps only).
     Returns:
         ``(B, L, P)`` ``p_l = phi_l prod_{k nearer} (1 - phi_k)``, contiguous.
 
@@ -427,10 +461,10 @@ def _composite(visible_sorted: torch.Tensor, order: torch.Tensor) -> torch.Tenso
     batch, parts = order.shape
     rank = torch.argsort(order, dim=1)
     dtype = visible_sorted.dtype
-    if visible_sorted.requires_grad:
+    if exact_grad:
         transmittance = torch.cumprod(visible_sorted, dim=-1)
     else:
-        transmittance = visible_sorted.cumprod_(dim=-1)
+        transmittance = _Transmittance.apply(visible_sorted)
     after = F.one_hot(rank, parts).to(dtype)  # part l reads T at its own slot ...
     before = F.one_hot((rank - 1).clamp_min(0), parts).to(dtype) * (rank > 0).to(dtype)[..., None]
     maps = torch.bmm(before - after, transmittance.transpose(1, 2))
@@ -479,7 +513,7 @@ def composite_by_depth(phi: torch.Tensor, depth_part: torch.Tensor) -> torch.Ten
     order = torch.argsort(depth_part, dim=1, stable=True)
     rows = torch.arange(batch, device=phi.device)[:, None]
     visible_sorted = (1.0 - phi[rows, order]).reshape(batch, parts, height * width).transpose(1, 2)
-    return _composite(visible_sorted.contiguous(), order).view(batch, parts, height, width)
+    return _composite(visible_sorted.contiguous(), order, exact_grad=True).view(batch, parts, height, width)
 
 
 def part_maps(

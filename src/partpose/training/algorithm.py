@@ -103,7 +103,10 @@ def training_losses(
         # R̂ p̂): this holds the canonical pose and the camera rotation to account together.
         prior_cam_mm = prior_poses_mm @ cam_R_z.transpose(1, 2)
         energy_pose = pose_energy(prior_cam_mm, est_z.pose_cam_mm)
-        energy_app = appearance_energy(est_s.appearance, est_z.appearance)
+        # a_s is the target: the energy teaches E to read the appearance back from the
+        # synthesised image (and D to keep it readable), never to move a_s towards â_s, which
+        # would reward collapsing the appearance code.
+        energy_app = appearance_energy(est_s.appearance.detach(), est_z.appearance)
         half = "encoder" if is_encoder_energy_step(step) else "decoder"
         losses[f"energy_pose_{half}"] = energy_pose
         losses[f"energy_appearance_{half}"] = energy_app
@@ -130,7 +133,7 @@ def training_losses(
 
     scalars = _detached(losses)
     scalars["beta"] = float(beta)
-    scalars["foreground_fraction"] = float(fg_prob.mean())
+    scalars["foreground_fraction"] = float(fg_prob.detach().mean())
     if with_images:
         transfer = model.synthesize(
             est_s.appearance.roll(1, dims=0), est_t.q, est_t.depth, est_t.scale, background

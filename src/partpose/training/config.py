@@ -32,7 +32,6 @@ class DataConfig:
 class ObjectiveConfig:
     setting: Setting = "unsup"  # unsup | weak (2D labels) | semi (3D on a fraction) | supervised
     semi_fraction: float = 0.1  # fraction of training frames with 3D labels in "semi"
-    no_fk_camera: bool = False  # ablation: the encoder regresses unconstrained 3D joints
     no_saliency: bool = False  # ablation: beta = 0 (no saliency prior in L_I^u)
     no_adaptation: bool = False  # ablation: skip the decoupled energy steps of Algorithm 1
     beta_start: float = 1.0  # weight of m_sal in L_I^u at the start
@@ -115,6 +114,10 @@ def validate(config: TrainConfig) -> None:
         raise UserError("data.max_gap must be >= 1")
     if config.optim.lr <= 0:
         raise UserError("optim.lr must be > 0")
+    if config.data.dataset == "synthetic" and config.data.synthetic.resolution != config.model.resolution:
+        raise UserError(
+            f"data.synthetic.resolution ({config.data.synthetic.resolution}) must equal model.resolution "
+            f"({config.model.resolution}) and model.decoder.resolution")
 
 
 def config_to_dict(config: TrainConfig) -> dict:

@@ -48,6 +48,7 @@ from partpose.training.optimizers import (
 )
 from partpose.training.sampling import StepBatchSampler, step_generator
 from partpose.training.schedules import saliency_beta
+from partpose.utils.checks import NonFiniteError
 from partpose.utils.images import make_grid
 
 SUPPORTED_PRECISION = ("32-true", "bf16-mixed", "64-true")
@@ -66,6 +67,7 @@ class TrainResult:
     seconds: float
     skipped_steps: int
     initial_metrics: dict[str, float] | None = None
+    rank_weight_difference: float = 0.0  # largest |w_rank − w_rank0| over processes (0 when single)
 
 
 def train(config: TrainConfig, resume: bool = True) -> TrainResult:
@@ -180,9 +182,12 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
         beta = 0.0 if objective.no_saliency else saliency_beta(
             step, run.steps, objective.beta_start, objective.beta_end, objective.beta_drop_fraction)
         with_images = writer is not None and run.image_every > 0 and step % run.image_every == 0
-        with fabric.autocast():
-            out = training_losses(model, batch, prior_z, step, beta, objective, generator, with_images)
-        finite = all(math.isfinite(v) for v in out.scalars.values())
+        try:
+            with fabric.autocast():
+                out = training_losses(model, batch, prior_z, step, beta, objective, generator, with_images)
+            finite = all(math.isfinite(v) for v in out.scalars.values())
+        except NonFiniteError:  # the geometry refused a NaN/Inf prediction
+            out, finite = None, False
         grads = compute_gradients(out.losses, params_of) if finite else {}
         finite = finite and gradients_finite(grads)
         if fabric.world_size > 1:  # every process must agree to skip
@@ -201,7 +206,7 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
                     f"(step {step}); lower optim.lr or set optim.grad_clip, and resume from {last_path}")
         done = step + 1
         progress.update(1)
-        if writer is not None:
+        if writer is not None and out is not None:
             if done % run.log_every == 0 or done == run.steps:
                 now = time.perf_counter()
                 rate = (done - last_log_step) * run.batch_size * fabric.world_size / max(now - last_log_time, 1e-9)
@@ -230,12 +235,23 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
         save(final_step, out_dir / "checkpoints" / "best.pt")
     save(final_step, last_path)
     seconds = time.perf_counter() - started
+    rank_difference = _rank_weight_difference(fabric, model)
     if fabric.global_rank == 0:
         (out_dir / "final_metrics.json").write_text(json.dumps(
             {"metrics": metrics, "best": best, "initial": initial_metrics, "seconds": seconds,
              "skipped_steps": skipped_total}, indent=2))
         writer.close()
-    return TrainResult(final_step, metrics, best, out_dir, seconds, skipped_total, initial_metrics)
+    return TrainResult(final_step, metrics, best, out_dir, seconds, skipped_total, initial_metrics, rank_difference)
+
+
+def _rank_weight_difference(fabric: Fabric, model: torch.nn.Module) -> float:
+    """Largest difference between any process's weights and rank 0's (a check that distributed
+    training kept the replicas identical)."""
+    if fabric.world_size == 1:
+        return 0.0
+    flat = torch.cat([p.detach().reshape(-1).float() for p in model.parameters()])
+    gathered = fabric.all_gather(flat)  # (world_size, P)
+    return float((gathered - gathered[:1]).abs().max())
 
 
 def format_metrics_table(metrics: dict[str, float], title: str = "evaluation") -> str:

@@ -35,10 +35,14 @@ def check_shape(x: torch.Tensor, shape: Sequence[int | str | None], name: str = 
             raise ValueError(f"{name} must have shape ({prefix}{_fmt(dims)}), got {tuple(x.shape)}")
 
 
+class NonFiniteError(ValueError):
+    """A tensor holds NaN or Inf (the trainer's NaN guard skips such a step)."""
+
+
 def check_finite(x: torch.Tensor, name: str = "input") -> None:
-    """Raise ``ValueError`` if ``x`` holds NaN or Inf."""
+    """Raise ``NonFiniteError`` (a ``ValueError``) if ``x`` holds NaN or Inf."""
     if not torch.isfinite(x).all():
-        raise ValueError(f"{name} contains NaN or Inf values")
+        raise NonFiniteError(f"{name} contains NaN or Inf values")
 
 
 def _fmt(dims: Sequence[int | str | None]) -> str:
