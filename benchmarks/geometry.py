@@ -5,7 +5,7 @@ projection is looped per sample alongside them). Poses per second, medians over 
 batch 1, 16 and 256 and part maps of 64^2 and 128^2.
 
     python benchmarks/geometry.py [--batches 1 16 256] [--sizes 64 128] [--repeats 5]
-                                  [--naive-budget 20] [--threads N]
+                                  [--naive-budget 20] [--threads 1] [--keep-freed-memory]
 
 Prints a Markdown table. ``batched`` is the forward pass as the model runs it
 (``validate=False``), ``fwd+bwd`` adds the backward pass to the joints' local vectors.
@@ -14,6 +14,7 @@ Prints a Markdown table. ``batched`` is the forward pass as the model runs it
 from __future__ import annotations
 
 import argparse
+import ctypes
 import importlib.util
 import statistics
 import sys
@@ -70,6 +71,18 @@ def naive_pipeline(naive, x: dict[str, torch.Tensor], size: int) -> torch.Tensor
     return naive.naive_part_maps(torch.stack(qs), torch.stack(depths), (size, size), x["scale"])
 
 
+def keep_freed_memory() -> None:
+    """Ask glibc to keep freed memory for reuse (no mmap for large blocks, no trimming).
+
+    Large tensors are otherwise mapped fresh from the kernel on every allocation and their
+    page faults can cost as much as the arithmetic (visible as system time).
+    """
+    libc = ctypes.CDLL("libc.so.6")
+    m_trim_threshold, m_mmap_max = -1, -4
+    if not (libc.mallopt(m_mmap_max, 0) and libc.mallopt(m_trim_threshold, 2**31 - 1)):
+        raise RuntimeError("mallopt failed")
+
+
 def _median_seconds(fn: Callable[[], object], repeats: int, budget_s: float = float("inf")) -> tuple[float, int]:
     """Median wall time of ``fn`` after one warm-up call; stops early once ``budget_s`` is spent."""
     fn()
@@ -96,13 +109,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per entry (median)")
     parser.add_argument("--naive-budget", type=float, default=20.0,
                         help="seconds after which the slow twin stops repeating (at least one run)")
-    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch intra-op threads (default 1: stable numbers on a shared machine)")
+    parser.add_argument("--keep-freed-memory", action="store_true",
+                        help="glibc keeps freed memory (see keep_freed_memory) instead of unmapping it")
     args = parser.parse_args(argv)
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)
+    if args.keep_freed_memory:
+        keep_freed_memory()
     naive = _load_naive()
 
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, CPU; "
+    allocator = "freed memory kept by glibc" if args.keep_freed_memory else "default glibc allocator"
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), float32, CPU, {allocator}; "
           f"medians over up to {args.repeats} runs")
     print()
     print("| batch | maps | batched poses/s | batched fwd+bwd poses/s | naive twins poses/s | speed-up |")

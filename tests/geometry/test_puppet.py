@@ -195,15 +195,17 @@ def test_mass_centre_principal_axis_extent_and_thickness():
         thick = (t[across >= 0.5].max() - t[across >= 0.5].min()) * 0.3
         want_len = PART_SHAPES[l].extent * length
         want_thick = 2 * 1.2 * PARTS[l].half_width_mm / 1000
-        assert abs(visible - want_len) / px < 1.0, f"{PARTS[l].name}: length {visible / px:.2f} px vs {want_len / px:.2f}"
-        assert abs(thick - want_thick) / px < 1.0, f"{PARTS[l].name}: thickness {thick / px:.2f} px vs {want_thick / px:.2f}"
+        name = PARTS[l].name
+        assert abs(visible - want_len) / px < 1.0, f"{name}: length {visible / px:.2f} px vs {want_len / px:.2f}"
+        assert abs(thick - want_thick) / px < 1.0, f"{name}: thickness {thick / px:.2f} px vs {want_thick / px:.2f}"
 
 
 def test_torso_rotates_with_the_spine_and_keeps_a_body_depth_from_the_side():
     q, _ = standing(dtype=F64)
     frontal = part_affine(q)[0, PART["torso"]]
     # frontal: the hip -> shoulder line is up (-y), so the canonical x-row points up
-    assert_close_report(frontal[0, :2] / frontal[0, :2].norm(), torch.tensor([0.0, -1.0], dtype=F64), 1e-12, "torso axis")
+    up = torch.tensor([0.0, -1.0], dtype=F64)
+    assert_close_report(frontal[0, :2] / frontal[0, :2].norm(), up, 1e-12, "torso axis")
     shoulders, hips = 0.302, 0.266  # projected widths of the standing pose, normalised units
     want = math.sqrt(((shoulders**2 + hips**2) / 8) + (TORSO_HALF_DEPTH_MM / 1000) ** 2)
     assert abs(HALF_WIDTH_CANON / frontal[1, :2].norm() - want) < 1e-12
@@ -280,9 +282,10 @@ def test_near_part_hides_far_part_and_swapping_depth_swaps_them():
     maps = part_maps(q, -near_left, (size, size))
     assert maps[0, right, r, c] > 0.99 and maps[0, left, r, c] < 0.01
     assert labels(maps)[0, r, c] == right + 1
-    # away from the crossing both legs stay fully visible
-    r_ankle = (0.8 + 1) * size / 2 - 0.5, (-0.2 + 1) * size / 2 - 0.5
-    assert maps[0, right, int(round(r_ankle[0])), int(round(r_ankle[1]))] > 0.99
+    # away from the crossing the far leg stays fully visible: (x, y) = (-0.2, 0.8) on the right shin
+    row, col = int(round((0.8 + 1) * size / 2 - 0.5)), int(round((-0.2 + 1) * size / 2 - 0.5))
+    maps = part_maps(q, near_left, (size, size))
+    assert maps[0, right, row, col] > 0.99 and maps[0, left, row, col] == 0
 
 
 def test_composition_formula_and_background_product():
@@ -345,7 +348,8 @@ def test_gradcheck_wrt_joints():
         full[:, arm] = joints
         return part_maps(full, depth, (8, 8), torch.tensor([2.0], dtype=F64))
 
-    assert torch.autograd.gradcheck(arm_maps, (q[:, arm].detach().clone().requires_grad_(True),), eps=1e-7, atol=1e-6, rtol=1e-4)
+    arm_joints = q[:, arm].detach().clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(arm_maps, (arm_joints,), eps=1e-7, atol=1e-6, rtol=1e-4)
 
 
 def test_gradients_reach_every_part_and_scale():
@@ -370,6 +374,24 @@ def test_fast_transmittance_gradient_equals_exact_cumprod_gradient():
     (composite_by_depth(transformed_parts(q, (32, 24)), part_depth(depth)) * weights).sum().backward()
     assert_close_report(fast, q.grad, 1e-10, "d maps / d q, fast vs exact cumprod backward")
     assert fast.abs().sum() > 0
+
+
+@pytest.mark.parametrize("dtype", [F64, torch.float32])
+def test_matrix_product_and_indexing_reorderings_agree(monkeypatch, dtype):
+    import partpose.geometry.puppet as puppet
+
+    g = torch.Generator().manual_seed(7)
+    q = (torch.rand(3, 17, 2, generator=g, dtype=F64) * 1.2 - 0.6).to(dtype)
+    depth = torch.rand(3, 17, generator=g, dtype=F64).to(dtype)
+    results = []
+    for threshold in (0, 1 << 40):  # always the matrix product, never the matrix product
+        monkeypatch.setattr(puppet, "BMM_MIN_ELEMENTS", threshold)
+        joints = q.clone().requires_grad_(True)
+        maps = part_maps(joints, depth, (20, 28))
+        (maps * torch.linspace(0, 1, 28, dtype=dtype)).sum().backward()
+        results.append((maps.detach(), joints.grad))
+    assert torch.equal(results[0][0], results[1][0]), "both reorderings take the same single subtraction"
+    assert_close_report(results[0][1], results[1][1], 1e-9 if dtype == F64 else 1e-3, "gradients")
 
 
 def test_any_resolution_is_drawn_directly():

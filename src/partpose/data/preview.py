@@ -133,6 +133,6 @@ def write_preview(path: str | Path, dataset: str = "synthetic", split: str = "tr
         raise UserError(f"the preview is a PNG file; got {path}")
     sheet = contact_sheet(preview_videos(dataset, split, n, resolution, seed))
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), sheet[..., ::-1]):
+    if not cv2.imwrite(str(path), sheet[..., ::-1], [cv2.IMWRITE_PNG_COMPRESSION, 9]):
         raise UserError(f"cannot write {path}")
     return path

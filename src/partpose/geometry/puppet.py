@@ -47,12 +47,21 @@ Convention:
     scale and a part shorter than ``eps`` in the image raise ``ValueError``. The model passes
     ``validate=False``: a part shorter than ``eps`` then takes the direction +x and the length
     ``eps`` (it shrinks to a sliver ``eps`` long, i.e. vanishes) and half-thicknesses are
-    clamped at ``eps``, so values and gradients stay finite during training.
+    clamped at ``eps``, so values and gradients stay finite during training (finite input is
+    then the caller's promise: NaN in gives NaN out, unchecked).
+
+    Implementation: one ``grid_sample`` for all parts of all samples. The complemented
+    canonical maps ``1 - phi_c`` sit side by side in one atlas; every (sample, part) slot is
+    placed in its sample's depth order, nearest first, and its canonical x is clamped to its
+    own tile. Slots are the innermost dimension, so the composition is one cumulative product
+    over it (with a one-pass backward, see ``_Transmittance``) and one batched matrix product
+    that restores part order and channels-first layout. No Python loop over parts or samples.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import torch
@@ -79,6 +88,9 @@ HALF_WIDTH_CANON = CANONICAL_REACH / (1.0 + EDGE)
 
 TORSO_HALF_DEPTH_MM = 100.0
 """Half the torso's front-to-back depth: its half-thickness when seen exactly from the side."""
+
+BMM_MIN_ELEMENTS = 1 << 16
+"""Composition size (pixels x parts) from which the reordering uses one batched matrix product."""
 
 DEFAULT_EPS = 1e-4
 """Shortest part length in the image, normalised units (see the module docstring)."""
@@ -277,7 +289,7 @@ def part_depth(depth: torch.Tensor, skeleton: Skeleton = H36M17) -> torch.Tensor
     """
     check_shape(depth, ("B", skeleton.num_joints), "depth")
     table = _part_table(skeleton, depth.device, depth.dtype)
-    return depth @ table["depth"].T
+    return (depth[:, None, :] * table["depth"]).sum(dim=-1)  # elementwise: no BLAS call for a tiny product
 
 
 def part_affine(
@@ -312,7 +324,8 @@ def _part_affine(
 ) -> torch.Tensor:
     """:func:`part_affine` after the input checks (``validate`` only checks part lengths here)."""
     table = _part_table(skeleton, q_norm.device, q_norm.dtype)
-    start, end, width_upper, width_lower = torch.einsum("klj,bjc->kblc", table["ends"], q_norm).unbind(0)
+    points = (table["ends"][:, None, :, :, None] * q_norm[None, :, None, :, :]).sum(dim=-2)  # (4, B, L, 2)
+    start, end, width_upper, width_lower = points.unbind(0)
     delta = end - start
     mid = 0.5 * (start + end)
     length2 = delta.pow(2).sum(dim=-1)
@@ -325,7 +338,8 @@ def _part_affine(
         )
     length = length2.clamp_min(eps * eps).sqrt()
     direction = delta / length[..., None]
-    direction = torch.where(long_enough[..., None], direction, torch.tensor([1.0, 0.0], dtype=q_norm.dtype, device=q_norm.device))
+    fallback = torch.tensor([1.0, 0.0], dtype=q_norm.dtype, device=q_norm.device)
+    direction = torch.where(long_enough[..., None], direction, fallback)
     normal = torch.stack((-direction[..., 1], direction[..., 0]), dim=-1)
 
     s = q_norm.new_ones(q_norm.shape[0]) if scale is None else scale.to(q_norm.dtype)
@@ -337,7 +351,7 @@ def _part_affine(
     row_x = (2.0 * table["anchor_x"] / length)[..., None] * direction
     row_y = (HALF_WIDTH_CANON / half)[..., None] * normal
     rows = torch.stack((row_x, row_y), dim=-2)  # (B, L, 2, 2)
-    shift = -(rows @ mid[..., None])  # (B, L, 2, 1)
+    shift = -(rows * mid[..., None, :]).sum(dim=-1, keepdim=True)  # (B, L, 2, 1)
     return torch.cat((rows, shift), dim=-1)
 
 
@@ -347,7 +361,7 @@ def _part_affine(
 
 
 def _check_size(size: tuple[int, int]) -> tuple[int, int]:
-    if len(size) != 2 or not all(isinstance(v, int) and v > 0 for v in size):
+    if len(size) != 2 or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0 for v in size):
         raise ValueError(f"size must be (H, W) with positive ints, got {size!r}")
     return int(size[0]), int(size[1])
 
@@ -400,7 +414,7 @@ def _sample_visibility(theta: torch.Tensor, parts: torch.Tensor, height: int, wi
     grid[..., 0].clamp_(low, low + 2.0 / NUM_PARTS)
     out = F.grid_sample(
         atlas.expand(batch, -1, -1, -1),
-        grid.view(batch, height * width, slots, 2),
+        grid.view(batch, height, width * slots, 2),  # long rows: the CPU kernel vectorises along them
         mode="bilinear",
         padding_mode="border",
         align_corners=False,
@@ -456,7 +470,9 @@ def _composite(visible_sorted: torch.Tensor, order: torch.Tensor, exact_grad: bo
         the part in slot ``i``: one batched matrix product with ``+1``/``-1`` entries puts
         every slot's difference back in part order (and the layout back to channels-first),
         exactly (each output is one subtraction). So ``sum_l p_l = 1 - T_last`` and
-        ``p_l >= 0``.
+        ``p_l >= 0``. Below ``BMM_MIN_ELEMENTS`` the same differences are taken directly and
+        put back in part order by indexing (same values): a BLAS call on tiny tensors wakes
+        its worker threads, which costs milliseconds on a busy machine.
     """
     batch, parts = order.shape
     rank = torch.argsort(order, dim=1)
@@ -465,6 +481,10 @@ def _composite(visible_sorted: torch.Tensor, order: torch.Tensor, exact_grad: bo
         transmittance = torch.cumprod(visible_sorted, dim=-1)
     else:
         transmittance = _Transmittance.apply(visible_sorted)
+    if transmittance.numel() < BMM_MIN_ELEMENTS:
+        before = F.pad(transmittance[..., :-1], (1, 0), value=1.0)
+        rows = torch.arange(batch, device=order.device)[:, None]
+        return (before - transmittance).transpose(1, 2)[rows, rank]
     after = F.one_hot(rank, parts).to(dtype)  # part l reads T at its own slot ...
     before = F.one_hot((rank - 1).clamp_min(0), parts).to(dtype) * (rank > 0).to(dtype)[..., None]
     maps = torch.bmm(before - after, transmittance.transpose(1, 2))
