@@ -128,9 +128,24 @@ def test_bad_input_raises_value_errors():
 def test_shared_saliency_cache_is_reused():
     cache = SaliencyCache()
     video = make_video(4)
-    PairDataset([video], saliency=cache)
-    PairDataset([video], saliency=cache)
+    PairDataset([video], saliency=cache, saliency_source="static")
+    PairDataset([video], saliency=cache, saliency_source="static")
     assert len(cache) == 1
+
+
+def test_motion_saliency_comes_from_the_background_residual():
+    video = make_video(4)
+    assert video.background is not None and not video.camera_moves
+    item = PairDataset([video])[0]
+    t = int(item["frame_t"])
+    from partpose.data.saliency import background_residual_saliency
+
+    expected = background_residual_saliency(video.frames[t:t + 1], video.background)[0]
+    assert np.allclose(item["saliency_t"][0].numpy(), expected)
+    static = PairDataset([video], saliency_source="static")
+    assert not np.allclose(static[0]["saliency_t"].numpy(), item["saliency_t"].numpy())
+    with pytest.raises(ValueError, match="saliency_source"):
+        PairDataset([video], saliency_source="nope")
 
 
 def test_frame_dataset_items():

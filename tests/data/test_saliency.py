@@ -80,3 +80,18 @@ def test_saliency_is_higher_on_a_rendered_person_than_on_a_flat_background():
     frames = np.where(person[..., None], rendered.frames, np.uint8(128))
     maps = saliency_maps(frames)
     assert maps[person].mean() > 1.5 * maps[~person].mean()
+
+
+def test_background_residual_saliency_marks_what_differs_from_the_background():
+    from partpose.data.saliency import background_residual_saliency
+
+    background = np.full((16, 16, 3), 100, np.uint8)
+    frames = np.repeat(background[None], 2, axis=0).copy()
+    frames[0, 4:8, 10:14] = 200  # a bright square, off-centre
+    m = background_residual_saliency(frames, background, tau=40.0, blur_sigma=0.0)
+    assert m.shape == (2, 16, 16) and m.dtype == np.float32
+    assert m[0, 5, 11] == 1.0 and m[0, 12, 2] == 0.0 and m[1].max() == 0.0
+    frames[0, 0, 0] = 120  # a difference of 20 is half of tau
+    assert background_residual_saliency(frames, background, tau=40.0, blur_sigma=0.0)[0, 0, 0] == 0.5
+    with pytest.raises(ValueError, match="must match"):
+        background_residual_saliency(frames, background[:8])

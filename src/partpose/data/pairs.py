@@ -16,7 +16,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from partpose.data.saliency import SaliencyCache
+from partpose.data.saliency import SaliencyCache, background_residual_saliency
+
+SALIENCY_SOURCES = ("motion", "static")
+"""Where m_sal comes from: ``motion`` = the residual against the clip's median background for
+static-camera clips (OpenCV's static saliency for clips whose camera moves); ``static`` = OpenCV's
+static saliency for every clip."""
 from partpose.data.video import Video
 from partpose.geometry.skeleton import H36M17
 
@@ -86,6 +91,7 @@ class PairDataset(Dataset):
         semi_fraction: with 3D labels, keep them on a fixed random fraction of all frames
             (``round(f * frames)``, at least one) and hide them elsewhere; ``None`` keeps all.
         seed: seeds the semi-supervised frame choice.
+        saliency_source: ``motion`` (default) or ``static``, see :data:`SALIENCY_SOURCES`.
         saliency: a :class:`SaliencyCache` (share one to reuse maps between datasets);
             ``None`` makes an in-memory one.
 
@@ -106,6 +112,7 @@ class PairDataset(Dataset):
         semi_fraction: float | None = None,
         seed: int = 0,
         saliency: SaliencyCache | None = None,
+        saliency_source: str = "motion",
     ) -> None:
         self.videos = _check_videos(videos)
         if labels not in LABEL_MODES:
@@ -137,8 +144,15 @@ class PairDataset(Dataset):
             self.has_pose3d = np.split(chosen, np.cumsum(lengths)[:-1])
         self.semi_fraction = semi_fraction
 
+        if saliency_source not in SALIENCY_SOURCES:
+            raise ValueError(f"saliency_source must be one of {', '.join(SALIENCY_SOURCES)}, got {saliency_source!r}")
         self.saliency_cache = saliency if saliency is not None else SaliencyCache()
-        self.saliency = [self.saliency_cache.get(v.frames) for v in self.videos]
+        self.saliency = [
+            background_residual_saliency(v.frames, v.background)
+            if saliency_source == "motion" and v.background is not None and not v.camera_moves
+            else self.saliency_cache.get(v.frames)
+            for v in self.videos
+        ]
         h, w = self.videos[0].size
         self._no_background = torch.zeros(3, h, w)
 

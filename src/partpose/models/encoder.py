@@ -13,8 +13,11 @@ Convention:
       to ``H36M17.fk_joints[k]`` in the limb frame of ``geometry.kinematics.limb_frame``.
     * ``hip_angle (B, 2)``: tanh, then unit-normalised ``(sin psi, cos psi)``.
     * ``cam_R_canon (B, 3, 3)``: 6D representation -> ``camera.rotation_6d_to_matrix``.
-    * ``scale (B,)``: ``softplus(raw) + SCALE_FLOOR``, normalised image units per metre.
-    * ``offset (B, 2)``: linear, normalised image coordinates (x, y).
+    * ``scale (B,)``: ``lo + (hi - lo) * sigmoid(raw)`` with ``(lo, hi) = scale_range``,
+      normalised image units per metre. Crops are person-centred (a detector box, or the box of
+      the 2D joints), so the scale lives in a known range; an unbounded scale lets L_I^u shrink
+      the drawn person to a dot and explain every frame by its background.
+    * ``offset (B, 2)``: ``offset_range * tanh(raw)``, normalised image coordinates (x, y).
     * ``appearance (B, A)``: linear (its own hidden layer, not shared with the pose heads).
     * ``joints (B, 17, 3)`` (only with ``regress_joints``, the "without T_fk o T_c" ablation):
       linear; camera-frame joints with x, y in normalised image coordinates and z a depth in
@@ -42,9 +45,6 @@ from torch import nn
 from partpose.geometry import camera, kinematics
 from partpose.geometry.skeleton import H36M17, default_bone_lengths
 from partpose.utils.checks import check_shape
-
-SCALE_FLOOR = 1e-3
-"""Added to the softplus of the scale head: the scale is strictly positive even in float32."""
 
 NUM_LOCAL_VECTORS = len(H36M17.fk_joints)
 NUM_JOINTS = H36M17.num_joints
@@ -110,6 +110,8 @@ class EncoderConfig:
     head_hidden: int = 256  # hidden units of the pose/camera MLP and of the appearance MLP
     appearance_dim: int = 64  # length A of the appearance code a
     init_scale: float = 1.0  # initial camera scale s (a 1.7 m person spans ~85% of the crop)
+    scale_range: tuple[float, float] = (0.4, 2.5)  # s = lo + (hi - lo) * sigmoid(raw): crops are person-centred
+    offset_range: float = 0.5  # |t| <= offset_range (tanh): the root stays near the crop centre
     head_init_gain: float = 0.1  # weight scale of the heads' last layers (bias sets the rest pose)
     regress_joints: bool = False  # ablation "w/o T_fk o T_c": regress camera-frame joints instead
 
@@ -135,8 +137,13 @@ class EncoderConfig:
             raise ValueError(f"encoder stem_stride must be 1 or 2, got {self.stem_stride}")
         if self.pool_size < 1 or self.head_hidden < 1 or self.appearance_dim < 1:
             raise ValueError("encoder pool_size, head_hidden and appearance_dim must be positive")
-        if not self.init_scale > 0:
-            raise ValueError(f"encoder init_scale must be positive, got {self.init_scale}")
+        self.scale_range = tuple(float(x) for x in self.scale_range)
+        lo, hi = self.scale_range
+        if not 0 < lo < self.init_scale < hi:
+            raise ValueError(f"encoder needs 0 < scale_range[0] < init_scale < scale_range[1], got "
+                             f"{self.scale_range} and {self.init_scale}")
+        if not self.offset_range > 0:
+            raise ValueError(f"encoder offset_range must be positive, got {self.offset_range}")
 
 
 @dataclass
@@ -297,7 +304,9 @@ class Encoder(nn.Module):
         self.local_vectors_head.bias.copy_(torch.atanh(0.5 * local_vectors[0]).reshape(-1))
         self.hip_angle_head.bias.copy_(torch.atanh(0.5 * hip_angle[0]))
         self.rotation_head.bias.copy_(camera.matrix_to_rotation_6d(front)[0])
-        self.scale_head.bias.fill_(math.log(math.expm1(s - SCALE_FLOOR)))
+        lo, hi = self.config.scale_range
+        fraction = (s - lo) / (hi - lo)
+        self.scale_head.bias.fill_(math.log(fraction / (1.0 - fraction)))  # sigmoid(bias) = fraction
         self.offset_head.bias.zero_()
 
     def features(self, image: torch.Tensor) -> torch.Tensor:
@@ -326,12 +335,14 @@ class Encoder(nn.Module):
         raw_hip = self.hip_angle_head(hidden)
         raw_rotation = self.rotation_head(hidden)
         raw_scale = self.scale_head(hidden)
-        offset = self.offset_head(hidden).float()
+        raw_offset = self.offset_head(hidden)
         with torch.autocast(device_type=image.device.type, enabled=False):
             local_vectors = _unit(torch.tanh(raw_vectors.float().reshape(batch, NUM_LOCAL_VECTORS, 3)))
             hip_angle = _unit(torch.tanh(raw_hip.float()))
             cam_R_canon = camera.rotation_6d_to_matrix(raw_rotation.float())
-            scale = F.softplus(raw_scale.float()[:, 0]) + SCALE_FLOOR
+            lo, hi = self.config.scale_range
+            scale = lo + (hi - lo) * torch.sigmoid(raw_scale.float()[:, 0])
+            offset = self.config.offset_range * torch.tanh(raw_offset.float())
         return EncoderOutput(local_vectors, hip_angle, cam_R_canon, scale, offset, appearance)
 
 

@@ -25,6 +25,7 @@ class DataConfig:
     max_gap: int = 10  # frames: pairs (s, t) of one video have 1 <= |s - t| <= max_gap
     num_workers: int = 0  # DataLoader worker processes (0: load in the training process)
     prior_mirror: bool = True  # add left/right mirrored copies of the prior's poses
+    saliency: Literal["motion", "static"] = "motion"  # m_sal: background residual (static cameras) or OpenCV only
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
 
 

@@ -41,5 +41,6 @@ def build_training_data(config: TrainConfig) -> TrainingData:
         labels=pair_labels(objective.setting),
         semi_fraction=objective.semi_fraction if objective.setting == "semi" else None,
         seed=config.run.seed,
+        saliency_source=data.saliency,
     )
     return TrainingData(pairs, FrameDataset(test_videos), prior, train_videos, test_videos)

@@ -1,0 +1,210 @@
+"""The learning table: does partpose learn 3D pose on the synthetic benchmark, and for the
+reasons the paper gives?
+
+    python benchmarks/learning.py                      # every row, the CPU budget, seeds 0 and 1
+    python benchmarks/learning.py --rows unsup weak --seeds 0
+    python benchmarks/learning.py --budget gpu         # the larger budget, on a GPU
+    python benchmarks/learning.py --table-only         # re-assemble the table from saved rows
+
+Every row trains the same encoder with the same compute budget (steps × batch) and is evaluated
+on the held-out test videos (held-out motions, subjects and backgrounds). Each (row, seed) writes
+``benchmarks/results/<budget>/<row>_seed<k>.json`` (metrics, learning curve, overrides, commit,
+machine, wall time), so rows can run at different times; the table (Markdown) and the learning
+curves (PNG) are assembled from whatever JSON files exist.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+
+# Row name -> (label, config overrides). "mean_pose" is not trained.
+ROWS: dict[str, tuple[str, list[str]]] = {
+    "mean_pose": ("mean-pose baseline", []),
+    "supervised": ("supervised (3D labels, upper bound)", ["objective.setting=supervised"]),
+    "unsup": ("**unsup (the method)**", []),
+    "weak": ("weak (2D labels)", ["objective.setting=weak"]),
+    "semi": ("semi (3D labels on 10 %)", ["objective.setting=semi", "objective.semi_fraction=0.1"]),
+    "no_fk_camera": ("unsup w/o T_fk∘T_c", ["model.no_fk_camera=true"]),
+    "no_saliency": ("unsup w/o m_sal", ["objective.no_saliency=true"]),
+    "no_adaptation": ("unsup w/o adaptation", ["objective.no_adaptation=true"]),
+}
+
+BUDGETS: dict[str, list[str]] = {
+    # about 8 minutes a row on 2 CPU cores: the whole table (7 trained rows x 2 seeds) < 2 hours
+    "cpu": ["run.steps=1500", "run.batch_size=16", "run.eval_every=250", "run.eval_max_frames=1024",
+            "run.image_every=0", "run.checkpoint_every=500"],
+    # a GPU: 128² crops, a ResNet-50-like encoder, many more steps
+    "gpu": ["--config", "configs/synthetic_gpu.yaml", "run.steps=30000", "run.eval_every=2500"],
+}
+
+METRICS = (("mpjpe", "MPJPE (mm) ↓"), ("pa_mpjpe", "PA-MPJPE (mm) ↓"), ("pck3d", "3DPCK (%) ↑"),
+           ("miou_fg_bg", "mIoU FG/BG (%) ↑"), ("miou_parts", "mIoU parts (%) ↑"))
+
+
+def commit() -> str:
+    try:
+        return subprocess.check_output(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True).strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def machine() -> str:
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"{platform.processor() or 'cpu'}"
+    return f"{platform.node()} | {device} | {torch.get_num_threads()} threads | torch {torch.__version__}"
+
+
+def split_overrides(items: list[str]) -> tuple[str | None, list[str]]:
+    config, rest, it = None, [], iter(items)
+    for item in it:
+        if item == "--config":
+            config = next(it)
+        else:
+            rest.append(item)
+    return config, rest
+
+
+def mean_pose_row(overrides: list[str]) -> dict:
+    """The prior-free reference: the mean root-relative camera-frame pose of the training frames,
+    predicted for every test frame."""
+    from partpose.data.synthetic import build_synthetic_videos
+    from partpose.evaluation.evaluate import Predictions, score
+    from partpose.training.config import load_config
+
+    config_path, rest = split_overrides(overrides)
+    config = load_config(config_path and ROOT / config_path, rest)
+    train = np.concatenate([v.pose3d_cam_mm for v in build_synthetic_videos(config.data.synthetic, "train")])
+    test_videos = build_synthetic_videos(config.data.synthetic, "test")
+    gt = np.concatenate([v.pose3d_cam_mm for v in test_videos])
+    train, gt = train - train[:, :1], gt - gt[:, :1]
+    pred = np.broadcast_to(train.mean(0), gt.shape).astype(np.float32).copy()
+    index = np.concatenate([np.full(len(v.pose3d_cam_mm), i) for i, v in enumerate(test_videos)])
+    return {"metrics": score(Predictions(pred, gt.astype(np.float32), np.zeros(gt.shape[:2] + (2,), np.float32),
+                                         None, None, index)), "curve": []}
+
+
+def trained_row(row: str, seed: int, budget: str, runs: Path) -> dict:
+    from partpose.training.config import load_config
+    from partpose.training.trainer import train
+
+    config_path, rest = split_overrides(BUDGETS[budget])
+    out = runs / budget / f"{row}_seed{seed}"
+    overrides = rest + ROWS[row][1] + [f"run.seed={seed}", f"run.out_dir={out}", "run.progress=false"]
+    config = load_config(config_path and ROOT / config_path, overrides)
+    result = train(config, resume=True)
+    curve = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    return {"metrics": result.metrics, "best": result.best_metrics, "initial": result.initial_metrics,
+            "curve": [{"step": c["step"], "mpjpe": c["mpjpe"], "pa_mpjpe": c["pa_mpjpe"]} for c in curve],
+            "train_seconds": result.seconds}
+
+
+def run_rows(rows: list[str], seeds: list[int], budget: str, runs: Path) -> None:
+    folder = RESULTS / budget
+    folder.mkdir(parents=True, exist_ok=True)
+    for row in rows:
+        for seed in ([0] if row == "mean_pose" else seeds):
+            started = time.perf_counter()
+            print(f"== {row} seed {seed} ({budget})", flush=True)
+            result = mean_pose_row(BUDGETS[budget]) if row == "mean_pose" else trained_row(row, seed, budget, runs)
+            result.update({
+                "row": row, "seed": seed, "budget": budget, "overrides": BUDGETS[budget] + ROWS[row][1],
+                "commit": commit(), "machine": machine(), "wall_seconds": time.perf_counter() - started,
+                "date": time.strftime("%Y-%m-%d %H:%M"),
+            })
+            (folder / f"{row}_seed{seed}.json").write_text(json.dumps(result, indent=1))
+            m = result["metrics"]
+            print(f"   MPJPE {m['mpjpe']:.1f}  PA-MPJPE {m['pa_mpjpe']:.1f}  ({result['wall_seconds'] / 60:.1f} min)",
+                  flush=True)
+
+
+def load_results(budget: str) -> dict[str, list[dict]]:
+    grouped: dict[str, list[dict]] = {}
+    for path in sorted((RESULTS / budget).glob("*.json")):
+        result = json.loads(path.read_text())
+        grouped.setdefault(result["row"], []).append(result)
+    return grouped
+
+
+def format_value(values: list[float]) -> str:
+    if not values:
+        return "–"
+    if len(values) == 1:
+        return f"{values[0]:.1f}"
+    return f"{statistics.mean(values):.1f} ± {(max(values) - min(values)) / 2:.1f}"
+
+
+def table(budget: str) -> str:
+    grouped = load_results(budget)
+    header = "| row | " + " | ".join(label for _, label in METRICS) + " | seeds | minutes/row |"
+    lines = [header, "|" + "---|" * (len(METRICS) + 3)]
+    for row, (label, _) in ROWS.items():
+        results = grouped.get(row, [])
+        if not results:
+            continue
+        cells = [format_value([r["metrics"][key] for r in results if key in r["metrics"]]) for key, _ in METRICS]
+        minutes = statistics.mean(r["wall_seconds"] for r in results) / 60
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {len(results)} | {minutes:.1f} |")
+    lines.append("")
+    lines.append("Mean ± half the range over seeds. Held-out test videos: unseen motions, subjects and backgrounds.")
+    return "\n".join(lines)
+
+
+def plot_curves(budget: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    grouped = load_results(budget)
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for row, (label, _) in ROWS.items():
+        for i, result in enumerate(grouped.get(row, [])):
+            if row == "mean_pose":
+                ax.axhline(result["metrics"]["mpjpe"], color="black", ls="--", lw=1, label=label)
+                continue
+            curve = result["curve"]
+            if curve:
+                ax.plot([c["step"] for c in curve], [c["mpjpe"] for c in curve], label=label.strip("*") if i == 0 else None,
+                        color=f"C{list(ROWS).index(row)}", alpha=0.9 if i == 0 else 0.5)
+    ax.set_xlabel("Algorithm-1 iteration")
+    ax.set_ylabel("test MPJPE (mm)")
+    ax.set_title(f"Learning curves on the synthetic benchmark ({budget} budget)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
+    parser.add_argument("--budget", choices=list(BUDGETS), default="cpu")
+    parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "learning")
+    parser.add_argument("--table-only", action="store_true")
+    args = parser.parse_args()
+    if not args.table_only:
+        run_rows(args.rows, args.seeds, args.budget, args.runs)
+    text = table(args.budget)
+    (RESULTS / args.budget).mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"learning_{args.budget}.md").write_text(text + "\n")
+    plot_curves(args.budget, ROOT / "docs" / "images" / f"learning_curves_{args.budget}.png")
+    print(text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
