@@ -229,3 +229,25 @@ def test_rotation_and_view_functions_reject_bad_input():
         random_view_rotation(4, elevation_range=(0.5, 0.1))
     with pytest.raises(ValueError, match="n must be"):
         random_view_rotation(-1)
+
+
+def test_crop_framing_centres_the_joint_box_and_fills_the_crop():
+    from partpose.geometry.camera import crop_framing
+
+    torch.manual_seed(0)
+    pose = torch.randn(5, 17, 3, dtype=torch.float64) * torch.tensor([0.3, 0.2, 0.8], dtype=torch.float64)
+    pose[:, 0] += torch.tensor([0.5, 0.0, 0.0], dtype=torch.float64)  # off-centre in x only
+    R = random_view_rotation(5, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    scale, offset = crop_framing(pose, R, fill=0.8)
+    q, _ = project(pose, R, scale, offset)
+    low, high = q.amin(dim=1), q.amax(dim=1)
+    assert torch.allclose(0.5 * (low + high), torch.zeros(5, 2, dtype=torch.float64), atol=1e-12)
+    assert torch.allclose((high - low).amax(dim=1), torch.full((5,), 1.6, dtype=torch.float64), atol=1e-12)
+    # hand-worked: a 2 m tall vertical segment seen from the front, centred 1 m up
+    seg = torch.zeros(1, 2, 3, dtype=torch.float64)
+    seg[0, 1, 2] = 2.0
+    s, t = crop_framing(seg, view_rotation(torch.zeros(1, dtype=torch.float64), torch.zeros(1, dtype=torch.float64)), 0.5)
+    assert torch.allclose(s, torch.tensor([0.5], dtype=torch.float64))  # half side 1 m -> 0.5 units
+    assert torch.allclose(t, torch.tensor([[0.0, 0.5]], dtype=torch.float64))  # image y = -Z: the centre projects to y = -0.5, so t = +0.5
+    with pytest.raises(ValueError, match="fill"):
+        crop_framing(pose, R, fill=1.5)

@@ -154,3 +154,33 @@ def random_view_rotation(
     azimuth = azimuth_range[0] + (azimuth_range[1] - azimuth_range[0]) * u[0]
     elevation = elevation_range[0] + (elevation_range[1] - elevation_range[0]) * u[1]
     return view_rotation(azimuth, elevation)
+
+
+def crop_framing(
+    pose_canon: torch.Tensor, cam_R_canon: torch.Tensor, fill: float = 0.8
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scale and offset that frame a pose the way person-centred crops frame people.
+
+    A person-centred crop is the square around the 2D joint box, enlarged by a margin; the joint
+    box's longer side then spans ``fill = 1 / (1 + margin)`` of the crop. This returns the
+    weak-perspective ``scale`` and ``offset`` (see :func:`project`) that put the projected joint
+    box of ``pose_canon`` under ``cam_R_canon`` exactly there: centred, longer side ``2 · fill``
+    normalised units.
+
+    Args:
+        pose_canon: ``(B, J, 3)`` canonical pose (the unit of ``scale``'s inverse, e.g. metres).
+        cam_R_canon: ``(B, 3, 3)``.
+        fill: fraction of the crop side covered by the joint box's longer side, in (0, 1].
+    Returns:
+        ``scale (B,)`` and ``offset (B, 2)``.
+    """
+    check_shape(pose_canon, ("B", "J", 3), "pose_canon")
+    check_shape(cam_R_canon, (pose_canon.shape[0], 3, 3), "cam_R_canon")
+    if not 0.0 < fill <= 1.0:
+        raise ValueError(f"fill must be in (0, 1], got {fill}")
+    xy = (pose_canon @ cam_R_canon.transpose(-1, -2))[..., :2]
+    low, high = xy.amin(dim=-2), xy.amax(dim=-2)
+    half_side = 0.5 * (high - low).amax(dim=-1).clamp_min(1e-6)
+    scale = fill / half_side
+    offset = -scale[:, None] * 0.5 * (low + high)
+    return scale, offset

@@ -110,7 +110,7 @@ class EncoderConfig:
     head_hidden: int = 256  # hidden units of the pose/camera MLP and of the appearance MLP
     appearance_dim: int = 64  # length A of the appearance code a
     init_scale: float = 1.0  # initial camera scale s (a 1.7 m person spans ~85% of the crop)
-    scale_range: tuple[float, float] = (0.4, 2.5)  # s = lo + (hi - lo) * sigmoid(raw): crops are person-centred
+    scale_range: tuple[float, float] = (0.3, 4.0)  # s = lo + (hi - lo) * sigmoid(raw): crops are person-centred
     offset_range: float = 0.5  # |t| <= offset_range (tanh): the root stays near the crop centre
     head_init_gain: float = 0.1  # weight scale of the heads' last layers (bias sets the rest pose)
     regress_joints: bool = False  # ablation "w/o T_fk o T_c": regress camera-frame joints instead

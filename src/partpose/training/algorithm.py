@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import torch
 
 from partpose.geometry import puppet
-from partpose.geometry.camera import random_view_rotation
+from partpose.geometry.camera import crop_framing, random_view_rotation
 from partpose.losses.energy import appearance_energy, pose_energy
 from partpose.losses.image import image_consistency_loss, image_unpaired_loss
 from partpose.losses.segmentation import segmentation_loss
@@ -80,15 +80,20 @@ def training_losses(
 
     est_s = model.encode(image_s)
 
-    # The unpaired pose p_z under a camera from the view prior; scale and offset follow the
-    # encoder's (detached) estimate for I_t so that the drawn person sits where real ones do.
+    # The unpaired pose p_z under a camera from the view prior. Scale and offset put it where real
+    # people sit in person-centred crops: framed like the crops are made ("crop", default), or
+    # copied (detached) from the encoder's estimate for I_t ("encoder"; see docs/method.md for why
+    # that lets the degenerate small-person solution feed itself).
     cam_R_z = random_view_rotation(
         batch_size,
         azimuth_range=tuple(math.radians(a) for a in objective.view_azimuth_deg),
         elevation_range=tuple(math.radians(e) for e in objective.view_elevation_deg),
         generator=generator,
     ).to(device=image_t.device, dtype=image_t.dtype)
-    scale_z, offset_z = est_t.scale.detach(), est_t.offset.detach()
+    if objective.prior_framing == "crop":
+        scale_z, offset_z = crop_framing(prior_poses_mm / 1000.0, cam_R_z, objective.prior_crop_fill)
+    else:
+        scale_z, offset_z = est_t.scale.detach(), est_t.offset.detach()
     q_z, depth_z = model.pose_for_prior(prior_poses_mm, cam_R_z, scale_z, offset_z)
 
     # Î_{a_s}^{p_z} and Î_{a_t}^{p_z}: the same unpaired pose with either frame's appearance.
@@ -100,9 +105,10 @@ def training_losses(
     if not objective.no_adaptation:
         est_z = model.encode(synth_z_s.image)
         # p_z is compared in the camera frame of the view it was drawn under (R_z p_z against
-        # R̂ p̂): this holds the canonical pose and the camera rotation to account together.
+        # R̂ p̂, metres) and in the image (q_z against q̂_z): this holds the canonical pose, the
+        # camera rotation, scale and offset to account together.
         prior_cam_mm = prior_poses_mm @ cam_R_z.transpose(1, 2)
-        energy_pose = pose_energy(prior_cam_mm, est_z.pose_cam_mm)
+        energy_pose = pose_energy(prior_cam_mm, est_z.pose_cam_mm) + (q_z - est_z.q).abs().mean()
         # a_s is the target: the energy teaches E to read the appearance back from the
         # synthesised image (and D to keep it readable), never to move a_s towards â_s, which
         # would reward collapsing the appearance code.

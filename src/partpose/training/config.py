@@ -20,8 +20,11 @@ Setting = Literal["unsup", "weak", "semi", "supervised"]
 
 @dataclass
 class DataConfig:
-    dataset: str = "synthetic"  # "synthetic" (default benchmark) or a prepared dataset's name
-    root: str | None = None  # prepared dataset folder (real datasets)
+    dataset: str = "synthetic"  # "synthetic" (rendered benchmark) | "h36m" | "mpi_inf_3dhp" | "3dpw" | "own"
+    root: str | None = None  # real datasets: the folder `partpose data prepare --out` wrote (train + test splits)
+    prior: str = "deepmimic"  # unpaired 3D poses: "deepmimic" | "h36m_npz:PATH" (S1 S5 S6 S7 S8 of a VideoPose3D npz) | "bvh:DIR"
+    prior_fps: float | None = None  # resample every prior clip to this frame rate (None: keep each clip's own rate)
+    max_train_clips: int = 0  # 0: every prepared training clip; N > 0: N clips spread evenly over the split (bounds memory)
     max_gap: int = 10  # frames: pairs (s, t) of one video have 1 <= |s - t| <= max_gap
     num_workers: int = 0  # DataLoader worker processes (0: load in the training process)
     prior_mirror: bool = True  # add left/right mirrored copies of the prior's poses
@@ -38,6 +41,8 @@ class ObjectiveConfig:
     beta_start: float = 1.0  # weight of m_sal in L_I^u at the start
     beta_end: float = 0.1  # ... after the drop
     beta_drop_fraction: float = 0.125  # drop beta after this fraction of training (paper: 200k/1.6M)
+    prior_framing: Literal["crop", "encoder"] = "crop"  # scale/offset of p_z: framed like the crops, or E's for I_t
+    prior_crop_fill: float = 0.8  # "crop": joint box side / crop side (1 / (1 + crop margin))
     view_azimuth_deg: tuple[float, float] = (-180.0, 180.0)  # view prior for unpaired poses
     view_elevation_deg: tuple[float, float] = (-10.0, 30.0)
 
@@ -102,7 +107,9 @@ def _load_with_base(path: Path, depth: int = 0) -> dict:
 
 
 def validate(config: TrainConfig) -> None:
-    """Value checks the type system cannot express; ``UserError`` messages name the key."""
+    """Value checks the type system cannot express; ``UserError`` messages name the key. Whether
+    ``data.root`` and the prior's files exist is checked when the data are loaded."""
+    from partpose.data.datasets import PREPARE
     from partpose.errors import UserError
 
     if config.run.steps < 1:
@@ -115,6 +122,23 @@ def validate(config: TrainConfig) -> None:
         raise UserError("data.max_gap must be >= 1")
     if config.optim.lr <= 0:
         raise UserError("optim.lr must be > 0")
+    data = config.data
+    known = ("synthetic", *PREPARE)
+    if data.dataset not in known:
+        raise UserError(f"unknown data.dataset {data.dataset!r}; known datasets: {', '.join(known)}")
+    if data.dataset == "synthetic" and data.root is not None:
+        raise UserError("data.root is for prepared real datasets; the synthetic benchmark is rendered from "
+                        "data.synthetic (set data.synthetic.cache_dir to keep it on disk)")
+    if data.dataset != "synthetic" and not data.root:
+        raise UserError(f"data.root is required for data.dataset={data.dataset} (the folder written by `partpose data "
+                        f"prepare --dataset {data.dataset} --out DIR`); known datasets: {', '.join(known)}")
+    kind, sep, argument = data.prior.partition(":")
+    if not ((kind == "deepmimic" and not sep) or (kind in ("h36m_npz", "bvh") and argument)):
+        raise UserError(f"data.prior must be 'deepmimic', 'h36m_npz:PATH' or 'bvh:DIR', got {data.prior!r}")
+    if data.prior_fps is not None and not data.prior_fps > 0:
+        raise UserError(f"data.prior_fps must be > 0 (or null to keep each clip's rate), got {data.prior_fps}")
+    if data.max_train_clips < 0:
+        raise UserError(f"data.max_train_clips must be >= 0 (0: every clip), got {data.max_train_clips}")
     if config.data.dataset == "synthetic" and config.data.synthetic.resolution != config.model.resolution:
         raise UserError(
             f"data.synthetic.resolution ({config.data.synthetic.resolution}) must equal model.resolution "
