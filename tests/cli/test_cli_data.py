@@ -43,7 +43,7 @@ def test_preview_writes_a_png(tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["data", "preview", "--dataset", "h36m"], "unknown dataset 'h36m'; known datasets: synthetic"),
+        (["data", "preview", "--dataset", "h37m"], "unknown dataset 'h37m'; known datasets: synthetic, h36m"),
         (["data", "synth", "--out", "x", "--split", "val"], "unknown split 'val'"),
         (["data", "synth", "--out", "x", "--resolution", "3"], "resolution"),
         (["data", "synth", "--out", "x", "--frames", "gif"], "--frames"),

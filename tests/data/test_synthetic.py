@@ -270,14 +270,19 @@ def test_build_synthetic_videos_deterministic_and_valid():
     a = S.build_synthetic_videos(S.SyntheticConfig(**TINY), "train")
     b = S.build_synthetic_videos(S.SyntheticConfig(**TINY), "train")
     c = S.build_synthetic_videos(S.SyntheticConfig(**TINY, seed=1), "train")
-    assert len(a) == len(b) == 5
+    assert len(a) == len(b) == 16  # every clip but the 4 test motions (train_motions="non_test")
     for va, vb in zip(a, b):
         va.validate()
         assert va.frames.shape == (4, 32, 32, 3)
         for key in ("frames", "background", "pose3d_cam_mm", "pose2d_norm", "segmentation"):
             assert np.array_equal(getattr(va, key), getattr(vb, key))
     assert not np.array_equal(a[0].frames, c[0].frames)
-    assert {v.action for v in a} == {"dance_a", "getup_faceup", "spin", "walk", "walker_turn_left1"}
+    from partpose.data.mocap import DEEPMIMIC_SPLIT
+
+    assert {v.action for v in a} == set(DEEPMIMIC_SPLIT["prior"] + DEEPMIMIC_SPLIT["train"])
+    assert not {v.action for v in a} & set(DEEPMIMIC_SPLIT["test"])
+    only_train = S.build_synthetic_videos(S.SyntheticConfig(**TINY, train_motions="train"), "train")
+    assert {v.action for v in only_train} == set(DEEPMIMIC_SPLIT["train"])
 
 
 def test_cache_round_trip(tmp_path):
@@ -310,7 +315,7 @@ def test_test_split_is_disjoint_in_motions_subjects_and_backgrounds():
     moving = np.mean([s.moving_camera for s in plans["train"]])
     assert 0.1 < moving < 0.4  # about config.moving_camera_fraction = 0.25
     frames = sum(s.num_frames for s in plans["train"])
-    assert 1000 <= frames <= 5000  # a few thousand training frames
+    assert 5000 <= frames <= 20000  # about ten thousand training frames (16 motions x 20 videos)
 
 
 def test_every_background_loads_offline():

@@ -11,18 +11,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import json
+
 import cv2
 import numpy as np
 import torch
 
+from partpose.data.datasets import PREPARE
 from partpose.data.saliency import saliency_maps
-from partpose.data.video import Video
+from partpose.data.video import Video, load_video
 from partpose.errors import UserError
 from partpose.geometry.puppet import draw_labels_rgb
 from partpose.geometry.skeleton import H36M17, Skeleton
 
-DATASETS = ("synthetic",)
-"""Datasets ``partpose data preview`` knows."""
+DATASETS = ("synthetic", *PREPARE)
+"""Datasets ``partpose data preview`` knows: the synthetic benchmark (rendered, or the folder
+``partpose data synth`` wrote) and every dataset ``partpose data prepare`` writes."""
 
 COLUMNS = ("frame", "skeleton", "parts", "background", "saliency")
 
@@ -110,14 +114,30 @@ def contact_sheet(videos: Sequence[Video], frames_per_video: int = 1, tile: int 
     return np.concatenate([header] + rows, axis=0)
 
 
-def preview_videos(dataset: str, split: str = "train", n: int = 6, resolution: int = 64, seed: int = 0) -> list[Video]:
-    """``n`` videos of a dataset's split, spread over it (for previews)."""
+def preview_videos(dataset: str, split: str | None = None, n: int = 6, resolution: int = 64, seed: int = 0,
+                   root: str | Path | None = None) -> list[Video]:
+    """``n`` videos of a dataset's split, spread over it (for previews).
+
+    Args:
+        dataset: one of :data:`DATASETS`.
+        split: the split (``None``: ``train`` when there is one, else the first prepared split).
+        n: number of videos.
+        resolution, seed: the rendered synthetic benchmark's (without ``root``).
+        root: a prepared folder (``partpose data prepare`` or ``partpose data synth``); required
+            for every dataset but ``synthetic``.
+    """
     if dataset not in DATASETS:
         raise UserError(f"unknown dataset {dataset!r}; known datasets: {', '.join(DATASETS)}")
     if n < 1:
         raise UserError(f"--n must be >= 1, got {n}")
+    if root is not None:
+        return prepared_videos(root, dataset, split, n)
+    if dataset != "synthetic":
+        raise UserError(f"--root is required for {dataset}: the folder written by "
+                        f"`partpose data prepare --dataset {dataset} --root DIR --out DIR`")
     from partpose.data.synthetic import SyntheticConfig, build_synthetic_videos, load_split_motions, plan_videos
 
+    split = "train" if split is None else split
     config = SyntheticConfig(resolution=resolution, seed=seed)
     motions = load_split_motions(config, split)
     count = len(plan_videos(config, split, {name: len(p) for name, p in motions.items()}))
@@ -125,13 +145,47 @@ def preview_videos(dataset: str, split: str = "train", n: int = 6, resolution: i
     return build_synthetic_videos(config, split, indices=indices)
 
 
-def write_preview(path: str | Path, dataset: str = "synthetic", split: str = "train", n: int = 6,
-                  resolution: int = 64, seed: int = 0) -> Path:
-    """Render a contact sheet of ``n`` videos of a dataset to a PNG file; returns its path."""
+def prepared_videos(root: str | Path, dataset: str, split: str | None = None, n: int = 6) -> list[Video]:
+    """``n`` clips of a prepared folder's split, spread evenly over its index (only those are read).
+
+    Raises:
+        UserError: no index, an index of another dataset, an unknown split or a missing file.
+    """
+    root = Path(root)
+    index_path = root / "index.json"
+    try:
+        index = json.loads(index_path.read_text())
+    except FileNotFoundError:
+        raise UserError(f"{index_path}: not a prepared dataset (run `partpose data prepare` first)") from None
+    except ValueError as error:
+        raise UserError(f"{index_path}: cannot read as JSON ({error})") from None
+    held = index.get("dataset", "synthetic")  # `partpose data synth` writes no name
+    if held != dataset:
+        raise UserError(f"{index_path}: holds dataset {held!r}, not {dataset!r}")
+    splits = index.get("splits", {})
+    if split is None:
+        split = "train" if "train" in splits or not splits else next(iter(splits))
+    if split not in splits or not splits[split]["videos"]:
+        raise UserError(f"{index_path}: no split {split!r} (prepared: {', '.join(splits) or 'none'})")
+    entries = splits[split]["videos"]
+    picks = np.unique(np.linspace(0, len(entries) - 1, min(n, len(entries))).round().astype(int))
+    videos = []
+    for k in picks:
+        path = root / entries[k]["file"]
+        if not path.is_file():
+            raise UserError(f"{path}: listed in {index_path} but missing")
+        videos.append(load_video(path))
+    return videos
+
+
+def write_preview(path: str | Path, dataset: str = "synthetic", split: str | None = None, n: int = 6,
+                  resolution: int = 64, seed: int = 0, root: str | Path | None = None) -> Path:
+    """Render a contact sheet of ``n`` videos of a dataset to a PNG file; returns its path
+    (arguments of :func:`preview_videos`)."""
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise UserError(f"the preview is a PNG file; got {path}")
-    sheet = contact_sheet(preview_videos(dataset, split, n, resolution, seed))
+    sheet = contact_sheet(preview_videos(dataset, split, n, resolution, seed, root))
     path.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(path), sheet[..., ::-1], [cv2.IMWRITE_PNG_COMPRESSION, 9]):
         raise UserError(f"cannot write {path}")

@@ -119,16 +119,20 @@ class PosePrior:
 
         Args:
             split: ``"prior"`` (default), ``"train"`` or ``"test"`` of
-                ``partpose.data.mocap.DEEPMIMIC_SPLIT``, or ``"all"`` for all 20 clips.
+                ``partpose.data.mocap.DEEPMIMIC_SPLIT``, ``"non_test"`` (prior and train clips:
+                every motion the test videos do not show) or ``"all"`` for all 20 clips.
             mirror: add the mirror image of every frame.
             bone_lengths_mm: target bone lengths; ``None`` uses the clips' own (the DeepMimic
                 humanoid's proportions, or scaled with ``scale_to_height_mm``).
             scale_to_height_mm: see ``load_deepmimic_clips``.
         """
-        if split not in (*SPLITS, "all"):
-            raise UserError(f"unknown split {split!r}; choose one of {', '.join((*SPLITS, 'all'))}")
+        if split not in (*SPLITS, "all", "non_test"):
+            raise UserError(f"unknown split {split!r}; choose one of {', '.join((*SPLITS, 'all', 'non_test'))}")
         clips = load_deepmimic_clips(scale_to_height_mm=scale_to_height_mm)
-        if split != "all":
+        if split == "non_test":
+            parts = split_clips(clips)
+            clips = parts["prior"] + parts["train"]
+        elif split != "all":
             clips = split_clips(clips)[split]
         return cls.from_clips(clips, mirror, bone_lengths_mm)
 

@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -73,6 +74,7 @@ class SyntheticConfig:
     noise_std: float = 2.0  # Gaussian sensor noise, 0-255 intensity units
     seed: int = 0  # everything is a deterministic function of the config and the seed
     cache_dir: str | None = None  # folder for rendered datasets (keyed by a hash of the rest)
+    train_motions: Literal["train", "non_test"] = "non_test"  # train videos: the mocap "train" clips, or every clip but the test ones
 
 
 SPLIT_CODES = {"train": 1, "test": 2}
@@ -1154,7 +1156,10 @@ def load_split_motions(config: SyntheticConfig, split: str) -> dict[str, np.ndar
     from partpose.data.mocap import load_deepmimic_clips, resample, split_clips
 
     _check_split(split)
-    clips = split_clips(load_deepmimic_clips(scale_to_height_mm=config.stature_mm), seed=config.seed)[split]
+    splits = split_clips(load_deepmimic_clips(scale_to_height_mm=config.stature_mm), seed=config.seed)
+    clips = splits[split]
+    if split == "train" and config.train_motions == "non_test":
+        clips = splits["prior"] + splits["train"]
     return {c.name: resample(c.poses_mm.astype(np.float64), c.fps, config.fps) for c in clips}
 
 

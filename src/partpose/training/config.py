@@ -25,8 +25,10 @@ class DataConfig:
     prior: str = "deepmimic"  # unpaired 3D poses: "deepmimic" | "h36m_npz:PATH" (S1 S5 S6 S7 S8 of a VideoPose3D npz) | "bvh:DIR"
     prior_fps: float | None = None  # resample every prior clip to this frame rate (None: keep each clip's own rate)
     max_train_clips: int = 0  # 0: every prepared training clip; N > 0: N clips spread evenly over the split (bounds memory)
+    max_test_clips: int = 0  # the same for the test split evaluated during training (`partpose evaluate` reads all)
     max_gap: int = 10  # frames: pairs (s, t) of one video have 1 <= |s - t| <= max_gap
     num_workers: int = 0  # DataLoader worker processes (0: load in the training process)
+    prior_clips: Literal["prior", "non_test"] = "non_test"  # synthetic: DeepMimic clips of the unpaired prior
     prior_mirror: bool = True  # add left/right mirrored copies of the prior's poses
     saliency: Literal["motion", "static"] = "motion"  # m_sal: background residual (static cameras) or OpenCV only
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
@@ -137,8 +139,9 @@ def validate(config: TrainConfig) -> None:
         raise UserError(f"data.prior must be 'deepmimic', 'h36m_npz:PATH' or 'bvh:DIR', got {data.prior!r}")
     if data.prior_fps is not None and not data.prior_fps > 0:
         raise UserError(f"data.prior_fps must be > 0 (or null to keep each clip's rate), got {data.prior_fps}")
-    if data.max_train_clips < 0:
-        raise UserError(f"data.max_train_clips must be >= 0 (0: every clip), got {data.max_train_clips}")
+    for key in ("max_train_clips", "max_test_clips"):
+        if getattr(data, key) < 0:
+            raise UserError(f"data.{key} must be >= 0 (0: every clip), got {getattr(data, key)}")
     if config.data.dataset == "synthetic" and config.data.synthetic.resolution != config.model.resolution:
         raise UserError(
             f"data.synthetic.resolution ({config.data.synthetic.resolution}) must equal model.resolution "

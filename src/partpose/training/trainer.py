@@ -157,6 +157,8 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
         fabric.barrier()
 
     def evaluate(step: int) -> dict[str, float]:
+        if data.test_frames is None:  # no test split (own videos): nothing to evaluate
+            return {}
         metrics = score(predict_frames(model, data.test_frames, max_frames=run.eval_max_frames, device=fabric.device))
         metrics["step"] = step
         if fabric.global_rank == 0:
@@ -221,7 +223,7 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
                 writer.add_image("train/" + "|".join(out.images), grid, done, dataformats="HWC")
         if run.eval_every > 0 and done % run.eval_every == 0 and done != run.steps:
             metrics = evaluate(done)
-            if best is None or metrics["mpjpe"] < best["mpjpe"]:
+            if metrics and (best is None or metrics["mpjpe"] < best["mpjpe"]):
                 best = metrics
                 save(done, out_dir / "checkpoints" / "best.pt")
         if done % run.checkpoint_every == 0 and done != run.steps:
@@ -230,7 +232,7 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
 
     final_step = max(step + 1, start_step) if run.steps > start_step else start_step
     metrics = evaluate(final_step)
-    if best is None or metrics["mpjpe"] < best["mpjpe"]:
+    if metrics and (best is None or metrics["mpjpe"] < best["mpjpe"]):
         best = metrics
         save(final_step, out_dir / "checkpoints" / "best.pt")
     save(final_step, last_path)

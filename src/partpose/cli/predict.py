@@ -1,0 +1,68 @@
+"""``partpose predict``: 3D poses of an image, a folder of images or a video.
+
+    partpose predict INPUT --checkpoint C [--out DIR] [--box centre|full|x0,y0,side] [--smooth K]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from partpose.errors import UserError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from partpose.inference.predict import OVERLAY_FORMATS, SMOOTHING_METHODS
+
+    parser = subparsers.add_parser(
+        "predict",
+        help="3D poses of an image, a folder of images or a video",
+        description="Crop every frame to a square (the centre of the frame, the whole frame, or a given "
+        "box around the person), resize it to the model resolution and predict its 3D pose. Writes "
+        "poses.npz and poses.json (camera-frame 3D joints in mm, 2D joints in crop and source pixel "
+        "coordinates), an overlay animation (2D skeleton, the decoder's part segmentation, the "
+        "re-synthesis) and skeleton3d.png (the first and the middle frame in 3D).",
+    )
+    parser.add_argument("input", type=Path, help="an image, a folder of images or a video file")
+    parser.add_argument("--checkpoint", required=True, type=Path, help="checkpoint file or run folder")
+    parser.add_argument("--out", type=Path, default=Path("predictions"), help="output folder (default: predictions)")
+    parser.add_argument("--box", default="centre",
+                        help="person crop in every frame: centre (largest centred square, default), full (the "
+                        "whole frame with black bars) or x0,y0,side in source pixels")
+    parser.add_argument("--smooth", type=int, default=1,
+                        help="temporal smoothing window in frames (odd; 1 = none) for folders and videos")
+    parser.add_argument("--smooth-method", default="mean", choices=SMOOTHING_METHODS,
+                        help="mean (centred moving average) or savgol (Savitzky-Golay, order 2)")
+    parser.add_argument("--overlay", default="auto", choices=OVERLAY_FORMATS,
+                        help="overlay animation: auto (mp4 for videos, gif otherwise), gif, mp4 or none")
+    parser.add_argument("--every", type=int, default=1, help="keep every N-th frame (default: 1)")
+    parser.add_argument("--max-frames", type=int, default=None, help="keep at most N frames")
+    parser.add_argument("--batch-size", type=int, default=64, help="crops per forward pass (default: 64)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from partpose.inference.loading import load_model
+    from partpose.inference.predict import parse_box, predict_path
+
+    box = parse_box(args.box)
+    if args.smooth < 1 or args.smooth % 2 == 0:
+        raise UserError(f"--smooth must be an odd number of frames >= 1, got {args.smooth}")
+    if not args.input.exists():
+        raise UserError(f"{args.input}: no such file or folder")
+    loaded = load_model(args.checkpoint, args.device)
+    info = {"checkpoint": str(loaded.path), "step": loaded.step, "input": str(args.input), "box": args.box,
+            "smooth": args.smooth, "smooth_method": args.smooth_method if args.smooth > 1 else None,
+            "resolution": loaded.resolution}
+    result = predict_path(loaded.model, args.input, args.out, box=box, smooth=args.smooth,
+                          smooth_method=args.smooth_method, overlay=args.overlay, every=args.every,
+                          max_frames=args.max_frames, batch_size=args.batch_size,
+                          progress=not args.no_progress, info=info)
+    n = len(result.crops)
+    print(f"{n} frame{'s' if n != 1 else ''} of {args.input} ({result.crops.kind}) at "
+          f"{loaded.resolution}x{loaded.resolution}; wrote:")
+    for path in result.files:
+        print(f"  {path}")
+    return 0

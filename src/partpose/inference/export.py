@@ -1,0 +1,148 @@
+"""Export the pose path (E + T_fk + T_c) as a stand-alone TorchScript file.
+
+The exported module takes ``image (B, 3, S, S)`` float RGB in [0, 1] (``S`` the model
+resolution, any batch size) and returns the tuple ``(pose_cam_mm (B, 17, 3), q (B, 17, 2),
+depth (B, 17))`` of ``PartPoseModel.encode`` (units and frames of docs/architecture.md). It runs
+without partpose installed: ``torch.jit.load(path)``. The file also carries ``partpose.json``
+(resolution, joint names, outputs, units), read with :func:`load_exported`.
+
+Convention:
+    The module is made by ``torch.jit.trace`` on the device given (``cpu`` by default), so it
+    runs on that device: tracing records the model's own device moves. The input-validation
+    checks of the geometry are evaluated once while tracing and are not part of the file.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from partpose.errors import UserError
+from partpose.geometry.skeleton import H36M17
+from partpose.inference.figures import ensure_folder
+from partpose.models.partpose_model import PartPoseModel
+
+EXPORT_FORMATS = ("torchscript",)
+METADATA_FILE = "partpose.json"
+METADATA_FORMAT = "partpose-pose-path"
+OUTPUTS = ("pose_cam_mm", "q", "depth")
+
+
+class PosePath(nn.Module):
+    """E + T_fk + T_c of a ``PartPoseModel``: image → ``(pose_cam_mm, q, depth)``."""
+
+    def __init__(self, model: PartPoseModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        est = self.model.encode(image)
+        return est.pose_cam_mm, est.q, est.depth
+
+
+def metadata(model: PartPoseModel) -> dict:
+    """What the exported file says about itself."""
+    r = int(model.config.resolution)
+    return {
+        "format": METADATA_FORMAT,
+        "version": 1,
+        "resolution": r,
+        "input": f"image (B, 3, {r}, {r}) float32 RGB in [0, 1]",
+        "outputs": list(OUTPUTS),
+        "joint_names": list(H36M17.names),
+        "units": {"pose_cam_mm": "(B, 17, 3) mm, camera frame (x right, y down, z away), root-relative",
+                  "q": "(B, 17, 2) normalised crop coordinates in [-1, 1], (x, y)",
+                  "depth": "(B, 17) root-relative camera depth, metres"},
+    }
+
+
+def trace_pose_path(model: PartPoseModel, example_batch: int = 2, device: torch.device | str | None = None) -> torch.jit.ScriptModule:
+    """Trace the pose path of ``model`` (put in eval mode) on random images of ``example_batch``.
+
+    The trace keeps the batch dimension symbolic, so the module accepts any batch size.
+    """
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    model = model.to(device).eval()
+    r = model.config.resolution
+    example = torch.rand(example_batch, 3, r, r, generator=torch.Generator().manual_seed(0)).to(device)
+    with warnings.catch_warnings():
+        # Tracing warns about the Python-side input checks (evaluated once, by design) and about
+        # its own deprecation in favour of torch.export, which the checks do not yet support.
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        with torch.no_grad():
+            traced = torch.jit.trace(PosePath(model).eval(), example, check_trace=False)
+    return traced
+
+
+def export_pose_path(model: PartPoseModel, path: str | Path, fmt: str = "torchscript",
+                     device: torch.device | str | None = None) -> Path:
+    """Write the traced pose path with its metadata to ``path``.
+
+    Raises:
+        UserError: an unknown format or a file that cannot be written.
+    """
+    if fmt not in EXPORT_FORMATS:
+        raise UserError(f"unknown export format {fmt!r}; known formats: {', '.join(EXPORT_FORMATS)}")
+    path = Path(path)
+    traced = trace_pose_path(model, device=device)
+    ensure_folder(path.parent)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.jit.save(traced, str(path), _extra_files={METADATA_FILE: json.dumps(metadata(model))})
+    except (OSError, RuntimeError) as error:
+        raise UserError(f"cannot write {path} ({str(error).splitlines()[0] if str(error) else type(error).__name__})") from None
+    return path
+
+
+def load_exported(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[torch.jit.ScriptModule, dict]:
+    """Load an exported pose path and its metadata.
+
+    Raises:
+        UserError: a missing file or one that is not an exported partpose pose path.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"exported model not found: {path}")
+    extra = {METADATA_FILE: ""}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            module = torch.jit.load(str(path), map_location=map_location, _extra_files=extra)
+    except (RuntimeError, ValueError, OSError) as error:
+        raise UserError(f"{path}: not a TorchScript file ({str(error).splitlines()[0] if str(error) else type(error).__name__})") from None
+    try:
+        info = json.loads(extra[METADATA_FILE])
+    except ValueError:
+        info = {}
+    if not isinstance(info, dict) or info.get("format") != METADATA_FORMAT:
+        raise UserError(f"{path}: a TorchScript file, but not an exported partpose pose path")
+    return module.eval(), info
+
+
+@torch.no_grad()
+def max_export_difference(model: PartPoseModel, exported: torch.jit.ScriptModule, batch_sizes: tuple[int, ...] = (1, 5),
+                          seed: int = 0) -> dict[str, float]:
+    """Largest ``|exported − eager|`` of each output on random images of each batch size.
+
+    Returns:
+        ``{"pose_cam_mm": mm, "q": normalised units, "depth": metres, "max": the largest}``.
+    """
+    device = next(model.parameters()).device
+    model = model.eval()
+    r = model.config.resolution
+    generator = torch.Generator().manual_seed(seed)
+    worst = dict.fromkeys(OUTPUTS, 0.0)
+    for b in batch_sizes:
+        image = torch.rand(b, 3, r, r, generator=generator).to(device)
+        eager = PosePath(model)(image)
+        traced = exported(image)
+        for name, e, t in zip(OUTPUTS, eager, traced):
+            worst[name] = max(worst[name], float((e.float() - t.float()).abs().max()))
+    worst["max"] = max(worst.values())
+    return worst

@@ -1,0 +1,76 @@
+"""``partpose evaluate`` end to end on the tiny synthetic benchmark."""
+
+import json
+
+import torch
+
+from partpose.data.datasets.crops import save_prepared
+from partpose.data.synthetic import build_synthetic_videos
+from partpose.inference.loading import load_model
+
+
+def test_evaluate_matches_training_evaluation(cli, trained_run, checkpoint, tmp_path):
+    out = tmp_path / "report.json"
+    status, stdout, _ = cli("evaluate", "--checkpoint", checkpoint, "--max-frames", 8, "--out", out)
+    assert status == 0
+    report = json.loads(out.read_text())
+    final = json.loads((trained_run / "final_metrics.json").read_text())["metrics"]
+    # Same model, same 8 evenly spread test frames as the trainer's final evaluation.
+    for key in ("mpjpe", "pa_mpjpe", "n_mpjpe", "pck3d", "auc3d", "miou_fg_bg", "miou_parts"):
+        assert abs(report["metrics"][key] - final[key]) < 1e-3, key
+    assert report["frames"] == 8 and report["step"] == 3 and report["dataset"] == "synthetic"
+    assert "| MPJPE (mm) |" in stdout and "| action |" in stdout
+
+
+def test_evaluate_per_action_table(cli, checkpoint, tmp_path):
+    status, stdout, _ = cli("evaluate", "--checkpoint", checkpoint.parent.parent)  # a run folder
+    assert status == 0
+    default_out = checkpoint.parent / "evaluation_synthetic_test.json"
+    report = json.loads(default_out.read_text())
+    config = load_model(checkpoint).config
+    actions = [v.action for v in build_synthetic_videos(config.data.synthetic, "test")]
+    assert list(report["per_group"]) == list(dict.fromkeys(actions)) + ["average"]
+    assert sum(row["frames"] for k, row in report["per_group"].items() if k != "average") == report["frames"]
+    means = [row["mpjpe"] for k, row in report["per_group"].items() if k != "average"]
+    assert abs(report["per_group"]["average"]["mpjpe"] - sum(means) / len(means)) < 1e-6
+    for action in set(actions):
+        assert f"| {action} |" in stdout
+
+
+def test_evaluate_prepared_dataset_with_protocol(cli, checkpoint, tmp_path):
+    # A folder in the prepared layout (here: synthetic clips at 40 px, labelled as Human3.6M) is
+    # resized to the model's 32 px and scored with the Human3.6M protocol.
+    config = load_model(checkpoint).config
+    synthetic = config.data.synthetic
+    synthetic.resolution = 40
+    videos = build_synthetic_videos(synthetic, "test")
+    save_prepared(videos, tmp_path / "prepared", "test", "h36m", progress=False)
+    out = tmp_path / "h36m.json"
+    status, stdout, _ = cli("evaluate", "--checkpoint", checkpoint, "--dataset", "h36m",
+                            "--root", tmp_path / "prepared", "--out", out)
+    assert status == 0
+    report = json.loads(out.read_text())
+    protocol = report["protocol"]
+    assert protocol["num_frames"] == report["frames"] == sum(v.num_frames for v in videos)
+    assert abs(protocol["mpjpe"]["average"] - report["per_group"]["average"]["mpjpe"]) < 1e-3
+    assert "h36m protocol" in stdout
+
+
+def test_evaluate_unknown_dataset(cli, assert_one_line_error, checkpoint):
+    assert_one_line_error(cli("evaluate", "--checkpoint", checkpoint, "--dataset", "nope"),
+                          "unknown dataset", "synthetic", "h36m")
+
+
+def test_evaluate_bad_checkpoints(cli, assert_one_line_error, tmp_path):
+    assert_one_line_error(cli("evaluate", "--checkpoint", tmp_path / "missing.pt"), "not found")
+    torch.save({"weights": torch.zeros(3)}, tmp_path / "random.pt")
+    assert_one_line_error(cli("evaluate", "--checkpoint", tmp_path / "random.pt"), "not a partpose checkpoint")
+    (tmp_path / "text.pt").write_text("not a checkpoint")
+    assert_one_line_error(cli("evaluate", "--checkpoint", tmp_path / "text.pt"), "text.pt")
+
+
+def test_evaluate_real_dataset_needs_root(cli, assert_one_line_error, checkpoint, tmp_path):
+    assert_one_line_error(cli("evaluate", "--checkpoint", checkpoint, "--dataset", "mpi_inf_3dhp"), "--root")
+    assert_one_line_error(cli("evaluate", "--checkpoint", checkpoint, "--dataset", "3dpw", "--root", tmp_path / "none"),
+                          "none")
+    assert_one_line_error(cli("evaluate", "--checkpoint", checkpoint, "--max-frames", 0), "--max-frames")

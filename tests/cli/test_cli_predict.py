@@ -1,0 +1,91 @@
+"""``partpose predict`` end to end: an image, a folder, a video, and bad inputs."""
+
+import json
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import torch
+
+from partpose.data.synthetic import SyntheticConfig, build_synthetic_videos
+
+
+@pytest.fixture(scope="module")
+def frames():
+    """Ten 40 x 56 landscape frames of a rendered test video (the person in the middle)."""
+    video = build_synthetic_videos(SyntheticConfig(resolution=40, frames_per_video=10), "test", indices=[0])[0]
+    return np.pad(video.frames, ((0, 0), (0, 0), (8, 8), (0, 0)), mode="edge")
+
+
+def _not_blank(picture):
+    assert picture.std() > 0
+
+
+def test_predict_image(cli, checkpoint, frames, tmp_path):
+    iio.imwrite(tmp_path / "person.png", frames[0])
+    status, stdout, _ = cli("predict", tmp_path / "person.png", "--checkpoint", checkpoint, "--out", tmp_path / "out")
+    assert status == 0 and "1 frame" in stdout
+    poses = np.load(tmp_path / "out" / "poses.npz")
+    assert poses["pose_cam_mm"].shape == (1, 17, 3) and poses["q"].shape == (1, 17, 2)
+    assert np.isfinite(poses["pose_cam_mm"]).all() and np.abs(poses["pose_cam_mm"]).max() > 100
+    # centre square crop of a 40 x 56 frame: x0 = (56 - 40) / 2 - 0.5, y0 = -0.5, side 40
+    np.testing.assert_allclose(poses["boxes"][0], [7.5, -0.5, 40.0])
+    record = json.loads((tmp_path / "out" / "poses.json").read_text())
+    assert record["frames"][0]["name"] == "person.png" and len(record["joint_names"]) == 17
+    np.testing.assert_allclose(record["frames"][0]["pose_cam_mm"], poses["pose_cam_mm"][0], atol=0.01)
+    overlay = iio.imread(tmp_path / "out" / "overlay.png")
+    assert overlay.shape == (192, 3 * 192, 3)
+    _not_blank(overlay)
+    _not_blank(iio.imread(tmp_path / "out" / "skeleton3d.png"))
+
+
+def test_predict_folder_with_smoothing(cli, checkpoint, frames, tmp_path):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for t in (0, 1, 2, 3, 4, 10):
+        iio.imwrite(folder / f"f{t}.png", frames[t % len(frames)])
+    status, _, _ = cli("predict", folder, "--checkpoint", checkpoint, "--out", tmp_path / "out", "--smooth", 3,
+                       "--box", "0,0,40", "--no-progress")
+    assert status == 0
+    poses = np.load(tmp_path / "out" / "poses.npz")
+    assert list(poses["frame_names"]) == ["f0.png", "f1.png", "f2.png", "f3.png", "f4.png", "f10.png"]  # natural order
+    raw, smooth = poses["pose_cam_mm_raw"], poses["pose_cam_mm"]
+    np.testing.assert_allclose(smooth[2], raw[1:4].mean(0), atol=1e-3)  # centred window of 3
+    np.testing.assert_allclose(smooth[0], raw[0:2].mean(0), atol=1e-3)  # shrinks at the ends
+    np.testing.assert_allclose(poses["boxes"], np.tile([0.0, 0.0, 40.0], (6, 1)))
+    animation = iio.imread(tmp_path / "out" / "overlay.gif", index=None)
+    assert animation.shape == (6, 192, 3 * 192, 3)
+    _not_blank(animation)
+
+
+def test_predict_video(cli, checkpoint, frames, tmp_path):
+    iio.imwrite(tmp_path / "clip.mp4", frames, fps=10, plugin="pyav", codec="libx264")
+    status, stdout, _ = cli("predict", tmp_path / "clip.mp4", "--checkpoint", checkpoint, "--out", tmp_path / "out",
+                            "--smooth", 5, "--smooth-method", "savgol", "--no-progress")
+    assert status == 0 and "10 frames" in stdout
+    poses = np.load(tmp_path / "out" / "poses.npz")
+    assert poses["pose_cam_mm"].shape == (10, 17, 3) and poses["frame_names"][3] == "frame_000003"
+    video = iio.imread(tmp_path / "out" / "overlay.mp4", plugin="pyav")
+    assert video.shape == (10, 192, 3 * 192, 3)
+    _not_blank(video)
+
+
+def test_predict_bad_inputs(cli, assert_one_line_error, checkpoint, frames, tmp_path):
+    assert_one_line_error(cli("predict", tmp_path / "missing.png", "--checkpoint", checkpoint), "missing.png")
+    (tmp_path / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(200)))
+    assert_one_line_error(cli("predict", tmp_path / "corrupt.png", "--checkpoint", checkpoint, "--out", tmp_path / "o"),
+                          "corrupt.png")
+    iio.imwrite(tmp_path / "clip.mp4", frames, fps=10, plugin="pyav", codec="libx264")
+    data = (tmp_path / "clip.mp4").read_bytes()
+    (tmp_path / "cut.mp4").write_bytes(data[: len(data) // 2])
+    assert_one_line_error(cli("predict", tmp_path / "cut.mp4", "--checkpoint", checkpoint, "--out", tmp_path / "o",
+                              "--no-progress"), "cut.mp4")
+    (tmp_path / "empty").mkdir()
+    assert_one_line_error(cli("predict", tmp_path / "empty", "--checkpoint", checkpoint), "no image files")
+    (tmp_path / "notes.txt").write_text("hello")
+    assert_one_line_error(cli("predict", tmp_path / "notes.txt", "--checkpoint", checkpoint), "unknown input type")
+    iio.imwrite(tmp_path / "ok.png", frames[0])
+    assert_one_line_error(cli("predict", tmp_path / "ok.png", "--checkpoint", checkpoint, "--box", "1,2"), "--box")
+    assert_one_line_error(cli("predict", tmp_path / "ok.png", "--checkpoint", checkpoint, "--smooth", 4), "--smooth")
+    torch.save({"model": {}}, tmp_path / "random.pt")
+    assert_one_line_error(cli("predict", tmp_path / "ok.png", "--checkpoint", tmp_path / "random.pt"), "random.pt")

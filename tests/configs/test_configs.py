@@ -1,0 +1,65 @@
+"""Every file in configs/ loads (a typo fails here, not after hours of preparation)."""
+
+from pathlib import Path
+
+import pytest
+
+from partpose.errors import UserError
+from partpose.models.partpose_model import PartPoseModel
+from partpose.training.config import load_config
+from partpose.training.data_setup import DATASETS
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+FILES = sorted(CONFIGS.glob("*.yaml"))
+REAL = {"h36m.yaml": "h36m", "mpi_inf_3dhp.yaml": "mpi_inf_3dhp", "3dpw.yaml": "3dpw", "own_videos.yaml": "own"}
+
+
+def test_the_expected_files_exist():
+    assert {p.name for p in FILES} == {"synthetic_cpu.yaml", "synthetic_gpu.yaml", *REAL}
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
+def test_every_config_loads_and_builds_its_model_config(path):
+    config = load_config(path)
+    assert config.data.dataset in DATASETS
+    # the model builds (ModelConfig's checks ran in load_config: resolutions agree, one decoder
+    # width per stage size, bottleneck widths divisible by 4, ...)
+    model = PartPoseModel(config.model)
+    assert model.decoder.config.resolution == config.model.resolution
+
+
+def test_cpu_config_is_exactly_the_defaults():
+    assert load_config(CONFIGS / "synthetic_cpu.yaml") == load_config(None)
+
+
+def test_gpu_config():
+    config = load_config(CONFIGS / "synthetic_gpu.yaml")
+    model, encoder, decoder = config.model, config.model.encoder, config.model.decoder
+    assert config.data.synthetic.resolution == model.resolution == decoder.resolution == 128
+    assert len(decoder.widths) == 6  # stage sizes 4, 8, 16, 32, 64, 128
+    assert encoder.block == "bottleneck" and encoder.blocks_per_stage == (3, 4, 6, 3)
+    assert all(w % 4 == 0 for w in encoder.widths) and len(encoder.widths) == 4
+    run = config.run
+    assert (run.batch_size, run.steps, run.accelerator, run.precision) == (16, 100000, "cuda", "bf16-mixed")
+
+
+@pytest.mark.parametrize("name, dataset", REAL.items())
+def test_real_dataset_configs_name_their_data_and_run_folder(name, dataset):
+    config = load_config(CONFIGS / name)
+    assert config.data.dataset == dataset and config.data.root == f"data/{dataset}_prepared"
+    assert config.run.out_dir == f"runs/{Path(name).stem}"
+    assert config.model == load_config(CONFIGS / "synthetic_gpu.yaml").model
+    # the documented commands in the file's header use this config's folders
+    header = (CONFIGS / name).read_text()
+    assert f"--out data/{dataset}_prepared" in header
+
+
+def test_run_folders_differ():
+    folders = [load_config(p).run.out_dir for p in FILES]
+    assert len(set(folders)) == len(folders)
+
+
+def test_a_typo_in_a_config_is_an_error(tmp_path):
+    (tmp_path / "typo.yaml").write_text("base: " + str(CONFIGS / "h36m.yaml") + "\ndata:\n  prior_fsp: 10\n")
+    with pytest.raises(UserError, match="unknown key config.data.prior_fsp"):
+        load_config(tmp_path / "typo.yaml")

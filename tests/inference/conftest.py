@@ -1,0 +1,53 @@
+"""Tiny models for the inference tests, built directly (no training)."""
+
+import pytest
+import torch
+
+from partpose.training.config import load_config
+
+TINY_MODEL = [
+    "data.synthetic.resolution=32",
+    "data.synthetic.num_train_subjects=2",
+    "data.synthetic.num_test_subjects=2",
+    "data.synthetic.videos_per_motion=1",
+    "data.synthetic.test_videos_per_motion=1",
+    "data.synthetic.frames_per_video=6",
+    "model.resolution=32",
+    "model.decoder.resolution=32",
+    "model.decoder.widths=[16, 16, 8, 8]",
+    "model.encoder.stem_channels=8",
+    "model.encoder.widths=[8, 16]",
+    "model.encoder.head_hidden=32",
+    "model.encoder.appearance_dim=8",
+]
+
+
+def make_model(*overrides: str, seed: int = 0):
+    """A tiny ``PartPoseModel`` (eval mode) whose heads and decoder have large random weights, so
+    that its pose, camera and appearance depend strongly on the image (a freshly initialised
+    model predicts nearly the same rest pose for every image)."""
+    from partpose.models.partpose_model import PartPoseModel
+
+    config = load_config(None, TINY_MODEL + list(overrides))
+    torch.manual_seed(seed)
+    model = PartPoseModel(config.model)
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "head" in name and name.endswith("weight"):
+                parameter.normal_(0.0, 0.5)
+            elif name.startswith("decoder") and parameter.dim() > 1:
+                parameter.mul_(3.0)
+    return config, model.eval()
+
+
+@pytest.fixture(scope="session")
+def tiny():
+    """``(config, model)``: the tiny model above and its training configuration."""
+    return make_model()
+
+
+@pytest.fixture
+def images():
+    """Five random 32 x 32 images ``(5, 3, 32, 32)`` with different content."""
+    generator = torch.Generator().manual_seed(7)
+    return torch.rand(5, 3, 32, 32, generator=generator)

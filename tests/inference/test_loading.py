@@ -1,0 +1,82 @@
+"""Loading checkpoints for inference: the model comes back exactly, mistakes are one-line errors."""
+
+import pytest
+import torch
+from conftest import make_model
+
+from partpose.errors import UserError
+from partpose.inference.loading import load_model, resolve_checkpoint, resolve_device
+from partpose.training import checkpoint as ckpt
+from partpose.training.config import config_to_dict
+
+
+def _save(path, config, model, **extra):
+    payload = {"format": ckpt.FORMAT_VERSION, "config": config_to_dict(config), "model": model.state_dict()}
+    payload.update(extra)
+    ckpt.save_atomic(payload, path)
+    return path
+
+
+def test_load_model_restores_predictions(tiny, images, tmp_path):
+    config, model = tiny
+    path = _save(tmp_path / "m.pt", config, model, step=42)
+    loaded = load_model(path)
+    assert not loaded.model.training and loaded.step == 42 and loaded.resolution == 32
+    assert loaded.path == path and loaded.device == torch.device("cpu")
+    with torch.no_grad():
+        a, b = model.encode(images), loaded.model.encode(images)
+    assert torch.equal(a.pose_cam_mm, b.pose_cam_mm) and torch.equal(a.appearance, b.appearance)
+
+
+def test_run_folder_prefers_best(tiny, tmp_path):
+    config, model = tiny
+    _save(tmp_path / "run" / "checkpoints" / "last.pt", config, model, step=2)
+    assert resolve_checkpoint(tmp_path / "run") == tmp_path / "run" / "checkpoints" / "last.pt"
+    _save(tmp_path / "run" / "checkpoints" / "best.pt", config, model, step=1)
+    assert load_model(tmp_path / "run").step == 1
+    with pytest.raises(UserError, match="no checkpoint in this folder"):
+        resolve_checkpoint(tmp_path)
+
+
+def _one_line(error: pytest.ExceptionInfo) -> str:
+    message = str(error.value)
+    assert "\n" not in message
+    return message
+
+
+def test_bad_checkpoints_are_one_line_user_errors(tiny, tmp_path):
+    config, model = tiny
+    with pytest.raises(UserError) as error:
+        load_model(tmp_path / "missing.pt")
+    assert "not found" in _one_line(error)
+
+    torch.save(torch.zeros(3), tmp_path / "tensor.pt")
+    (tmp_path / "bytes.pt").write_bytes(bytes(range(256)))
+    torch.save({"format": ckpt.FORMAT_VERSION, "model": model.state_dict()}, tmp_path / "noconfig.pt")
+    for name in ("tensor.pt", "bytes.pt", "noconfig.pt"):
+        with pytest.raises(UserError) as error:
+            load_model(tmp_path / name)
+        assert name in _one_line(error)
+
+    data = config_to_dict(config)
+    data["model"]["encoder"]["colour"] = "blue"  # a key this version does not know
+    ckpt.save_atomic({"format": ckpt.FORMAT_VERSION, "config": data, "model": model.state_dict()}, tmp_path / "key.pt")
+    with pytest.raises(UserError) as error:
+        load_model(tmp_path / "key.pt")
+    assert "configuration" in _one_line(error) and "colour" in _one_line(error)
+
+    _, wider = make_model("model.encoder.widths=[8, 24]")
+    _save(tmp_path / "weights.pt", config, wider)  # weights of another architecture
+    with pytest.raises(UserError) as error:
+        load_model(tmp_path / "weights.pt")
+    assert "weights do not fit" in _one_line(error)
+
+
+def test_resolve_device():
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(UserError, match="unknown device"):
+        resolve_device("abacus")
+    if not torch.cuda.is_available():
+        with pytest.raises(UserError, match="CUDA is not available"):
+            resolve_device("cuda")
