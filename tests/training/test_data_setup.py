@@ -133,10 +133,14 @@ def test_dataset_names():
 
 
 def test_deepmimic_prior_holds_out_the_benchmark_test_motions_only_for_synthetic():
-    synthetic = build_prior(DataConfig())
-    reference = PosePrior.from_deepmimic(split="prior", mirror=True)
-    assert synthetic.poses_canon_mm.shape == reference.poses_canon_mm.shape
-    torch.testing.assert_close(synthetic.poses_canon_mm, reference.poses_canon_mm, rtol=0, atol=1e-3)  # mm
+    for prior_clips, split in (("non_test", "non_test"), ("prior", "prior")):
+        synthetic = build_prior(DataConfig(prior_clips=prior_clips))
+        reference = PosePrior.from_deepmimic(split=split, mirror=True)
+        assert synthetic.poses_canon_mm.shape == reference.poses_canon_mm.shape
+        torch.testing.assert_close(synthetic.poses_canon_mm, reference.poses_canon_mm, rtol=0, atol=1e-3)  # mm
+    test_frames = sum(c.num_frames for c in load_deepmimic_clips(["dance_b", "kick", "punch", "walker_turn_right1"]))
+    assert len(build_prior(DataConfig())) == 2 * (sum(c.num_frames for c in load_deepmimic_clips()) - test_frames) \
+        - build_prior(DataConfig()).num_dropped
     real = build_prior(DataConfig(dataset="h36m", root="x"))
     total = sum(c.num_frames for c in load_deepmimic_clips())
     assert len(real) == 2 * total - real.num_dropped and real.num_dropped < 10

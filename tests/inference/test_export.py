@@ -1,0 +1,64 @@
+"""The exported pose path matches the eager model, for any batch size, and says what it is."""
+
+import pytest
+import torch
+from conftest import make_model
+
+from partpose.errors import UserError
+from partpose.inference.export import (
+    PosePath,
+    export_pose_path,
+    load_exported,
+    max_export_difference,
+    trace_pose_path,
+)
+
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.* is deprecated:DeprecationWarning")
+
+
+def test_export_roundtrip_matches_eager(tiny, images, tmp_path):
+    _, model = tiny
+    path = export_pose_path(model, tmp_path / "pose.pt")
+    exported, info = load_exported(path)
+    assert info["resolution"] == 32 and info["outputs"] == ["pose_cam_mm", "q", "depth"]
+    assert info["joint_names"][0] == "pelvis" and len(info["joint_names"]) == 17
+    for batch in (1, 5):  # traced with batch 2
+        with torch.no_grad():
+            est = model.encode(images[:batch])
+            pose_cam_mm, q, depth = exported(images[:batch])
+        assert pose_cam_mm.shape == (batch, 17, 3)
+        assert (pose_cam_mm - est.pose_cam_mm).abs().max() < 1e-4
+        assert (q - est.q).abs().max() < 1e-4 and (depth - est.depth).abs().max() < 1e-4
+    assert (pose_cam_mm[0] - pose_cam_mm[1]).abs().max() > 1.0  # depends on the image
+    difference = max_export_difference(model, exported)
+    assert difference["max"] < 1e-4 and set(difference) == {"pose_cam_mm", "q", "depth", "max"}
+
+
+def test_export_of_the_ablation_without_fk_camera(images, tmp_path):
+    _, model = make_model("model.no_fk_camera=true")
+    exported, _ = load_exported(export_pose_path(model, tmp_path / "ablation.pt"))
+    with torch.no_grad():
+        eager = PosePath(model)(images)
+        traced = exported(images)
+    for e, t in zip(eager, traced):
+        assert (e - t).abs().max() < 1e-4
+
+
+def test_max_export_difference_detects_a_different_model(tiny, tmp_path):
+    _, model = tiny
+    _, other = make_model(seed=1)
+    assert max_export_difference(model, trace_pose_path(other))["max"] > 1.0
+
+
+def test_bad_exports(tiny, tmp_path):
+    _, model = tiny
+    with pytest.raises(UserError, match="unknown export format"):
+        export_pose_path(model, tmp_path / "m.onnx", fmt="onnx")
+    with pytest.raises(UserError, match="not found"):
+        load_exported(tmp_path / "missing.pt")
+    torch.save(model.state_dict(), tmp_path / "state.pt")
+    with pytest.raises(UserError, match="not a TorchScript file"):
+        load_exported(tmp_path / "state.pt")
+    torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), str(tmp_path / "linear.pt"))
+    with pytest.raises(UserError, match="not an exported partpose pose path"):
+        load_exported(tmp_path / "linear.pt")
