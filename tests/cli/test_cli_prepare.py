@@ -239,6 +239,18 @@ def test_prepare_then_preview_every_dataset(raw_datasets, tmp_path, dataset):
     assert ((frame_tile[..., 0] > 180) & (frame_tile[..., 1] < 120)).mean() > 0.02
 
 
+def test_prepare_mpi_inf_3dhp_test_sequences_only(raw_datasets, tmp_path, capsys):
+    out = _prepare(raw_datasets, tmp_path, "mpi_inf_3dhp", "--subjects", "TS1")
+    index = json.loads((out / "index.json").read_text())
+    assert list(index["splits"]) == ["test"] and index["splits"]["test"]["config"]["sequences"] == ["TS1"]
+    (video,) = load_prepared(out, "test")
+    assert (video.subject, video.action, video.num_frames) == ("TS1", "Standing/Walking", 6)
+    expected = world_to_camera_mm(walk_world_mm(6))  # univ_annot3, back in our joint order
+    np.testing.assert_allclose(video.pose3d_cam_mm, expected, atol=0.05)
+    printed = capsys.readouterr().out
+    assert "to train" not in printed and "--dataset mpi_inf_3dhp" in printed
+
+
 def _drop_subject(root):
     shutil.rmtree(root / "S9")
 
@@ -281,6 +293,8 @@ def _truncate_avi(root):
         ("h36m", None, [], "data_3d_h36m.npz: unknown subject(s) S5, S6, S7, S8"),
         ("h36m", None, ["--subjects", "S1", "S3"], "unknown Human3.6M subject S3; known: S1 S5 S6 S7 S8 S9 S11"),
         ("3dpw", None, ["--subjects", "S1"], "--subjects applies to h36m and mpi_inf_3dhp, not 3dpw"),
+        ("mpi_inf_3dhp", None, ["--subjects", "S2", "TS1"], "S2: missing subject folder"),
+        ("mpi_inf_3dhp", None, ["--subjects", "TS7"], "unknown MPI-INF-3DHP subject or test sequence TS7"),
         ("h36m", None, ["--resolution", "8"], "--resolution must be >= 16"),
     ],
 )

@@ -3,10 +3,11 @@
 from pathlib import Path
 
 import pytest
+import yaml
 
 from partpose.errors import UserError
 from partpose.models.partpose_model import PartPoseModel
-from partpose.training.config import load_config
+from partpose.training.config import config_to_dict, load_config
 from partpose.training.data_setup import DATASETS
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
@@ -28,8 +29,20 @@ def test_every_config_loads_and_builds_its_model_config(path):
     assert model.decoder.config.resolution == config.model.resolution
 
 
-def test_cpu_config_is_exactly_the_defaults():
+def test_cpu_config_is_exactly_the_defaults_and_names_every_key():
     assert load_config(CONFIGS / "synthetic_cpu.yaml") == load_config(None)
+
+    def missing(defaults: dict, written: dict, prefix: str = "") -> list[str]:
+        keys = []
+        for key, value in defaults.items():
+            if key not in written:
+                keys.append(prefix + key)
+            elif isinstance(value, dict):
+                keys += missing(value, written[key], f"{prefix}{key}.")
+        return keys
+
+    written = yaml.safe_load((CONFIGS / "synthetic_cpu.yaml").read_text())
+    assert missing(config_to_dict(load_config(None)), written) == []
 
 
 def test_gpu_config():

@@ -17,13 +17,9 @@ from partpose.training.trainer import build_model
 from torch.utils.data import default_collate
 
 
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory):
-    from conftest import TINY  # noqa: PLC0415  (tests/training/conftest.py)
-
-    from partpose.training.config import load_config
-
-    config = load_config(None, TINY + [f"run.out_dir={tmp_path_factory.mktemp('run')}"])
+@pytest.fixture
+def setup(tiny_config):
+    config = tiny_config()
     data = build_training_data(config)
     config, model = build_model(config, data)
     batch = default_collate([data.pairs[i] for i in range(2)])

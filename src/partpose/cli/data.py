@@ -154,7 +154,7 @@ def run_preview(args: argparse.Namespace) -> int:
 
 
 MIN_RESOLUTION = 16
-"""Smallest crop ``partpose data prepare`` writes (the encoder halves it five times)."""
+"""Smallest crop side ``partpose data prepare`` writes, px (the model's is 64 or 128)."""
 
 CONFIG_OF = {"h36m": "h36m", "mpi_inf_3dhp": "mpi_inf_3dhp", "3dpw": "3dpw", "own": "own_videos"}
 """The configuration in ``configs/`` that trains on each prepared dataset."""

@@ -40,7 +40,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from partpose.evaluation.report import evaluate_videos, get_benchmark, load_benchmark_videos, markdown_report
+    from partpose.evaluation.report import (
+        BENCHMARKS,
+        evaluate_videos,
+        get_benchmark,
+        load_benchmark_videos,
+        markdown_report,
+    )
     from partpose.inference.loading import load_model
 
     if args.max_frames is not None and args.max_frames < 1:
@@ -51,6 +57,9 @@ def run(args: argparse.Namespace) -> int:
         get_benchmark(args.dataset)  # an unknown name fails before the checkpoint is read
     loaded = load_model(args.checkpoint, args.device)
     dataset = args.dataset or loaded.config.data.dataset
+    if args.dataset is None and dataset not in BENCHMARKS:
+        raise UserError(f"the checkpoint was trained on {dataset!r}, which has no 3D test labels; choose "
+                        f"--dataset from {', '.join(BENCHMARKS)}")
     benchmark = get_benchmark(dataset)
     root = args.root if args.root is not None else getattr(loaded.config.data, "root", None)
     videos = load_benchmark_videos(benchmark, loaded.config, args.split, root, loaded.resolution)

@@ -51,7 +51,8 @@ class ObjectiveConfig:
 
 @dataclass
 class OptimConfig:
-    lr: float = 1e-3  # Adagrad learning rate, one optimiser per loss (paper: 1e-3)
+    kind: Literal["adagrad", "adam"] = "adagrad"  # one optimiser per loss (paper: Adagrad)
+    lr: float = 1e-3  # learning rate of every optimiser (paper: 1e-3)
     initial_accumulator_value: float = 0.0
     grad_clip: float = 0.0  # 0 disables; clip each loss's gradient norm before its step
 

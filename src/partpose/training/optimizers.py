@@ -34,12 +34,19 @@ def parameter_groups(model: nn.Module) -> dict[str, list[nn.Parameter]]:
     return {"encoder": encoder, "decoder": decoder, "both": encoder + decoder}
 
 
-def build_optimizers(model: nn.Module, lr: float, initial_accumulator_value: float = 0.0) -> dict[str, torch.optim.Adagrad]:
+def build_optimizers(
+    model: nn.Module, lr: float, initial_accumulator_value: float = 0.0, kind: str = "adagrad"
+) -> dict[str, torch.optim.Optimizer]:
+    """One optimiser per loss: Adagrad as in the paper (``kind="adagrad"``), or Adam."""
     groups = parameter_groups(model)
-    return {
-        name: torch.optim.Adagrad(groups[which], lr=lr, initial_accumulator_value=initial_accumulator_value)
-        for name, which in LOSS_PARAMETERS.items()
-    }
+    if kind == "adagrad":
+        return {
+            name: torch.optim.Adagrad(groups[which], lr=lr, initial_accumulator_value=initial_accumulator_value)
+            for name, which in LOSS_PARAMETERS.items()
+        }
+    if kind == "adam":
+        return {name: torch.optim.Adam(groups[which], lr=lr) for name, which in LOSS_PARAMETERS.items()}
+    raise ValueError(f"optimiser kind must be 'adagrad' or 'adam', got {kind!r}")
 
 
 def compute_gradients(

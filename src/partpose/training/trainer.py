@@ -112,7 +112,7 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
     config, model = build_model(config, data)
     model = fabric.to_device(model)
     model.train()
-    optimizers = build_optimizers(model, config.optim.lr, config.optim.initial_accumulator_value)
+    optimizers = build_optimizers(model, config.optim.lr, config.optim.initial_accumulator_value, config.optim.kind)
     groups = parameter_groups(model)
     params_of = {name: groups[which] for name, which in LOSS_PARAMETERS.items()}
 
