@@ -60,3 +60,32 @@ def test_two_process_gloo_run_keeps_identical_weights(tiny_config):
     result = train(config, resume=False)
     assert result.step == 3
     assert result.rank_weight_difference == 0.0
+
+
+def test_nan_guard_skips_steps_and_stops_when_it_persists(tiny_config, monkeypatch):
+    from partpose.training import trainer as trainer_module
+    from partpose.training.algorithm import training_losses as real_losses
+
+    calls = {"n": 0}
+
+    def sometimes_nan(model, batch, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:  # one bad batch: NaN images reach the geometry-free losses
+            batch = dict(batch, image_t=batch["image_t"] * float("nan"))
+        return real_losses(model, batch, *args, **kwargs)
+
+    monkeypatch.setattr(trainer_module, "training_losses", sometimes_nan)
+    result = train(tiny_config("run.eval_every=0", out="one_nan"), resume=False)
+    assert result.step == 3 and result.skipped_steps == 1
+
+    def always_nan(model, batch, *args, **kwargs):
+        return real_losses(model, dict(batch, image_t=batch["image_t"] * float("nan")), *args, **kwargs)
+
+    monkeypatch.setattr(trainer_module, "training_losses", always_nan)
+    with pytest.raises(trainer_module.TrainingDiverged, match="2 consecutive steps"):
+        train(tiny_config("run.eval_every=0", "run.max_nonfinite_steps=2", out="all_nan"), resume=False)
+
+
+def test_bf16_mixed_precision_runs_on_cpu(tiny_config):
+    result = train(tiny_config("run.precision=bf16-mixed", "run.eval_every=0", out="bf16"), resume=False)
+    assert result.step == 3 and math.isfinite(result.metrics["mpjpe"])

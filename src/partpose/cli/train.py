@@ -42,6 +42,9 @@ def run(args: argparse.Namespace) -> int:
     if result.initial_metrics:
         print(format_metrics_table(result.initial_metrics, "untrained model"))
         print()
-    print(format_metrics_table(result.metrics, f"after {result.step} steps ({result.seconds / 60:.1f} min)"))
+    if result.metrics:
+        print(format_metrics_table(result.metrics, f"after {result.step} steps ({result.seconds / 60:.1f} min)"))
+    else:
+        print(f"trained {result.step} steps in {result.seconds / 60:.1f} min (the dataset has no test split to evaluate)")
     print(f"\nrun folder: {result.out_dir}  (tensorboard --logdir {result.out_dir / 'tensorboard'})")
     return 0
