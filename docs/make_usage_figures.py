@@ -43,7 +43,7 @@ def main() -> None:
     parser.add_argument("--checkpoint", required=True, type=Path, help="checkpoint file or run folder")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "images")
     parser.add_argument("--video", type=int, default=3, help="index of the test video shown by predict (default: 3)")
-    parser.add_argument("--frames", type=int, default=10, help="frames of that video in the GIF (default: 10)")
+    parser.add_argument("--frames", type=int, default=8, help="frames of that video in the GIF (default: 8)")
     args = parser.parse_args()
     torch.manual_seed(0)
     loaded = load_model(args.checkpoint, "cpu")

@@ -41,6 +41,12 @@ def make_model(*overrides: str, seed: int = 0):
 
 
 @pytest.fixture(scope="session")
+def model_factory():
+    """``make_model`` as a fixture: ``model_factory(*overrides, seed=0) -> (config, model)``."""
+    return make_model
+
+
+@pytest.fixture(scope="session")
 def tiny():
     """``(config, model)``: the tiny model above and its training configuration."""
     return make_model()

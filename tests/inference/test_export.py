@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-from conftest import make_model
 
 from partpose.errors import UserError
 from partpose.inference.export import (
@@ -34,8 +33,8 @@ def test_export_roundtrip_matches_eager(tiny, images, tmp_path):
     assert difference["max"] < 1e-4 and set(difference) == {"pose_cam_mm", "q", "depth", "max"}
 
 
-def test_export_of_the_ablation_without_fk_camera(images, tmp_path):
-    _, model = make_model("model.no_fk_camera=true")
+def test_export_of_the_ablation_without_fk_camera(model_factory, images, tmp_path):
+    _, model = model_factory("model.no_fk_camera=true")
     exported, _ = load_exported(export_pose_path(model, tmp_path / "ablation.pt"))
     with torch.no_grad():
         eager = PosePath(model)(images)
@@ -44,9 +43,9 @@ def test_export_of_the_ablation_without_fk_camera(images, tmp_path):
         assert (e - t).abs().max() < 1e-4
 
 
-def test_max_export_difference_detects_a_different_model(tiny, tmp_path):
+def test_max_export_difference_detects_a_different_model(model_factory, tiny):
     _, model = tiny
-    _, other = make_model(seed=1)
+    _, other = model_factory(seed=1)
     assert max_export_difference(model, trace_pose_path(other))["max"] > 1.0
 
 

@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-from conftest import make_model
 
 from partpose.errors import UserError
 from partpose.inference.loading import load_model, resolve_checkpoint, resolve_device
@@ -44,7 +43,7 @@ def _one_line(error: pytest.ExceptionInfo) -> str:
     return message
 
 
-def test_bad_checkpoints_are_one_line_user_errors(tiny, tmp_path):
+def test_bad_checkpoints_are_one_line_user_errors(model_factory, tiny, tmp_path):
     config, model = tiny
     with pytest.raises(UserError) as error:
         load_model(tmp_path / "missing.pt")
@@ -65,7 +64,7 @@ def test_bad_checkpoints_are_one_line_user_errors(tiny, tmp_path):
         load_model(tmp_path / "key.pt")
     assert "configuration" in _one_line(error) and "colour" in _one_line(error)
 
-    _, wider = make_model("model.encoder.widths=[8, 24]")
+    _, wider = model_factory("model.encoder.widths=[8, 24]")
     _save(tmp_path / "weights.pt", config, wider)  # weights of another architecture
     with pytest.raises(UserError) as error:
         load_model(tmp_path / "weights.pt")

@@ -36,6 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-frames", type=int, default=None, help="evaluate at most N frames, spread evenly")
     parser.add_argument("--batch-size", type=int, default=64, help="frames per forward pass (default: 64)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch CPU threads (default 0: PyTorch's choice; on a busy machine, the idle cores)")
     parser.set_defaults(func=run)
 
 
@@ -47,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         load_benchmark_videos,
         markdown_report,
     )
-    from partpose.inference.loading import load_model
+    from partpose.inference.loading import load_model, set_threads
 
     if args.max_frames is not None and args.max_frames < 1:
         raise UserError(f"--max-frames must be >= 1, got {args.max_frames}")
@@ -55,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.dataset is not None:
         get_benchmark(args.dataset)  # an unknown name fails before the checkpoint is read
+    set_threads(args.threads)
     loaded = load_model(args.checkpoint, args.device)
     dataset = args.dataset or loaded.config.data.dataset
     if args.dataset is None and dataset not in BENCHMARKS:

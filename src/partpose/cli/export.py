@@ -26,7 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--checkpoint", required=True, type=Path, help="checkpoint file or run folder")
     parser.add_argument("--out", required=True, type=Path, help="output file, e.g. model.pt")
-    parser.add_argument("--format", default="torchscript", choices=EXPORT_FORMATS, help="export format (default: torchscript)")
+    parser.add_argument("--format", default="torchscript", choices=EXPORT_FORMATS,
+                        help="export format (default: torchscript)")
     parser.add_argument("--device", default="cpu", help="device the exported file runs on (default: cpu)")
     parser.add_argument("--check", action="store_true",
                         help=f"fail (exit status 1) when the exported model differs from the eager one by more "

@@ -39,12 +39,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-frames", type=int, default=None, help="keep at most N frames")
     parser.add_argument("--batch-size", type=int, default=64, help="crops per forward pass (default: 64)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch CPU threads (default 0: PyTorch's choice; on a busy machine, the idle cores)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from partpose.inference.loading import load_model
+    from partpose.inference.loading import load_model, set_threads
     from partpose.inference.predict import parse_box, predict_path
 
     box = parse_box(args.box)
@@ -52,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--smooth must be an odd number of frames >= 1, got {args.smooth}")
     if not args.input.exists():
         raise UserError(f"{args.input}: no such file or folder")
+    set_threads(args.threads)
     loaded = load_model(args.checkpoint, args.device)
     info = {"checkpoint": str(loaded.path), "step": loaded.step, "input": str(args.input), "box": args.box,
             "smooth": args.smooth, "smooth_method": args.smooth_method if args.smooth > 1 else None,

@@ -33,14 +33,23 @@ OUTPUTS = ("pose_cam_mm", "q", "depth")
 
 
 class PosePath(nn.Module):
-    """E + T_fk + T_c of a ``PartPoseModel``: image → ``(pose_cam_mm, q, depth)``."""
+    """E + T_fk + T_c of a ``PartPoseModel``: image → ``(pose_cam_mm, q, depth)``.
+
+    It holds the model's encoder and bone-length buffer only (the decoder is not part of the
+    pose path, nor of an exported file) and runs the model's own ``encode`` code on them, so
+    the exported computation is the eager one.
+    """
 
     def __init__(self, model: PartPoseModel):
         super().__init__()
-        self.model = model
+        self.config = model.config
+        self.encoder = model.encoder
+        self.register_buffer("bone_lengths_mm", model.bone_lengths_mm)
+
+    pose_for_prior = PartPoseModel.pose_for_prior
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        est = self.model.encode(image)
+        est = PartPoseModel.encode(self, image)
         return est.pose_cam_mm, est.q, est.depth
 
 
@@ -60,7 +69,8 @@ def metadata(model: PartPoseModel) -> dict:
     }
 
 
-def trace_pose_path(model: PartPoseModel, example_batch: int = 2, device: torch.device | str | None = None) -> torch.jit.ScriptModule:
+def trace_pose_path(model: PartPoseModel, example_batch: int = 2,
+                    device: torch.device | str | None = None) -> torch.jit.ScriptModule:
     """Trace the pose path of ``model`` (put in eval mode) on random images of ``example_batch``.
 
     The trace keeps the batch dimension symbolic, so the module accepts any batch size.
@@ -96,7 +106,7 @@ def export_pose_path(model: PartPoseModel, path: str | Path, fmt: str = "torchsc
             warnings.simplefilter("ignore", DeprecationWarning)
             torch.jit.save(traced, str(path), _extra_files={METADATA_FILE: json.dumps(metadata(model))})
     except (OSError, RuntimeError) as error:
-        raise UserError(f"cannot write {path} ({str(error).splitlines()[0] if str(error) else type(error).__name__})") from None
+        raise UserError(f"cannot write {path} ({_first_line(error)})") from None
     return path
 
 
@@ -115,7 +125,7 @@ def load_exported(path: str | Path, map_location: str | torch.device = "cpu") ->
             warnings.simplefilter("ignore", DeprecationWarning)
             module = torch.jit.load(str(path), map_location=map_location, _extra_files=extra)
     except (RuntimeError, ValueError, OSError) as error:
-        raise UserError(f"{path}: not a TorchScript file ({str(error).splitlines()[0] if str(error) else type(error).__name__})") from None
+        raise UserError(f"{path}: not a TorchScript file ({_first_line(error)})") from None
     try:
         info = json.loads(extra[METADATA_FILE])
     except ValueError:
@@ -146,3 +156,8 @@ def max_export_difference(model: PartPoseModel, exported: torch.jit.ScriptModule
             worst[name] = max(worst[name], float((e.float() - t.float()).abs().max()))
     worst["max"] = max(worst.values())
     return worst
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

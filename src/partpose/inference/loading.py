@@ -66,6 +66,15 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return resolved
 
 
+def set_threads(threads: int) -> None:
+    """Use ``threads`` CPU threads for torch operations (0 leaves PyTorch's default). On a shared
+    machine, more threads than idle cores make every operation wait for the busiest core."""
+    if threads < 0:
+        raise UserError(f"--threads must be >= 0, got {threads}")
+    if threads > 0:
+        torch.set_num_threads(threads)
+
+
 def resolve_checkpoint(path: str | Path) -> Path:
     """The checkpoint file ``path`` names: the file itself, or for a run folder the first of
     :data:`RUN_CHECKPOINTS` that exists.

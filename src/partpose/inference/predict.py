@@ -399,7 +399,8 @@ def synthesize_frames(model: PartPoseModel, pred: PosePrediction, batch_size: in
     for start in range(0, len(pred), batch_size):
         chunk = slice(start, start + batch_size)
         as_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a[chunk])).to(device)  # noqa: E731
-        synth = model.synthesize(as_tensor(pred.appearance), as_tensor(pred.q), as_tensor(pred.depth), as_tensor(pred.scale))
+        synth = model.synthesize(as_tensor(pred.appearance), as_tensor(pred.q), as_tensor(pred.depth),
+                                 as_tensor(pred.scale))
         labels.append(synth.seg_logits.argmax(1).to(torch.uint8).cpu().numpy())
         images.append(figures.to_uint8(synth.image))
     return np.concatenate(labels), np.concatenate(images)
@@ -410,7 +411,8 @@ def synthesize_frames(model: PartPoseModel, pred: PosePrediction, batch_size: in
 # --------------------------------------------------------------------------------------------
 
 
-def write_poses(out_dir: str | Path, crops: FrameCrops, pred: PosePrediction, info: dict | None = None) -> tuple[Path, Path]:
+def write_poses(out_dir: str | Path, crops: FrameCrops, pred: PosePrediction,
+                info: dict | None = None) -> tuple[Path, Path]:
     """Write ``poses.npz`` and ``poses.json`` into ``out_dir``.
 
     ``poses.npz`` holds ``pose_cam_mm (N, 17, 3)``, ``q (N, 17, 2)``, ``q_px (N, 17, 2)``

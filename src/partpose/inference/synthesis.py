@@ -37,8 +37,9 @@ from partpose.utils.checks import check_shape
 MODES = ("transfer", "view", "swap")
 DATASETS = ("synthetic",)
 """Datasets ``--from-dataset`` can pick test frames from."""
-MAX_SWAP_IMAGES = 8
-"""Most images per side of a swap grid."""
+MAX_IMAGES = 8
+"""Most pose (and appearance) images one ``write_synthesis`` call draws: rows of a figure, sides
+of a swap grid."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -305,12 +306,16 @@ def write_synthesis(model: PartPoseModel, mode: str, pose_images: np.ndarray, ap
 
     if mode not in MODES:
         raise UserError(f"unknown --mode {mode!r}; known modes: {', '.join(MODES)}")
+    for name, batch in (("pose", pose_images), ("appearance", appearance_images)):
+        if len(batch) > MAX_IMAGES:
+            raise UserError(f"{mode} takes at most {MAX_IMAGES} {name} images, got {len(batch)}")
     device = next(model.parameters()).device
     out_dir = Path(out_dir)
     poses = images_to_tensor(pose_images, device)
     if mode == "view":
         result = turntable(model, poses, steps)
-        return [figures.write_animation(out_dir / "turntable.gif", turntable_frames(result, tile), fps=max(2.0, steps / 3.0)),
+        frames = turntable_frames(result, tile)
+        return [figures.write_animation(out_dir / "turntable.gif", frames, fps=max(2.0, steps / 3.0)),
                 figures.write_png(out_dir / "turntable.png", turntable_strip(result, max(64, tile * 3 // 5)))]
     appearances = images_to_tensor(appearance_images, device)
     if mode == "transfer":
@@ -319,8 +324,6 @@ def write_synthesis(model: PartPoseModel, mode: str, pose_images: np.ndarray, ap
                             f"{len(appearances)} appearance images (give equal numbers, or one of either)")
         result = transfer(model, poses, appearances)
         return [figures.write_png(out_dir / "transfer.png", transfer_figure(pose_images, appearance_images, result, tile))]
-    for name, batch in (("pose", poses), ("appearance", appearances)):
-        if len(batch) > MAX_SWAP_IMAGES:
-            raise UserError(f"swap takes at most {MAX_SWAP_IMAGES} {name} images, got {len(batch)}")
     result = swap_grid(model, appearances, poses)
-    return [figures.write_png(out_dir / "swap.png", swap_figure(appearance_images, pose_images, result, max(64, tile * 4 // 5)))]
+    picture = swap_figure(appearance_images, pose_images, result, max(64, tile * 4 // 5))
+    return [figures.write_png(out_dir / "swap.png", picture)]
