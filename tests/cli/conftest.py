@@ -1,32 +1,11 @@
 """A checkpoint trained for three steps with a tiny configuration, shared by the CLI tests."""
 
+from pathlib import Path
+
 import pytest
 
-TINY = [
-    "data.synthetic.resolution=32",
-    "data.synthetic.num_train_subjects=2",
-    "data.synthetic.num_test_subjects=1",
-    "data.synthetic.videos_per_motion=1",
-    "data.synthetic.test_videos_per_motion=1",
-    "data.synthetic.frames_per_video=8",
-    "data.max_gap=3",
-    "model.resolution=32",
-    "model.decoder.resolution=32",
-    "model.decoder.widths=[16, 16, 8, 8]",
-    "model.encoder.stem_channels=8",
-    "model.encoder.widths=[8, 16]",
-    "model.encoder.head_hidden=32",
-    "model.encoder.appearance_dim=8",
-    "run.batch_size=2",
-    "run.steps=3",
-    "run.log_every=1",
-    "run.image_every=0",
-    "run.eval_every=0",
-    "run.checkpoint_every=10",
-    "run.eval_max_frames=8",
-    "run.progress=false",
-    "run.threads=1",
-]
+TINY_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
+TINY = ["run.image_every=0", "run.eval_every=0", "run.checkpoint_every=10"]
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +16,7 @@ def trained_run(tmp_path_factory):
     from partpose.training.trainer import train
 
     out = tmp_path_factory.mktemp("tiny_run")
-    train(load_config(None, TINY + [f"run.out_dir={out}"]), resume=False)
+    train(load_config(TINY_CONFIG, TINY + [f"run.out_dir={out}"]), resume=False)
     return out
 
 

@@ -186,12 +186,7 @@ def raw_datasets(tmp_path):
 # prepare, preview, train
 # ---------------------------------------------------------------------------------------------
 
-# A tiny model for 32 x 32 crops (as tests/training/conftest.py TINY).
-TINY_MODEL = [
-    "model.resolution=32", "model.decoder.resolution=32", "model.decoder.widths=[16, 16, 8, 8]",
-    "model.encoder.stem_channels=8", "model.encoder.widths=[8, 16]", "model.encoder.head_hidden=32",
-    "model.encoder.appearance_dim=8", "data.max_gap=3", "run.batch_size=2", "run.progress=false", "run.threads=1",
-]
+TINY_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
 
 PREPARE_ARGS = {"h36m": ["--subjects", "S1", "S9"], "mpi_inf_3dhp": [], "3dpw": [], "own": []}
 PREPARED_SPLITS = {"h36m": {"train": 4, "test": 4}, "mpi_inf_3dhp": {"test": 1}, "3dpw": {"test": 1},
@@ -338,8 +333,8 @@ def test_preview_checks_the_dataset_name_and_split(raw_datasets, tmp_path, capsy
 def test_train_two_steps_on_prepared_h36m_then_evaluate(raw_datasets, tmp_path, capsys):
     out = _prepare(raw_datasets, tmp_path, "h36m")
     run = tmp_path / "run"
-    argv = ["train", *TINY_MODEL, "data.dataset=h36m", f"data.root={out}", "run.steps=2", "run.eval_every=1",
-            "run.checkpoint_every=1", "run.image_every=1", "--out", str(run)]
+    argv = ["train", "--config", str(TINY_CONFIG), "data.dataset=h36m", f"data.root={out}", "run.steps=2", "run.eval_every=1",
+            "run.checkpoint_every=1", "run.image_every=1", "run.eval_max_frames=2000", "--out", str(run)]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "untrained model" in printed and "after 2 steps" in printed and "MPJPE (mm)" in printed

@@ -1,25 +1,14 @@
 """Tiny models for the inference tests, built directly (no training)."""
 
+from pathlib import Path
+
 import pytest
 import torch
 
 from partpose.training.config import load_config
 
-TINY_MODEL = [
-    "data.synthetic.resolution=32",
-    "data.synthetic.num_train_subjects=2",
-    "data.synthetic.num_test_subjects=2",
-    "data.synthetic.videos_per_motion=1",
-    "data.synthetic.test_videos_per_motion=1",
-    "data.synthetic.frames_per_video=6",
-    "model.resolution=32",
-    "model.decoder.resolution=32",
-    "model.decoder.widths=[16, 16, 8, 8]",
-    "model.encoder.stem_channels=8",
-    "model.encoder.widths=[8, 16]",
-    "model.encoder.head_hidden=32",
-    "model.encoder.appearance_dim=8",
-]
+TINY_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
+TINY_MODEL = ["data.synthetic.num_test_subjects=2", "data.synthetic.frames_per_video=6"]
 
 
 def make_model(*overrides: str, seed: int = 0):
@@ -28,7 +17,7 @@ def make_model(*overrides: str, seed: int = 0):
     model predicts nearly the same rest pose for every image)."""
     from partpose.models.partpose_model import PartPoseModel
 
-    config = load_config(None, TINY_MODEL + list(overrides))
+    config = load_config(TINY_CONFIG, TINY_MODEL + list(overrides))
     torch.manual_seed(seed)
     model = PartPoseModel(config.model)
     with torch.no_grad():
