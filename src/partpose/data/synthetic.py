@@ -1257,8 +1257,9 @@ def config_key(config: SyntheticConfig, split: str) -> str:
 def build_synthetic_videos(config: SyntheticConfig, split: str, indices: Sequence[int] | None = None) -> list[Video]:
     """The synthetic benchmark's videos of one split.
 
-    Train videos use the motion-capture "train" clips with the train subjects and backdrops;
-    test videos the held-out "test" clips, subjects and backdrops. ``Video.background`` is the
+    Train videos use the training motions (``config.train_motions``: every non-test clip by
+    default) with the train subjects and backdrops; test videos the held-out "test" clips,
+    subjects and backdrops. ``Video.background`` is the
     clip's temporal median (not the renderer's clean backdrop) and ``Video.camera_moves`` the
     verdict of :func:`partpose.data.video.camera_moves` on it, as for any user video (the
     renderer's truth is ``VideoSpec.moving_camera``). With ``config.cache_dir`` set, a whole split
