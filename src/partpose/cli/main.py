@@ -3,13 +3,14 @@
 Every sub-command lives in its own module that exposes ``register(subparsers)``; ``register``
 adds an ``argparse`` parser and sets ``func`` (a callable taking the parsed namespace and
 returning an exit code). User mistakes raise ``UserError``/``ValueError``/``FileNotFoundError``
-and are printed as one line with exit status 2.
+and are printed as one line with exit status 2 (``PARTPOSE_DEBUG=1`` shows the traceback).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from partpose.errors import UserError
@@ -44,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except (UserError, ValueError, FileNotFoundError, NotADirectoryError, KeyError) as error:
+        if os.environ.get("PARTPOSE_DEBUG"):  # the full traceback, for developers
+            raise
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"partpose: error: {message}", file=sys.stderr)
         return 2
