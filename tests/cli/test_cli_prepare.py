@@ -12,11 +12,11 @@ import shutil
 from pathlib import Path
 
 import cv2
-import h5py
 import imageio.v3 as iio
 import numpy as np
 import pytest
 
+from formats import write_matlab_v73
 from partpose.cli.main import main
 from partpose.data.datasets import load_prepared
 from partpose.data.datasets.mpi_inf_3dhp import OURS_FROM_MPI_INF_3DHP_17
@@ -104,16 +104,6 @@ def write_h36m(root: Path, subjects=("S1", "S9"), frames: int = 20, video_camera
     return root
 
 
-def _write_v73(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """A MATLAB v7.3 file: HDF5 behind a 512-byte user block with MATLAB's text header."""
-    with h5py.File(path, "w", userblock_size=512) as f:
-        for key, value in arrays.items():
-            f.create_dataset(key, data=value).attrs["MATLAB_class"] = np.bytes_("double")
-    header = b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jan  1 00:00:00 2018 HDF5 schema 1.00 ."
-    with open(path, "r+b") as f:
-        f.write(header.ljust(116, b" ") + b"\x00" * 8 + b"\x00\x02IM")
-
-
 def write_mpi_inf_3dhp_test(root: Path, frames: int = 6) -> Path:
     """MPI-INF-3DHP test sequence TS1: ``annot_data.mat`` (v7.3) and ``imageSequence/img_*.jpg``."""
     cam_mm = world_to_camera_mm(walk_world_mm(frames))
@@ -128,7 +118,7 @@ def write_mpi_inf_3dhp_test(root: Path, frames: int = 6) -> Path:
     }
     sequence = root / "TS1"
     (sequence / "imageSequence").mkdir(parents=True)
-    _write_v73(sequence / "annot_data.mat", arrays)
+    write_matlab_v73(sequence / "annot_data.mat", arrays)
     for t, joints in enumerate(px):
         write_image(sequence / "imageSequence" / f"img_{t + 1:06d}.jpg", draw_person(joints))
     return root

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy.io import savemat
 
+from formats import write_matlab_v73
 from partpose.data.datasets.mpi_inf_3dhp import (
     MPI_INF_3DHP_17_NAMES,
     MPIINF3DHPDataset,
@@ -44,16 +45,6 @@ def _frames(px: np.ndarray) -> np.ndarray:
     return frames
 
 
-def _write_v73(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """A MATLAB v7.3 file: HDF5 with a 512-byte user block holding MATLAB's text header."""
-    with h5py.File(path, "w", userblock_size=512) as f:
-        for key, value in arrays.items():
-            f.create_dataset(key, data=value).attrs["MATLAB_class"] = np.bytes_("double")
-    header = b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jan  1 00:00:00 2018 HDF5 schema 1.00 ."
-    with open(path, "r+b") as f:
-        f.write(header.ljust(116, b" ") + b"\x00" * 8 + b"\x00\x02IM")
-
-
 def _make_test_root(tmp_path: Path, drop: str | None = None) -> Path:
     root = tmp_path / "3dhp"
     seq = root / "TS1"
@@ -69,7 +60,7 @@ def _make_test_root(tmp_path: Path, drop: str | None = None) -> Path:
     }
     if drop:
         del arrays[drop]
-    _write_v73(seq / "annot_data.mat", arrays)
+    write_matlab_v73(seq / "annot_data.mat", arrays)
     for k, image in enumerate(_frames(px)):
         cv2.imwrite(str(seq / "imageSequence" / f"img_{k + 1:06d}.jpg"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
                     [cv2.IMWRITE_JPEG_QUALITY, 100])
