@@ -18,6 +18,7 @@ from partpose.data.mocap import (
     DEEPMIMIC_SPLIT,
     DEEPMIMIC_STATURE_M,
     ZUP_R_YUP,
+    LIMB_GROUPS,
     MotionClip,
     deepmimic_forward_kinematics,
     deepmimic_to_h36m17,
@@ -26,6 +27,8 @@ from partpose.data.mocap import (
     load_deepmimic_clips,
     load_h36m_npz,
     mirror,
+    mix_limbs,
+    mixed_motions,
     read_deepmimic_frames,
     resample,
     split_clips,
@@ -522,3 +525,74 @@ def test_resample_and_time_stretch():
     assert resample(poses[:1], 30.0, 60.0).shape == (1, 17, 3)
     with pytest.raises(ValueError, match="positive"):
         resample(poses, 0.0, 30.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Limb mixing
+# ---------------------------------------------------------------------------------------------
+
+
+def _rotation_z(angle: float) -> np.ndarray:
+    c, s = math.cos(angle), math.sin(angle)
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+def test_mix_limbs_with_a_moved_copy_of_the_base_is_the_base(clips):
+    base = clips["kick"].poses_mm.astype(np.float64)
+    # The same poses turned 70 degrees about the vertical and walked 2 m away: every limb is the
+    # same in the body's frame, so taking all limbs from it changes nothing.
+    donor = base @ _rotation_z(math.radians(70.0)).T + np.array([2000.0, -500.0, 30.0])
+    mixed = mix_limbs(base, {name: donor for name in LIMB_GROUPS})
+    np.testing.assert_allclose(mixed, base, atol=1e-6)
+
+
+def test_mix_limbs_keeps_bones_and_takes_the_donor_limb_angles(clips):
+    base = clips["punch"].poses_mm.astype(np.float64)
+    donor_clip = clips["cartwheel"].poses_mm.astype(np.float64)
+    donor = donor_clip[np.arange(len(base)) % len(donor_clip)]
+    mixed = mix_limbs(base, {"l_arm": donor, "r_leg": donor})
+    # Bones: all DeepMimic clips share the humanoid's lengths.
+    np.testing.assert_allclose(_bones(mixed), _bones(base), atol=1e-3)
+    # Joints outside the mixed limbs are the base's, bit for bit.
+    kept = [j for j in range(17) if j not in (*LIMB_GROUPS["l_arm"][1], *LIMB_GROUPS["r_leg"][1])]
+    np.testing.assert_array_equal(mixed[:, kept], base[:, kept])
+    # In the body frame, the mixed limbs are the donor's relative to their attachment joints.
+    canon_mixed, _ = canonicalize(torch.tensor(mixed))
+    canon_donor, _ = canonicalize(torch.tensor(donor))
+    for name in ("l_arm", "r_leg"):
+        attach, joints = LIMB_GROUPS[name]
+        torch.testing.assert_close(
+            canon_mixed[:, list(joints)] - canon_mixed[:, attach : attach + 1],
+            canon_donor[:, list(joints)] - canon_donor[:, attach : attach + 1],
+            atol=1e-6, rtol=0,
+        )
+    # And they differ from the base's limbs (the test can fail).
+    assert np.abs(mixed[:, LIMB_GROUPS["l_arm"][1]] - base[:, LIMB_GROUPS["l_arm"][1]]).max() > 100.0
+    assert mixed.dtype == base.dtype
+
+
+def test_mix_limbs_bad_input():
+    base = np.zeros((4, 17, 3))
+    with pytest.raises(ValueError, match="unknown limb"):
+        mix_limbs(base, {"tail": base})
+    with pytest.raises(ValueError, match="shape"):
+        mix_limbs(base, {"l_arm": base[:3]})
+    with pytest.raises(ValueError, match="shape"):
+        mix_limbs(base[:, :16], {})
+
+
+def test_mixed_motions_seeded_and_new(clips):
+    source = {name: clips[name].poses_mm for name in ("walk", "punch", "kick", "spin")}
+    first = mixed_motions(source, 6, seed=3)
+    assert list(first) == list(mixed_motions(source, 6, seed=3))
+    for (name, poses), again in zip(first.items(), mixed_motions(source, 6, seed=3).values()):
+        np.testing.assert_array_equal(poses, again)
+        base_name = name.split("_", 1)[1]
+        assert name.startswith("mix") and base_name in source
+        assert poses.shape == source[base_name].shape
+        assert np.abs(poses - source[base_name]).max() > 10.0  # at least one limb is new
+        np.testing.assert_allclose(_bones(poses), _bones(source[base_name]), atol=1e-2)
+    other = mixed_motions(source, 6, seed=4)
+    assert any(not np.array_equal(a, b) for a, b in zip(first.values(), other.values()))
+    with pytest.raises(ValueError, match="two clips"):
+        mixed_motions({"walk": source["walk"]}, 1)

@@ -285,6 +285,19 @@ def test_build_synthetic_videos_deterministic_and_valid():
     assert {v.action for v in only_train} == set(DEEPMIMIC_SPLIT["train"])
 
 
+def test_mixed_motions_add_train_motions_only():
+    config = S.SyntheticConfig(mixed_motions=3)
+    train = S.load_split_motions(config, "train")
+    plain = S.load_split_motions(S.SyntheticConfig(), "train")
+    assert list(train)[: len(plain)] == list(plain) and len(train) == len(plain) + 3
+    mixed = [name for name in train if name not in plain]
+    assert all(name.startswith("mix") and name.split("_", 1)[1] in plain for name in mixed)
+    test = S.load_split_motions(config, "test")
+    assert list(test) == list(S.load_split_motions(S.SyntheticConfig(), "test"))
+    with pytest.raises(UserError, match="mixed_motions"):
+        S.build_synthetic_videos(S.SyntheticConfig(**TINY, mixed_motions=-1), "train")
+
+
 def test_cache_round_trip(tmp_path):
     config = S.SyntheticConfig(**TINY, cache_dir=str(tmp_path))
     first = S.build_synthetic_videos(config, "test")

@@ -787,3 +787,89 @@ def time_stretch(poses: np.ndarray, factor: float) -> np.ndarray:
     """Play a sequence ``factor`` times slower (``factor > 1``) or faster at the same frame rate:
     :func:`resample` with ``fps_out / fps_in = factor``."""
     return resample(poses, 1.0, factor)
+
+
+LIMB_GROUPS: dict[str, tuple[int, tuple[int, ...]]] = {
+    "r_leg": (1, (2, 3)),
+    "l_leg": (4, (5, 6)),
+    "head": (8, (9, 10)),
+    "l_arm": (11, (12, 13)),
+    "r_arm": (14, (15, 16)),
+}
+"""Limbs that :func:`mix_limbs` exchanges: name -> (attachment joint, the limb's joints) in the
+``H36M17`` order. Hips, shoulders, spine and thorax stay with the body they belong to."""
+
+
+def mix_limbs(base: np.ndarray, donors: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Compose new poses from limbs of other poses, the bone lengths kept.
+
+    Each limb of ``donors`` is taken in its donor's body (canonical) frame, relative to its
+    attachment joint (knee and ankle relative to the hip, elbow and wrist to the shoulder, nose
+    and head to the thorax), and put on ``base``'s attachment joint in ``base``'s body frame.
+    When base and donor share their bone lengths (clips retargeted to one skeleton), every bone
+    of the result keeps its length exactly; joint angles are those of the donor limb relative to
+    its own torso, so a leg stays a leg of a plausible pose.
+
+    Args:
+        base: ``(T, 17, 3)`` poses (any frame and unit) giving the torso, root and orientation.
+        donors: limb name (:data:`LIMB_GROUPS`) -> ``(T, 17, 3)`` poses, same frame and unit,
+            frame-aligned with ``base``.
+    Returns:
+        ``(T, 17, 3)`` poses, ``base``'s dtype.
+    """
+    if base.ndim != 3 or base.shape[1:] != (H36M17.num_joints, 3):
+        raise ValueError(f"base must have shape (T, 17, 3), got {base.shape}")
+    from partpose.geometry.kinematics import canonicalize
+
+    def body_frame(poses: np.ndarray) -> np.ndarray:
+        return canonicalize(torch.from_numpy(np.asarray(poses, dtype=np.float64)))[1].numpy()
+
+    base_R = body_frame(base)  # (T,3,3) canon_R_world
+    out = np.array(base, dtype=np.float64)
+    for name, donor in donors.items():
+        if name not in LIMB_GROUPS:
+            raise ValueError(f"unknown limb {name!r}; known: {', '.join(LIMB_GROUPS)}")
+        if donor.shape != base.shape:
+            raise ValueError(f"donor of {name} must have the shape of base {base.shape}, got {donor.shape}")
+        attach, joints = LIMB_GROUPS[name]
+        donor = np.asarray(donor, dtype=np.float64)
+        local = np.einsum("tij,tkj->tki", body_frame(donor), donor[:, joints] - donor[:, attach : attach + 1])
+        out[:, joints] = out[:, attach : attach + 1] + np.einsum("tji,tkj->tki", base_R, local)
+    return out.astype(base.dtype)
+
+
+def mixed_motions(
+    clips: Mapping[str, np.ndarray], count: int, seed: int = 0, keep_probability: float = 0.4
+) -> dict[str, np.ndarray]:
+    """New motions composed from the limbs of the given ones (:func:`mix_limbs`), time-aligned.
+
+    Motion ``k`` takes a random base clip; each limb of :data:`LIMB_GROUPS` stays with the base
+    with probability ``keep_probability`` and otherwise comes from a random other clip, played
+    from a random start and looped to the base's length (every motion mixes at least one limb).
+
+    Args:
+        clips: name -> ``(T_i, 17, 3)`` poses of one skeleton (same bone lengths), one frame rate.
+        count: number of motions to make.
+        seed: the result is a deterministic function of ``clips``, ``count`` and ``seed``.
+    Returns:
+        ``"mix<k>_<base>"`` -> ``(T_base, 17, 3)``, in ``k`` order.
+    """
+    names = list(clips)
+    if count > 0 and len(names) < 2:
+        raise ValueError("mixing limbs needs at least two clips")
+    rng = np.random.default_rng([seed, 23])
+    motions = {}
+    for k in range(count):
+        base_name = names[int(rng.integers(len(names)))]
+        base = clips[base_name]
+        others = [n for n in names if n != base_name]
+        mixed = [g for g in LIMB_GROUPS if rng.random() >= keep_probability]
+        if not mixed:
+            mixed = [list(LIMB_GROUPS)[int(rng.integers(len(LIMB_GROUPS)))]]
+        donors = {}
+        for group in mixed:
+            donor = clips[others[int(rng.integers(len(others)))]]
+            frames = (int(rng.integers(len(donor))) + np.arange(len(base))) % len(donor)
+            donors[group] = donor[frames]
+        motions[f"mix{k:03d}_{base_name}"] = mix_limbs(base, donors)
+    return motions

@@ -75,6 +75,7 @@ class SyntheticConfig:
     seed: int = 0  # everything is a deterministic function of the config and the seed
     cache_dir: str | None = None  # folder for rendered datasets (keyed by a hash of the rest)
     train_motions: Literal["train", "non_test"] = "non_test"  # train videos: the mocap "train" clips, or every clip but the test ones
+    mixed_motions: int = 0  # extra train motions composed from the limbs of the train clips (mocap.mixed_motions)
 
 
 SPLIT_CODES = {"train": 1, "test": 2}
@@ -106,6 +107,8 @@ def _check_split(split: str) -> None:
 def _check_config(config: SyntheticConfig) -> None:
     if config.resolution < 8:
         raise UserError(f"synthetic.resolution must be >= 8 pixels, got {config.resolution}")
+    if config.mixed_motions < 0:
+        raise UserError(f"synthetic.mixed_motions must be >= 0, got {config.mixed_motions}")
     for key in ("num_train_subjects", "num_test_subjects", "videos_per_motion", "test_videos_per_motion"):
         if getattr(config, key) < 1:
             raise UserError(f"synthetic.{key} must be >= 1, got {getattr(config, key)}")
@@ -1153,14 +1156,17 @@ def split_subjects(config: SyntheticConfig, split: str) -> list[Subject]:
 def load_split_motions(config: SyntheticConfig, split: str) -> dict[str, np.ndarray]:
     """The motion-capture clips of a split, resampled to ``config.fps``: name -> ``(T, 17, 3)``
     world mm (+Z up) at the stature ``config.stature_mm``."""
-    from partpose.data.mocap import load_deepmimic_clips, resample, split_clips
+    from partpose.data.mocap import load_deepmimic_clips, mixed_motions, resample, split_clips
 
     _check_split(split)
     splits = split_clips(load_deepmimic_clips(scale_to_height_mm=config.stature_mm), seed=config.seed)
     clips = splits[split]
     if split == "train" and config.train_motions == "non_test":
         clips = splits["prior"] + splits["train"]
-    return {c.name: resample(c.poses_mm.astype(np.float64), c.fps, config.fps) for c in clips}
+    motions = {c.name: resample(c.poses_mm.astype(np.float64), c.fps, config.fps) for c in clips}
+    if split == "train" and config.mixed_motions:
+        motions.update(mixed_motions(motions, config.mixed_motions, seed=config.seed))
+    return motions
 
 
 def plan_videos(config: SyntheticConfig, split: str, motion_lengths: dict[str, int]) -> list[VideoSpec]:
