@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 from naive import naive_part_maps
 
+from partpose.geometry import puppet
 from partpose.geometry.parts import NUM_PARTS, PARTS
 from partpose.geometry.puppet import (
     CANONICAL_SIZE,
@@ -363,7 +364,7 @@ def test_gradients_reach_every_part_and_scale():
     assert scale.grad.abs() > 0
 
 
-def test_fast_transmittance_gradient_equals_exact_cumprod_gradient():
+def test_footprint_composition_gradient_equals_exact_cumprod_gradient():
     g = torch.Generator().manual_seed(6)
     q = (torch.rand(2, 17, 2, generator=g, dtype=F64) * 1.2 - 0.6).requires_grad_(True)
     depth = torch.rand(2, 17, generator=g, dtype=F64)
@@ -376,22 +377,106 @@ def test_fast_transmittance_gradient_equals_exact_cumprod_gradient():
     assert fast.abs().sum() > 0
 
 
-@pytest.mark.parametrize("dtype", [F64, torch.float32])
-def test_matrix_product_and_indexing_reorderings_agree(monkeypatch, dtype):
-    import partpose.geometry.puppet as puppet
+def dense_part_maps(q, depth, size, scale=None, validate=True):
+    """Dense autograd twin: every part sampled on the whole image by ``F.affine_grid`` +
+    ``F.grid_sample`` of its own canonical map, then :func:`composite_by_depth`."""
+    theta = part_affine(q, scale, validate=validate)
+    canonical = canonical_part_maps(dtype=q.dtype)
+    batch = q.shape[0]
+    phi = []
+    for l in range(NUM_PARTS):
+        grid = F.affine_grid(theta[:, l], [batch, 1, *size], align_corners=False)
+        source = canonical[l].expand(batch, 1, -1, -1)
+        phi.append(F.grid_sample(source, grid, mode="bilinear", padding_mode="zeros", align_corners=False)[:, 0])
+    phi = torch.stack(phi, dim=1)
+    return phi, composite_by_depth(phi, part_depth(depth))
 
-    g = torch.Generator().manual_seed(7)
-    q = (torch.rand(3, 17, 2, generator=g, dtype=F64) * 1.2 - 0.6).to(dtype)
-    depth = torch.rand(3, 17, generator=g, dtype=F64).to(dtype)
-    results = []
-    for threshold in (0, 1 << 40):  # always the matrix product, never the matrix product
-        monkeypatch.setattr(puppet, "BMM_MIN_ELEMENTS", threshold)
-        joints = q.clone().requires_grad_(True)
-        maps = part_maps(joints, depth, (20, 28))
-        (maps * torch.linspace(0, 1, 28, dtype=dtype)).sum().backward()
-        results.append((maps.detach(), joints.grad))
-    assert torch.equal(results[0][0], results[1][0]), "both reorderings take the same single subtraction"
-    assert_close_report(results[0][1], results[1][1], 1e-9 if dtype == F64 else 1e-3, "gradients")
+
+def awkward_poses() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Random poses plus exactly horizontal and vertical limbs, a limb reaching off the image,
+    a very thin and a very thick scale, and a part shorter than a pixel."""
+    g = torch.Generator().manual_seed(8)
+    q = torch.rand(6, 17, 2, generator=g, dtype=F64) * 1.6 - 0.8
+    depth = torch.rand(6, 17, generator=g, dtype=F64)
+    scale = torch.tensor([1.0, 0.3, 2.5, 1.0, 1.0, 1.2], dtype=F64)
+    base, base_depth = standing()
+    q[3], depth[3] = base[0], base_depth[0]  # vertical limbs, horizontal shoulders and hips
+    q[3, IDX["l_elbow"]] = q[3, IDX["l_shoulder"]] + torch.tensor([0.3, 0.0], dtype=F64)  # horizontal
+    q[3, IDX["l_wrist"]] = q[3, IDX["l_elbow"]] + torch.tensor([0.0, -0.25], dtype=F64)  # vertical, up
+    q[4, IDX["r_knee"]] = torch.tensor([0.95, 0.2], dtype=F64)
+    q[4, IDX["r_ankle"]] = torch.tensor([1.4, 0.5], dtype=F64)  # mostly outside the image
+    q[5, IDX["l_wrist"]] = q[5, IDX["l_elbow"]] + torch.tensor([0.01, -0.005], dtype=F64)  # under a pixel
+    return q, depth, scale
+
+
+def test_footprint_sampling_equals_dense_sampling_values_and_gradients():
+    """part_maps samples only every part's footprint; a dense twin samples every pixel."""
+    q, depth, scale = awkward_poses()
+    q = q.requires_grad_(True)
+    scale = scale.requires_grad_(True)
+    size = (36, 52)
+    phi_dense, maps_dense = dense_part_maps(q, depth, size, scale)
+    maps = part_maps(q, depth, size, scale)
+    assert_close_report(transformed_parts(q, size, scale), phi_dense, 1e-12, "transformed_parts vs dense")
+    assert_close_report(maps, maps_dense, 1e-12, "part_maps vs dense")
+    assert maps_dense.sum() > 100, "the poses must draw something"
+    weights = torch.rand(maps.shape, generator=torch.Generator().manual_seed(9), dtype=F64)
+    grad_q, grad_s = torch.autograd.grad((maps * weights).sum(), (q, scale))
+    want_q, want_s = torch.autograd.grad((maps_dense * weights).sum(), (q, scale))
+    assert_close_report(grad_q, want_q, 1e-10, "d maps / d q, footprints vs dense")
+    assert_close_report(grad_s, want_s, 1e-10, "d maps / d scale, footprints vs dense")
+    assert (grad_q[3].abs().sum(-1) > 0).sum() >= 14
+
+
+def test_canonical_support_box_bounds_every_nonzero_sample():
+    box = puppet._canonical_support(torch.device("cpu"), F64)
+    assert box.shape == (NUM_PARTS, 2, 2)
+    pixel = 2.0 / CANONICAL_SIZE
+    # inside the tile (pixel centres of the map), so a footprint never reads a neighbour's tile
+    assert box[..., 0].min() >= -1 + pixel / 2 and box[..., 1].max() <= 1 - pixel / 2
+    c = torch.linspace(-1, 1, 1201, dtype=F64)
+    points = torch.stack(torch.meshgrid(c, c, indexing="xy"), dim=-1).view(-1, 2)
+    canonical = canonical_part_maps(dtype=F64)
+    for l in range(NUM_PARTS):
+        values = sample_at(canonical[l], points)
+        hit = points[values > 0]
+        inside = ((hit > box[l, :, 0]) & (hit < box[l, :, 1])).all()
+        assert inside, f"{PARTS[l].name}: a non-zero sample lies outside the support box"
+        slack = torch.cat((hit.amin(0) - box[l, :, 0], box[l, :, 1] - hit.amax(0)))
+        assert slack.max() < 0.75 * pixel, f"{PARTS[l].name}: the box is looser than it needs to be"
+
+
+def test_footprints_cover_a_small_part_of_the_maps_and_nothing_outside():
+    q, _ = standing()
+    size = (64, 64)
+    theta = part_affine(q)
+    parts = torch.arange(NUM_PARTS)[None]
+    visible, pixel, channel_pixel, slot_sizes = puppet._sample_footprints(theta, parts, *size)
+    assert len(visible) == len(pixel) == len(channel_pixel) == sum(slot_sizes)
+    assert len(visible) < 0.08 * NUM_PARTS * size[0] * size[1], "only the parts' surroundings are sampled"
+    assert len(torch.unique(channel_pixel)) == len(channel_pixel)
+    assert torch.equal(channel_pixel % (size[0] * size[1]), pixel % (size[0] * size[1]))
+    covered = torch.zeros(NUM_PARTS * size[0] * size[1], dtype=torch.bool)
+    covered[channel_pixel] = True
+    phi_dense, _ = dense_part_maps(q, torch.zeros(1, 17, dtype=F64), size)
+    assert phi_dense.view(-1)[~covered].abs().max() == 0, "a part is non-zero outside its footprint"
+    assert_close_report(1.0 - visible, phi_dense.view(-1)[channel_pixel], 1e-12, "footprint samples vs dense")
+
+
+def test_model_path_keeps_samples_apart_on_nan_and_far_away_poses():
+    g = torch.Generator().manual_seed(10)
+    q = torch.rand(3, 17, 2, generator=g, dtype=F64) * 1.2 - 0.6
+    depth = torch.rand(3, 17, generator=g, dtype=F64)
+    clean = part_maps(q, depth, (20, 24))
+    bad = q.clone()
+    bad[1, IDX["r_knee"], 0] = float("nan")
+    maps = part_maps(bad, depth, (20, 24), validate=False)
+    assert torch.equal(maps[[0, 2]], clean[[0, 2]]), "a NaN pose must not touch other samples"
+    far = (q + 10.0).requires_grad_(True)
+    maps = part_maps(far, depth, (20, 24))
+    assert maps.abs().max() == 0, "a pose far outside the image draws nothing"
+    maps.sum().backward()
+    assert far.grad.abs().max() == 0
 
 
 def test_any_resolution_is_drawn_directly():

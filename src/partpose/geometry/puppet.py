@@ -48,14 +48,17 @@ Convention:
     ``validate=False``: a part shorter than ``eps`` then takes the direction +x and the length
     ``eps`` (it shrinks to a sliver ``eps`` long, i.e. vanishes) and half-thicknesses are
     clamped at ``eps``, so values and gradients stay finite during training (finite input is
-    then the caller's promise: NaN in gives NaN out, unchecked).
+    then the caller's promise, unchecked: a NaN pose draws meaningless maps, but only its own).
 
-    Implementation: one ``grid_sample`` for all parts of all samples. The complemented
-    canonical maps ``1 - phi_c`` sit side by side in one atlas; every (sample, part) slot is
-    placed in its sample's depth order, nearest first, and its canonical x is clamped to its
-    own tile. Slots are the innermost dimension, so the composition is one cumulative product
-    over it (with a one-pass backward, see ``_Transmittance``) and one batched matrix product
-    that restores part order and channels-first layout. No Python loop over parts or samples.
+    Implementation: a part map is exactly 0 outside the parallelogram that its canonical
+    support box (``_canonical_support``) maps to, a few percent of the image, so only the
+    pixels inside it are sampled: its footprint, found row by row (a run of pixels per image
+    row). One ``grid_sample`` reads ``1 - phi`` at the footprints of all parts of all samples
+    from one atlas of complemented canonical maps, laid out slot-major (every sample's
+    nearest part first, then the next, ...). The composition then runs once per depth rank,
+    each step over all samples: a running transmittance per pixel is read and multiplied at
+    that rank's footprints, and their differences are written into the zero maps. No Python
+    loop over parts or samples; the work grows with the parts' area, not with ``L H W``.
 """
 
 from __future__ import annotations
@@ -66,7 +69,6 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch.autograd.function import once_differentiable
 
 from partpose.geometry.parts import NUM_PARTS, PARTS
 from partpose.geometry.skeleton import H36M17, Skeleton
@@ -88,9 +90,6 @@ HALF_WIDTH_CANON = CANONICAL_REACH / (1.0 + EDGE)
 
 TORSO_HALF_DEPTH_MM = 100.0
 """Half the torso's front-to-back depth: its half-thickness when seen exactly from the side."""
-
-BMM_MIN_ELEMENTS = 1 << 16
-"""Composition size (pixels x parts) from which the reordering uses one batched matrix product."""
 
 DEFAULT_EPS = 1e-4
 """Shortest part length in the image, normalised units (see the module docstring)."""
@@ -366,130 +365,239 @@ def _check_size(size: tuple[int, int]) -> tuple[int, int]:
     return int(size[0]), int(size[1])
 
 
+_ATLAS_GUTTER = CANONICAL_SIZE // 2
+"""Columns of ``1`` (no part) between neighbouring tiles of the atlas, half on either side of
+every tile: a sample point that rounding puts a little outside its tile reads 1, never a
+neighbouring part."""
+
+_SUPPORT_MARGIN = 0.5
+"""Widening of the support box past the reach of bilinear sampling, canonical pixels; rounding
+in the footprint search then never drops a pixel where a part is non-zero."""
+
 _ATLAS_CACHE: dict[tuple[torch.device, torch.dtype], torch.Tensor] = {}
+_SUPPORT_CACHE: dict[tuple[torch.device, torch.dtype], torch.Tensor] = {}
 
 
 def _visibility_atlas(device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    """``1 - phi_c`` of all parts side by side along x: ``(1, 1, S, L S)``, tile ``l`` = part ``l``."""
+    """``1 - phi_c`` of all parts side by side along x, with gutters of 1 between them.
+
+    Returns:
+        ``(1, 1, S, L (S + G))``, ``G = _ATLAS_GUTTER``: tile ``l`` (part ``l``) starts at
+        column ``l (S + G) + G / 2``.
+    """
     key = (device, dtype)
     atlas = _ATLAS_CACHE.get(key)
     if atlas is None:
         canonical = canonical_part_maps(device, dtype)
         size = canonical.shape[-1]
-        atlas = (1.0 - canonical).permute(1, 0, 2).reshape(1, 1, size, NUM_PARTS * size).contiguous()
+        atlas = torch.ones(size, NUM_PARTS, size + _ATLAS_GUTTER, device=device, dtype=dtype)
+        atlas[:, :, _ATLAS_GUTTER // 2 : _ATLAS_GUTTER // 2 + size] = 1.0 - canonical.permute(1, 0, 2)
+        atlas = atlas.reshape(1, 1, size, NUM_PARTS * (size + _ATLAS_GUTTER))
         _ATLAS_CACHE[key] = atlas
     return atlas
 
 
-def _sample_visibility(theta: torch.Tensor, parts: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """``1 - phi`` of part ``parts[b, k]`` placed by ``theta[b, k]``, for every slot ``k``.
+def _atlas_affine(theta: torch.Tensor, parts: torch.Tensor) -> torch.Tensor:
+    """Move canonical points of part ``parts[n]`` into its tile of :func:`_visibility_atlas`.
 
-    One ``grid_sample`` over all slots of all samples, on the atlas of complemented canonical
-    maps: a slot's canonical x is moved into its part's tile and clamped to that tile, whose
-    border is exactly 1 (``1 - 0``), as is ``padding_mode="border"`` beyond it. The grid is the
-    one ``F.affine_grid(theta, ..., align_corners=False)`` gives, built by broadcasting (one
-    multiply-add, several times faster on a CPU than ``affine_grid``'s batched ``(H W, 3) @
-    (3, 2)`` product) and laid out slot-last so that the depth composition runs over the
-    innermost dimension.
+    Args:
+        theta: ``(N, 2, 3)`` canon_T_image; parts: ``(N,)`` int64 part index.
+    Returns:
+        ``(N, 2, 3)`` atlas_T_image: the atlas x of canonical ``c_x`` is
+        ``(S c_x + S + 2 l (S + G) + G) / (L (S + G)) - 1`` (same pixel, ``align_corners=False``);
+        y is unchanged.
+    """
+    size, pitch = CANONICAL_SIZE, CANONICAL_SIZE + _ATLAS_GUTTER
+    atlas_width = NUM_PARTS * pitch
+    shift = (size + 2.0 * pitch * parts.to(theta.dtype) + _ATLAS_GUTTER) / atlas_width - 1.0
+    row_x = theta[:, 0] * (size / atlas_width)
+    row_x = torch.cat((row_x[:, :2], row_x[:, 2:] + shift[:, None]), dim=-1)
+    return torch.stack((row_x, theta[:, 1]), dim=1)
+
+
+def _canonical_support(device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """The canonical box outside which a sampled part map is exactly 0.
+
+    Returns:
+        ``(L, 2, 2)``: ``[l, axis (x, y), (low, high)]``, canonical normalised units. Bilinear
+        sampling reaches one pixel spacing (``2 / S``) past the centre of the outermost
+        non-zero pixel of the map; the box reaches ``_SUPPORT_MARGIN`` pixels further (a band
+        where the map is still exactly 0), and stays inside the tile.
+    """
+    key = (device, dtype)
+    box = _SUPPORT_CACHE.get(key)
+    if box is None:
+        maps = torch.stack([draw_canonical_part(s) for s in PART_SHAPES])  # float64, exact zeros
+        size = maps.shape[-1]
+        centres = (torch.arange(size, dtype=torch.float64) * 2 + 1) / size - 1
+        reach = (2.0 + 2.0 * _SUPPORT_MARGIN) / size
+        axes = []
+        for nonzero in (maps.amax(dim=1) > 0, maps.amax(dim=2) > 0):  # (L, S) columns (x), rows (y)
+            first = nonzero.to(torch.int64).argmax(dim=1)
+            last = size - 1 - nonzero.flip(1).to(torch.int64).argmax(dim=1)
+            axes.append(torch.stack((centres[first] - reach, centres[last] + reach), dim=-1))
+        box = torch.stack(axes, dim=1).to(device=device, dtype=dtype)
+        _SUPPORT_CACHE[key] = box
+    return box
+
+
+def _pixel_coordinate(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Normalised coordinate -> pixel index coordinate (pixel ``i`` at ``(2 i + 1) / size - 1``)."""
+    return ((x + 1.0) * size - 1.0) * 0.5
+
+
+def _index_range(low: torch.Tensor, high: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pixels whose centres lie in ``[low, high]`` (normalised), clipped to ``[0, size)``.
+
+    Returns:
+        ``(first, count)`` int64; a NaN bound means the whole range (a NaN pose is sampled
+        everywhere, as a dense sampler would).
+    """
+    first = torch.nan_to_num(torch.ceil(_pixel_coordinate(low, size)), nan=0.0).clamp(0, size)
+    last = torch.nan_to_num(torch.floor(_pixel_coordinate(high, size)), nan=size - 1.0).clamp(-1, size - 1)
+    first, last = first.to(torch.int64), last.to(torch.int64)
+    return first, (last - first + 1).clamp_min(0)
+
+
+def _footprint_runs(
+    theta: torch.Tensor, parts: torch.Tensor, height: int, width: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Row by row, the pixels where part ``parts[n]`` placed by ``theta[n]`` may be non-zero.
+
+    Args:
+        theta: ``(N, 2, 3)`` canon_T_image (not differentiated); parts: ``(N,)`` int64.
+    Returns:
+        ``(item, row, first, count)``, each ``(R,)`` int64: one run of ``count`` pixels from
+        column ``first`` in image row ``row`` for item ``item``; runs ordered by item, then row.
+
+    Convention:
+        A pixel centre ``u = (x, y)`` is in the footprint if its canonical point
+        ``c = A u + t`` lies in the part's support box (:func:`_canonical_support`): within the
+        box's bounding rectangle in the image (widened by one pixel), the rows of that
+        rectangle, and in each row the columns where both ``c_x`` and ``c_y`` stay in the box
+        (``A[r, 0] x`` in ``box_r - t_r - A[r, 1] y``; a constraint with ``A[r, 0] = 0`` only
+        bounds the rows). A superset of the support: the extra pixels sample exactly 0.
+    """
+    items = theta.shape[0]
+    device, dtype = theta.device, theta.dtype
+    lin, shift = theta[..., :2], theta[..., 2]
+    box = _canonical_support(device, dtype)[parts]  # (N, 2, 2)
+    det = lin[:, 0, 0] * lin[:, 1, 1] - lin[:, 0, 1] * lin[:, 1, 0]
+    image_T_canon = torch.stack((lin[:, 1, 1], -lin[:, 0, 1], -lin[:, 1, 0], lin[:, 0, 0]), dim=-1)
+    image_T_canon = (image_T_canon / det[:, None]).view(items, 2, 2)
+    centre = (image_T_canon * (box.mean(dim=-1) - shift)[:, None, :]).sum(dim=-1)
+    reach = (image_T_canon.abs() * (0.5 * (box[..., 1] - box[..., 0]))[:, None, :]).sum(dim=-1)
+    reach = reach + torch.tensor([2.0 / width, 2.0 / height], device=device, dtype=dtype)
+    low, high = centre - reach, centre + reach  # (N, 2): bounding rectangle, image (x, y)
+
+    flat = lin[:, :, 0] == 0  # (N, 2): constraint r does not depend on x
+    step_x = torch.where(flat, torch.ones_like(lin[:, :, 0]), lin[:, :, 0])
+    ends = (box - shift[..., None]) / step_x[..., None]  # (N, 2, 2): x where c_r = box_r, at y = 0
+    inf = torch.full_like(ends[..., 0], math.inf)
+    x_from = torch.where(flat, -inf, ends.amin(dim=-1))
+    x_to = torch.where(flat, inf, ends.amax(dim=-1))
+    slope = torch.where(flat, torch.zeros_like(inf), lin[:, :, 1] / step_x)  # dx / dy along the box edges
+    bounds = torch.cat((low[:, :1], high[:, :1], x_from, x_to, slope), dim=1)  # (N, 8)
+
+    row_first, row_count = _index_range(low[:, 1], high[:, 1], height)
+    num_rows = int(row_count.sum())
+    item = torch.repeat_interleave(torch.arange(items, device=device), row_count, output_size=num_rows)
+    row = (row_first - (row_count.cumsum(0) - row_count)).index_select(0, item)
+    row += torch.arange(num_rows, device=device)
+    y = (2 * row + 1).to(dtype)[:, None] / height - 1.0
+    bounds = bounds.index_select(0, item)
+    x_low = torch.maximum(bounds[:, 0], (bounds[:, 2:4] - bounds[:, 6:8] * y).amax(dim=1))
+    x_high = torch.minimum(bounds[:, 1], (bounds[:, 4:6] - bounds[:, 6:8] * y).amin(dim=1))
+    first, count = _index_range(x_low, x_high, width)
+    return item, row, first, count
+
+
+def _sample_footprints(
+    theta: torch.Tensor, parts: torch.Tensor, height: int, width: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[int]]:
+    """``1 - phi`` of part ``parts[b, k]`` placed by ``theta[b, k]``, on the pixels it may cover.
 
     Args:
         theta: ``(B, K, 2, 3)`` canon_T_image per slot; parts: ``(B, K)`` int64 part index.
     Returns:
-        ``(B, H W, K)``: row-major pixels, slots last.
+        ``visible`` ``(P,)``: ``1 - phi`` at every footprint pixel (differentiable in
+        ``theta``); ``pixel`` ``(P,)`` int64: ``(b H + i) W + j``; ``channel_pixel`` ``(P,)``
+        int64: ``((b L + parts[b, k]) H + i) W + j``, the index into a flat ``(B, L, H, W)``
+        map; ``slot_sizes``: ``K`` ints, the number of points of every slot.
+
+    Convention:
+        Points are slot-major (slot 0 of every sample, then slot 1, ...), each (sample, slot)
+        row-major, over the footprints of :func:`_footprint_runs`; a pixel appears at most once
+        per (sample, slot). Outside its footprint a part's sampled map is exactly 0. The
+        sampling grid is the ``F.affine_grid(theta, ..., align_corners=False)`` grid at those
+        pixels, built from every run's first point and step, moved into the part's atlas tile.
     """
     batch, slots = parts.shape
-    atlas = _visibility_atlas(theta.device, theta.dtype)
-    tile = parts.to(theta.dtype)
-    # canonical x -> atlas x: (c_x + 2 tile + 1) / L - 1; y is unchanged
-    row_x = theta[..., 0, :] / NUM_PARTS
-    row_x = torch.cat((row_x[..., :2], row_x[..., 2:] + ((2.0 * tile + 1.0) / NUM_PARTS - 1.0)[..., None]), dim=-1)
-    atlas_T_image = torch.stack((row_x, theta[..., 1, :]), dim=-2)
-    cols = atlas_T_image.transpose(-1, -2).contiguous()  # (B, K, 3, 2): x-column, y-column, shift
-    x = (torch.arange(width, device=theta.device, dtype=theta.dtype) * 2 + 1) / width - 1
-    y = (torch.arange(height, device=theta.device, dtype=theta.dtype) * 2 + 1) / height - 1
-    grid = cols[:, None, None, :, 0, :] * x[None, None, :, None, None] + (
-        cols[:, None, None, :, 1, :] * y[None, :, None, None, None] + cols[:, None, None, :, 2, :]
-    )  # (B, H, W, K, 2)
-    low = (2.0 * tile / NUM_PARTS - 1.0)[:, None, None, :]
-    grid[..., 0].clamp_(low, low + 2.0 / NUM_PARTS)
-    out = F.grid_sample(
-        atlas.expand(batch, -1, -1, -1),
-        grid.view(batch, height, width * slots, 2),  # long rows: the CPU kernel vectorises along them
+    device, dtype = theta.device, theta.dtype
+    theta_items = theta.transpose(0, 1).reshape(slots * batch, 2, 3)  # item k B + b: slot-major
+    part_items = parts.t().reshape(slots * batch)
+    with torch.no_grad():
+        item, row, col_first, col_count = _footprint_runs(theta_items.detach(), part_items, height, width)
+        slot_sizes = torch.zeros(slots, dtype=torch.int64, device=device)
+        slot_sizes = slot_sizes.index_add_(0, torch.div(item, batch, rounding_mode="floor"), col_count).tolist()
+        num_points = sum(slot_sizes)
+        run = torch.repeat_interleave(torch.arange(len(item), device=device), col_count, output_size=num_points)
+        along = torch.arange(num_points, device=device) - (col_count.cumsum(0) - col_count).index_select(0, run)
+        sample = torch.remainder(item, batch)
+        image_row = sample * height + row
+        channel_row = (sample * NUM_PARTS + part_items.index_select(0, item)) * height + row
+        pixel = (image_row * width + col_first).index_select(0, run).add_(along)
+        channel_pixel = (channel_row * width + col_first).index_select(0, run).add_(along)
+
+    atlas_T_image = _atlas_affine(theta_items, part_items).index_select(0, item)  # (R, 2, 3)
+    x_first = (2 * col_first + 1).to(dtype) / width - 1.0
+    y = (2 * row + 1).to(dtype) / height - 1.0
+    first = atlas_T_image[..., 0] * x_first[:, None] + atlas_T_image[..., 1] * y[:, None] + atlas_T_image[..., 2]
+    step = atlas_T_image[..., 0] * (2.0 / width)
+    grid = first.index_select(0, run).addcmul_(step.index_select(0, run), along.to(dtype)[:, None])
+    visible = F.grid_sample(
+        _visibility_atlas(device, dtype),
+        grid.view(1, 1, num_points, 2),
         mode="bilinear",
         padding_mode="border",
         align_corners=False,
     )
-    return out.view(batch, height * width, slots)
+    return visible.view(num_points), pixel, channel_pixel, slot_sizes
 
 
-class _Transmittance(torch.autograd.Function):
-    """``T = cumprod(v, dim=-1)`` for ``v = 1 - phi`` sampled by :func:`_sample_visibility`, with
-    a backward that stays one pass when ``v`` holds exact zeros.
-
-    ``dT_i / dv_k = T_i / v_k`` for ``i >= k``, so ``dL/dv_k = (sum_{i >= k} g_i T_i) / v_k``.
-    Where ``v_k = 0`` this is set to 0 instead of the product of the other factors: ``v`` is
-    exactly 0 only where all bilinear taps are 0, on the flat inside of a part, where the
-    sample has no spatial derivative, so the gradient with respect to the joints is unchanged
-    (up to the one-sided derivative on the measure-zero lines where a sample point sits exactly
-    on a canonical pixel centre at the plateau's rim). ``torch.cumprod``'s own backward takes a
-    slow exact path whenever the input has zeros; inside every part it does.
-    """
-
-    @staticmethod
-    def forward(ctx, visible: torch.Tensor) -> torch.Tensor:
-        if not ctx.needs_input_grad[0]:
-            return visible.cumprod_(dim=-1)  # a fresh buffer nobody else holds
-        transmittance = torch.cumprod(visible, dim=-1)
-        ctx.save_for_backward(visible, transmittance)
-        return transmittance
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
-        visible, transmittance = ctx.saved_tensors
-        weighted = (grad * transmittance).flip(-1)
-        suffix = weighted.cumsum_(dim=-1).flip(-1)  # sum_{i >= k} g_i T_i, exactly 0 where v_k = 0
-        # bounded by sum |g| wherever v_k != 0; 0 / 0 (and an underflowed v_k) becomes 0
-        return torch.nan_to_num_(suffix.div_(visible), nan=0.0, posinf=0.0, neginf=0.0)
-
-
-def _composite(visible_sorted: torch.Tensor, order: torch.Tensor, exact_grad: bool = False) -> torch.Tensor:
-    """Depth composition of slots sorted nearest first, back to part order.
+def _composite_footprints(
+    visible: torch.Tensor,
+    pixel: torch.Tensor,
+    channel_pixel: torch.Tensor,
+    slot_sizes: list[int],
+    shape: tuple[int, int, int, int],
+) -> torch.Tensor:
+    """Depth composition of slot-major footprints (:func:`_sample_footprints`, slots nearest
+    first) into channels-first maps.
 
     Args:
-        visible_sorted: ``(B, P, L)`` ``1 - phi`` of part ``order[b, i]`` in slot ``i``.
-        order: ``(B, L)`` part index of every slot.
-        exact_grad: differentiate with ``torch.cumprod`` (any ``phi``) instead of
-            :class:`_Transmittance` (sampled part maps only).
+        shape: ``(B, L, H, W)`` of the result.
     Returns:
-        ``(B, L, P)`` ``p_l = phi_l prod_{k nearer} (1 - phi_k)``, contiguous.
+        ``shape``, ``p_l = phi_l prod_{k nearer} (1 - phi_k)``; 0 outside part ``l``'s footprint.
 
     Convention:
-        With the transmittance ``T_i = prod_{k <= i} (1 - phi_k)`` (one cumulative product over
-        the innermost dimension) and ``T_{-1} = 1``, ``p = T_{i-1} - T_i = T_{i-1} phi_i`` for
-        the part in slot ``i``: one batched matrix product with ``+1``/``-1`` entries puts
-        every slot's difference back in part order (and the layout back to channels-first),
-        exactly (each output is one subtraction). So ``sum_l p_l = 1 - T_last`` and
-        ``p_l >= 0``. Below ``BMM_MIN_ELEMENTS`` the same differences are taken directly and
-        put back in part order by indexing (same values): a BLAS call on tiny tensors wakes
-        its worker threads, which costs milliseconds on a busy machine.
+        The transmittance ``T`` of every pixel starts at 1. One step per slot, over all
+        samples: at the slot's footprint ``p = T - T (1 - phi)`` (``T_{i-1} - T_i``, as a
+        cumulative product over the depth order gives it) and ``T <- T (1 - phi)``. Outside a
+        footprint ``1 - phi`` is exactly 1, so ``T`` is unchanged and ``p`` is exactly 0 there.
+        Differentiating the products directly keeps gradients exact where ``phi = 1``.
     """
-    batch, parts = order.shape
-    rank = torch.argsort(order, dim=1)
-    dtype = visible_sorted.dtype
-    if exact_grad:
-        transmittance = torch.cumprod(visible_sorted, dim=-1)
-    else:
-        transmittance = _Transmittance.apply(visible_sorted)
-    if transmittance.numel() < BMM_MIN_ELEMENTS:
-        before = F.pad(transmittance[..., :-1], (1, 0), value=1.0)
-        rows = torch.arange(batch, device=order.device)[:, None]
-        return (before - transmittance).transpose(1, 2)[rows, rank]
-    after = F.one_hot(rank, parts).to(dtype)  # part l reads T at its own slot ...
-    before = F.one_hot((rank - 1).clamp_min(0), parts).to(dtype) * (rank > 0).to(dtype)[..., None]
-    maps = torch.bmm(before - after, transmittance.transpose(1, 2))
-    maps[torch.arange(batch, device=order.device), order[:, 0]] += 1.0  # ... and T_{-1} = 1
-    return maps
+    batch, parts, height, width = shape
+    transmittance = visible.new_ones(batch * height * width)
+    drawn = []
+    for visible_slot, pixel_slot in zip(visible.split(slot_sizes), pixel.split(slot_sizes)):
+        before = transmittance[pixel_slot]
+        after = before * visible_slot
+        transmittance.index_put_((pixel_slot,), after)
+        drawn.append(before - after)
+    maps = visible.new_zeros(batch * parts * height * width)
+    maps.index_put_((channel_pixel,), torch.cat(drawn))
+    return maps.view(shape)
 
 
 def transformed_parts(
@@ -512,9 +620,12 @@ def transformed_parts(
     height, width = _check_size(size)
     _check_inputs(q_norm, None, scale, skeleton, validate)
     theta = _part_affine(q_norm, scale, eps, validate, skeleton)
-    parts = torch.arange(NUM_PARTS, device=q_norm.device).expand(q_norm.shape[0], NUM_PARTS)
-    visible = _sample_visibility(theta, parts, height, width)
-    return (1.0 - visible).transpose(1, 2).reshape(q_norm.shape[0], NUM_PARTS, height, width)
+    batch = q_norm.shape[0]
+    parts = torch.arange(NUM_PARTS, device=q_norm.device).expand(batch, NUM_PARTS)
+    visible, _, channel_pixel, _ = _sample_footprints(theta, parts, height, width)
+    phi = visible.new_zeros(batch * NUM_PARTS * height * width)
+    phi.index_put_((channel_pixel,), 1.0 - visible)
+    return phi.view(batch, NUM_PARTS, height, width)
 
 
 def composite_by_depth(phi: torch.Tensor, depth_part: torch.Tensor) -> torch.Tensor:
@@ -526,14 +637,20 @@ def composite_by_depth(phi: torch.Tensor, depth_part: torch.Tensor) -> torch.Ten
     Returns:
         ``(B, L, H, W)``, ``p_l = phi_l * prod_{k nearer than l} (1 - phi_k)``; ties keep the
         part order (the lower index counts as nearer).
+
+    Convention:
+        Dense: with the transmittance ``T_i = prod_{k <= i} (1 - phi_k)`` over the parts sorted
+        nearest first (one ``torch.cumprod``) and ``T_{-1} = 1``, the part in slot ``i`` gets
+        ``T_{i-1} - T_i``; indexing puts the slots back in part order.
     """
     check_shape(phi, ("B", "L", "H", "W"), "phi")
     check_shape(depth_part, tuple(phi.shape[:2]), "depth_part")
-    batch, parts, height, width = phi.shape
+    batch = phi.shape[0]
     order = torch.argsort(depth_part, dim=1, stable=True)
     rows = torch.arange(batch, device=phi.device)[:, None]
-    visible_sorted = (1.0 - phi[rows, order]).reshape(batch, parts, height * width).transpose(1, 2)
-    return _composite(visible_sorted.contiguous(), order, exact_grad=True).view(batch, parts, height, width)
+    transmittance = torch.cumprod(1.0 - phi[rows, order], dim=1)
+    before = torch.cat((torch.ones_like(transmittance[:, :1]), transmittance[:, :-1]), dim=1)
+    return (before - transmittance)[rows, torch.argsort(order, dim=1)]
 
 
 def part_maps(
@@ -562,17 +679,20 @@ def part_maps(
         ``(B, L, H, W)`` in ``[0, 1]`` with ``sum_l <= 1``; channel ``l`` = ``PARTS[l]``.
 
     Convention:
-        One grid + ``grid_sample`` for all parts of all samples, sampled directly in each
-        sample's depth order (nearest first), one cumulative product for the composition and
-        one batched matrix product back to part order; no loop over parts or samples.
+        Equal to ``composite_by_depth(transformed_parts(...), part_depth(depth))``, values and
+        gradients up to rounding, but only every part's footprint is sampled and composed: one
+        ``grid_sample`` for all parts of all samples, in each sample's depth order, and one
+        composition step per depth rank (module docstring).
     """
     height, width = _check_size(size)
     _check_inputs(q_norm, depth, scale, skeleton, validate)
     theta = _part_affine(q_norm, scale, eps, validate, skeleton)
     order = torch.argsort(part_depth(depth.to(q_norm.dtype), skeleton), dim=1, stable=True)
     rows = torch.arange(q_norm.shape[0], device=q_norm.device)[:, None]
-    visible_sorted = _sample_visibility(theta[rows, order], order, height, width)
-    return _composite(visible_sorted, order).view(q_norm.shape[0], NUM_PARTS, height, width)
+    visible, pixel, channel_pixel, slot_sizes = _sample_footprints(theta[rows, order], order, height, width)
+    return _composite_footprints(
+        visible, pixel, channel_pixel, slot_sizes, (q_norm.shape[0], NUM_PARTS, height, width)
+    )
 
 
 # ------------------------------------------------------------------------------------------------
