@@ -46,6 +46,39 @@ def test_initial_prediction_is_the_rest_pose_from_the_front():
     torch.testing.assert_close(out.offset, torch.zeros(2, 2))
 
 
+def test_view_rotation_stays_within_its_ranges():
+    import math
+
+    torch.manual_seed(1)
+    config = EncoderConfig(**SMALL, rotation="view", view_elevation_deg=(-20.0, 50.0), view_roll_deg=30.0,
+                           head_init_gain=0.0)
+    enc = Encoder(config)
+    front = camera.view_rotation(torch.zeros(2), torch.zeros(2))
+    torch.testing.assert_close(enc(_images(2)).cam_R_canon, front, atol=1e-6, rtol=0)
+    # Drive the head to extreme raw values: the rotation stays proper and in the family.
+    raw = torch.randn(4000, 4) * 20.0
+    r = enc._rotation(raw)
+    torch.testing.assert_close(r @ r.transpose(1, 2), torch.eye(3).expand(4000, 3, 3), atol=1e-5, rtol=0)
+    torch.testing.assert_close(torch.linalg.det(r), torch.ones(4000), atol=1e-5, rtol=0)
+    up_cam = r[:, :, 2]  # canonical +Z (the torso) in camera coordinates
+    # Elevation: the torso leans away from a camera above by the camera's elevation (camera z
+    # points away from the camera: up_cam z = -sin(elevation)).
+    elevation = torch.rad2deg(torch.asin(-up_cam[:, 2].clamp(-1, 1)))
+    assert elevation.min() >= -20.0 - 1e-3 and elevation.max() <= 50.0 + 1e-3
+    assert elevation.min() < -19.0 and elevation.max() > 49.0  # the whole range is reachable
+    # Roll: the torso's image direction is "up" (-y) turned by at most the roll bound.
+    roll = torch.rad2deg(torch.atan2(up_cam[:, 0], -up_cam[:, 1]))
+    assert roll.abs().max() <= 30.0 + 1e-3 and roll.abs().max() > 29.0
+    # Azimuth: every direction, hand-worked at raw (cos, sin) = (0, big), elevation and roll 0.
+    fraction = 20.0 / 70.0
+    side = enc._rotation(torch.tensor([[0.0, 30.0, math.log(fraction / (1 - fraction)), 0.0]]))
+    torch.testing.assert_close(side, camera.view_rotation(torch.tensor([math.pi / 2]), torch.zeros(1)), atol=1e-5, rtol=0)
+    # And it learns: every raw output gets a gradient.
+    raw = torch.randn(8, 4, requires_grad=True)
+    enc._rotation(raw).sum().backward()
+    assert raw.grad.abs().sum(0).min() > 0
+
+
 def test_rest_pose_is_upright_and_facing_plus_x():
     pose = rest_pose_canon_mm()
     names = dict(pelvis=0, r_hip=1, r_ankle=3, l_hip=4, l_ankle=6, thorax=8, nose=9, head=10, l_wrist=13, r_wrist=16)
@@ -139,3 +172,7 @@ def test_bad_input_and_config():
         EncoderConfig(norm="layer")
     with pytest.raises(ValueError, match="init_scale"):
         EncoderConfig(init_scale=0.0)
+    with pytest.raises(ValueError, match="rotation"):
+        EncoderConfig(rotation="euler")
+    with pytest.raises(ValueError, match="view_elevation_deg"):
+        EncoderConfig(view_elevation_deg=(10.0, 50.0))

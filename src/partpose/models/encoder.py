@@ -12,7 +12,14 @@ Convention:
     * ``local_vectors (B, 13, 3)``: tanh, then unit-normalised; ``local_vectors[:, k]`` belongs
       to ``H36M17.fk_joints[k]`` in the limb frame of ``geometry.kinematics.limb_frame``.
     * ``hip_angle (B, 2)``: tanh, then unit-normalised ``(sin psi, cos psi)``.
-    * ``cam_R_canon (B, 3, 3)``: 6D representation -> ``camera.rotation_6d_to_matrix``.
+    * ``cam_R_canon (B, 3, 3)``: with ``rotation="6d"`` (default), the 6D representation ->
+      ``camera.rotation_6d_to_matrix`` (any rotation). With ``rotation="view"``, a view of the
+      body from the view prior's family: azimuth from a unit ``(cos, sin)`` pair (any angle),
+      elevation ``lo + (hi - lo) * sigmoid(raw)`` in ``view_elevation_deg`` and an in-plane roll
+      ``view_roll_deg * tanh(raw)``: ``R_roll @ camera.view_rotation(azimuth, elevation)``. The
+      body's torso then always shows in the image plane within those angles; a free rotation lets
+      L_I^u turn the torso towards the camera, which draws every person as a small foreshortened
+      silhouette (see ``docs/learning.md``).
     * ``scale (B,)``: ``lo + (hi - lo) * sigmoid(raw)`` with ``(lo, hi) = scale_range``,
       normalised image units per metre. Crops are person-centred (a detector box, or the box of
       the 2D joints), so the scale lives in a known range; an unbounded scale lets L_I^u shrink
@@ -114,6 +121,9 @@ class EncoderConfig:
     offset_range: float = 0.5  # |t| <= offset_range (tanh): the root stays near the crop centre
     head_init_gain: float = 0.1  # weight scale of the heads' last layers (bias sets the rest pose)
     regress_joints: bool = False  # ablation "w/o T_fk o T_c": regress camera-frame joints instead
+    rotation: Literal["6d", "view"] = "6d"  # camera rotation: any ("6d") | a view within the ranges below ("view")
+    view_elevation_deg: tuple[float, float] = (-45.0, 75.0)  # rotation="view": elevation range
+    view_roll_deg: float = 45.0  # rotation="view": |in-plane roll| bound
 
     def __post_init__(self) -> None:
         self.widths = tuple(int(w) for w in self.widths)
@@ -144,6 +154,13 @@ class EncoderConfig:
                              f"{self.scale_range} and {self.init_scale}")
         if not self.offset_range > 0:
             raise ValueError(f"encoder offset_range must be positive, got {self.offset_range}")
+        if self.rotation not in ("6d", "view"):
+            raise ValueError(f"encoder rotation must be '6d' or 'view', got {self.rotation!r}")
+        self.view_elevation_deg = tuple(float(x) for x in self.view_elevation_deg)
+        lo, hi = self.view_elevation_deg
+        if not -90.0 <= lo < 0.0 < hi <= 90.0 or not 0.0 <= self.view_roll_deg <= 180.0:
+            raise ValueError(f"encoder view_elevation_deg must satisfy -90 <= lo < 0 < hi <= 90 and "
+                             f"view_roll_deg lie in [0, 180], got {self.view_elevation_deg} and {self.view_roll_deg}")
 
 
 @dataclass
@@ -272,7 +289,7 @@ class Encoder(nn.Module):
         else:
             self.local_vectors_head = nn.Linear(hidden, NUM_LOCAL_VECTORS * 3)
             self.hip_angle_head = nn.Linear(hidden, 2)
-            self.rotation_head = nn.Linear(hidden, 6)
+            self.rotation_head = nn.Linear(hidden, 6 if config.rotation == "6d" else 4)
             self.scale_head = nn.Linear(hidden, 1)
             self.offset_head = nn.Linear(hidden, 2)
         self._init_heads()
@@ -303,7 +320,12 @@ class Encoder(nn.Module):
         # tanh(bias) = 0.5 * unit vector, so the normalised output is the rest direction.
         self.local_vectors_head.bias.copy_(torch.atanh(0.5 * local_vectors[0]).reshape(-1))
         self.hip_angle_head.bias.copy_(torch.atanh(0.5 * hip_angle[0]))
-        self.rotation_head.bias.copy_(camera.matrix_to_rotation_6d(front)[0])
+        if self.config.rotation == "6d":
+            self.rotation_head.bias.copy_(camera.matrix_to_rotation_6d(front)[0])
+        else:  # azimuth 0 ((cos, sin) = 0.5 * (1, 0) after tanh), elevation 0, roll 0
+            lo_el, hi_el = self.config.view_elevation_deg
+            fraction = -lo_el / (hi_el - lo_el)
+            self.rotation_head.bias.copy_(torch.tensor([math.atanh(0.5), 0.0, math.log(fraction / (1.0 - fraction)), 0.0]))
         lo, hi = self.config.scale_range
         fraction = (s - lo) / (hi - lo)
         self.scale_head.bias.fill_(math.log(fraction / (1.0 - fraction)))  # sigmoid(bias) = fraction
@@ -339,11 +361,25 @@ class Encoder(nn.Module):
         with torch.autocast(device_type=image.device.type, enabled=False):
             local_vectors = _unit(torch.tanh(raw_vectors.float().reshape(batch, NUM_LOCAL_VECTORS, 3)))
             hip_angle = _unit(torch.tanh(raw_hip.float()))
-            cam_R_canon = camera.rotation_6d_to_matrix(raw_rotation.float())
+            cam_R_canon = self._rotation(raw_rotation.float())
             lo, hi = self.config.scale_range
             scale = lo + (hi - lo) * torch.sigmoid(raw_scale.float()[:, 0])
             offset = self.config.offset_range * torch.tanh(raw_offset.float())
         return EncoderOutput(local_vectors, hip_angle, cam_R_canon, scale, offset, appearance)
+
+
+    def _rotation(self, raw: torch.Tensor) -> torch.Tensor:
+        """``cam_R_canon (B, 3, 3)`` from the rotation head's output (module docstring)."""
+        if self.config.rotation == "6d":
+            return camera.rotation_6d_to_matrix(raw)
+        azimuth_cs = _unit(torch.tanh(raw[:, :2]))
+        azimuth = torch.atan2(azimuth_cs[:, 1], azimuth_cs[:, 0])
+        lo, hi = (math.radians(x) for x in self.config.view_elevation_deg)
+        elevation = lo + (hi - lo) * torch.sigmoid(raw[:, 2])
+        roll = math.radians(self.config.view_roll_deg) * torch.tanh(raw[:, 3])
+        cos_r, sin_r, zero, one = torch.cos(roll), torch.sin(roll), torch.zeros_like(roll), torch.ones_like(roll)
+        roll_R = torch.stack((cos_r, -sin_r, zero, sin_r, cos_r, zero, zero, zero, one), dim=-1).view(-1, 3, 3)
+        return roll_R @ camera.view_rotation(azimuth, elevation)
 
 
 def _unit(x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
