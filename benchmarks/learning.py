@@ -98,7 +98,7 @@ def mean_pose_row(overrides: list[str]) -> dict:
 
 
 def trained_row(row: str, seed: int, budget: str, runs: Path, threads: int = 0) -> dict:
-    from partpose.training.config import load_config
+    from partpose.training.config import config_to_dict, load_config
     from partpose.training.trainer import train
 
     config_path, rest = split_overrides(BUDGETS[budget])
@@ -111,7 +111,7 @@ def trained_row(row: str, seed: int, budget: str, runs: Path, threads: int = 0) 
     curve = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     return {"metrics": result.metrics, "best": result.best_metrics, "initial": result.initial_metrics,
             "curve": [{"step": c["step"], "mpjpe": c["mpjpe"], "pa_mpjpe": c["pa_mpjpe"]} for c in curve],
-            "train_seconds": result.seconds}
+            "train_seconds": result.seconds, "config": config_to_dict(config)}
 
 
 def run_rows(rows: list[str], seeds: list[int], budget: str, runs: Path, threads: int = 0) -> None:

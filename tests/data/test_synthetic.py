@@ -119,7 +119,7 @@ def test_ray_cast_matches_dense_reference():
             assert (hits.index == dense.index).mean() > 0.999
             hit = dense.index >= 0
             assert hit.mean() > 0.05
-            np.testing.assert_allclose(hits.depth[hit], dense.depth[hit], atol=0.02)
+            np.testing.assert_allclose(hits.depth[hit], dense.depth[hit], atol=0.05)  # mm, float32 at metres
             assert np.all(np.isinf(hits.depth[~hit]))
 
 
