@@ -168,7 +168,7 @@ class PairDataset(Dataset):
         return {
             "image_s": _image(video.frames[s]),
             "image_t": _image(video.frames[t]),
-            "background": _image(video.background) if video.background is not None else self._no_background.clone(),
+            "background": _image(video.background_at(t)) if video.background is not None else self._no_background.clone(),
             "saliency_t": torch.from_numpy(np.array(self.saliency[v][t]))[None],
             "background_valid": _scalar(video.background is not None and not video.camera_moves),
             "pose3d_t": torch.from_numpy(video.pose3d_cam_mm[t].copy()) if has3d else torch.zeros(j, 3),

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from partpose.data.datasets import PREPARE
-from partpose.data.saliency import saliency_maps
+from partpose.data.saliency import background_residual_saliency, saliency_maps
 from partpose.data.video import Video, load_video
 from partpose.errors import UserError
 from partpose.geometry.puppet import draw_labels_rgb
@@ -90,7 +90,11 @@ def contact_sheet(videos: Sequence[Video], frames_per_video: int = 1, tile: int 
     rows = []
     for video in videos:
         picks = np.unique(np.linspace(0, video.num_frames - 1, frames_per_video).round().astype(int))
-        saliency = saliency_maps(video.frames[picks])
+        if video.background is not None and not video.camera_moves:  # what training uses (PairDataset)
+            background = video.background[picks] if video.background.ndim == 4 else video.background
+            saliency = background_residual_saliency(video.frames[picks], background)
+        else:
+            saliency = saliency_maps(video.frames[picks])
         for k, t in enumerate(picks):
             frame = cv2.resize(video.frames[t], (tile, tile), interpolation=cv2.INTER_NEAREST)
             tiles = [_label(frame.copy(), f"{video.action} t={t}")]
@@ -102,7 +106,7 @@ def contact_sheet(videos: Sequence[Video], frames_per_video: int = 1, tile: int 
             else:
                 tiles.append(_label(np.full((tile, tile, 3), 64, np.uint8), "no labels"))
             if video.background is not None:
-                background = cv2.resize(video.background, (tile, tile), interpolation=cv2.INTER_NEAREST)
+                background = cv2.resize(video.background_at(t), (tile, tile), interpolation=cv2.INTER_NEAREST)
                 tiles.append(_label(background, "camera moves" if video.camera_moves else "static"))
             else:
                 tiles.append(_label(np.full((tile, tile, 3), 64, np.uint8), "no background"))

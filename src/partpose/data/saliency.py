@@ -80,17 +80,20 @@ def background_residual_saliency(frames: np.ndarray, background: np.ndarray, tau
     backgrounds. Needs a valid background (a static camera); use :func:`saliency_maps` otherwise.
 
     Args:
-        frames: ``(T, H, W, 3)`` uint8 RGB; background: ``(H, W, 3)`` uint8 RGB.
+        frames: ``(T, H, W, 3)`` uint8 RGB; background: ``(H, W, 3)`` uint8 RGB, or
+            ``(T, H, W, 3)``, one per frame.
         tau: intensity difference (0–255) that counts as fully salient.
     Returns:
         ``(T, H, W)`` float32 in [0, 1].
     """
     frames = np.asarray(frames)
     background = np.asarray(background)
-    if frames.ndim != 4 or frames.shape[1:] != background.shape or frames.shape[-1] != 3:
-        raise ValueError(f"frames (T, H, W, 3) and background (H, W, 3) must match, got {frames.shape} "
-                         f"and {background.shape}")
-    diff = np.abs(frames.astype(np.int16) - background.astype(np.int16)[None]).max(axis=-1).astype(np.float32)
+    if frames.ndim != 4 or background.shape not in (frames.shape[1:], frames.shape) or frames.shape[-1] != 3:
+        raise ValueError(f"frames (T, H, W, 3) and background (H, W, 3) or (T, H, W, 3) must match, got "
+                         f"{frames.shape} and {background.shape}")
+    if background.ndim == 3:
+        background = background[None]
+    diff = np.abs(frames.astype(np.int16) - background.astype(np.int16)).max(axis=-1).astype(np.float32)
     out = np.clip(diff / tau, 0.0, 1.0)
     if blur_sigma > 0:
         out = np.stack([cv2.GaussianBlur(m, (0, 0), blur_sigma) for m in out])

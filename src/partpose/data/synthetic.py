@@ -4,12 +4,22 @@ A person is a set of analytic primitives (capsules for the limbs, neck, hands an
 ellipsoids for the head, chest and hips), one or more per part of
 ``partpose.geometry.parts.PARTS``, so the rendered part labels use the puppet's label set. Each
 subject has its own proportions (height, limb thickness, head size) and clothes (skin, hair,
-shirt, trousers and shoe colours; plain, striped or checked cloth in part-local coordinates;
-short or long sleeves and trouser legs). Frames are ray cast through a perspective pinhole
-camera, straight into a person-centred square crop, with Lambert shading under one directional
-light plus ambient light, over a background at infinity cut from a real photograph (bundled with
-scikit-image) or a procedural texture. Unlike the 2D puppet of T_s, the body is 3D, perspective,
-self-occluding and shaded, so the benchmark is not solved by construction.
+shirt, trousers and shoe colours, a contrasting print on the front of the shirt; plain,
+striped or checked cloth in part-local coordinates; short or long sleeves and trouser legs).
+The face, the print and the toes tell the front of a person from the back. Frames are ray cast
+through a perspective pinhole camera, straight into a person-centred square crop (one per frame
+by default, smoothed over time, as a person detector's boxes are), with Lambert shading under
+one directional light plus ambient light, over a background at infinity cut from a real
+photograph (bundled with scikit-image) or a procedural texture. Unlike the 2D puppet of T_s,
+the body is 3D, perspective, self-occluding and shaded, so the benchmark is not solved by
+construction.
+
+The background the method is given for a static-camera video is, by default, the scene without
+the person (a background plate), cropped like each frame: what the temporal median of a long
+recording converges to once the person has moved about. The clips here are one or two seconds of
+mostly in-place motion, too short for their own median to be clean (with the old one-crop-per-clip
+videos, 21 % of the person's pixels, on average, matched their clip's median); ``background =
+"median"`` with ``crop = "clip"`` renders that harder variant.
 
 Train videos use the motion-capture "train" clips, the train subjects and the train backgrounds;
 test videos use the held-out "test" clips, held-out subjects and held-out backgrounds
@@ -45,7 +55,7 @@ from partpose.geometry.parts import PART_NAMES
 from partpose.geometry.skeleton import H36M17
 
 # Bump when the renderer's output changes, so cached datasets are rebuilt.
-RENDERER_VERSION = 1
+RENDERER_VERSION = 2
 
 _J = {name: i for i, name in enumerate(H36M17.names)}
 
@@ -60,9 +70,9 @@ class SyntheticConfig:
     resolution: int = 64  # crop side in pixels (64, 128 or 256)
     num_train_subjects: int = 8  # distinct bodies and clothes in the train split
     num_test_subjects: int = 4  # held-out bodies and clothes of the test split
-    videos_per_motion: int = 20  # train videos rendered from every training motion clip
-    test_videos_per_motion: int = 8  # test videos per held-out motion clip
-    frames_per_video: int = 32  # cap on frames per video (a window of the clip)
+    videos_per_motion: int = 60  # train videos rendered from every training motion clip (960 scenes)
+    test_videos_per_motion: int = 32  # test videos per held-out motion clip (128 viewpoints)
+    frames_per_video: int = 16  # cap on frames per video (a window of the clip)
     fps: float = 25.0  # clips are resampled to this frame rate
     moving_camera_fraction: float = 0.25  # share of videos whose camera orbits the person
     mirror_fraction: float = 0.5  # share of videos that play the left/right mirrored motion
@@ -76,6 +86,8 @@ class SyntheticConfig:
     cache_dir: str | None = None  # folder for rendered datasets (keyed by a hash of the rest)
     train_motions: Literal["train", "non_test"] = "non_test"  # train videos: the mocap "train" clips, or every clip but the test ones
     mixed_motions: int = 0  # extra train motions composed from the limbs of the train clips (mocap.mixed_motions)
+    crop: Literal["frame", "clip"] = "frame"  # person-centred crop per frame (smoothed) | one fixed crop per clip
+    background: Literal["plate", "median"] = "plate"  # static cameras: the scene without the person | the clip's temporal median
 
 
 SPLIT_CODES = {"train": 1, "test": 2}
@@ -116,6 +128,11 @@ def _check_config(config: SyntheticConfig) -> None:
         raise UserError(f"synthetic.frames_per_video must be >= 2, got {config.frames_per_video}")
     if not config.fps > 0:
         raise UserError(f"synthetic.fps must be > 0, got {config.fps}")
+    if config.crop not in ("frame", "clip") or config.background not in ("plate", "median"):
+        raise UserError(f"synthetic.crop must be 'frame' or 'clip' and synthetic.background 'plate' or 'median', "
+                        f"got {config.crop!r} and {config.background!r}")
+    if config.background == "median" and config.crop != "clip":
+        raise UserError("synthetic.background=median needs synthetic.crop=clip: a temporal median needs one fixed crop")
     for key in ("moving_camera_fraction", "mirror_fraction"):
         if not 0.0 <= getattr(config, key) <= 1.0:
             raise UserError(f"synthetic.{key} must be in [0, 1], got {getattr(config, key)}")
@@ -130,8 +147,8 @@ def _check_config(config: SyntheticConfig) -> None:
 # Subjects: proportions and clothes
 # ==============================================================================================
 
-SKIN, HAIR, SHIRT, TROUSERS, SHOES = range(5)
-MATERIAL_NAMES = ("skin", "hair", "shirt", "trousers", "shoes")
+SKIN, HAIR, SHIRT, TROUSERS, SHOES, PRINT = range(6)
+MATERIAL_NAMES = ("skin", "hair", "shirt", "trousers", "shoes", "print")
 PLAIN, BANDS, STRIPES, CHECKS = range(4)  # cloth patterns (bands cross the part's axis)
 
 _SKIN_TONES = np.array(
@@ -153,10 +170,11 @@ class Subject:
         thickness: multiplies every limb radius and the torso's depth and width.
         head_scale: multiplies the head's width and depth.
         part_jitter: ``(8,)`` per-limb radius factors (upper/lower arm l/r, upper/lower leg l/r).
-        colour: ``(5, 3)`` float32 RGB in [0, 1] per material (skin, hair, shirt, trousers,
-            shoes); ``colour_alt`` the second cloth colour of a pattern.
-        pattern: ``(5,)`` int, PLAIN, BANDS, STRIPES or CHECKS per material.
-        period_mm: ``(5,)`` pattern period in millimetres on the body.
+        colour: ``(6, 3)`` float32 RGB in [0, 1] per material (skin, hair, shirt, trousers,
+            shoes, print: the front of the shirt, a contrasting panel as an open jacket or a
+            printed T-shirt shows); ``colour_alt`` the second cloth colour of a pattern.
+        pattern: ``(6,)`` int, PLAIN, BANDS, STRIPES or CHECKS per material.
+        period_mm: ``(6,)`` pattern period in millimetres on the body.
         long_sleeves, long_trousers: sleeve and trouser-leg lengths.
     """
 
@@ -181,18 +199,33 @@ def _random_cloth_colour(rng: np.random.Generator) -> np.ndarray:
     return cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32) / 255.0
 
 
+def _contrasting_colour(colour: np.ndarray, rng: np.random.Generator, min_difference: float = 0.3) -> np.ndarray:
+    """A cloth colour whose mean absolute RGB difference to ``colour`` is at least
+    ``min_difference`` (the best of a few draws otherwise)."""
+    best, best_difference = colour, -1.0
+    for _ in range(16):
+        candidate = _random_cloth_colour(rng)
+        difference = float(np.abs(candidate - colour).mean())
+        if difference > best_difference:
+            best, best_difference = candidate, difference
+        if difference >= min_difference:
+            break
+    return best
+
+
 def sample_subject(name: str, rng: np.random.Generator) -> Subject:
     """Draw a subject's proportions and clothes from ``rng``."""
-    colour = np.zeros((5, 3), np.float32)
-    colour_alt = np.zeros((5, 3), np.float32)
-    pattern = np.zeros(5, np.int64)
-    period = np.full(5, 100.0, np.float32)
+    colour = np.zeros((len(MATERIAL_NAMES), 3), np.float32)
+    colour_alt = np.zeros((len(MATERIAL_NAMES), 3), np.float32)
+    pattern = np.zeros(len(MATERIAL_NAMES), np.int64)
+    period = np.full(len(MATERIAL_NAMES), 100.0, np.float32)
     colour[SKIN] = _SKIN_TONES[rng.integers(len(_SKIN_TONES))] * rng.uniform(0.92, 1.05)
     colour[HAIR] = _HAIR_TONES[rng.integers(len(_HAIR_TONES))]
     for material in (SHIRT, TROUSERS, SHOES):
         colour[material] = _random_cloth_colour(rng)
         colour_alt[material] = _random_cloth_colour(rng)
     colour[SHOES] *= 0.5  # shoes are dark-ish
+    colour[PRINT] = colour_alt[PRINT] = _contrasting_colour(colour[SHIRT], rng)
     pattern[SHIRT] = rng.choice([PLAIN, BANDS, STRIPES, CHECKS], p=[0.4, 0.25, 0.15, 0.2])
     pattern[TROUSERS] = rng.choice([PLAIN, STRIPES, CHECKS], p=[0.7, 0.15, 0.15])
     period[SHIRT] = rng.uniform(70.0, 160.0)
@@ -381,12 +414,13 @@ def build_body(pose_cam_mm: np.ndarray, subject: Subject) -> Body:
                          np.stack([chest_up, chest_left, chest_fwd], axis=-2),
                          np.stack([hips_up, hips_left, hips_fwd], axis=-2)], axis=1)
     ell_semi = np.stack([head_semi, chest_semi, hips_semi], axis=1)
-    # Hair covers the top and back of the head; the shirt covers the hips above the belt.
-    ell_split_dir = np.array([_unit(np.array([0.75, 0.0, -0.66])), [1.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
+    # Hair covers the top and back of the head; the print covers the front of the chest; the
+    # shirt covers the hips above the belt. Face, print and toes tell the front from the back.
+    ell_split_dir = np.array([_unit(np.array([0.75, 0.0, -0.66])), [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
     ell_labels = [_LABEL["head"], _LABEL["torso"], _LABEL["torso"]]
     ell_mat_a = [SKIN, SHIRT, TROUSERS]
-    ell_mat_b = [HAIR, SHIRT, SHIRT]
-    ell_splits = [0.25, 2.0, 0.35]
+    ell_mat_b = [HAIR, PRINT, SHIRT]
+    ell_splits = [0.25, 0.45, 0.35]
 
     return Body(
         cap_a=cap_a.astype(np.float32),
@@ -1050,14 +1084,14 @@ def _world_to_camera(points_world: np.ndarray, cam_R_world: np.ndarray, centre: 
 
 
 def render_clip(pose_world_mm: np.ndarray, scene: Scene, resolution: int, margin: float = 0.25,
-                noise_std: float = 0.0) -> RenderedClip:
+                noise_std: float = 0.0, crop_per_frame: bool = False) -> RenderedClip:
     """Render one clip of a posed subject.
 
     The subject's poses are scaled by ``height_scale`` about the ground point below the first
     frame's pelvis. The camera looks at the clip's mean pelvis from ``distance_mm`` at the given
-    azimuth and elevation, orbiting at ``orbit_rate`` for a moving camera. The crop is constant
-    for a static camera (so the backdrop is identical in every frame) and smoothed per frame
-    otherwise.
+    azimuth and elevation, orbiting at ``orbit_rate`` for a moving camera. The crop follows the
+    person, smoothed over time, for a moving camera or with ``crop_per_frame``; otherwise it is
+    one crop for the whole clip (so the backdrop is identical in every frame).
 
     Args:
         pose_world_mm: ``(T, 17, 3)`` world joints (+Z up), mm.
@@ -1065,6 +1099,7 @@ def render_clip(pose_world_mm: np.ndarray, scene: Scene, resolution: int, margin
         resolution: crop side, pixels.
         margin: crop margin (:func:`crop_intrinsics`).
         noise_std: Gaussian sensor noise, 0-255 units.
+        crop_per_frame: a person-centred crop per frame even for a static camera.
     Returns:
         :class:`RenderedClip`.
     """
@@ -1084,7 +1119,7 @@ def render_clip(pose_world_mm: np.ndarray, scene: Scene, resolution: int, margin
     centre = orbit_centres(target, np.full(num_frames, scene.distance_mm), azimuth, elevation)
     cam_R_world = look_at(centre, target)
     pose_cam = _world_to_camera(pose, cam_R_world, centre)
-    K = crop_intrinsics(pose_cam, resolution, margin, static=not scene.camera_moves)
+    K = crop_intrinsics(pose_cam, resolution, margin, static=not (scene.camera_moves or crop_per_frame))
 
     light_world = np.array([math.cos(scene.light_elevation) * math.cos(scene.light_azimuth),
                             math.cos(scene.light_elevation) * math.sin(scene.light_azimuth),
@@ -1230,19 +1265,31 @@ def make_scene(config: SyntheticConfig, spec: VideoSpec, subject: Subject) -> Sc
 
 def render_spec(config: SyntheticConfig, spec: VideoSpec, motion_world_mm: np.ndarray,
                 subjects: dict[str, Subject]) -> tuple[Video, RenderedClip]:
-    """Render one planned video. ``motion_world_mm`` is the whole resampled clip."""
+    """Render one planned video. ``motion_world_mm`` is the whole resampled clip.
+
+    The video's background follows ``config.background``: ``"plate"`` gives a static-camera
+    video the scene without the person, cropped like each frame (``(T, H, W, 3)``), and a
+    moving-camera video none; ``"median"`` gives every video its temporal median and lets
+    :func:`partpose.data.video.camera_moves` judge it, as for any user video.
+    """
     from partpose.data.mocap import mirror
 
     window = motion_world_mm[spec.start:spec.start + spec.num_frames]
     if spec.mirrored:
         window = mirror(window)
     scene = make_scene(config, spec, subjects[spec.subject])
-    clip = render_clip(window, scene, config.resolution, config.crop_margin, config.noise_std)
-    background = median_background(clip.frames)
+    clip = render_clip(window, scene, config.resolution, config.crop_margin, config.noise_std,
+                       crop_per_frame=config.crop == "frame")
+    if config.background == "plate":
+        background = None if scene.camera_moves else clip.clean_background
+        moves = bool(scene.camera_moves)
+    else:
+        background = median_background(clip.frames)
+        moves = camera_moves(clip.frames, background)
     video = Video(
         frames=clip.frames,
         background=background,
-        camera_moves=camera_moves(clip.frames, background),
+        camera_moves=moves,
         pose3d_cam_mm=clip.pose3d_cam_mm,
         pose2d_norm=clip.pose2d_norm,
         segmentation=clip.segmentation,
@@ -1265,10 +1312,8 @@ def build_synthetic_videos(config: SyntheticConfig, split: str, indices: Sequenc
 
     Train videos use the training motions (``config.train_motions``: every non-test clip by
     default) with the train subjects and backdrops; test videos the held-out "test" clips,
-    subjects and backdrops. ``Video.background`` is the
-    clip's temporal median (not the renderer's clean backdrop) and ``Video.camera_moves`` the
-    verdict of :func:`partpose.data.video.camera_moves` on it, as for any user video (the
-    renderer's truth is ``VideoSpec.moving_camera``). With ``config.cache_dir`` set, a whole split
+    subjects and backdrops. ``Video.background`` follows ``config.background`` (:func:`render_spec`).
+    With ``config.cache_dir`` set, a whole split
     is read from (or written to) ``<cache_dir>/synthetic_<split>_<config_key>.npz``.
 
     Args:

@@ -42,7 +42,10 @@ class Video:
 
     Attributes:
         frames: ``(T, H, W, 3)`` uint8, person-centred square crops.
-        background: ``(H, W, 3)`` uint8, the clip background (temporal median), or ``None``.
+        background: the clip background, or ``None``: ``(H, W, 3)`` uint8 when the crop is
+            fixed (the temporal median of a static camera), or ``(T, H, W, 3)`` uint8, one per
+            frame, when every frame has its own crop of a static scene (the scene's background
+            cropped like the frame). :meth:`background_at` reads either.
         camera_moves: ``True`` when the median background is not valid for this clip.
         pose3d_cam_mm: ``(T, 17, 3)`` float32 camera-frame joints in millimetres, or ``None``.
         pose2d_norm: ``(T, 17, 2)`` float32 normalised crop coordinates, or ``None``.
@@ -72,6 +75,12 @@ class Video:
     def __len__(self) -> int:
         return self.num_frames
 
+    def background_at(self, t: int) -> np.ndarray | None:
+        """The ``(H, W, 3)`` background of frame ``t`` (``None`` when the clip has none)."""
+        if self.background is None:
+            return None
+        return self.background[t] if self.background.ndim == 4 else self.background
+
     def validate(self) -> "Video":
         """Check shapes and dtypes; raise ``ValueError`` naming the first inconsistent field.
 
@@ -88,7 +97,8 @@ class Video:
         if h != w:
             raise ValueError(f"Video {self.name!r}: frames must be square crops, got {h}x{w}")
         j = H36M17.num_joints
-        _check_field(self, "background", (h, w, 3), np.uint8)
+        per_frame = isinstance(self.background, np.ndarray) and self.background.ndim == 4
+        _check_field(self, "background", (t, h, w, 3) if per_frame else (h, w, 3), np.uint8)
         _check_field(self, "pose3d_cam_mm", (t, j, 3), np.float32)
         _check_field(self, "pose2d_norm", (t, j, 2), np.float32)
         _check_field(self, "segmentation", (t, h, w), np.uint8)
@@ -144,7 +154,7 @@ def background_residual_fraction(
 
     Args:
         frames: ``(T, H, W, 3)`` uint8.
-        background: ``(H, W, 3)`` uint8.
+        background: ``(H, W, 3)`` uint8, or ``(T, H, W, 3)`` one per frame.
         pixel_threshold: τ on the mean absolute RGB difference, 0-255 units.
         border: count only the band of this width (fraction of each side, at least one pixel)
             along the image border; ``None`` counts every pixel.
@@ -153,8 +163,8 @@ def background_residual_fraction(
     """
     if not isinstance(frames, np.ndarray) or frames.ndim != 4 or frames.shape[-1] != 3:
         raise ValueError(f"frames must be a (T, H, W, 3) array, got {_desc(frames)}")
-    if not isinstance(background, np.ndarray) or background.shape != frames.shape[1:]:
-        raise ValueError(f"background must have shape {frames.shape[1:]}, got {_desc(background)}")
+    if not isinstance(background, np.ndarray) or background.shape not in (frames.shape[1:], frames.shape):
+        raise ValueError(f"background must have shape {frames.shape[1:]} or {frames.shape}, got {_desc(background)}")
     h, w = frames.shape[1:3]
     region = np.ones((h, w), bool)
     if border is not None:
@@ -162,7 +172,8 @@ def background_residual_fraction(
             raise ValueError(f"border must be in (0, 0.5), got {border}")
         bh, bw = max(1, int(round(border * h))), max(1, int(round(border * w)))
         region[bh:h - bh, bw:w - bw] = False
-    diff = np.abs(frames[:, region].astype(np.int16) - background[region].astype(np.int16)).mean(axis=-1)
+    background_band = background[..., region, :] if background.ndim == 4 else background[region]
+    diff = np.abs(frames[:, region].astype(np.int16) - background_band.astype(np.int16)).mean(axis=-1)
     return (diff > pixel_threshold).mean(axis=1)
 
 

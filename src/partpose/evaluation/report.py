@@ -106,7 +106,11 @@ def resize_video(video: Video, size: int) -> Video:
         return video
     method = cv2.INTER_AREA if video.size[0] > size else cv2.INTER_LINEAR
     frames = np.stack([cv2.resize(f, (size, size), interpolation=method) for f in video.frames])
-    background = None if video.background is None else cv2.resize(video.background, (size, size), interpolation=method)
+    background = None
+    if video.background is not None:
+        per_frame = video.background if video.background.ndim == 4 else video.background[None]
+        background = np.stack([cv2.resize(b, (size, size), interpolation=method) for b in per_frame])
+        background = background if video.background.ndim == 4 else background[0]
     segmentation = None if video.segmentation is None else np.stack(
         [cv2.resize(s, (size, size), interpolation=cv2.INTER_NEAREST) for s in video.segmentation])
     return Video(frames, background, video.camera_moves, video.pose3d_cam_mm, video.pose2d_norm, segmentation,

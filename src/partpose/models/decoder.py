@@ -51,6 +51,7 @@ class DecoderConfig:
     widths: tuple[int, ...] = (64, 48, 32, 24, 8)  # channels at each stage size, low to high res (last: each fork)
     norm: Literal["group", "batch", "none"] = "group"  # "group", "batch" or "none" (see EncoderConfig.norm)
     norm_groups: int = 8  # groups of GroupNorm (reduced to a divisor of the channel count)
+    part_colours: bool = True  # D_I's last 1x1 layer over the part maps is predicted from a (a colour per part)
 
     def __post_init__(self) -> None:
         self.widths = tuple(int(w) for w in self.widths)
@@ -127,18 +128,36 @@ class PointwiseConv(nn.Module):
 class _Fork(nn.Module):
     """One output branch: up-convolution to the output size, norm, ReLU, then a 1x1 convolution
     over the branch features concatenated with the full-resolution part maps (written as the
-    sum of two 1x1 convolutions, one per input, which is the same map without the concat)."""
+    sum of two 1x1 convolutions, one per input, which is the same map without the concat).
 
-    def __init__(self, in_channels: int, channels: int, num_parts: int, out_channels: int, norm: str, groups: int):
+    With ``appearance_dim``, the 1x1 weights over the part maps are not fixed but predicted from
+    the appearance code, one ``(out_channels, L)`` matrix per sample: every part is painted in a
+    colour read from ``a`` before the features add texture and shading. (A fixed matrix can only
+    give every person the same colour per part; the features must then carry the appearance to
+    each part's pixels through the up-convolutions, which a freshly initialised decoder learns
+    slowly, and until it does the decoded people do not look like the people in the frames.)"""
+
+    def __init__(self, in_channels: int, channels: int, num_parts: int, out_channels: int, norm: str, groups: int,
+                 appearance_dim: int | None = None):
         super().__init__()
         self.up = nn.ConvTranspose2d(in_channels, channels, 4, 2, 1, bias=False)
         self.norm = make_norm(norm, channels, groups)
         self.out_features = PointwiseConv(channels, out_channels)
         self.out_maps = PointwiseConv(num_parts, out_channels, bias=False)
+        self.num_parts, self.out_channels = num_parts, out_channels
+        self.maps_from_appearance = None
+        if appearance_dim is not None:
+            self.maps_from_appearance = nn.Linear(appearance_dim, out_channels * num_parts)
+            nn.init.zeros_(self.maps_from_appearance.bias)
 
-    def forward(self, x: torch.Tensor, maps: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, maps: torch.Tensor, appearance: torch.Tensor | None = None) -> torch.Tensor:
         h = F.relu(self.norm(self.up(x)))
-        return self.out_features(h) + self.out_maps(maps.to(h.dtype))
+        maps = maps.to(h.dtype)
+        y = self.out_features(h) + self.out_maps(maps)
+        if self.maps_from_appearance is not None:
+            weight = self.maps_from_appearance(appearance).to(h.dtype).view(-1, self.out_channels, self.num_parts)
+            y = y + torch.einsum("bol,blhw->bohw", weight, maps)
+        return y
 
 
 class Decoder(nn.Module):
@@ -182,7 +201,8 @@ class Decoder(nn.Module):
             )
             for k in range(len(self._sizes) - 2)
         )
-        self.image_fork = _Fork(widths[-2], widths[-1], num_parts, 3, norm, groups)  # D_I
+        self.image_fork = _Fork(widths[-2], widths[-1], num_parts, 3, norm, groups,
+                                appearance_dim if config.part_colours else None)  # D_I
         self.seg_fork = _Fork(widths[-2], widths[-1], num_parts, num_parts + 1, norm, groups)  # D_seg
         self._init_segmentation_from_maps()
 
@@ -233,6 +253,6 @@ class Decoder(nn.Module):
             x = condition(torch.cat((x, part_maps[k].to(x.dtype)), dim=1))
             if k < len(self.up):
                 x = self.up[k](x)
-        rgb_fg = torch.sigmoid(self.image_fork(x, part_maps[-1]))
+        rgb_fg = torch.sigmoid(self.image_fork(x, part_maps[-1], appearance))
         seg_logits = self.seg_fork(x, part_maps[-1])
         return rgb_fg, seg_logits

@@ -11,7 +11,11 @@ Convention:
 
     * ``local_vectors (B, 13, 3)``: tanh, then unit-normalised; ``local_vectors[:, k]`` belongs
       to ``H36M17.fk_joints[k]`` in the limb frame of ``geometry.kinematics.limb_frame``.
-    * ``hip_angle (B, 2)``: tanh, then unit-normalised ``(sin psi, cos psi)``.
+    * ``hip_angle (B, 2)``: ``(sin psi, cos psi)`` of ``psi = 90° + hip_angle_range_deg * tanh(raw)``:
+      the hip line stays within that range of perpendicular to the spine (motion capture: 72° to
+      108°), with the left hip on the body's left. A free angle would let the hips swap sides, so
+      that a body seen from the back could be fitted by a canonical frame facing the camera with
+      its hips, shoulders and limbs flipped, and the camera rotation would learn the view slowly.
     * ``cam_R_canon (B, 3, 3)``: with ``rotation="6d"`` (default), the 6D representation ->
       ``camera.rotation_6d_to_matrix`` (any rotation). With ``rotation="view"``, a view of the
       body from the view prior's family: azimuth from a unit ``(cos, sin)`` pair (any angle),
@@ -121,6 +125,7 @@ class EncoderConfig:
     offset_range: float = 0.5  # |t| <= offset_range (tanh): the root stays near the crop centre
     head_init_gain: float = 0.1  # weight scale of the heads' last layers (bias sets the rest pose)
     regress_joints: bool = False  # ablation "w/o T_fk o T_c": regress camera-frame joints instead
+    hip_angle_range_deg: float = 30.0  # psi = 90° +- this (tanh): the hip line near perpendicular to the spine
     rotation: Literal["6d", "view"] = "6d"  # camera rotation: any ("6d") | a view within the ranges below ("view")
     view_elevation_deg: tuple[float, float] = (-45.0, 75.0)  # rotation="view": elevation range
     view_roll_deg: float = 45.0  # rotation="view": |in-plane roll| bound
@@ -154,6 +159,8 @@ class EncoderConfig:
                              f"{self.scale_range} and {self.init_scale}")
         if not self.offset_range > 0:
             raise ValueError(f"encoder offset_range must be positive, got {self.offset_range}")
+        if not 0.0 < self.hip_angle_range_deg < 90.0:
+            raise ValueError(f"encoder hip_angle_range_deg must lie in (0, 90), got {self.hip_angle_range_deg}")
         if self.rotation not in ("6d", "view"):
             raise ValueError(f"encoder rotation must be '6d' or 'view', got {self.rotation!r}")
         self.view_elevation_deg = tuple(float(x) for x in self.view_elevation_deg)
@@ -288,7 +295,7 @@ class Encoder(nn.Module):
             self.joints_head = nn.Linear(hidden, NUM_JOINTS * 3)
         else:
             self.local_vectors_head = nn.Linear(hidden, NUM_LOCAL_VECTORS * 3)
-            self.hip_angle_head = nn.Linear(hidden, 2)
+            self.hip_angle_head = nn.Linear(hidden, 1)
             self.rotation_head = nn.Linear(hidden, 6 if config.rotation == "6d" else 4)
             self.scale_head = nn.Linear(hidden, 1)
             self.offset_head = nn.Linear(hidden, 2)
@@ -316,10 +323,10 @@ class Encoder(nn.Module):
             joints = torch.cat((q, s * depth_m[..., None]), dim=-1)[0]  # (17, 3), normalised units
             self.joints_head.bias.copy_(joints.reshape(-1))
             return
-        local_vectors, hip_angle = kinematics.inverse_kinematics(rest_mm[None])
+        local_vectors, _ = kinematics.inverse_kinematics(rest_mm[None])
         # tanh(bias) = 0.5 * unit vector, so the normalised output is the rest direction.
         self.local_vectors_head.bias.copy_(torch.atanh(0.5 * local_vectors[0]).reshape(-1))
-        self.hip_angle_head.bias.copy_(torch.atanh(0.5 * hip_angle[0]))
+        self.hip_angle_head.bias.zero_()  # psi = 90°: the rest pose's hips
         if self.config.rotation == "6d":
             self.rotation_head.bias.copy_(camera.matrix_to_rotation_6d(front)[0])
         else:  # azimuth 0 ((cos, sin) = 0.5 * (1, 0) after tanh), elevation 0, roll 0
@@ -360,7 +367,8 @@ class Encoder(nn.Module):
         raw_offset = self.offset_head(hidden)
         with torch.autocast(device_type=image.device.type, enabled=False):
             local_vectors = _unit(torch.tanh(raw_vectors.float().reshape(batch, NUM_LOCAL_VECTORS, 3)))
-            hip_angle = _unit(torch.tanh(raw_hip.float()))
+            psi = 0.5 * math.pi + math.radians(self.config.hip_angle_range_deg) * torch.tanh(raw_hip.float()[:, 0])
+            hip_angle = torch.stack((torch.sin(psi), torch.cos(psi)), dim=-1)
             cam_R_canon = self._rotation(raw_rotation.float())
             lo, hi = self.config.scale_range
             scale = lo + (hi - lo) * torch.sigmoid(raw_scale.float()[:, 0])

@@ -104,11 +104,17 @@ def training_losses(
     #    energies update is decided by the optimiser they are given to.
     if not objective.no_adaptation:
         est_z = model.encode(synth_z_s.image)
-        # p_z is compared in the camera frame of the view it was drawn under (R_z p_z against
-        # R̂ p̂, metres) and in the image (q_z against q̂_z): this holds the canonical pose, the
-        # camera rotation, scale and offset to account together.
-        prior_cam_mm = prior_poses_mm @ cam_R_z.transpose(1, 2)
-        energy_pose = pose_energy(prior_cam_mm, est_z.pose_cam_mm) + (q_z - est_z.q).abs().mean()
+        # p_z is compared as a canonical pose (the supplementary's L_pz) and in the image
+        # (q_z against q̂_z, which holds the camera to account up to a depth mirror), or in the
+        # camera frame of its view (R_z p_z against R̂ p̂). See docs/method.md for why the
+        # canonical comparison is the default: a decoded image and its depth-mirrored twin
+        # (seen from the back, left and right swapped) look alike, and the L1-best answer to a
+        # camera-frame target that is one or the other is a pose folded between them.
+        if objective.energy_frame == "canonical":
+            energy_pose = pose_energy(prior_poses_mm, est_z.pose_canon_mm)
+        else:
+            energy_pose = pose_energy(prior_poses_mm @ cam_R_z.transpose(1, 2), est_z.pose_cam_mm)
+        energy_pose = energy_pose + (q_z - est_z.q).abs().mean()
         # a_s is the target: the energy teaches E to read the appearance back from the
         # synthesised image (and D to keep it readable), never to move a_s towards â_s, which
         # would reward collapsing the appearance code.
