@@ -14,13 +14,14 @@ def test_synth_writes_videos_previews_and_index(tmp_path, capsys):
     assert main(args) == 0
     index = json.loads((out / "index.json").read_text())
     entries = index["splits"]["test"]["videos"]
-    assert len(entries) == 4 and index["splits"]["test"]["config"]["resolution"] == 32
+    # The default split cuts every motion clip in time: one test video per motion.
+    assert len(entries) == 20 and index["splits"]["test"]["config"]["resolution"] == 32
     for entry in entries:
         video = load_video(out / entry["file"])
         assert video.frames.shape == (3, 32, 32, 3) and video.name == entry["name"]
         assert video.pose3d_cam_mm.shape == (3, 17, 3) and video.segmentation.shape == (3, 32, 32)
         assert (out / entry["file"]).with_suffix(".mp4").stat().st_size > 0
-    assert "wrote 4 test videos" in capsys.readouterr().out
+    assert "wrote 20 test videos" in capsys.readouterr().out
     # A second split adds to the index; PNG frames instead of an mp4.
     assert main(["data", "synth", "--out", str(out), "--resolution", "32", "--videos-per-motion", "1",
                  "--frames-per-video", "2", "--frames", "png"]) == 0

@@ -32,6 +32,7 @@ from partpose.data.mocap import (
     read_deepmimic_frames,
     resample,
     split_clips,
+    split_segments,
     time_stretch,
 )
 from partpose.errors import UserError
@@ -483,6 +484,25 @@ def test_random_split_is_seeded_and_disjoint():
     assert sorted(sum(names.values(), [])) == sorted(x.name for x in clips)
     with pytest.raises(UserError, match="summing to 1"):
         split_clips(clips, fractions=(0.5, 0.5, 0.5))
+
+
+def test_segment_split_cuts_every_clip_in_time(clips):
+    clip = MotionClip("c", np.arange(100 * 51, dtype=np.float32).reshape(100, 17, 3), 50.0, "test")
+    parts = split_segments([clip], test_fraction=0.3, gap_s=0.1)  # cut at 70, 5 frames of gap
+    train, test = parts["train"][0], parts["test"][0]
+    assert np.array_equal(train.poses_mm, clip.poses_mm[:70]) and np.array_equal(test.poses_mm, clip.poses_mm[75:])
+    assert (train.name, train.fps, test.name, test.fps) == ("c", 50.0, "c", 50.0)
+    # Every DeepMimic clip is long enough for both parts; no test frame is a training frame.
+    parts = split_segments(list(clips.values()))
+    assert [c.name for c in parts["train"]] == [c.name for c in parts["test"]] == list(clips)
+    for train, test, whole in zip(parts["train"], parts["test"], clips.values()):
+        assert len(train.poses_mm) + len(test.poses_mm) < len(whole.poses_mm)
+        assert np.array_equal(train.poses_mm, whole.poses_mm[: len(train.poses_mm)])
+        assert np.array_equal(test.poses_mm, whole.poses_mm[len(whole.poses_mm) - len(test.poses_mm):])
+    short = MotionClip("s", np.zeros((3, 17, 3), np.float32), 30.0, "test")
+    assert split_segments([short]) == {"train": [], "test": []}
+    with pytest.raises(UserError, match="test_fraction"):
+        split_segments([clip], test_fraction=1.0)
 
 
 def test_mirror(clips):

@@ -108,6 +108,20 @@ def test_absent_labels_and_background():
     assert torch.all(item["segmentation_t"] == -1)
 
 
+def test_a_background_per_frame_is_the_target_frames():
+    video = make_video(4)
+    video.background = np.stack([np.full(video.frames.shape[1:], 10 * t, np.uint8) for t in range(4)])
+    dataset = PairDataset([video], max_gap=3, saliency_source="motion")
+    for index in range(len(dataset)):
+        item = dataset[index]
+        t = int(item["frame_t"])
+        assert torch.allclose(item["background"], torch.full_like(item["background"], 10 * t / 255.0))
+        from partpose.data.saliency import background_residual_saliency
+
+        expected = background_residual_saliency(video.frames[t:t + 1], video.background[t])[0]
+        assert torch.allclose(item["saliency_t"][0], torch.from_numpy(expected))
+
+
 def test_bad_input_raises_value_errors():
     with pytest.raises(ValueError, match="labels"):
         PairDataset([make_video(3)], labels="full")

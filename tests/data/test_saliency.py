@@ -93,5 +93,8 @@ def test_background_residual_saliency_marks_what_differs_from_the_background():
     assert m[0, 5, 11] == 1.0 and m[0, 12, 2] == 0.0 and m[1].max() == 0.0
     frames[0, 0, 0] = 120  # a difference of 20 is half of tau
     assert background_residual_saliency(frames, background, tau=40.0, blur_sigma=0.0)[0, 0, 0] == 0.5
+    per_frame = np.stack([frames[0], background])  # every frame over its own background: nothing differs
+    m = background_residual_saliency(frames, per_frame, tau=40.0, blur_sigma=0.0)
+    assert m[0].max() == 0.0 and m[1].max() == 0.0
     with pytest.raises(ValueError, match="must match"):
         background_residual_saliency(frames, background[:8])

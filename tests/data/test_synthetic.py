@@ -270,19 +270,80 @@ def test_build_synthetic_videos_deterministic_and_valid():
     a = S.build_synthetic_videos(S.SyntheticConfig(**TINY), "train")
     b = S.build_synthetic_videos(S.SyntheticConfig(**TINY), "train")
     c = S.build_synthetic_videos(S.SyntheticConfig(**TINY, seed=1), "train")
-    assert len(a) == len(b) == 16  # every clip but the 4 test motions (train_motions="non_test")
+    assert len(a) == len(b) == 20  # every motion (split="segments")
     for va, vb in zip(a, b):
         va.validate()
         assert va.frames.shape == (4, 32, 32, 3)
         for key in ("frames", "background", "pose3d_cam_mm", "pose2d_norm", "segmentation"):
-            assert np.array_equal(getattr(va, key), getattr(vb, key))
+            x, y = getattr(va, key), getattr(vb, key)
+            assert (x is None and y is None) or np.array_equal(x, y)
     assert not np.array_equal(a[0].frames, c[0].frames)
     from partpose.data.mocap import DEEPMIMIC_SPLIT
 
-    assert {v.action for v in a} == set(DEEPMIMIC_SPLIT["prior"] + DEEPMIMIC_SPLIT["train"])
-    assert not {v.action for v in a} & set(DEEPMIMIC_SPLIT["test"])
-    only_train = S.build_synthetic_videos(S.SyntheticConfig(**TINY, train_motions="train"), "train")
+    assert {v.action for v in a} == set(sum(DEEPMIMIC_SPLIT.values(), ()))
+    by_motion = S.build_synthetic_videos(S.SyntheticConfig(**TINY, split="motions"), "train")
+    assert {v.action for v in by_motion} == set(DEEPMIMIC_SPLIT["prior"] + DEEPMIMIC_SPLIT["train"])
+    only_train = S.build_synthetic_videos(S.SyntheticConfig(**TINY, split="motions", train_motions="train"), "train")
     assert {v.action for v in only_train} == set(DEEPMIMIC_SPLIT["train"])
+
+
+def test_segment_split_keeps_the_test_frames_out_of_training():
+    """split="segments": train and test videos show the same motions, but no training pose is a
+    test pose (the first 70 % and the last 30 % of every clip)."""
+    config = S.SyntheticConfig()
+    train, test = S.load_split_motions(config, "train"), S.load_split_motions(config, "test")
+    assert list(train) == list(test) and len(train) == 20
+    for name in train:
+        a, b = train[name].reshape(len(train[name]), -1), test[name].reshape(len(test[name]), -1)
+        nearest = np.abs(a[:, None] - b[None]).max(axis=-1).min()
+        assert nearest > 1.0, name  # mm: no test frame repeats a training frame
+
+
+def test_plate_background_and_per_frame_crops():
+    """background="plate": a static camera's video carries the scene without the person, cropped
+    like each frame, so every non-person pixel is the plate (no noise); a moving camera's video
+    carries none. crop="frame": every frame's joints fill its own crop."""
+    config = S.SyntheticConfig(**{**TINY, "videos_per_motion": 2}, noise_std=0.0, moving_camera_fraction=0.5)
+    motions = S.load_split_motions(config, "train")
+    specs = S.plan_videos(config, "train", {m: len(p) for m, p in motions.items()})
+    subjects = {s.name: s for s in S.split_subjects(config, "train")}
+    seen = set()
+    for spec in specs[:12]:
+        video, clip = S.render_spec(config, spec, motions[spec.motion], subjects)
+        seen.add(spec.moving_camera)
+        assert video.camera_moves == spec.moving_camera
+        if spec.moving_camera:
+            assert video.background is None
+            continue
+        assert video.background.shape == video.frames.shape
+        assert np.array_equal(video.background, clip.clean_background)
+        off = video.segmentation == 0
+        assert np.array_equal(video.frames[off], video.background[off])
+        for t in range(video.num_frames):
+            assert np.array_equal(video.background_at(t), video.background[t])
+        inner = 1.0 / (1.0 + config.crop_margin)
+        q = video.pose2d_norm
+        assert np.abs(q).max() <= inner + 0.05
+        assert ((q.max(1) - q.min(1)).max(-1) > 0.75 * 2 * inner).mean() > 0.5  # tight, not a union
+    assert seen == {True, False}
+    with pytest.raises(UserError, match="median needs"):
+        S.build_synthetic_videos(S.SyntheticConfig(**TINY, background="median"), "train")
+    median = S.build_synthetic_videos(S.SyntheticConfig(**TINY, background="median", crop="clip"), "train")
+    assert all(v.background.shape == v.frames.shape[1:] for v in median)
+
+
+def test_the_print_marks_the_front_of_the_chest():
+    """Seen from the front, part of the torso is the print's colour; seen from the back, none."""
+    person = subject(5)
+    standing = hand_pose(1)  # faces +x (world)
+    counts = {}
+    for name, azimuth in (("front", 0.0), ("back", math.pi)):
+        clip = S.render_clip(standing, scene(5, azimuth=azimuth, ambient=1.0), 64, noise_std=0.0)
+        torso = clip.segmentation[0] == PART_NAMES.index("torso") + 1
+        colours = clip.frames[0][torso].astype(np.float32) / 255.0
+        print_colour = person.colour[S.PRINT]
+        counts[name] = int((np.abs(colours - print_colour).max(axis=-1) < 2.5 / 255).sum())
+    assert counts["front"] > 20 and counts["back"] == 0
 
 
 def test_mixed_motions_add_train_motions_only():
@@ -312,7 +373,7 @@ def test_cache_round_trip(tmp_path):
 
 
 def test_test_split_is_disjoint_in_motions_subjects_and_backgrounds():
-    config = S.SyntheticConfig()
+    config = S.SyntheticConfig(split="motions")
     plans = {}
     for split in ("train", "test"):
         motions = S.load_split_motions(config, split)
@@ -328,7 +389,12 @@ def test_test_split_is_disjoint_in_motions_subjects_and_backgrounds():
     moving = np.mean([s.moving_camera for s in plans["train"]])
     assert 0.1 < moving < 0.4  # about config.moving_camera_fraction = 0.25
     frames = sum(s.num_frames for s in plans["train"])
-    assert 5000 <= frames <= 20000  # about ten thousand training frames (16 motions x 20 videos)
+    assert 10000 <= frames <= 20000  # about fifteen thousand training frames (16 motions x 60 videos)
+    default = S.SyntheticConfig()
+    default_plans = {split: S.plan_videos(default, split, {m: len(p) for m, p in S.load_split_motions(default, split).items()})
+                     for split in ("train", "test")}
+    for key in ("subject", "background"):  # split="segments" shares the motions, not these
+        assert not {getattr(s, key) for s in default_plans["train"]} & {getattr(s, key) for s in default_plans["test"]}
 
 
 def test_every_background_loads_offline():

@@ -42,6 +42,17 @@ def test_validate_accepts_consistent_and_optional_fields():
     make_video(background=None, pose3d_cam_mm=None, pose2d_norm=None, segmentation=None).validate()
 
 
+def test_a_background_per_frame():
+    per_frame = np.stack([np.full((16, 16, 3), t, np.uint8) for t in range(5)])
+    video = make_video(background=per_frame).validate()
+    assert [int(video.background_at(t)[0, 0, 0]) for t in range(5)] == [0, 1, 2, 3, 4]
+    fixed = make_video().validate()
+    assert fixed.background_at(3) is fixed.background
+    assert make_video(background=None).background_at(0) is None
+    with pytest.raises(ValueError, match="background"):
+        make_video(background=per_frame[:4]).validate()
+
+
 @pytest.mark.parametrize(
     "field, value",
     [
@@ -50,6 +61,7 @@ def test_validate_accepts_consistent_and_optional_fields():
         ("frames", np.zeros((5, 16, 12, 3), np.uint8)),
         ("background", np.zeros((16, 16, 3), np.float32)),
         ("background", np.zeros((8, 8, 3), np.uint8)),
+        ("background", np.zeros((5, 8, 8, 3), np.uint8)),
         ("pose3d_cam_mm", np.zeros((4, 17, 3), np.float32)),
         ("pose3d_cam_mm", np.zeros((5, 17, 3), np.float64)),
         ("pose2d_norm", np.zeros((5, 16, 2), np.float32)),

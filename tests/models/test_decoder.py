@@ -56,6 +56,24 @@ def test_appearance_changes_the_output():
     assert (rgb2 - rgb).abs().max() > 1e-4 and (logits2 - logits).abs().max() > 1e-4
 
 
+def test_part_colours_paint_each_part_from_the_appearance():
+    """With part_colours, D_I's last layer over the part maps is a per-sample matrix read from a:
+    its contribution to the RGB logits inside a part is that part's colour, linear in the map."""
+    dec = _small()
+    appearance, maps = _inputs(dec)
+    fork = dec.image_fork
+    weight = fork.maps_from_appearance(appearance).view(2, 3, dec.num_parts)
+    # Twin: the fork's output with and without the appearance-painted term.
+    x = torch.randn(2, dec.config.widths[-2], 32, 32)
+    full = fork(x, maps[-1], appearance)
+    fixed = fork.out_features(torch.relu(fork.norm(fork.up(x)))) + fork.out_maps(maps[-1])
+    painted = torch.einsum("bol,blhw->bohw", weight, maps[-1])
+    torch.testing.assert_close(full, fixed + painted)
+    # Nothing else changes when the appearance only moves the part colours.
+    only_colours = Decoder(DecoderConfig(resolution=64, widths=(32, 24, 16, 16, 8), part_colours=False), appearance_dim=A)
+    assert not hasattr(only_colours.image_fork.maps_from_appearance, "weight")
+
+
 def test_every_parameter_gets_a_gradient():
     dec = _small()
     rgb, logits = dec(*_inputs(dec))

@@ -27,12 +27,24 @@ def test_output_shapes_and_constraints():
     assert out.joints is None
     torch.testing.assert_close(out.local_vectors.norm(dim=-1), torch.ones(3, 13))
     torch.testing.assert_close(out.hip_angle.norm(dim=-1), torch.ones(3))
+    psi = torch.rad2deg(torch.atan2(out.hip_angle[:, 0], out.hip_angle[:, 1]))
+    assert ((psi >= 60.0 - 1e-4) & (psi <= 120.0 + 1e-4)).all()  # 90 +- hip_angle_range_deg: left hip on the left
     assert (out.scale > 0).all()
     r = out.cam_R_canon
     torch.testing.assert_close(r @ r.transpose(1, 2), torch.eye(3).expand(3, 3, 3), atol=1e-5, rtol=0)
     torch.testing.assert_close(torch.linalg.det(r), torch.ones(3), atol=1e-5, rtol=0)
     for field in ("local_vectors", "hip_angle", "cam_R_canon", "scale", "offset", "appearance"):
         assert getattr(out, field).dtype == torch.float32
+
+
+def test_hip_angle_stays_within_its_range_however_large_the_output():
+    enc = Encoder(EncoderConfig(**SMALL, hip_angle_range_deg=20.0))
+    with torch.no_grad():
+        enc.hip_angle_head.bias.fill_(1e4)
+    psi = torch.rad2deg(torch.atan2(*enc(_images(2)).hip_angle.unbind(-1)))
+    torch.testing.assert_close(psi, torch.full((2,), 110.0), atol=1e-3, rtol=0)
+    with pytest.raises(ValueError, match="hip_angle_range_deg"):
+        EncoderConfig(hip_angle_range_deg=90.0)
 
 
 def test_initial_prediction_is_the_rest_pose_from_the_front():

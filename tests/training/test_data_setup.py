@@ -1,5 +1,6 @@
 """build_training_data on prepared folders: splits, clip limits, labels per setting, priors, errors."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -7,9 +8,10 @@ import pytest
 import torch
 
 from partpose.data.datasets.crops import save_prepared
-from partpose.data.mocap import H36M32_TO_17, load_deepmimic_clips
+from partpose.data.mocap import H36M32_TO_17, load_deepmimic_clips, split_segments
 from partpose.data.pairs import frame_pairs
 from partpose.data.prior import PosePrior
+from partpose.data.synthetic import SyntheticConfig
 from partpose.data.video import Video
 from partpose.errors import UserError
 from partpose.training.config import DataConfig
@@ -132,15 +134,23 @@ def test_dataset_names():
 # ---------------------------------------------------------------------------------------------
 
 
-def test_deepmimic_prior_holds_out_the_benchmark_test_motions_only_for_synthetic():
+def test_deepmimic_prior_holds_out_the_benchmark_test_frames_only_for_synthetic():
+    # Default split (segments): the prior is the training part of every clip, never a test frame.
+    train_parts = split_segments(load_deepmimic_clips())["train"]
+    default = build_prior(DataConfig())
+    assert len(default) == 2 * sum(c.num_frames for c in train_parts) - default.num_dropped
+    reference = PosePrior.from_clips(train_parts, mirror_poses=True)
+    torch.testing.assert_close(default.poses_canon_mm, reference.poses_canon_mm, rtol=0, atol=1e-3)  # mm
+    # Split by motions: the benchmark's test motions are held out.
+    motions = DataConfig(synthetic=SyntheticConfig(split="motions"))
     for prior_clips, split in (("non_test", "non_test"), ("prior", "prior")):
-        synthetic = build_prior(DataConfig(prior_clips=prior_clips))
+        synthetic = build_prior(dataclasses.replace(motions, prior_clips=prior_clips))
         reference = PosePrior.from_deepmimic(split=split, mirror=True)
         assert synthetic.poses_canon_mm.shape == reference.poses_canon_mm.shape
         torch.testing.assert_close(synthetic.poses_canon_mm, reference.poses_canon_mm, rtol=0, atol=1e-3)  # mm
     test_frames = sum(c.num_frames for c in load_deepmimic_clips(["dance_b", "kick", "punch", "walker_turn_right1"]))
-    assert len(build_prior(DataConfig())) == 2 * (sum(c.num_frames for c in load_deepmimic_clips()) - test_frames) \
-        - build_prior(DataConfig()).num_dropped
+    assert len(build_prior(motions)) == 2 * (sum(c.num_frames for c in load_deepmimic_clips()) - test_frames) \
+        - build_prior(motions).num_dropped
     real = build_prior(DataConfig(dataset="h36m", root="x"))
     total = sum(c.num_frames for c in load_deepmimic_clips())
     assert len(real) == 2 * total - real.num_dropped and real.num_dropped < 10

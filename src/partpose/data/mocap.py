@@ -727,6 +727,40 @@ def split_clips(
     return {s: [c for i, c in enumerate(clips) if split_of_index[i] == s] for s in SPLITS}
 
 
+def split_segments(
+    clips: Sequence[MotionClip],
+    test_fraction: float = 0.3,
+    gap_s: float = 0.1,
+) -> dict[str, list[MotionClip]]:
+    """Split every clip in time: its first frames for training, its last ones for testing.
+
+    The protocol of Human3.6M (test subjects perform the same actions as the training subjects)
+    on a handful of clips: every motion is seen in training, the test frames are other moments
+    of it, never seen by the training videos or the pose prior. ``gap_s`` seconds between the two
+    parts keep near-duplicate neighbouring frames apart.
+
+    Args:
+        clips: the clips.
+        test_fraction: share of every clip's frames at its end that go to ``"test"``, in (0, 1).
+        gap_s: seconds dropped between the two parts, >= 0.
+    Returns:
+        ``{"train": [...], "test": [...]}``: one part of every clip each (same names; a clip too
+        short for both parts is left out of both).
+    """
+    if not 0.0 < test_fraction < 1.0 or gap_s < 0:
+        raise UserError(f"test_fraction must be in (0, 1) and gap_s >= 0, got {test_fraction} and {gap_s}")
+    out: dict[str, list[MotionClip]] = {"train": [], "test": []}
+    for clip in clips:
+        n = len(clip.poses_mm)
+        gap = int(round(gap_s * clip.fps))
+        cut = int(round((1.0 - test_fraction) * n))
+        if cut < 2 or n - cut - gap < 2:
+            continue
+        out["train"].append(MotionClip(clip.name, clip.poses_mm[:cut], clip.fps, clip.source))
+        out["test"].append(MotionClip(clip.name, clip.poses_mm[cut + gap:], clip.fps, clip.source))
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # Augmentation
 # --------------------------------------------------------------------------------------------

@@ -70,8 +70,8 @@ class SyntheticConfig:
     resolution: int = 64  # crop side in pixels (64, 128 or 256)
     num_train_subjects: int = 8  # distinct bodies and clothes in the train split
     num_test_subjects: int = 4  # held-out bodies and clothes of the test split
-    videos_per_motion: int = 60  # train videos rendered from every training motion clip (960 scenes)
-    test_videos_per_motion: int = 32  # test videos per held-out motion clip (128 viewpoints)
+    videos_per_motion: int = 60  # train videos rendered from every motion (1,200 scenes)
+    test_videos_per_motion: int = 16  # test videos per motion (320 viewpoints)
     frames_per_video: int = 16  # cap on frames per video (a window of the clip)
     fps: float = 25.0  # clips are resampled to this frame rate
     moving_camera_fraction: float = 0.25  # share of videos whose camera orbits the person
@@ -84,7 +84,8 @@ class SyntheticConfig:
     noise_std: float = 2.0  # Gaussian sensor noise, 0-255 intensity units
     seed: int = 0  # everything is a deterministic function of the config and the seed
     cache_dir: str | None = None  # folder for rendered datasets (keyed by a hash of the rest)
-    train_motions: Literal["train", "non_test"] = "non_test"  # train videos: the mocap "train" clips, or every clip but the test ones
+    split: Literal["segments", "motions"] = "segments"  # test videos: the last 30 % of every motion | held-out motions
+    train_motions: Literal["train", "non_test"] = "non_test"  # split=motions: train videos from the mocap "train" clips, or every clip but the test ones
     mixed_motions: int = 0  # extra train motions composed from the limbs of the train clips (mocap.mixed_motions)
     crop: Literal["frame", "clip"] = "frame"  # person-centred crop per frame (smoothed) | one fixed crop per clip
     background: Literal["plate", "median"] = "plate"  # static cameras: the scene without the person | the clip's temporal median
@@ -1188,16 +1189,37 @@ def split_subjects(config: SyntheticConfig, split: str) -> list[Subject]:
     ]
 
 
+def split_motion_clips(config: SyntheticConfig, clips: Sequence) -> dict[str, list]:
+    """The motion-capture clips (``partpose.data.mocap.MotionClip``) behind each split.
+
+    ``config.split = "segments"`` (default): every clip is cut in time
+    (``mocap.split_segments``), the training videos and the pose prior see the first 70 % of
+    every motion, the test videos the last 30 % (Human3.6M's protocol: the test subjects perform
+    the training actions). ``"motions"``: whole clips are held out
+    (``mocap.split_clips``, the harder cross-motion variant); the training videos use
+    ``config.train_motions``.
+
+    Returns:
+        ``{"train": [...], "test": [...]}``.
+    """
+    from partpose.data.mocap import split_clips, split_segments
+
+    if config.split == "segments":
+        return split_segments(clips)
+    if config.split != "motions":
+        raise UserError(f"synthetic.split must be 'segments' or 'motions', got {config.split!r}")
+    parts = split_clips(clips, seed=config.seed)
+    train = parts["prior"] + parts["train"] if config.train_motions == "non_test" else parts["train"]
+    return {"train": train, "test": parts["test"]}
+
+
 def load_split_motions(config: SyntheticConfig, split: str) -> dict[str, np.ndarray]:
-    """The motion-capture clips of a split, resampled to ``config.fps``: name -> ``(T, 17, 3)``
-    world mm (+Z up) at the stature ``config.stature_mm``."""
-    from partpose.data.mocap import load_deepmimic_clips, mixed_motions, resample, split_clips
+    """The motion-capture clips of a split (:func:`split_motion_clips`), resampled to
+    ``config.fps``: name -> ``(T, 17, 3)`` world mm (+Z up) at the stature ``config.stature_mm``."""
+    from partpose.data.mocap import load_deepmimic_clips, mixed_motions, resample
 
     _check_split(split)
-    splits = split_clips(load_deepmimic_clips(scale_to_height_mm=config.stature_mm), seed=config.seed)
-    clips = splits[split]
-    if split == "train" and config.train_motions == "non_test":
-        clips = splits["prior"] + splits["train"]
+    clips = split_motion_clips(config, load_deepmimic_clips(scale_to_height_mm=config.stature_mm))[split]
     motions = {c.name: resample(c.poses_mm.astype(np.float64), c.fps, config.fps) for c in clips}
     if split == "train" and config.mixed_motions:
         motions.update(mixed_motions(motions, config.mixed_motions, seed=config.seed))

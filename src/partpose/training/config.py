@@ -28,7 +28,7 @@ class DataConfig:
     max_test_clips: int = 0  # the same for the test split evaluated during training (`partpose evaluate` reads all)
     max_gap: int = 10  # frames: pairs (s, t) of one video have 1 <= |s - t| <= max_gap
     num_workers: int = 0  # DataLoader worker processes (0: load in the training process)
-    prior_clips: Literal["prior", "non_test"] = "non_test"  # synthetic: DeepMimic clips of the unpaired prior
+    prior_clips: Literal["prior", "non_test"] = "non_test"  # synthetic with synthetic.split=motions: DeepMimic clips of the prior (segments: the training parts of every clip)
     prior_mirror: bool = True  # add left/right mirrored copies of the prior's poses
     saliency: Literal["motion", "static"] = "motion"  # m_sal: background residual (static cameras) or OpenCV only
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from partpose.data.datasets import PREPARE, load_prepared
-from partpose.data.mocap import MotionClip, load_bvh, load_deepmimic_clips, load_h36m_npz, resample, split_clips
+from partpose.data.mocap import MotionClip, load_bvh, load_deepmimic_clips, load_h36m_npz, resample, split_clips, split_segments
 from partpose.data.pairs import FrameDataset, PairDataset
 from partpose.data.prior import PosePrior
 from partpose.data.synthetic import build_synthetic_videos
@@ -213,7 +213,9 @@ def prior_clips(data: DataConfig) -> list[MotionClip]:
     kind, _, argument = data.prior.partition(":")
     if kind == "deepmimic" and not argument:
         clips = load_deepmimic_clips()
-        if data.dataset == "synthetic":  # never the benchmark's test motions
+        if data.dataset == "synthetic" and data.synthetic.split == "segments":  # never the test frames
+            clips = split_segments(clips)["train"]
+        elif data.dataset == "synthetic":  # never the benchmark's test motions
             parts = split_clips(clips)
             clips = parts["prior"] + (parts["train"] if data.prior_clips == "non_test" else [])
     elif kind == "h36m_npz" and argument:
