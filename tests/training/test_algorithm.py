@@ -88,3 +88,20 @@ def test_supervised_setting_trains_only_the_encoder(setup):
     out = training_losses(model, batch, prior, 0, 1.0, objective, step_generator(0, 0))
     assert set(out.losses) == {"pose3d", "pose2d"}
     assert all(LOSS_PARAMETERS[k] == "encoder" for k in out.losses)
+
+
+@pytest.mark.parametrize("appearance_grad", [True, False])
+def test_prior_appearance_grad_decides_whether_terms_on_p_z_reach_the_real_frames_codes(setup, appearance_grad):
+    """L_I^c on p_z moves the appearance head (through a_s and a_t) only when the option is on."""
+    config, model, batch, prior = setup
+    from dataclasses import replace
+
+    objective = replace(config.objective, prior_appearance_grad=appearance_grad)
+    out = training_losses(model, batch, prior, 0, 1.0, objective, step_generator(0, 0))
+    head = list(model.encoder.appearance_head.parameters())
+    grads = torch.autograd.grad(out.losses["image_consistency"], head, allow_unused=True, retain_graph=True)
+    norm = sum(float(g.abs().sum()) for g in grads if g is not None)
+    assert (norm > 0) == appearance_grad
+    decoder_grads = torch.autograd.grad(out.losses["image_consistency"] + out.losses["segmentation"],
+                                        list(model.decoder.parameters()), allow_unused=True)
+    assert sum(float(g.abs().sum()) for g in decoder_grads if g is not None) > 0

@@ -97,8 +97,13 @@ def training_losses(
     q_z, depth_z = model.pose_for_prior(prior_poses_mm, cam_R_z, scale_z, offset_z)
 
     # Î_{a_s}^{p_z} and Î_{a_t}^{p_z}: the same unpaired pose with either frame's appearance.
-    synth_z_s = model.synthesize(est_s.appearance, q_z, depth_z, scale_z, background)
-    synth_z_t = model.synthesize(est_t.appearance, q_z, depth_z, scale_z, background)
+    # With ``prior_appearance_grad`` off, the terms on p_z (the energies, L_I^c, L_seg) train
+    # D and E's reading of decoded images, never the appearance codes E gives real frames.
+    app_s, app_t = est_s.appearance, est_t.appearance
+    if not objective.prior_appearance_grad:
+        app_s, app_t = app_s.detach(), app_t.detach()
+    synth_z_s = model.synthesize(app_s, q_z, depth_z, scale_z, background)
+    synth_z_t = model.synthesize(app_t, q_z, depth_z, scale_z, background)
 
     # 1. Decoupled energy minimisation. One forward serves both halves: which parameters the
     #    energies update is decided by the optimiser they are given to.

@@ -48,6 +48,7 @@ class ObjectiveConfig:
     prior_crop_fill: float = 0.8  # "crop": joint box side / crop side (1 / (1 + crop margin))
     view_azimuth_deg: tuple[float, float] = (-180.0, 180.0)  # view prior for unpaired poses
     view_elevation_deg: tuple[float, float] = (-10.0, 30.0)
+    prior_appearance_grad: bool = True  # False: p_z is drawn with detached appearance codes (docs/learning.md)
 
 
 @dataclass
