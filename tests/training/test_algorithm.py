@@ -105,3 +105,14 @@ def test_prior_appearance_grad_decides_whether_terms_on_p_z_reach_the_real_frame
     decoder_grads = torch.autograd.grad(out.losses["image_consistency"] + out.losses["segmentation"],
                                         list(model.decoder.parameters()), allow_unused=True)
     assert sum(float(g.abs().sum()) for g in decoder_grads if g is not None) > 0
+
+
+def test_without_appearance_consistency_there_is_no_l_ic_and_no_l_as(setup):
+    config, model, batch, prior = setup
+    from dataclasses import replace
+
+    objective = replace(config.objective, appearance_consistency=False)
+    odd = training_losses(model, batch, prior, 0, 1.0, objective, step_generator(0, 0))
+    even = training_losses(model, batch, prior, 1, 1.0, objective, step_generator(0, 1))
+    assert set(odd.losses) == {"image_unpaired", "segmentation", "energy_pose_encoder"}
+    assert set(even.losses) == {"image_unpaired", "segmentation", "energy_pose_decoder"}

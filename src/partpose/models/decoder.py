@@ -34,10 +34,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from partpose.geometry.parts import NUM_PARTS
+from partpose.geometry.puppet import PALETTE
 from partpose.models.encoder import make_norm
 from partpose.utils.checks import check_shape
 
 SEG_INIT_GAIN = 8.0
+PALETTE_INIT_CLIP = 0.05
+"""``image_init="palette"``: the weight from part ``l`` to colour channel ``c`` of D_I's last
+layer starts at ``logit(clip(PALETTE[l + 1][c] / 255, 0.05, 0.95))``, so inside a part the
+sigmoid output starts near the part's palette colour."""
 """Initial weight from each full-resolution part map to its own part logit (see
 ``Decoder._init_segmentation_from_maps``)."""
 
@@ -52,6 +57,7 @@ class DecoderConfig:
     norm: Literal["group", "batch", "none"] = "group"  # "group", "batch" or "none" (see EncoderConfig.norm)
     norm_groups: int = 8  # groups of GroupNorm (reduced to a divisor of the channel count)
     part_colours: bool = True  # D_I's last 1x1 layer over the part maps is predicted from a (a colour per part)
+    image_init: Literal["random", "palette"] = "random"  # palette: D_I starts out painting each part in its PALETTE colour
 
     def __post_init__(self) -> None:
         self.widths = tuple(int(w) for w in self.widths)
@@ -74,6 +80,8 @@ class DecoderConfig:
             raise ValueError("decoder widths must be positive")
         if self.norm not in ("group", "batch", "none"):
             raise ValueError(f"decoder norm must be 'group', 'batch' or 'none', got {self.norm!r}")
+        if self.image_init not in ("random", "palette"):
+            raise ValueError(f"decoder image_init must be 'random' or 'palette', got {self.image_init!r}")
 
 
 def _sizes(resolution: int, base_size: int) -> tuple[int, ...]:
@@ -205,6 +213,8 @@ class Decoder(nn.Module):
                                 appearance_dim if config.part_colours else None)  # D_I
         self.seg_fork = _Fork(widths[-2], widths[-1], num_parts, num_parts + 1, norm, groups)  # D_seg
         self._init_segmentation_from_maps()
+        if config.image_init == "palette":
+            self._init_image_from_palette()
 
     @torch.no_grad()
     def _init_segmentation_from_maps(self) -> None:
@@ -217,6 +227,14 @@ class Decoder(nn.Module):
         weight[1:].copy_(SEG_INIT_GAIN * torch.eye(self.num_parts, dtype=weight.dtype))
         self.seg_fork.out_features.bias.zero_()
         self.seg_fork.out_features.bias[0] = SEG_INIT_GAIN / 2
+
+    @torch.no_grad()
+    def _init_image_from_palette(self) -> None:
+        """Start D_I painting the puppet: every part in its ``PALETTE`` colour, so that decoded
+        prior poses are readable puppets from the first iteration (``docs/learning.md``)."""
+        palette = torch.tensor(PALETTE[1 : self.num_parts + 1], dtype=torch.float32).T / 255.0  # (3, L)
+        weight = self.image_fork.out_maps.weight
+        weight.copy_(torch.logit(palette.clamp(PALETTE_INIT_CLIP, 1.0 - PALETTE_INIT_CLIP)).to(weight.dtype))
 
     @property
     def stage_sizes(self) -> tuple[int, ...]:

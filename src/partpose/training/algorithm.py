@@ -103,7 +103,7 @@ def training_losses(
     if not objective.prior_appearance_grad:
         app_s, app_t = app_s.detach(), app_t.detach()
     synth_z_s = model.synthesize(app_s, q_z, depth_z, scale_z, background)
-    synth_z_t = model.synthesize(app_t, q_z, depth_z, scale_z, background)
+    synth_z_t = model.synthesize(app_t, q_z, depth_z, scale_z, background) if objective.appearance_consistency else None
 
     # 1. Decoupled energy minimisation. One forward serves both halves: which parameters the
     #    energies update is decided by the optimiser they are given to.
@@ -126,7 +126,8 @@ def training_losses(
         energy_app = appearance_energy(est_s.appearance.detach(), est_z.appearance)
         half = "encoder" if is_encoder_energy_step(step) else "decoder"
         losses[f"energy_pose_{half}"] = energy_pose
-        losses[f"energy_appearance_{half}"] = energy_app
+        if objective.appearance_consistency:
+            losses[f"energy_appearance_{half}"] = energy_app
 
     # 2. Consistency objectives.
     synth_t = model.synthesize(est_s.appearance, est_t.q, est_t.depth, est_t.scale, background)
@@ -135,9 +136,10 @@ def training_losses(
         synth_t.image, image_t, background, fg_prob, saliency, beta, background_valid
     )
     maps_z = synth_z_s.part_maps[-1].detach()
-    losses["image_consistency"] = image_consistency_loss(
-        synth_z_s.image, synth_z_t.image, background, puppet.foreground(maps_z), background_valid
-    )
+    if synth_z_t is not None:
+        losses["image_consistency"] = image_consistency_loss(
+            synth_z_s.image, synth_z_t.image, background, puppet.foreground(maps_z), background_valid
+        )
     losses["segmentation"] = segmentation_loss(
         synth_z_s.seg_logits, puppet.labels(maps_z), puppet.soft_labels(maps_z), puppet.uncertainty(maps_z)
     )

@@ -49,6 +49,7 @@ class ObjectiveConfig:
     view_azimuth_deg: tuple[float, float] = (-180.0, 180.0)  # view prior for unpaired poses
     view_elevation_deg: tuple[float, float] = (-10.0, 30.0)
     prior_appearance_grad: bool = True  # False: p_z is drawn with detached appearance codes (docs/learning.md)
+    appearance_consistency: bool = True  # False: no L_I^c and no L_as, the terms a constant appearance code meets (docs/learning.md)
 
 
 @dataclass
