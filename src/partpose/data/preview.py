@@ -91,8 +91,8 @@ def contact_sheet(videos: Sequence[Video], frames_per_video: int = 1, tile: int 
     for video in videos:
         picks = np.unique(np.linspace(0, video.num_frames - 1, frames_per_video).round().astype(int))
         if video.background is not None and not video.camera_moves:  # what training uses (PairDataset)
-            background = video.background[picks] if video.background.ndim == 4 else video.background
-            saliency = background_residual_saliency(video.frames[picks], background)
+            backgrounds = np.stack([video.background_at(t) for t in picks])
+            saliency = background_residual_saliency(video.frames[picks], backgrounds)
         else:
             saliency = saliency_maps(video.frames[picks])
         for k, t in enumerate(picks):

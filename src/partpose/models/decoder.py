@@ -39,12 +39,13 @@ from partpose.models.encoder import make_norm
 from partpose.utils.checks import check_shape
 
 SEG_INIT_GAIN = 8.0
+"""Initial weight from each full-resolution part map to its own part logit (see
+``Decoder._init_segmentation_from_maps``)."""
+
 PALETTE_INIT_CLIP = 0.05
 """``image_init="palette"``: the weight from part ``l`` to colour channel ``c`` of D_I's last
 layer starts at ``logit(clip(PALETTE[l + 1][c] / 255, 0.05, 0.95))``, so inside a part the
 sigmoid output starts near the part's palette colour."""
-"""Initial weight from each full-resolution part map to its own part logit (see
-``Decoder._init_segmentation_from_maps``)."""
 
 
 @dataclass

@@ -120,14 +120,13 @@ def training_losses(
         else:
             energy_pose = pose_energy(prior_poses_mm @ cam_R_z.transpose(1, 2), est_z.pose_cam_mm)
         energy_pose = energy_pose + (q_z - est_z.q).abs().mean()
-        # a_s is the target: the energy teaches E to read the appearance back from the
-        # synthesised image (and D to keep it readable), never to move a_s towards â_s, which
-        # would reward collapsing the appearance code.
-        energy_app = appearance_energy(est_s.appearance.detach(), est_z.appearance)
         half = "encoder" if is_encoder_energy_step(step) else "decoder"
         losses[f"energy_pose_{half}"] = energy_pose
         if objective.appearance_consistency:
-            losses[f"energy_appearance_{half}"] = energy_app
+            # a_s is the target: the energy teaches E to read the appearance back from the
+            # synthesised image (and D to keep it readable), never to move a_s towards â_s,
+            # which would reward collapsing the appearance code.
+            losses[f"energy_appearance_{half}"] = appearance_energy(est_s.appearance.detach(), est_z.appearance)
 
     # 2. Consistency objectives.
     synth_t = model.synthesize(est_s.appearance, est_t.q, est_t.depth, est_t.scale, background)

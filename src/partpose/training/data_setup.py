@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 
 from partpose.data.datasets import PREPARE, load_prepared
-from partpose.data.mocap import MotionClip, load_bvh, load_deepmimic_clips, load_h36m_npz, resample, split_clips, split_segments
+from partpose.data.mocap import MotionClip, load_bvh, load_deepmimic_clips, load_h36m_npz, resample, split_clips
 from partpose.data.pairs import FrameDataset, PairDataset
 from partpose.data.prior import PosePrior
-from partpose.data.synthetic import build_synthetic_videos
+from partpose.data.synthetic import build_synthetic_videos, split_motion_clips
 from partpose.data.video import Video, load_video
 from partpose.errors import UserError
 from partpose.training.config import DataConfig, TrainConfig
@@ -214,7 +214,7 @@ def prior_clips(data: DataConfig) -> list[MotionClip]:
     if kind == "deepmimic" and not argument:
         clips = load_deepmimic_clips()
         if data.dataset == "synthetic" and data.synthetic.split == "segments":  # never the test frames
-            clips = split_segments(clips)["train"]
+            clips = split_motion_clips(data.synthetic, clips)["train"]
         elif data.dataset == "synthetic":  # never the benchmark's test motions
             parts = split_clips(clips)
             clips = parts["prior"] + (parts["train"] if data.prior_clips == "non_test" else [])
