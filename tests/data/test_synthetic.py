@@ -417,3 +417,32 @@ def test_bad_input_raises_clear_errors():
         S.render_clip(np.zeros((3, 16, 3)), scene(), 32)
     with pytest.raises(UserError, match="out of range"):
         S.build_synthetic_videos(S.SyntheticConfig(**TINY), "train", indices=[99])
+
+
+def test_studio_scene_shares_cameras_and_backdrop_across_splits():
+    config = S.SyntheticConfig(scene="studio", moving_camera_fraction=0.0, studio_cameras=3)
+    subjects = {split: {s.name: s for s in S.split_subjects(config, split)} for split in ("train", "test")}
+    views, backdrops = {}, {}
+    for split in ("train", "test"):
+        motions = S.load_split_motions(config, split)
+        specs = S.plan_videos(config, split, {m: len(p) for m, p in motions.items()})
+        assert not any(s.moving_camera for s in specs)
+        scenes = [S.make_scene(config, s, subjects[split][s.subject]) for s in specs]
+        views[split] = {(round(math.degrees(c.azimuth), 6), round(math.degrees(c.elevation), 6), c.distance_mm)
+                        for c in scenes}
+        backdrops[split] = {c.background for c in scenes}
+        assert {(c.light_azimuth, c.light_elevation, c.ambient) for c in scenes} == {(math.radians(60.0), math.radians(50.0), 0.45)}
+    # three cameras at 45°, 165° and 285°, 10° up (middle of -10..30), 4.5 m away (middle of 3..6)
+    assert views["train"] == views["test"] == {(45.0, 10.0, 4500.0), (165.0, 10.0, 4500.0), (285.0, 10.0, 4500.0)}
+    assert backdrops["train"] == backdrops["test"] == {"photo:brick"}
+    # the subjects stay held out
+    assert not set(subjects["train"]) & set(subjects["test"])
+
+
+def test_studio_scene_bad_config_raises_clear_errors():
+    with pytest.raises(UserError, match="static cameras"):
+        S.plan_videos(S.SyntheticConfig(scene="studio"), "train", {"walk": 20})
+    with pytest.raises(UserError, match="unknown synthetic.studio_backdrop"):
+        S.plan_videos(S.SyntheticConfig(scene="studio", moving_camera_fraction=0.0, studio_backdrop="photo:x"), "train", {"walk": 20})
+    with pytest.raises(UserError, match="synthetic.scene"):
+        S.plan_videos(S.SyntheticConfig(scene="street"), "train", {"walk": 20})

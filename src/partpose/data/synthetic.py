@@ -89,6 +89,9 @@ class SyntheticConfig:
     mixed_motions: int = 0  # extra train motions composed from the limbs of the train clips (mocap.mixed_motions)
     crop: Literal["frame", "clip"] = "frame"  # person-centred crop per frame (smoothed) | one fixed crop per clip
     background: Literal["plate", "median"] = "plate"  # static cameras: the scene without the person | the clip's temporal median
+    scene: Literal["random", "studio"] = "random"  # a random camera, backdrop and light per video | Human3.6M-like studio (below)
+    studio_cameras: int = 4  # scene=studio: static cameras evenly around the studio, shared by both splits
+    studio_backdrop: str = "photo:brick"  # scene=studio: the one backdrop of both splits
 
 
 SPLIT_CODES = {"train": 1, "test": 2}
@@ -134,6 +137,16 @@ def _check_config(config: SyntheticConfig) -> None:
                         f"got {config.crop!r} and {config.background!r}")
     if config.background == "median" and config.crop != "clip":
         raise UserError("synthetic.background=median needs synthetic.crop=clip: a temporal median needs one fixed crop")
+    if config.scene not in ("random", "studio"):
+        raise UserError(f"synthetic.scene must be 'random' or 'studio', got {config.scene!r}")
+    if config.scene == "studio":
+        if config.studio_cameras < 1:
+            raise UserError(f"synthetic.studio_cameras must be >= 1, got {config.studio_cameras}")
+        if config.moving_camera_fraction != 0.0:
+            raise UserError("synthetic.scene=studio has static cameras: set synthetic.moving_camera_fraction=0")
+        known = split_backgrounds("train") + split_backgrounds("test")
+        if config.studio_backdrop not in known:
+            raise UserError(f"unknown synthetic.studio_backdrop {config.studio_backdrop!r}; known: {', '.join(known)}")
     for key in ("moving_camera_fraction", "mirror_fraction"):
         if not 0.0 <= getattr(config, key) <= 1.0:
             raise UserError(f"synthetic.{key} must be in [0, 1], got {getattr(config, key)}")
@@ -1238,7 +1251,7 @@ def plan_videos(config: SyntheticConfig, split: str, motion_lengths: dict[str, i
     _check_config(config)
     _check_split(split)
     subjects = split_subjects(config, split)
-    backgrounds = split_backgrounds(split)
+    backgrounds = (config.studio_backdrop,) if config.scene == "studio" else split_backgrounds(split)
     per_motion = config.videos_per_motion if split == "train" else config.test_videos_per_motion
     specs = []
     for m, (motion, length) in enumerate(motion_lengths.items()):
@@ -1262,8 +1275,28 @@ def plan_videos(config: SyntheticConfig, split: str, motion_lengths: dict[str, i
 
 
 def make_scene(config: SyntheticConfig, spec: VideoSpec, subject: Subject) -> Scene:
-    """Camera, light and backdrop of one video, drawn from ``spec.seed``."""
+    """Camera, light and backdrop of one video, drawn from ``spec.seed``.
+
+    ``config.scene = "random"``: a camera anywhere in the configured ranges, a random light.
+    ``"studio"`` (Human3.6M's set-up: every subject and split filmed by the same cameras in one
+    room): camera ``k`` of ``studio_cameras`` (drawn per video) sits at azimuth
+    ``45° + k * 360° / studio_cameras``, at the middle of ``elevation_deg`` and of
+    ``camera_distance_m``; the light is the studio's, the same in every video.
+    """
     rng = np.random.default_rng([spec.seed, 1])
+    if config.scene == "studio":
+        camera_index = int(rng.integers(config.studio_cameras))
+        return Scene(
+            subject=subject,
+            background=spec.background,
+            distance_mm=1000.0 * 0.5 * sum(config.camera_distance_m),
+            elevation=math.radians(0.5 * sum(config.elevation_deg)),
+            azimuth=math.radians(45.0 + camera_index * 360.0 / config.studio_cameras),
+            light_azimuth=math.radians(60.0),
+            light_elevation=math.radians(50.0),
+            ambient=0.45,
+            seed=int(rng.integers(2**31)),
+        )
     fps = config.fps
     orbit = elevation_rate = 0.0
     if spec.moving_camera:
