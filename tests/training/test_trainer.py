@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from partpose.training import checkpoint as ckpt
+from partpose.errors import UserError
 from partpose.training.trainer import train
 
 SETTINGS = {
@@ -52,6 +53,23 @@ def test_resume_reaches_the_same_weights(tiny_config):
     for name, state in a["optimizers"].items():
         for pid, s in state["state"].items():
             assert torch.allclose(s["sum"], b["optimizers"][name]["state"][pid]["sum"], atol=1e-6), name
+
+
+def test_resume_with_other_settings_is_refused_and_names_them(tiny_config):
+    train(tiny_config("run.steps=1", "run.eval_every=0", out="other"), resume=False)
+    with pytest.raises(UserError, match=r"other settings \(objective.setting: 'unsup' -> 'weak'\)"):
+        train(tiny_config("run.steps=2", "run.eval_every=0", "objective.setting=weak", out="other"), resume=True)
+    # run.* may change, and the bone lengths the trainer filled in are not a difference
+    assert train(tiny_config("run.steps=2", "run.eval_every=0", "run.log_every=1", out="other"), resume=True).step == 2
+
+
+def test_settings_differences_lists_keys_outside_run(tiny_config):
+    from partpose.training.trainer import settings_differences
+
+    a = tiny_config()
+    b = tiny_config("objective.beta_end=0.5", "data.max_gap=5", "run.steps=7")
+    assert settings_differences(a, a) == []
+    assert settings_differences(b, a) == ["data.max_gap: 3 -> 5", "objective.beta_end: 0.1 -> 0.5"]
 
 
 def test_two_process_gloo_run_keeps_identical_weights(tiny_config):

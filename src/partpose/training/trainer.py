@@ -94,6 +94,28 @@ def build_model(config: TrainConfig, data: TrainingData) -> tuple[TrainConfig, P
     return config, PartPoseModel(config.model)
 
 
+def settings_differences(requested: TrainConfig, saved: TrainConfig) -> list[str]:
+    """``"key: saved -> requested"`` for every setting outside ``run`` that differs, in key order.
+
+    ``model.bone_lengths_mm`` left unset (``None``) in ``requested`` matches any saved value: the
+    trainer fills it from the prior (:func:`build_model`).
+    """
+    def flat(tree: dict, prefix: str = "") -> dict[str, object]:
+        out = {}
+        for key, value in tree.items():
+            if isinstance(value, dict):
+                out.update(flat(value, f"{prefix}{key}."))
+            else:
+                out[f"{prefix}{key}"] = value
+        return out
+
+    want, have = flat(config_to_dict(requested)), flat(config_to_dict(saved))
+    if want.get("model.bone_lengths_mm") is None:
+        want["model.bone_lengths_mm"] = have.get("model.bone_lengths_mm")
+    keys = sorted(k for k in set(want) | set(have) if not k.startswith("run.") and want.get(k) != have.get(k))
+    return [f"{k}: {have.get(k)!r} -> {want.get(k)!r}" for k in keys]
+
+
 def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainResult:
     run = config.run
     if run.threads > 0:
@@ -105,7 +127,12 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
         state = ckpt.load(last_path)
         saved = config_from_dict(state["config"])
         # A resumed run keeps its model, data, objective and optimiser settings; only ``run``
-        # (steps, logging, devices) may change.
+        # (steps, logging, devices) may change, and asking for other settings is an error.
+        differences = settings_differences(config, saved)
+        if differences:
+            raise UserError(f"{out_dir} holds a run with other settings ({'; '.join(differences[:3])}"
+                            f"{'; ...' if len(differences) > 3 else ''}): resume it with its own settings, "
+                            "start it over (partpose train --fresh) or choose another run.out_dir")
         config = replace(saved, run=config.run)
 
     data = build_training_data(config)
