@@ -52,7 +52,7 @@ CPU_STEPS = ["run.steps=1000", "run.batch_size=16", "run.eval_every=250", "run.e
              "run.image_every=0", "run.checkpoint_every=500"]
 
 BUDGETS: dict[str, list[str]] = {
-    # 4-25 minutes a row on one core of this 2-core machine, two rows at a time. Adam: the
+    # 5-30 minutes a row on one core of this 2-core machine, two rows at a time. Adam: the
     # paper's Adagrad at lr 1e-3 was set for 1.6M iterations and barely moves in 1,000
     # (docs/learning.md); every row uses the same optimiser.
     "cpu": CPU_STEPS + STUDIO + ["optim.kind=adam"],
