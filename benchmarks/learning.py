@@ -172,8 +172,9 @@ def table(budget: str) -> str:
         minutes = statistics.mean(r["wall_seconds"] for r in results) / 60
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {len(results)} | {minutes:.1f} |")
     lines.append("")
-    scenes = ("unseen subjects, backdrops and viewpoints" if budget == "cpu_random"
-              else "unseen subjects, filmed by the training videos' studio cameras")
+    studio = set(STUDIO) <= set(BUDGETS[budget])
+    scenes = ("unseen subjects, filmed by the training videos' studio cameras" if studio
+              else "unseen subjects, backdrops and viewpoints")
     lines.append(f"Mean ± half the range over seeds. Test videos: the held-out last 30 % of every motion, {scenes}.")
     lines.extend(["", *target_lines(grouped)])
     return "\n".join(lines)

@@ -6,8 +6,8 @@ import math
 import pytest
 import torch
 
-from partpose.training import checkpoint as ckpt
 from partpose.errors import UserError
+from partpose.training import checkpoint as ckpt
 from partpose.training.trainer import train
 
 SETTINGS = {
