@@ -188,3 +188,28 @@ def test_bad_input_and_config():
         EncoderConfig(rotation="euler")
     with pytest.raises(ValueError, match="view_elevation_deg"):
         EncoderConfig(view_elevation_deg=(10.0, 50.0))
+
+
+def test_forward_is_from_raw_of_raw_pose():
+    torch.manual_seed(3)
+    enc = Encoder(EncoderConfig(**SMALL)).eval()
+    images = _images(3)
+    out = enc(images)
+    raw = enc.raw_pose(images)
+    assert raw.vectors.shape == (3, 13, 3) and raw.hip.shape == (3, 1) and raw.rotation.shape == (3, 6)
+    again = enc.from_raw(raw, out.appearance)
+    for field in ("local_vectors", "hip_angle", "cam_R_canon", "scale", "offset"):
+        torch.testing.assert_close(getattr(again, field), getattr(out, field))
+    # hand-worked: raw zeros give psi = 90 deg, the middle of the scale range and no offset
+    zeros = type(raw)(*(torch.zeros_like(x) for x in (raw.vectors, raw.hip, raw.rotation, raw.scale, raw.offset)))
+    at_zero = enc.from_raw(zeros, out.appearance)
+    torch.testing.assert_close(at_zero.hip_angle, torch.tensor([[1.0, 0.0]] * 3))
+    lo, hi = enc.config.scale_range
+    torch.testing.assert_close(at_zero.scale, torch.full((3,), (lo + hi) / 2))
+    torch.testing.assert_close(at_zero.offset, torch.zeros(3, 2))
+
+
+def test_raw_pose_refuses_a_joint_regressor():
+    enc = Encoder(EncoderConfig(**SMALL, regress_joints=True))
+    with pytest.raises(ValueError, match="T_fk heads"):
+        enc.raw_pose(_images(1))

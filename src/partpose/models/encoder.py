@@ -194,6 +194,22 @@ class EncoderOutput:
     joints: torch.Tensor | None = None
 
 
+@dataclass
+class RawPoseOutput:
+    """The pose and camera heads' outputs before their nonlinearities (see ``Encoder.from_raw``).
+
+    Attributes:
+        vectors: ``(B, 13, 3)``; hip: ``(B, 1)``; rotation: ``(B, 6)`` (``rotation="6d"``) or
+        ``(B, 4)`` (``"view"``); scale: ``(B, 1)``; offset: ``(B, 2)``.
+    """
+
+    vectors: torch.Tensor
+    hip: torch.Tensor
+    rotation: torch.Tensor
+    scale: torch.Tensor
+    offset: torch.Tensor
+
+
 def make_norm(kind: str, channels: int, groups: int) -> nn.Module:
     """``kind`` "group" -> GroupNorm (groups reduced to a divisor of ``channels``), "batch" ->
     BatchNorm2d, "none" -> Identity."""
@@ -360,19 +376,36 @@ class Encoder(nn.Module):
             joints = self.joints_head(hidden).float().reshape(batch, NUM_JOINTS, 3)
             return EncoderOutput(None, None, None, None, None, appearance, joints)
 
-        raw_vectors = self.local_vectors_head(hidden)
-        raw_hip = self.hip_angle_head(hidden)
-        raw_rotation = self.rotation_head(hidden)
-        raw_scale = self.scale_head(hidden)
-        raw_offset = self.offset_head(hidden)
-        with torch.autocast(device_type=image.device.type, enabled=False):
-            local_vectors = _unit(torch.tanh(raw_vectors.float().reshape(batch, NUM_LOCAL_VECTORS, 3)))
-            psi = 0.5 * math.pi + math.radians(self.config.hip_angle_range_deg) * torch.tanh(raw_hip.float()[:, 0])
+        return self.from_raw(self._raw_from_hidden(hidden), appearance)
+
+    def raw_pose(self, image: torch.Tensor) -> RawPoseOutput:
+        """The pose and camera heads' raw outputs for ``image`` (T_fk mode only)."""
+        if self.config.regress_joints:
+            raise ValueError("raw_pose needs the T_fk heads; this encoder regresses joints")
+        return self._raw_from_hidden(self.pose_mlp(self.features(image)))
+
+    def _raw_from_hidden(self, hidden: torch.Tensor) -> RawPoseOutput:
+        return RawPoseOutput(
+            vectors=self.local_vectors_head(hidden).reshape(hidden.shape[0], NUM_LOCAL_VECTORS, 3),
+            hip=self.hip_angle_head(hidden),
+            rotation=self.rotation_head(hidden),
+            scale=self.scale_head(hidden),
+            offset=self.offset_head(hidden),
+        )
+
+    def from_raw(self, raw: RawPoseOutput, appearance: torch.Tensor) -> EncoderOutput:
+        """The output nonlinearities: raw head outputs -> unit local vectors, hip angle, rotation,
+        bounded scale and offset (float32 whatever the autocast state). ``forward`` is
+        ``from_raw(raw_pose(image), appearance)``; per-image fits that optimise the raw values
+        directly use the same parametrisation (``benchmarks/analysis_by_synthesis.py``)."""
+        with torch.autocast(device_type=raw.vectors.device.type, enabled=False):
+            local_vectors = _unit(torch.tanh(raw.vectors.float()))
+            psi = 0.5 * math.pi + math.radians(self.config.hip_angle_range_deg) * torch.tanh(raw.hip.float()[:, 0])
             hip_angle = torch.stack((torch.sin(psi), torch.cos(psi)), dim=-1)
-            cam_R_canon = self._rotation(raw_rotation.float())
+            cam_R_canon = self._rotation(raw.rotation.float())
             lo, hi = self.config.scale_range
-            scale = lo + (hi - lo) * torch.sigmoid(raw_scale.float()[:, 0])
-            offset = self.config.offset_range * torch.tanh(raw_offset.float())
+            scale = lo + (hi - lo) * torch.sigmoid(raw.scale.float()[:, 0])
+            offset = self.config.offset_range * torch.tanh(raw.offset.float())
         return EncoderOutput(local_vectors, hip_angle, cam_R_canon, scale, offset, appearance)
 
 
