@@ -1,22 +1,11 @@
 """benchmarks/analysis_by_synthesis.py: the truth start is the labelled pose, and the script runs."""
 
-import importlib.util
-from pathlib import Path
-
 import torch
 
-ROOT = Path(__file__).resolve().parents[2]
+from benchmark_scripts import ROOT, load_benchmark
+
 TINY = ROOT / "configs" / "tiny.yaml"
-
-
-def load_module():
-    spec = importlib.util.spec_from_file_location("analysis_by_synthesis", ROOT / "benchmarks" / "analysis_by_synthesis.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-abs_bench = load_module()
+abs_bench = load_benchmark("analysis_by_synthesis")
 
 
 def test_the_truth_start_reproduces_the_labels():

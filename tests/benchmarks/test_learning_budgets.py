@@ -1,23 +1,12 @@
 """benchmarks/learning.py: every (budget, row) pair names a valid training configuration."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
 from partpose.training.config import load_config
 
-ROOT = Path(__file__).resolve().parents[2]
+from benchmark_scripts import ROOT, load_benchmark
 
-
-def load_learning():
-    spec = importlib.util.spec_from_file_location("learning", ROOT / "benchmarks" / "learning.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-learning = load_learning()
+learning = load_benchmark("learning")
 
 
 @pytest.mark.parametrize("budget", list(learning.BUDGETS))
