@@ -9,7 +9,7 @@ abs_bench = load_benchmark("analysis_by_synthesis")
 
 
 def test_the_truth_start_reproduces_the_labels():
-    model, frames = abs_bench.load_frames(TINY, [], 6)
+    model, frames, _ = abs_bench.load_frames(TINY, [], 6)
     q, depth, scale, pose = abs_bench.pose_of(model, abs_bench.raw_from_truth(model, frames))
     scores = abs_bench.scores(model, frames, q, pose)
     # retargeted to the prior's bone lengths and seen by a weak-perspective camera: close, not exact
@@ -21,7 +21,7 @@ def test_the_truth_start_reproduces_the_labels():
 
 
 def test_the_left_right_invariant_error_forgives_a_mirrored_skeleton_only():
-    model, frames = abs_bench.load_frames(TINY, [], 4)
+    model, frames, _ = abs_bench.load_frames(TINY, [], 4)
     from partpose.geometry.skeleton import H36M17
 
     swapped = frames.pose2d[:, list(H36M17.flip_permutation)]
@@ -31,6 +31,6 @@ def test_the_left_right_invariant_error_forgives_a_mirrored_skeleton_only():
 
 def test_it_runs_end_to_end_and_writes_its_table(tmp_path):
     out = tmp_path / "table.md"
-    abs_bench.main(["--config", str(TINY), "--frames", "3", "--steps", "2", "--threads", "1", "--out", str(out)])
-    rows = [line for line in out.read_text().splitlines() if line.startswith("| silhouette") or line.startswith("| painter")]
-    assert len(rows) == 4 and all("nan" not in row for row in rows)
+    abs_bench.main(["--config", str(TINY), "--frames", "3", "--steps", "2", "--decoder-steps", "3", "--threads", "1", "--out", str(out)])
+    rows = [line for line in out.read_text().splitlines() if line.startswith(("| silhouette", "| painter", "| decoder"))]
+    assert len(rows) == 6 and all("nan" not in row for row in rows)
