@@ -48,6 +48,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from partpose.geometry import camera, puppet
+from partpose.evaluation.metrics import mpjpe
 from partpose.geometry.kinematics import canonicalize, forward_kinematics, inverse_kinematics
 from partpose.geometry.skeleton import H36M17
 from partpose.losses.image import image_unpaired_loss
@@ -112,11 +113,10 @@ def raw_from_truth(model, frames: Frames) -> RawPoseOutput:
 
 
 def pose_of(model, raw: RawPoseOutput):
-    """``q (N, 17, 2)``, ``depth (N, 17)``, scale ``(N,)`` and camera-frame pose mm of raw values."""
-    out = model.encoder.from_raw(raw, torch.zeros(raw.vectors.shape[0], 1))
-    canonical = forward_kinematics(out.local_vectors, out.hip_angle, model.bone_lengths_mm.float())
-    q, depth = model.pose_for_prior(canonical, out.cam_R_canon, out.scale, out.offset)
-    return q, depth, out.scale, torch.einsum("bij,bkj->bki", out.cam_R_canon, canonical)
+    """``q (N, 17, 2)``, ``depth (N, 17)``, scale ``(N,)`` and camera-frame pose mm of raw values,
+    through the model's own T_fk and T_c (``PartPoseModel.estimate``)."""
+    estimate = model.estimate(model.encoder.from_raw(raw, torch.zeros(raw.vectors.shape[0], 1)))
+    return estimate.q, estimate.depth, estimate.scale, estimate.pose_cam_mm
 
 
 def objective_value(model, frames: Frames, kind: str, q, depth, scale, colours) -> torch.Tensor:
@@ -136,21 +136,21 @@ def objective_value(model, frames: Frames, kind: str, q, depth, scale, colours) 
     return len(q) * image_unpaired_loss(image, frames.image, frames.background, fg, frames.saliency, 1.0, valid)
 
 
-def scores(model, frames: Frames, q: torch.Tensor, pose_cam_mm: torch.Tensor) -> dict[str, float]:
-    mirror = list(H36M17.flip_permutation)
+def scores(frames: Frames, q: torch.Tensor, pose_cam_mm: torch.Tensor) -> dict[str, float]:
+    """2D error, its left/right-invariant version (per joint, the nearer of itself and its mirror
+    twin) and root-relative MPJPE (mm) against the frames' labels."""
     error = (q - frames.pose2d).norm(dim=-1)
-    mirrored = (q - frames.pose2d[:, mirror]).norm(dim=-1)
-    predicted = pose_cam_mm - pose_cam_mm[:, :1]
-    truth = frames.pose3d - frames.pose3d[:, :1]
+    mirrored = (q - frames.pose2d[:, list(H36M17.flip_permutation)]).norm(dim=-1)
     return {
         "e2d": float(error.mean()),
         "e2d_lr": float(torch.minimum(error, mirrored).mean()),
-        "mpjpe": float((predicted - truth).norm(dim=-1).mean()),
+        "mpjpe": float(mpjpe(pose_cam_mm - pose_cam_mm[:, :1], frames.pose3d - frames.pose3d[:, :1])),
     }
 
 
 def fit(model, frames: Frames, kind: str, start: RawPoseOutput, steps: int) -> dict[str, float]:
-    """Optimise pose, camera and part colours from ``start``; objective per frame (mean)."""
+    """Optimise pose and camera (and, for the painter, the part colours) from ``start``; the
+    objective is reported per frame (mean)."""
     count, parts = frames.image.shape[0], model.decoder.num_parts
     raw = [x.detach().clone().requires_grad_(True) for x in (start.vectors, start.hip, start.rotation, start.scale, start.offset)]
     colours = torch.zeros(count, 3, parts, requires_grad=True)
@@ -165,8 +165,9 @@ def fit(model, frames: Frames, kind: str, start: RawPoseOutput, steps: int) -> d
     with torch.no_grad():
         q, depth, scale, pose = current()
         result = {"loss_start": float(objective_value(model, frames, kind, q, depth, scale, colours)) / count}
-        result |= {f"{k}_start": v for k, v in scores(model, frames, q, pose).items()}
-    opt = torch.optim.Adam([{"params": raw, "lr": POSE_LR}, {"params": [colours], "lr": COLOUR_LR}])
+        result |= {f"{k}_start": v for k, v in scores(frames, q, pose).items()}
+    groups = [{"params": raw, "lr": POSE_LR}] + ([{"params": [colours], "lr": COLOUR_LR}] if kind == "painter" else [])
+    opt = torch.optim.Adam(groups)
     for _ in range(steps):
         q, depth, scale, _ = current()
         opt.zero_grad()
@@ -175,7 +176,7 @@ def fit(model, frames: Frames, kind: str, start: RawPoseOutput, steps: int) -> d
     with torch.no_grad():
         q, depth, scale, pose = current()
         result["loss_end"] = float(objective_value(model, frames, kind, q, depth, scale, colours)) / count
-        result |= {f"{k}_end": v for k, v in scores(model, frames, q, pose).items()}
+        result |= {f"{k}_end": v for k, v in scores(frames, q, pose).items()}
     return result
 
 
@@ -224,7 +225,7 @@ def main(argv: list[str] | None = None) -> None:
         untrained = model.encoder.raw_pose(frames.image)
     starts = {"truth": raw_from_truth(model, frames), "untrained encoder": untrained}
     mean_pose = frames.pose2d.mean(0, keepdim=True).expand_as(frames.pose2d)
-    reference = scores(model, frames, mean_pose, frames.pose3d)  # only the 2D entries are used
+    reference = scores(frames, mean_pose, frames.pose3d)  # only the 2D entries are used
 
     lines = [
         f"Per-image fits on {args.frames} training frames, {args.steps} Adam steps "

@@ -47,9 +47,10 @@ class PosePath(nn.Module):
         self.register_buffer("bone_lengths_mm", model.bone_lengths_mm)
 
     pose_for_prior = PartPoseModel.pose_for_prior
+    estimate = PartPoseModel.estimate
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        est = PartPoseModel.encode(self, image)
+        est = self.estimate(self.encoder(image))
         return est.pose_cam_mm, est.q, est.depth
 
 

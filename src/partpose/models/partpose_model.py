@@ -27,7 +27,7 @@ from partpose.geometry import camera, kinematics, puppet
 from partpose.geometry.parts import NUM_PARTS
 from partpose.geometry.skeleton import H36M17, bone_lengths, default_bone_lengths
 from partpose.models.decoder import Decoder, DecoderConfig
-from partpose.models.encoder import Encoder, EncoderConfig
+from partpose.models.encoder import Encoder, EncoderConfig, EncoderOutput
 from partpose.utils.checks import check_shape
 
 _EPS = 1e-6
@@ -184,8 +184,12 @@ class PartPoseModel(nn.Module):
             main mode; only the order of depths matters to the puppet, and it is that of
             ``J[..., 2]``).
         """
-        out = self.encoder(image)
-        with torch.autocast(device_type=image.device.type, enabled=False):
+        return self.estimate(self.encoder(image))
+
+    def estimate(self, out: EncoderOutput) -> PoseEstimate:
+        """T_fk and T_c of the encoder's outputs (the conventions of :meth:`encode`, which is
+        ``estimate(encoder(image))``); per-image fits call it on ``Encoder.from_raw`` outputs."""
+        with torch.autocast(device_type=out.appearance.device.type, enabled=False):
             alpha = self.bone_lengths_mm.float()
             if out.joints is None:
                 pose_canon_mm = kinematics.forward_kinematics(out.local_vectors, out.hip_angle, alpha)
