@@ -116,3 +116,19 @@ def test_without_appearance_consistency_there_is_no_l_ic_and_no_l_as(setup):
     even = training_losses(model, batch, prior, 1, 1.0, objective, step_generator(0, 1))
     assert set(odd.losses) == {"image_unpaired", "segmentation", "energy_pose_encoder"}
     assert set(even.losses) == {"image_unpaired", "segmentation", "energy_pose_decoder"}
+
+
+def test_silhouette_weight_adds_l_sil_to_l_iu(setup):
+    config, model, batch, prior = setup
+    from dataclasses import replace
+
+    from partpose.losses.silhouette import skeleton_silhouette_loss
+
+    plain = training_losses(model, batch, prior, 0, 1.0, config.objective, step_generator(0, 0))
+    objective = replace(config.objective, silhouette_weight=2.0)
+    with_sil = training_losses(model, batch, prior, 0, 1.0, objective, step_generator(0, 0))
+    est = model.encode(batch["image_t"])
+    expected = plain.losses["image_unpaired"] + 2.0 * skeleton_silhouette_loss(est.q, est.scale, batch["saliency_t"])
+    assert float(with_sil.losses["image_unpaired"].detach()) == pytest.approx(float(expected.detach()), rel=1e-5)
+    assert with_sil.scalars["loss/silhouette"] > 0
+    assert "loss/silhouette" not in plain.scalars

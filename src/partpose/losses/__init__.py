@@ -3,6 +3,7 @@
 from partpose.losses.energy import appearance_energy, pose_energy
 from partpose.losses.image import image_consistency_loss, image_unpaired_loss
 from partpose.losses.segmentation import segmentation_loss
+from partpose.losses.silhouette import skeleton_silhouette_loss
 from partpose.losses.supervision import pose2d_loss, pose3d_loss
 
 __all__ = [
@@ -13,4 +14,5 @@ __all__ = [
     "pose3d_loss",
     "pose_energy",
     "segmentation_loss",
+    "skeleton_silhouette_loss",
 ]

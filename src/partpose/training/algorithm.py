@@ -10,7 +10,8 @@ For a batch of frame pairs (I_s, I_t) of one video each and a batch of unpaired 
 2. Consistency objectives, every iteration, encoder and decoder together, each with its own
    optimiser: L_I^u (reconstruct I_t from a_s and the pose of I_t), L_I^c (the unpaired pose drawn
    with either frame's appearance must agree) and L_seg (the decoder's segmentation of the unpaired
-   pose must match the puppet's labels).
+   pose must match the puppet's labels). With ``objective.silhouette_weight`` > 0, L_sil (the 2D
+   skeleton of I_t against its saliency map) is added to L_I^u.
 3. Supervision terms of the other settings (encoder only): 2D for ``weak``, 3D on labelled frames
    for ``semi``; ``supervised`` trains the encoder on 3D and 2D labels alone (the upper bound).
 
@@ -30,6 +31,7 @@ from partpose.geometry.camera import crop_framing, random_view_rotation
 from partpose.losses.energy import appearance_energy, pose_energy
 from partpose.losses.image import image_consistency_loss, image_unpaired_loss
 from partpose.losses.segmentation import segmentation_loss
+from partpose.losses.silhouette import skeleton_silhouette_loss
 from partpose.losses.supervision import pose2d_loss, pose3d_loss
 from partpose.training.config import ObjectiveConfig
 from partpose.training.schedules import is_encoder_energy_step
@@ -134,6 +136,11 @@ def training_losses(
     losses["image_unpaired"] = image_unpaired_loss(
         synth_t.image, image_t, background, fg_prob, saliency, beta, background_valid
     )
+    if objective.silhouette_weight > 0:
+        # L_sil: a gradient that brings the skeleton to where m_sal says the person is, which
+        # L_I^u lacks (losses/silhouette.py); same optimiser, added to L_I^u.
+        silhouette = skeleton_silhouette_loss(est_t.q, est_t.scale, saliency)
+        losses["image_unpaired"] = losses["image_unpaired"] + objective.silhouette_weight * silhouette
     maps_z = synth_z_s.part_maps[-1].detach()
     if synth_z_t is not None:
         losses["image_consistency"] = image_consistency_loss(
@@ -152,6 +159,8 @@ def training_losses(
     scalars = _detached(losses)
     scalars["beta"] = float(beta)
     scalars["foreground_fraction"] = float(fg_prob.detach().mean())
+    if objective.silhouette_weight > 0:
+        scalars["loss/silhouette"] = float(silhouette.detach())
     if with_images:
         transfer = model.synthesize(
             est_s.appearance.roll(1, dims=0), est_t.q, est_t.depth, est_t.scale, background

@@ -7,6 +7,8 @@ command-line overrides (``train.steps=500``) override the YAML. Unknown keys are
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -50,6 +52,7 @@ class ObjectiveConfig:
     view_elevation_deg: tuple[float, float] = (-10.0, 30.0)
     prior_appearance_grad: bool = True  # False: p_z is drawn with detached appearance codes (docs/learning.md)
     appearance_consistency: bool = True  # False: no L_I^c and no L_as, the terms a constant appearance code meets (docs/learning.md)
+    silhouette_weight: float = 0.0  # > 0: add this times L_sil (the 2D skeleton against m_sal, a chamfer) to L_I^u (docs/learning.md)
 
 
 @dataclass
@@ -124,6 +127,8 @@ def validate(config: TrainConfig) -> None:
         raise UserError("run.batch_size must be >= 1")
     if not 0.0 < config.objective.semi_fraction <= 1.0:
         raise UserError("objective.semi_fraction must be in (0, 1]")
+    if not (math.isfinite(config.objective.silhouette_weight) and config.objective.silhouette_weight >= 0):
+        raise UserError(f"objective.silhouette_weight must be >= 0, got {config.objective.silhouette_weight}")
     if config.data.max_gap < 1:
         raise UserError("data.max_gap must be >= 1")
     if config.optim.lr <= 0:
