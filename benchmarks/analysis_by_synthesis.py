@@ -2,6 +2,7 @@
 
     python benchmarks/analysis_by_synthesis.py [--config C] [--frames 128] [--steps 500]
                                                [--decoder-steps 600] [--threads 2]
+                                               [--objectives silhouette painter skeleton decoder]
                                                [--out FILE.md] [overrides ...]
 
 L_I^u teaches the encoder pose only if, for a training frame, the pose that reconstructs the
@@ -10,12 +11,15 @@ benchmark tests both without an encoder or a decoder in the way. For ``--frames`
 of the synthetic benchmark (the studio scene unless overridden), the pose, the camera and one
 flat colour per puppet part are optimised directly, per image, in the encoder's own
 parametrisation (``Encoder.from_raw`` -> T_fk -> T_c -> T_s, the prior's bone lengths), Adam,
-for ``--steps`` iterations, on one of two objectives:
+for ``--steps`` iterations, on one of these objectives:
 
 - ``silhouette``: ``mean |w_fg - m_sal|``, the puppet's foreground against the saliency map;
 - ``painter``: L_I^u (``w = clip(w_fg + m_sal, 0, 1)``, beta = 1) of the composite of the
   flat-coloured puppet over the clip's background, i.e. what a decoder that paints every part in
   one colour, read from the frame, can reach;
+- ``skeleton``: L_sil (``losses.silhouette``), the 2D skeleton drawn as capsules against the
+  saliency map, a chamfer distance whose gradient reaches everywhere;
+- ``painter+skeleton``: the sum of the two;
 
 and, with ``--decoder-steps N`` (default 600), on L_I^u through a **decoder** trained first for N
 iterations with the true poses in place of the encoder's (E's appearance and D on L_I^u and
@@ -53,6 +57,7 @@ from partpose.geometry.kinematics import canonicalize, forward_kinematics, inver
 from partpose.geometry.skeleton import H36M17
 from partpose.losses.image import image_unpaired_loss
 from partpose.losses.segmentation import segmentation_loss
+from partpose.losses.silhouette import skeleton_silhouette_loss
 from partpose.models.encoder import RawPoseOutput
 from partpose.models.partpose_model import composite
 from partpose.training.config import load_config
@@ -62,6 +67,7 @@ from partpose.training.trainer import build_model
 
 STUDIO = ["data.synthetic.scene=studio", "data.synthetic.moving_camera_fraction=0"]
 POSE_LR, COLOUR_LR, COLOUR_WARMUP = 0.02, 0.05, 200
+OBJECTIVES = ("silhouette", "painter", "skeleton", "painter+skeleton", "decoder")
 
 
 @dataclass
@@ -122,6 +128,11 @@ def pose_of(model, raw: RawPoseOutput):
 def objective_value(model, frames: Frames, kind: str, q, depth, scale, colours) -> torch.Tensor:
     """The per-image objective summed over frames (so every image's gradient is its own)."""
     valid = torch.ones(len(q), dtype=torch.bool)
+    if kind == "skeleton":
+        return len(q) * skeleton_silhouette_loss(q, scale, frames.saliency)
+    if kind == "painter+skeleton":
+        return (objective_value(model, frames, "painter", q, depth, scale, colours)
+                + objective_value(model, frames, "skeleton", q, depth, scale, colours))
     if kind == "decoder":
         synthesis = model.synthesize(frames.appearance, q, depth, scale, frames.background)
         fg_prob = 1.0 - synthesis.seg_probs[:, :1]
@@ -155,7 +166,7 @@ def fit(model, frames: Frames, kind: str, start: RawPoseOutput, steps: int) -> d
     raw = [x.detach().clone().requires_grad_(True) for x in (start.vectors, start.hip, start.rotation, start.scale, start.offset)]
     colours = torch.zeros(count, 3, parts, requires_grad=True)
     current = lambda: pose_of(model, RawPoseOutput(*raw))  # noqa: E731
-    if kind == "painter":  # colours first, pose fixed: the objective "at the start" is then fair
+    if kind.startswith("painter"):  # colours first, pose fixed: the objective "at the start" is then fair
         colour_opt = torch.optim.Adam([colours], lr=COLOUR_LR)
         q, depth, scale, _ = (x.detach() for x in current())
         for _ in range(COLOUR_WARMUP):
@@ -166,7 +177,7 @@ def fit(model, frames: Frames, kind: str, start: RawPoseOutput, steps: int) -> d
         q, depth, scale, pose = current()
         result = {"loss_start": float(objective_value(model, frames, kind, q, depth, scale, colours)) / count}
         result |= {f"{k}_start": v for k, v in scores(frames, q, pose).items()}
-    groups = [{"params": raw, "lr": POSE_LR}] + ([{"params": [colours], "lr": COLOUR_LR}] if kind == "painter" else [])
+    groups = [{"params": raw, "lr": POSE_LR}] + ([{"params": [colours], "lr": COLOUR_LR}] if kind.startswith("painter") else [])
     opt = torch.optim.Adam(groups)
     for _ in range(steps):
         q, depth, scale, _ = current()
@@ -213,7 +224,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--frames", type=int, default=128)
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--decoder-steps", type=int, default=600, help="0: no decoder rows")
+    parser.add_argument("--decoder-steps", type=int, default=600, help="iterations of the decoder's training on the true poses")
+    parser.add_argument("--objectives", nargs="+", default=list(OBJECTIVES), choices=OBJECTIVES, help="which objectives to fit")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/analysis_by_synthesis.md"))
     parser.add_argument("overrides", nargs="*", help="config overrides (key=value)")
     args = parser.parse_args(argv)
@@ -236,7 +248,7 @@ def main(argv: list[str] | None = None) -> None:
         "| 2D error, L/R-invariant: start → end | MPJPE (mm): start → end |",
         "|---|---|---|---|---|---|---|",
     ]
-    kinds = ["silhouette", "painter"] + (["decoder"] if args.decoder_steps > 0 else [])
+    kinds = [kind for kind in OBJECTIVES if kind in args.objectives and not (kind == "decoder" and args.decoder_steps <= 0)]
     for kind in kinds:
         if kind == "decoder":
             iou = train_decoder_on_truth(model, data, args.decoder_steps)

@@ -31,5 +31,9 @@ def test_the_left_right_invariant_error_forgives_a_mirrored_skeleton_only():
 def test_it_runs_end_to_end_and_writes_its_table(tmp_path):
     out = tmp_path / "table.md"
     abs_bench.main(["--config", str(TINY), "--frames", "3", "--steps", "2", "--decoder-steps", "3", "--threads", "1", "--out", str(out)])
-    rows = [line for line in out.read_text().splitlines() if line.startswith(("| silhouette", "| painter", "| decoder"))]
-    assert len(rows) == 6 and all("nan" not in row for row in rows)
+    rows = [line for line in out.read_text().splitlines() if line.startswith(tuple(f"| {k} |" for k in abs_bench.OBJECTIVES))]
+    assert len(rows) == 2 * len(abs_bench.OBJECTIVES) and all("nan" not in row for row in rows)
+    abs_bench.main(["--config", str(TINY), "--frames", "3", "--steps", "2", "--threads", "1", "--objectives", "skeleton",
+                    "--out", str(out)])
+    rows = [line.split(" | ")[0] for line in out.read_text().splitlines() if line.startswith("| ")][1:]  # below the header
+    assert rows == ["| skeleton", "| skeleton"]

@@ -132,3 +132,6 @@ def test_silhouette_weight_adds_l_sil_to_l_iu(setup):
     assert float(with_sil.losses["image_unpaired"].detach()) == pytest.approx(float(expected.detach()), rel=1e-5)
     assert with_sil.scalars["loss/silhouette"] > 0
     assert "loss/silhouette" not in plain.scalars
+    ablation = replace(objective, no_saliency=True)
+    without = training_losses(model, batch, prior, 0, 0.0, ablation, step_generator(0, 0))
+    assert "loss/silhouette" not in without.scalars  # the ablation has no m_sal, so no L_sil

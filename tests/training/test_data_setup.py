@@ -113,6 +113,7 @@ def test_own_videos_have_no_test_split_and_training_skips_evaluation(tiny_config
         (["data.prior=h36m_npz"], "data.prior must be 'deepmimic', 'h36m_npz:PATH' or 'bvh:DIR', got 'h36m_npz'"),
         (["data.prior_fps=0"], "data.prior_fps must be > 0"),
         (["data.max_train_clips=-1"], "data.max_train_clips must be >= 0"),
+        (["objective.silhouette_weight=-1"], "objective.silhouette_weight must be >= 0, got -1.0"),
     ],
 )
 def test_bad_data_config_is_one_clear_error(tiny_config, tmp_path, overrides, message):

@@ -100,7 +100,8 @@ def skeleton_silhouette_loss(
     pixel. A sample with an empty ``M`` adds 0 to both (nothing says where the person is).
 
     Args:
-        q: ``(B, 17, 2)`` 2D joints; scale: ``(B,)``; saliency: ``(B, 1, H, W)``.
+        q: ``(B, 17, 2)`` 2D joints; scale: ``(B,)`` (sets the capsules' radii; no gradient
+            flows through it); saliency: ``(B, 1, H, W)``.
         max_side: a larger saliency map is average-pooled to at most this side first (the
             chamfer needs no finer grid, and its cost grows with the pixel count).
     Returns:
@@ -115,7 +116,9 @@ def skeleton_silhouette_loss(
     q = q.float()
     ends = _ENDS.to(q.device)
     start, end = q[:, ends[:, 0]], q[:, ends[:, 1]]  # (B, K, 2)
-    radius = scale.float()[:, None] * _HALF_WIDTH_MM.to(q.device)[None] / 1000.0  # (B, K)
+    # Detached: a thicker capsule covers more of the person for free, so a radius that the
+    # gradient could grow would inflate the camera scale instead of moving the bones.
+    radius = scale.detach().float()[:, None] * _HALF_WIDTH_MM.to(q.device)[None] / 1000.0  # (B, K)
     if max(saliency.shape[-2:]) > max_side:
         saliency = F.adaptive_avg_pool2d(saliency.float(), (min(saliency.shape[-2], max_side), min(saliency.shape[-1], max_side)))
     height, width = saliency.shape[-2:]

@@ -11,7 +11,7 @@ For a batch of frame pairs (I_s, I_t) of one video each and a batch of unpaired 
    optimiser: L_I^u (reconstruct I_t from a_s and the pose of I_t), L_I^c (the unpaired pose drawn
    with either frame's appearance must agree) and L_seg (the decoder's segmentation of the unpaired
    pose must match the puppet's labels). With ``objective.silhouette_weight`` > 0, L_sil (the 2D
-   skeleton of I_t against its saliency map) is added to L_I^u.
+   skeleton of I_t against its saliency map) is added to L_I^u (not in the ``no_saliency`` ablation).
 3. Supervision terms of the other settings (encoder only): 2D for ``weak``, 3D on labelled frames
    for ``semi``; ``supervised`` trains the encoder on 3D and 2D labels alone (the upper bound).
 
@@ -136,9 +136,11 @@ def training_losses(
     losses["image_unpaired"] = image_unpaired_loss(
         synth_t.image, image_t, background, fg_prob, saliency, beta, background_valid
     )
-    if objective.silhouette_weight > 0:
+    use_silhouette = objective.silhouette_weight > 0 and not objective.no_saliency
+    if use_silhouette:
         # L_sil: a gradient that brings the skeleton to where m_sal says the person is, which
-        # L_I^u lacks (losses/silhouette.py); same optimiser, added to L_I^u.
+        # L_I^u lacks (losses/silhouette.py); same optimiser, added to L_I^u. The "without
+        # m_sal" ablation has no saliency map, so no L_sil either.
         silhouette = skeleton_silhouette_loss(est_t.q, est_t.scale, saliency)
         losses["image_unpaired"] = losses["image_unpaired"] + objective.silhouette_weight * silhouette
     maps_z = synth_z_s.part_maps[-1].detach()
@@ -159,7 +161,7 @@ def training_losses(
     scalars = _detached(losses)
     scalars["beta"] = float(beta)
     scalars["foreground_fraction"] = float(fg_prob.detach().mean())
-    if objective.silhouette_weight > 0:
+    if use_silhouette:
         scalars["loss/silhouette"] = float(silhouette.detach())
     if with_images:
         transfer = model.synthesize(

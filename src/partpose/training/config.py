@@ -52,7 +52,7 @@ class ObjectiveConfig:
     view_elevation_deg: tuple[float, float] = (-10.0, 30.0)
     prior_appearance_grad: bool = True  # False: p_z is drawn with detached appearance codes (docs/learning.md)
     appearance_consistency: bool = True  # False: no L_I^c and no L_as, the terms a constant appearance code meets (docs/learning.md)
-    silhouette_weight: float = 0.0  # > 0: add this times L_sil (the 2D skeleton against m_sal, a chamfer) to L_I^u (docs/learning.md)
+    silhouette_weight: float = 0.0  # > 0: add this times L_sil (the 2D skeleton against m_sal, a chamfer) to L_I^u; off with no_saliency (docs/learning.md)
 
 
 @dataclass
