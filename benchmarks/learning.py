@@ -42,6 +42,11 @@ ROWS: dict[str, tuple[str, list[str]]] = {
     "no_fk_camera": ("unsup w/o T_fk∘T_c", ["model.no_fk_camera=true"]),
     "no_saliency": ("unsup w/o m_sal", ["objective.no_saliency=true"]),
     "no_adaptation": ("unsup w/o adaptation", ["objective.no_adaptation=true"]),
+    # not the paper's: the method with L_sil (the skeleton against m_sal), a decoder that starts
+    # out painting the puppet, and no L_I^c / L_as (docs/learning.md, "A force towards the person")
+    "unsup_sil": ("unsup + L_sil, palette decoder, no L_I^c/L_as (ours)",
+                  ["objective.silhouette_weight=1.0", "model.decoder.image_init=palette",
+                   "objective.appearance_consistency=false"]),
 }
 
 # The benchmark of the table: the Human3.6M-like studio (data.synthetic.scene=studio: four
