@@ -26,9 +26,12 @@ iterations with the true poses in place of the encoder's (E's appearance and D o
 L_seg, batch 16, Adam; its foreground's IoU with the rendered person's mask is printed), then
 frozen: the best case for the paper's learned decoder;
 
-from two starts: the **truth** (the frame's 3D label retargeted to the prior's bone lengths, its
-camera fitted to the 2D label by least squares) and the **untrained encoder**'s output (the rest
-pose facing the camera, where training starts). The labels are used only to start and to score.
+from three starts: the **truth** (the frame's 3D label retargeted to the prior's bone lengths, its
+camera fitted to the 2D label by least squares), its **depth twin** (the same with the camera
+depth negated and left and right swapped: the same 2D points, the left and right labels
+exchanged, the body seen from the other side; an objective that scores it like the truth cannot
+teach which way the person faces) and the **untrained encoder**'s output (the rest pose facing
+the camera, where training starts). The labels are used only to start and to score.
 
 Printed (a Markdown table, also written to ``--out``): the objective at the truth (colours fitted
 to it), at the start and at the end; the 2D joint error (normalised image units, the crop is
@@ -44,7 +47,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -116,6 +119,15 @@ def raw_from_truth(model, frames: Frames) -> RawPoseOutput:
         scale=torch.logit(((scale - lo) / (hi - lo)).clamp(1e-3, 1 - 1e-3))[:, None].float(),
         offset=torch.atanh((offset / config.offset_range).clamp(-0.99, 0.99)).float(),
     )
+
+
+def depth_twin(frames: Frames) -> Frames:
+    """The frames' labels replaced by their depth-mirrored twins: camera depth negated and left and
+    right swapped, a proper body that projects to the same 2D points with the left and right
+    labels exchanged (seen from the other side). Images are unchanged."""
+    flip = list(H36M17.flip_permutation)
+    pose3d = frames.pose3d[:, flip] * torch.tensor([1.0, 1.0, -1.0], dtype=frames.pose3d.dtype)
+    return replace(frames, pose2d=frames.pose2d[:, flip], pose3d=pose3d)
 
 
 def pose_of(model, raw: RawPoseOutput):
@@ -235,7 +247,8 @@ def main(argv: list[str] | None = None) -> None:
     model, frames, data = load_frames(args.config, args.overrides, args.frames)
     with torch.no_grad():
         untrained = model.encoder.raw_pose(frames.image)
-    starts = {"truth": raw_from_truth(model, frames), "untrained encoder": untrained}
+    starts = {"truth": raw_from_truth(model, frames), "depth twin of the truth": raw_from_truth(model, depth_twin(frames)),
+              "untrained encoder": untrained}
     mean_pose = frames.pose2d.mean(0, keepdim=True).expand_as(frames.pose2d)
     reference = scores(frames, mean_pose, frames.pose3d)  # only the 2D entries are used
 
