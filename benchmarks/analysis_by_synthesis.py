@@ -2,7 +2,7 @@
 
     python benchmarks/analysis_by_synthesis.py [--config C] [--frames 128] [--steps 500]
                                                [--decoder-steps 600] [--threads 2]
-                                               [--objectives silhouette painter skeleton decoder]
+                                               [--objectives silhouette painter skeleton painter+skeleton decoder]
                                                [--out FILE.md] [overrides ...]
 
 L_I^u teaches the encoder pose only if, for a training frame, the pose that reconstructs the
@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--frames", type=int, default=128)
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--decoder-steps", type=int, default=600, help="iterations of the decoder's training on the true poses")
+    parser.add_argument("--decoder-steps", type=int, default=600, help="iterations of the decoder's training on the true poses (0: no decoder rows)")
     parser.add_argument("--objectives", nargs="+", default=list(OBJECTIVES), choices=OBJECTIVES, help="which objectives to fit")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/analysis_by_synthesis.md"))
     parser.add_argument("overrides", nargs="*", help="config overrides (key=value)")

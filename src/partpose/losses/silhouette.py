@@ -59,27 +59,25 @@ def pixel_centres(height: int, width: int, device=None, dtype=torch.float32) -> 
     return torch.stack([grid_x, grid_y], dim=-1).reshape(-1, 2)
 
 
-def point_segment_distance(points: torch.Tensor, start: torch.Tensor, end: torch.Tensor) -> torch.Tensor:
-    """Euclidean distance of every point to every segment.
+def segment_distance(points: torch.Tensor, start: torch.Tensor, end: torch.Tensor) -> torch.Tensor:
+    """Euclidean distance of points to segments, broadcasting over the leading dimensions.
 
     Args:
-        points: ``(B, P, 2)``; start, end: ``(B, K, 2)`` segment ends.
+        points, start, end: ``(..., 2)``, broadcastable to one shape (``start``/``end`` the
+            segment ends).
     Returns:
-        ``(B, P, K)``.
+        ``(...)``, the broadcast shape without the last dimension.
     """
-    seg = end - start  # (B, K, 2)
-    rel = points[:, :, None, :] - start[:, None, :, :]  # (B, P, K, 2)
-    length2 = (seg * seg).sum(-1).clamp_min(1e-12)[:, None, :]
-    along = ((rel * seg[:, None]).sum(-1) / length2).clamp(0.0, 1.0)
-    nearest = start[:, None] + along[..., None] * seg[:, None]
-    return (points[:, :, None, :] - nearest).pow(2).sum(-1).add(1e-12).sqrt()
-
-
-def _distance_to_segment(points: torch.Tensor, start: torch.Tensor, end: torch.Tensor) -> torch.Tensor:
-    """Distance of ``points[b, p]`` to its own segment ``(start[b, p], end[b, p])``; all ``(B, P, 2)``."""
     seg = end - start
-    along = (((points - start) * seg).sum(-1) / (seg * seg).sum(-1).clamp_min(1e-12)).clamp(0.0, 1.0)
-    return (points - start - along[..., None] * seg).pow(2).sum(-1).add(1e-12).sqrt()
+    rel = points - start
+    along = ((rel * seg).sum(-1) / (seg * seg).sum(-1).clamp_min(1e-12)).clamp(0.0, 1.0)
+    return (rel - along[..., None] * seg).pow(2).sum(-1).add(1e-12).sqrt()
+
+
+def point_segment_distance(points: torch.Tensor, start: torch.Tensor, end: torch.Tensor) -> torch.Tensor:
+    """Distance of every point to every segment: ``points (B, P, 2)``, ``start, end (B, K, 2)``
+    -> ``(B, P, K)``."""
+    return segment_distance(points[:, :, None], start[:, None], end[:, None])
 
 
 def skeleton_silhouette_loss(
@@ -133,7 +131,7 @@ def skeleton_silhouette_loss(
     with torch.no_grad():
         nearest_capsule = (point_segment_distance(pixels, start, end) - radius[:, None, :]).argmin(dim=2)  # (B, P)
     pick = lambda x: x.gather(1, nearest_capsule[..., None].expand(-1, -1, x.shape[-1]))  # noqa: E731
-    outside = (_distance_to_segment(pixels, pick(start), pick(end)) - radius.gather(1, nearest_capsule)).clamp_min(0.0)
+    outside = (segment_distance(pixels, pick(start), pick(end)) - radius.gather(1, nearest_capsule)).clamp_min(0.0)
     cover = (mass * outside).sum(1) / mass.sum(1).clamp_min(1e-6)
 
     t = torch.linspace(0.0, 1.0, points_per_bone, device=q.device)
