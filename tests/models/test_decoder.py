@@ -157,3 +157,97 @@ def test_palette_init_starts_d_i_painting_the_puppet_colours():
     assert palette < 0.1 < 0.2 < random  # measured: 0.06 and 0.26
     with pytest.raises(ValueError, match="image_init"):
         DecoderConfig(image_init="zeros")
+
+
+def _facing(image_init="random"):
+    torch.manual_seed(0)
+    config = DecoderConfig(widths=(32, 24, 16, 16, 8), facing_channels=True, image_init=image_init)
+    return Decoder(config, appearance_dim=A)
+
+
+def test_facing_channels_start_without_effect_then_tell_front_from_back():
+    dec = _facing()
+    assert dec.map_channels == dec.num_parts + 2
+    appearance, maps = _inputs(dec)
+    front, back = torch.ones(2), torch.zeros(2)
+    # at initialisation every weight from a front channel is zero: the front weight changes nothing,
+    # and the decoder equals one without facing channels that has the same other weights
+    rgb_front, logits_front = dec(appearance, maps, front)
+    rgb_back, logits_back = dec(appearance, maps, back)
+    torch.testing.assert_close(rgb_front, rgb_back, rtol=0, atol=0)
+    torch.testing.assert_close(logits_front, logits_back, rtol=0, atol=0)
+    torch.manual_seed(0)
+    plain = Decoder(DecoderConfig(widths=(32, 24, 16, 16, 8)), appearance_dim=A)
+    plain_state = plain.state_dict()
+    for name, value in dec.state_dict().items():
+        if value.shape == plain_state[name].shape:
+            plain_state[name] = value
+        elif "maps_from_appearance" in name:  # rows: 3 colours x map channels, channel-minor
+            plain_state[name] = value.view(3, dec.map_channels, -1)[:, : dec.num_parts].reshape(plain_state[name].shape)
+        else:  # convolutions and 1x1 layers over the part maps: input channels second
+            plain_state[name] = value[:, : plain_state[name].shape[1]]
+    plain.load_state_dict(plain_state)
+    rgb_plain, logits_plain = plain(appearance, maps)
+    torch.testing.assert_close(rgb_plain, rgb_front)
+    torch.testing.assert_close(logits_plain, logits_front)
+    # the zero weights get gradients from the front channels, and once they move, facing matters
+    rgb, logits = dec(appearance, maps, front)
+    (rgb.sum() + logits.sum()).backward()
+    assert dec.condition[0][0].weight.grad[:, -2:].abs().sum() > 0
+    assert dec.image_fork.out_maps.weight.grad[:, -2:].abs().sum() > 0
+    with torch.no_grad():
+        for condition in dec.condition:
+            condition[0].weight[:, -2:].normal_(0.0, 0.1)
+        dec.image_fork.out_maps.weight[:, -2:].normal_(0.0, 1.0)
+    rgb_front, logits_front = dec(appearance, maps, front)
+    rgb_back, logits_back = dec(appearance, maps, back)
+    assert (rgb_front - rgb_back).abs().max() > 1e-3 and (logits_front - logits_back).abs().max() > 1e-3
+
+
+def test_facing_channels_reach_only_the_head_and_torso():
+    dec = _facing()
+    with torch.no_grad():
+        for condition in dec.condition:
+            condition[0].weight[:, -2:].normal_(0.0, 0.1)
+    appearance, maps = _inputs(dec)
+    for part in range(dec.num_parts):  # a front weight only matters where the head or torso is drawn
+        only = [torch.zeros_like(m) for m in maps]
+        for m, full in zip(only, maps):
+            m[:, part] = full[:, part]
+        rgb_front, _ = dec(appearance, only, torch.ones(2))
+        rgb_back, _ = dec(appearance, only, torch.zeros(2))
+        differs = bool((rgb_front - rgb_back).abs().max() > 1e-6)
+        assert differs == (part in (0, 1)), part
+
+
+def test_facing_palette_init_and_the_puppet_copying_segmentation_are_kept():
+    assert _mean_colour_error_facing(_facing("palette")) < 0.1
+    dec = _facing()
+    weight = dec.seg_fork.out_maps.weight
+    assert torch.equal(weight[1:, : dec.num_parts], 8.0 * torch.eye(dec.num_parts)) and not weight[:, dec.num_parts :].any()
+
+
+def _mean_colour_error_facing(decoder: Decoder) -> float:
+    from partpose.geometry.puppet import PALETTE
+
+    errors = []
+    for part in range(decoder.num_parts):
+        maps = [torch.zeros(4, decoder.num_parts, r, r) for r in decoder.stage_sizes]
+        for m in maps:
+            m[:, part] = 1.0
+        with torch.no_grad():
+            rgb, _ = decoder(torch.randn(4, decoder.appearance_dim), maps, torch.rand(4))
+        errors.append((rgb.mean((0, 2, 3)) - torch.tensor(PALETTE[part + 1]) / 255.0).abs().mean())
+    return float(torch.stack(errors).mean())
+
+
+def test_front_weight_required_exactly_with_facing_channels():
+    dec = _facing()
+    appearance, maps = _inputs(dec)
+    with pytest.raises(ValueError, match="facing_channels"):
+        dec(appearance, maps)
+    with pytest.raises(ValueError, match="front"):
+        dec(appearance, maps, torch.ones(3))
+    plain = _small()
+    with pytest.raises(ValueError, match="without facing_channels"):
+        plain(appearance, maps, torch.ones(2))

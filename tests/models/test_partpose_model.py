@@ -171,3 +171,22 @@ def test_initial_segmentation_follows_the_puppet():
     agreement = (syn.seg_logits.argmax(1) == labels).float().mean()
     assert agreement > 0.9
     assert (labels > 0).any()  # the person is drawn
+
+
+
+def test_facing_channels_receive_the_front_weight_of_the_drawn_pose():
+    from partpose.geometry.facing import front_weight
+
+    model = _model(encoder=dict(head_init_gain=0.0), decoder=dict(facing_channels=True))
+    est = model.encode(_images(2))
+    syn = model.synthesize(est.appearance, est.q, est.depth, est.scale)
+    torch.testing.assert_close(syn.front, front_weight(est.q, est.depth, est.scale))
+    assert syn.front.min() > 0.99  # the initial pose faces the camera
+    assert _model().synthesize(est.appearance, est.q, est.depth, est.scale).front is None
+    # away from the pole, the front weight passes a gradient to the encoder's camera rotation
+    model = _model(encoder=dict(head_init_gain=2.0), decoder=dict(facing_channels=True))
+    est = model.encode(_images(2))
+    syn = model.synthesize(est.appearance, est.q, est.depth, est.scale)
+    assert 0.01 < float(syn.front.detach().min()) and float(syn.front.detach().max()) < 0.99
+    syn.front.sum().backward()
+    assert model.encoder.rotation_head.weight.grad.abs().sum() > 0

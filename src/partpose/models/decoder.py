@@ -20,7 +20,12 @@ Convention:
     synthesised person inside the drawn silhouette.
 
     The part maps are given as a list, one ``(B, L, r_k, r_k)`` tensor per stage size, drawn by
-    the puppet at that size (not resized here). Outputs are in the autocast dtype when autocast
+    the puppet at that size (not resized here). With ``facing_channels`` the decoder also takes
+    the front weight ``f (B,)`` of ``partpose.geometry.facing.front_weight`` and appends, at
+    every size, the maps of ``FACING_PARTS`` multiplied by ``f`` (``F = 2`` more input channels;
+    D_seg still predicts ``L + 1`` labels): a part seen from the front and from behind then
+    reach D differently. Every weight from the extra channels starts at zero, so the initial
+    decoder paints as it would without them. Outputs are in the autocast dtype when autocast
     is on; ``PartPoseModel.synthesize`` casts them to float32.
 """
 
@@ -33,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from partpose.geometry.facing import FACING_PART_INDICES
 from partpose.geometry.parts import NUM_PARTS
 from partpose.geometry.puppet import PALETTE
 from partpose.models.encoder import make_norm
@@ -59,6 +65,7 @@ class DecoderConfig:
     norm_groups: int = 8  # groups of GroupNorm (reduced to a divisor of the channel count)
     part_colours: bool = True  # D_I's last 1x1 layer over the part maps is predicted from a (a colour per part)
     image_init: Literal["random", "palette"] = "random"  # palette: D_I starts out painting each part in its PALETTE colour
+    facing_channels: bool = False  # also take the head and torso maps times the front weight (geometry.facing)
 
     def __post_init__(self) -> None:
         self.widths = tuple(int(w) for w in self.widths)
@@ -182,6 +189,10 @@ class Decoder(nn.Module):
         super().__init__()
         self.config = config = config if config is not None else DecoderConfig()
         self.num_parts = num_parts
+        self.facing_parts = FACING_PART_INDICES if config.facing_channels else ()
+        if max(self.facing_parts, default=-1) >= num_parts:
+            raise ValueError(f"facing_channels needs the {NUM_PARTS} parts of PARTS, got num_parts={num_parts}")
+        self.map_channels = num_parts + len(self.facing_parts)
         self.appearance_dim = appearance_dim
         self._sizes = _sizes(config.resolution, config.base_size)
         widths, norm, groups = config.widths, config.norm, config.norm_groups
@@ -195,7 +206,7 @@ class Decoder(nn.Module):
         # One conditioning block per size below the output: concat part maps, 3x3 conv.
         self.condition = nn.ModuleList(
             nn.Sequential(
-                nn.Conv2d(widths[k] + num_parts, widths[k], 3, 1, 1, bias=False),
+                nn.Conv2d(widths[k] + self.map_channels, widths[k], 3, 1, 1, bias=False),
                 make_norm(norm, widths[k], groups),
                 nn.ReLU(inplace=True),
             )
@@ -210,10 +221,11 @@ class Decoder(nn.Module):
             )
             for k in range(len(self._sizes) - 2)
         )
-        self.image_fork = _Fork(widths[-2], widths[-1], num_parts, 3, norm, groups,
+        self.image_fork = _Fork(widths[-2], widths[-1], self.map_channels, 3, norm, groups,
                                 appearance_dim if config.part_colours else None)  # D_I
-        self.seg_fork = _Fork(widths[-2], widths[-1], num_parts, num_parts + 1, norm, groups)  # D_seg
+        self.seg_fork = _Fork(widths[-2], widths[-1], self.map_channels, num_parts + 1, norm, groups)  # D_seg
         self._init_segmentation_from_maps()
+        self._init_facing_channels()
         if config.image_init == "palette":
             self._init_image_from_palette()
 
@@ -225,9 +237,22 @@ class Decoder(nn.Module):
         puppet's (about 0.98 probability inside a part, 0.85 background outside)."""
         weight = self.seg_fork.out_maps.weight
         weight.zero_()
-        weight[1:].copy_(SEG_INIT_GAIN * torch.eye(self.num_parts, dtype=weight.dtype))
+        weight[1:, : self.num_parts].copy_(SEG_INIT_GAIN * torch.eye(self.num_parts, dtype=weight.dtype))
         self.seg_fork.out_features.bias.zero_()
         self.seg_fork.out_features.bias[0] = SEG_INIT_GAIN / 2
+
+    @torch.no_grad()
+    def _init_facing_channels(self) -> None:
+        """Every weight from a front channel starts at zero (conditioning convolutions and both
+        forks' last layers), so the initial decoder's output does not depend on the front
+        weight; the gradients of those weights do, and D learns to use them."""
+        for condition in self.condition:
+            condition[0].weight[:, condition[0].in_channels - len(self.facing_parts) :].zero_()
+        for fork in (self.image_fork, self.seg_fork):
+            fork.out_maps.weight[:, self.num_parts :].zero_()
+            if fork.maps_from_appearance is not None:
+                view = fork.maps_from_appearance.weight.view(fork.out_channels, self.map_channels, -1)
+                view[:, self.num_parts :].zero_()
 
     @torch.no_grad()
     def _init_image_from_palette(self) -> None:
@@ -235,7 +260,10 @@ class Decoder(nn.Module):
         prior poses are readable puppets from the first iteration (``docs/learning.md``)."""
         palette = torch.tensor(PALETTE[1 : self.num_parts + 1], dtype=torch.float32).T / 255.0  # (3, L)
         weight = self.image_fork.out_maps.weight
-        weight.copy_(torch.logit(palette.clamp(PALETTE_INIT_CLIP, 1.0 - PALETTE_INIT_CLIP)).to(weight.dtype))
+        weight.zero_()
+        weight[:, : self.num_parts].copy_(
+            torch.logit(palette.clamp(PALETTE_INIT_CLIP, 1.0 - PALETTE_INIT_CLIP)).to(weight.dtype)
+        )
 
     @property
     def stage_sizes(self) -> tuple[int, ...]:
@@ -246,13 +274,17 @@ class Decoder(nn.Module):
     def resolution(self) -> int:
         return self.config.resolution
 
-    def forward(self, appearance: torch.Tensor, part_maps: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, appearance: torch.Tensor, part_maps: list[torch.Tensor], front: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Decode.
 
         Args:
             appearance: ``(B, A)`` appearance codes.
             part_maps: one ``(B, L, r, r)`` tensor per ``r`` in ``stage_sizes`` (low to high),
                 depth-composited part maps in [0, 1].
+            front: ``(B,)`` front weights in [0, 1] (``geometry.facing.front_weight``);
+                required with ``facing_channels``, must be ``None`` without.
         Returns:
             ``rgb_fg (B, 3, H, W)`` in [0, 1] (sigmoid) and ``seg_logits (B, L + 1, H, W)``
             (background first), ``H = W = resolution``.
@@ -264,6 +296,15 @@ class Decoder(nn.Module):
             raise ValueError(f"part_maps must be a list of {len(self._sizes)} tensors at sizes {self._sizes}, got {got}")
         for r, maps in zip(self._sizes, part_maps):
             check_shape(maps, (batch, self.num_parts, r, r), f"part_maps at {r}x{r}")
+        if self.facing_parts:
+            if front is None:
+                raise ValueError("this decoder has facing_channels: pass the front weight (geometry.facing.front_weight)")
+            check_shape(front, (batch,), "front")
+            index = list(self.facing_parts)
+            weight = front.to(part_maps[0].dtype)[:, None, None, None]
+            part_maps = [torch.cat((maps, maps[:, index] * weight), dim=1) for maps in part_maps]
+        elif front is not None:
+            raise ValueError("front weights given to a decoder without facing_channels")
 
         base = self.config.base_size
         x = F.relu(self.from_appearance(appearance)).reshape(batch, -1, base, base)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 import torch
 from torch import nn
 
-from partpose.geometry import camera, kinematics, puppet
+from partpose.geometry import camera, facing, kinematics, puppet
 from partpose.geometry.parts import NUM_PARTS
 from partpose.geometry.skeleton import H36M17, bone_lengths, default_bone_lengths
 from partpose.models.decoder import Decoder, DecoderConfig
@@ -105,6 +105,8 @@ class Synthesis:
         image: ``(B, 3, H, W)`` composite ``(1 - y_bg) * rgb_fg + y_bg * background`` (black
             background when none is given).
         part_maps: the puppet maps, one ``(B, L, r, r)`` per decoder stage size, low to high.
+        front: ``(B,)`` the front weight D received (``geometry.facing``), or ``None`` when
+            the decoder has no facing channels.
     """
 
     rgb_fg: torch.Tensor
@@ -112,6 +114,7 @@ class Synthesis:
     seg_probs: torch.Tensor
     image: torch.Tensor
     part_maps: list[torch.Tensor]
+    front: torch.Tensor | None = None
 
 
 def composite(rgb_fg: torch.Tensor, background_prob: torch.Tensor, background: torch.Tensor | None) -> torch.Tensor:
@@ -273,9 +276,14 @@ class PartPoseModel(nn.Module):
             :class:`Synthesis`.
         """
         maps = self.draw(q, depth, scale)
-        rgb_fg, seg_logits = self.decoder(appearance, maps)
+        front = None
+        if self.config.decoder.facing_channels:
+            with torch.autocast(device_type=q.device.type, enabled=False):
+                front = facing.front_weight(q.float(), depth.float(), None if scale is None else scale.float())
+        rgb_fg, seg_logits = self.decoder(appearance, maps, front)
         with torch.autocast(device_type=appearance.device.type, enabled=False):
             rgb_fg, seg_logits = rgb_fg.float(), seg_logits.float()
             seg_probs = torch.softmax(seg_logits, dim=1)
             image = composite(rgb_fg, seg_probs[:, :1], None if background is None else background.float())
-        return Synthesis(rgb_fg=rgb_fg, seg_logits=seg_logits, seg_probs=seg_probs, image=image, part_maps=maps)
+        return Synthesis(rgb_fg=rgb_fg, seg_logits=seg_logits, seg_probs=seg_probs, image=image, part_maps=maps,
+                         front=front)

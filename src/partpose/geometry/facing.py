@@ -1,0 +1,67 @@
+"""Which way the body faces the camera: the weight of the puppet's front channels.
+
+A pose and its depth twin (camera depth negated, left and right exchanged) project to the same
+2D joints with the left and right labels swapped, so the puppet's part maps alone cannot tell a
+person seen from the front from one seen from behind (``docs/learning.md``, "Which way the
+person faces"). With ``model.decoder.facing_channels`` the decoder also receives the head and
+torso maps multiplied by :func:`front_weight`: a smooth function of the direction the chest
+faces in the camera frame, 1 facing the camera, 0 facing away. D can then paint the face and
+the shirt's print where the front channels are, and E gets a gradient towards the side that the
+image shows.
+
+Convention:
+    The camera looks along +z (``depth``: larger = farther), x right, y down (the camera
+    frame of ``partpose.geometry.camera``). A joint's metric camera position, up to a
+    translation that cancels here, is ``(q / scale, depth)``: ``q`` in normalised image units,
+    ``scale`` in normalised units per metre, ``depth`` in metres. The chest's outward normal is
+    ``n = across x up`` with ``across = (l_shoulder - r_shoulder) + (l_hip - r_hip)`` and
+    ``up = thorax - pelvis``: the canonical frame's face vector X of
+    ``partpose.geometry.kinematics.canonicalize`` (which uses the hips alone) when shoulders and
+    hips are parallel. ``front_weight = (1 - n_z / |n|) / 2``: 1 when ``n`` points at the
+    camera, 0 when it points away, 1/2 seen from the side; linear in the cosine, so its
+    gradient never vanishes away from the poles. The depth twin has ``n_z`` negated: its weight
+    is ``1 -`` the pose's.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from partpose.geometry.parts import PART_NAMES
+from partpose.geometry.skeleton import H36M17, Skeleton
+from partpose.utils.checks import check_shape
+
+FACING_PARTS: tuple[str, ...] = ("head", "torso")
+"""Parts that get a front channel: the face and the shirt's print tell front from back."""
+
+FACING_PART_INDICES: tuple[int, ...] = tuple(PART_NAMES.index(name) for name in FACING_PARTS)
+"""Their channels among the part maps (``PARTS`` order)."""
+
+_EPS = 1e-8
+
+
+def front_weight(
+    q: torch.Tensor, depth: torch.Tensor, scale: torch.Tensor | None, skeleton: Skeleton = H36M17
+) -> torch.Tensor:
+    """How much the chest faces the camera (module docstring).
+
+    Args:
+        q: ``(B, J, 2)`` 2D joints, normalised image coordinates.
+        depth: ``(B, J)`` camera depth of each joint, metres (any common offset).
+        scale: ``(B,)`` camera scale, normalised units per metre; ``None`` means 1.
+    Returns:
+        ``(B,)`` in ``[0, 1]``: 1 facing the camera, 0 facing away.
+    """
+    check_shape(q, ("B", skeleton.num_joints, 2), "q")
+    check_shape(depth, (q.shape[0], skeleton.num_joints), "depth")
+    s = q.new_ones(q.shape[0]) if scale is None else scale.to(q.dtype)
+    check_shape(s, (q.shape[0],), "scale")
+    points = torch.cat((q / s[:, None, None], depth.to(q.dtype)[..., None]), dim=-1)  # (B, J, 3) metres
+    index = skeleton.index
+    across = (points[:, index("l_shoulder")] - points[:, index("r_shoulder")]) + (
+        points[:, skeleton.l_hip] - points[:, skeleton.r_hip]
+    )
+    up = points[:, skeleton.thorax] - points[:, skeleton.root]
+    normal = torch.linalg.cross(across, up, dim=-1)
+    cosine = normal[:, 2] / (normal.pow(2).sum(dim=-1) + _EPS).sqrt()
+    return 0.5 * (1.0 - cosine)

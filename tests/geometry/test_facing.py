@@ -1,0 +1,84 @@
+import math
+
+import pytest
+import torch
+
+from partpose.geometry import camera
+from partpose.geometry.facing import FACING_PART_INDICES, FACING_PARTS, front_weight
+from partpose.geometry.parts import PART_NAMES
+from partpose.geometry.skeleton import H36M17
+
+F64 = torch.float64
+
+# A standing person, canonical millimetres (X face, Y left, Z up), the shoulders and hips square.
+STANDING_MM = (
+    (0, 0, 0), (0, -133, 0), (0, -140, -443), (0, -140, -897), (0, 133, 0), (0, 140, -443),
+    (0, 140, -897), (0, 0, 234), (0, 0, 480), (40, 0, 601), (0, 0, 716), (0, 151, 480),
+    (0, 300, 300), (0, 450, 150), (0, -151, 480), (60, -300, 300), (120, -450, 150),
+)
+
+
+def seen_at(azimuth_deg: torch.Tensor, scale: float = 0.8) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The standing person turned by ``azimuth`` about its vertical axis, in front of a camera
+    that looks along +z with y down: at azimuth 0 the face vector X points at the camera (-z)."""
+    pose = torch.tensor(STANDING_MM, dtype=F64)[None].expand(len(azimuth_deg), -1, -1) / 1000.0
+    a = torch.deg2rad(azimuth_deg.to(F64))
+    face = torch.stack((torch.sin(a), torch.zeros_like(a), -torch.cos(a)), dim=-1)  # camera frame
+    up = torch.tensor([0.0, -1.0, 0.0], dtype=F64).expand_as(face)
+    left = torch.linalg.cross(up, face, dim=-1)  # Y = Z x X
+    cam_R_canon = torch.stack((face, left, up), dim=-1)  # columns: the canonical axes in the camera
+    s = torch.full((len(a),), scale, dtype=F64)
+    q, depth = camera.project(pose, cam_R_canon, s, torch.zeros(len(a), 2, dtype=F64))
+    return q, depth, s
+
+
+def test_facing_parts_are_head_and_torso():
+    assert FACING_PARTS == ("head", "torso")
+    assert [PART_NAMES[i] for i in FACING_PART_INDICES] == ["head", "torso"]
+
+
+def test_front_weight_is_half_one_minus_the_cosine_of_the_turn():
+    azimuth = torch.tensor([0.0, 30.0, 60.0, 90.0, 135.0, 180.0, -90.0, -150.0])
+    q, depth, s = seen_at(azimuth)
+    expected = 0.5 * (1.0 + torch.cos(torch.deg2rad(azimuth.to(F64))))
+    torch.testing.assert_close(front_weight(q, depth, s), expected, atol=1e-6, rtol=0)
+    # hand-worked ends: facing the camera 1, facing away 0, from the side 1/2
+    assert front_weight(*seen_at(torch.tensor([0.0]))).item() == pytest.approx(1.0, abs=1e-6)
+    assert front_weight(*seen_at(torch.tensor([180.0]))).item() == pytest.approx(0.0, abs=1e-6)
+    assert front_weight(*seen_at(torch.tensor([90.0]))).item() == pytest.approx(0.5, abs=1e-6)
+
+
+def test_depth_twin_has_the_complementary_weight():
+    generator = torch.Generator().manual_seed(0)
+    q = torch.rand(6, 17, 2, generator=generator, dtype=F64) - 0.5
+    depth = 0.3 * torch.randn(6, 17, generator=generator, dtype=F64)
+    s = 0.5 + torch.rand(6, generator=generator, dtype=F64)
+    flip = list(H36M17.flip_permutation)
+    twin = front_weight(q[:, flip], -depth[:, flip], s)
+    torch.testing.assert_close(twin, 1.0 - front_weight(q, depth, s))
+
+
+def test_invariant_to_translation_and_image_scale_with_depth():
+    q, depth, s = seen_at(torch.tensor([20.0, 110.0, 200.0]))
+    w = front_weight(q, depth, s)
+    # the same body further away (all depths shifted) and drawn twice as large (q and s doubled)
+    torch.testing.assert_close(front_weight(2.0 * q + 0.1, depth + 3.0, 2.0 * s), w)
+    # None means scale 1
+    torch.testing.assert_close(front_weight(q, depth, None), front_weight(q, depth, torch.ones(3, dtype=F64)))
+
+
+def test_gradient_turns_the_body_towards_the_camera():
+    azimuth = torch.tensor([100.0], requires_grad=True)
+    q, depth, s = seen_at(azimuth)
+    front_weight(q, depth, s).sum().backward()
+    # d/da (1 + cos a) / 2 = -sin(a) / 2 per radian
+    expected = -0.5 * math.sin(math.radians(100.0)) * math.pi / 180.0
+    assert azimuth.grad.item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_shape_errors_are_one_line():
+    q, depth, s = seen_at(torch.tensor([0.0, 10.0]))
+    with pytest.raises(ValueError, match="depth"):
+        front_weight(q, depth[:1], s)
+    with pytest.raises(ValueError, match="scale"):
+        front_weight(q, depth, s[:1])
