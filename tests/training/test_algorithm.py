@@ -135,3 +135,22 @@ def test_silhouette_weight_adds_l_sil_to_l_iu(setup):
     ablation = replace(objective, no_saliency=True)
     without = training_losses(model, batch, prior, 0, 0.0, ablation, step_generator(0, 0))
     assert "loss/silhouette" not in without.scalars  # the ablation has no m_sal, so no L_sil
+
+
+def test_canonical_rotation_energy_adds_the_rotation_difference(setup):
+    config, model, batch, prior = setup
+    from dataclasses import replace
+
+    def energy(frame):
+        objective = replace(config.objective, energy_frame=frame)
+        out = training_losses(model, batch, prior, 0, 1.0, objective, step_generator(0, 0))
+        return next(v for k, v in out.losses.items() if k.startswith("energy_pose_"))
+
+    canonical, rotation = energy("canonical"), energy("canonical_rotation")
+    difference = float((rotation - canonical).detach())
+    # the same p_z, view and decoded image: only the mean |R_z - R̂| over 9 entries in [-1, 1] is added
+    assert 0.0 < difference <= 2.0
+    # the added term reaches the encoder's camera rotation
+    model.zero_grad()
+    (rotation - canonical).backward()
+    assert model.encoder.rotation_head.weight.grad.abs().sum() > 0

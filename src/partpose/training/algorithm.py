@@ -117,8 +117,12 @@ def training_losses(
         # canonical comparison is the default: a decoded image and its depth-mirrored twin
         # (seen from the back, left and right swapped) look alike, and the L1-best answer to a
         # camera-frame target that is one or the other is a pose folded between them.
+        # "canonical_rotation" adds the mean |R_z - R̂| over the rotation matrices' entries: the
+        # view's facing is taught as a camera, not through camera-frame joints.
         if objective.energy_frame == "canonical":
             energy_pose = pose_energy(prior_poses_mm, est_z.pose_canon_mm)
+        elif objective.energy_frame == "canonical_rotation":
+            energy_pose = pose_energy(prior_poses_mm, est_z.pose_canon_mm) + (cam_R_z - est_z.cam_R_canon).abs().mean()
         else:
             energy_pose = pose_energy(prior_poses_mm @ cam_R_z.transpose(1, 2), est_z.pose_cam_mm)
         energy_pose = energy_pose + (q_z - est_z.q).abs().mean()
