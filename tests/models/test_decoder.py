@@ -143,8 +143,9 @@ def _mean_colour_error(decoder: Decoder) -> float:
         maps = [torch.zeros(4, decoder.num_parts, r, r) for r in decoder.stage_sizes]
         for m in maps:
             m[:, part] = 1.0
+        front = torch.rand(4) if decoder.facing_parts else None
         with torch.no_grad():
-            rgb, _ = decoder(torch.randn(4, decoder.appearance_dim), maps)
+            rgb, _ = decoder(torch.randn(4, decoder.appearance_dim), maps, front)
         errors.append((rgb.mean((0, 2, 3)) - torch.tensor(PALETTE[part + 1]) / 255.0).abs().mean())
     return float(torch.stack(errors).mean().detach())
 
@@ -221,24 +222,10 @@ def test_facing_channels_reach_only_the_head_and_torso():
 
 
 def test_facing_palette_init_and_the_puppet_copying_segmentation_are_kept():
-    assert _mean_colour_error_facing(_facing("palette")) < 0.1
+    assert _mean_colour_error(_facing("palette")) < 0.1
     dec = _facing()
     weight = dec.seg_fork.out_maps.weight
     assert torch.equal(weight[1:, : dec.num_parts], 8.0 * torch.eye(dec.num_parts)) and not weight[:, dec.num_parts :].any()
-
-
-def _mean_colour_error_facing(decoder: Decoder) -> float:
-    from partpose.geometry.puppet import PALETTE
-
-    errors = []
-    for part in range(decoder.num_parts):
-        maps = [torch.zeros(4, decoder.num_parts, r, r) for r in decoder.stage_sizes]
-        for m in maps:
-            m[:, part] = 1.0
-        with torch.no_grad():
-            rgb, _ = decoder(torch.randn(4, decoder.appearance_dim), maps, torch.rand(4))
-        errors.append((rgb.mean((0, 2, 3)) - torch.tensor(PALETTE[part + 1]) / 255.0).abs().mean())
-    return float(torch.stack(errors).mean())
 
 
 def test_front_weight_required_exactly_with_facing_channels():

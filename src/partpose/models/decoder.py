@@ -246,6 +246,8 @@ class Decoder(nn.Module):
         """Every weight from a front channel starts at zero (conditioning convolutions and both
         forks' last layers), so the initial decoder's output does not depend on the front
         weight; the gradients of those weights do, and D learns to use them."""
+        if not self.facing_parts:
+            return
         for condition in self.condition:
             condition[0].weight[:, condition[0].in_channels - len(self.facing_parts) :].zero_()
         for fork in (self.image_fork, self.seg_fork):
@@ -259,8 +261,7 @@ class Decoder(nn.Module):
         """Start D_I painting the puppet: every part in its ``PALETTE`` colour, so that decoded
         prior poses are readable puppets from the first iteration (``docs/learning.md``)."""
         palette = torch.tensor(PALETTE[1 : self.num_parts + 1], dtype=torch.float32).T / 255.0  # (3, L)
-        weight = self.image_fork.out_maps.weight
-        weight.zero_()
+        weight = self.image_fork.out_maps.weight  # the front channels' columns stay at zero
         weight[:, : self.num_parts].copy_(
             torch.logit(palette.clamp(PALETTE_INIT_CLIP, 1.0 - PALETTE_INIT_CLIP)).to(weight.dtype)
         )
