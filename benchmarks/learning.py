@@ -5,6 +5,7 @@ reasons the paper gives?
     python benchmarks/learning.py --rows unsup weak --seeds 0
     python benchmarks/learning.py --budget gpu         # the larger budget, on a GPU
     python benchmarks/learning.py --table-only         # re-assemble the table from saved rows
+    python benchmarks/learning.py --rescore            # add metrics new since a row ran (its checkpoint)
     python benchmarks/learning.py --rows unsup weak --threads 1 &   # two rows at a time, one core each
     python benchmarks/learning.py --rows supervised semi --threads 1
 
@@ -47,6 +48,12 @@ ROWS: dict[str, tuple[str, list[str]]] = {
     "unsup_sil": ("unsup + L_sil, palette decoder, no L_I^c/L_as (ours)",
                   ["objective.silhouette_weight=1.0", "model.decoder.image_init=palette",
                    "objective.appearance_consistency=false"]),
+    # unsup_sil with the rotation energy: the prior's pose energy in the canonical frame plus
+    # |R_z − R̂|, the decoded prior pose's view taught as a camera (docs/learning.md, "The
+    # rotation taught as a camera")
+    "unsup_sil_rot": ("unsup_sil + rotation energy (ours)",
+                      ["objective.silhouette_weight=1.0", "model.decoder.image_init=palette",
+                       "objective.appearance_consistency=false", "objective.energy_frame=canonical_rotation"]),
 }
 
 # The benchmark of the table: the Human3.6M-like studio (data.synthetic.scene=studio: four
@@ -69,7 +76,12 @@ BUDGETS: dict[str, list[str]] = {
 }
 
 METRICS = (("mpjpe", "MPJPE (mm) ↓"), ("pa_mpjpe", "PA-MPJPE (mm) ↓"), ("pck3d", "3DPCK (%) ↑"),
-           ("miou_fg_bg", "mIoU FG/BG (%) ↑"), ("miou_parts", "mIoU parts (%) ↑"))
+           ("miou_fg_bg", "mIoU FG/BG (%) ↑"), ("miou_parts", "mIoU parts (%) ↑"),
+           ("pose_spread", "pose spread (mm)"), ("facing_error_median", "facing error (°) ↓"))
+
+# A row is degenerate when its poses hardly depend on the image: their spread (the RMS distance
+# of each joint from its mean over the test frames) is below this fraction of the true poses'.
+DEGENERATE_SPREAD = 0.1
 
 
 def commit() -> str:
@@ -149,6 +161,40 @@ def run_rows(rows: list[str], seeds: list[int], budget: str, runs: Path, threads
                   flush=True)
 
 
+def rescore(budget: str, runs: Path) -> None:
+    """Add the metrics that a row's JSON lacks (those added to ``score`` after it ran), by
+    evaluating its saved last checkpoint again on the same test frames. The stored MPJPE must be
+    reproduced, or the row is left as it is."""
+    from partpose.data.pairs import FrameDataset
+    from partpose.evaluation.evaluate import predict_frames, score
+    from partpose.inference.loading import load_model
+    from partpose.training.data_setup import load_videos
+
+    for path in sorted((RESULTS / budget).glob("*.json")):
+        result = json.loads(path.read_text())
+        if "pose_spread" in result["metrics"]:
+            continue
+        if result["row"] == "mean_pose":
+            fresh = mean_pose_row(result["overrides"])["metrics"]
+        else:
+            checkpoint = runs / budget / f"{result['row']}_seed{result['seed']}" / "checkpoints" / "last.pt"
+            if not checkpoint.exists():
+                print(f"   {path.name}: no checkpoint at {checkpoint}, left as it is")
+                continue
+            loaded = load_model(checkpoint)
+            _, test_videos = load_videos(loaded.config)
+            fresh = score(predict_frames(loaded.model, FrameDataset(test_videos),
+                                         max_frames=loaded.config.run.eval_max_frames))
+        if abs(fresh["mpjpe"] - result["metrics"]["mpjpe"]) > 0.5:
+            print(f"   {path.name}: MPJPE {fresh['mpjpe']:.1f} against the stored "
+                  f"{result['metrics']['mpjpe']:.1f}, left as it is")
+            continue
+        added = {k: v for k, v in fresh.items() if k not in result["metrics"]}
+        result["metrics"].update(added)
+        path.write_text(json.dumps(result, indent=1))
+        print(f"   {path.name}: added {', '.join(added)}", flush=True)
+
+
 def load_results(budget: str) -> dict[str, list[dict]]:
     grouped: dict[str, list[dict]] = {}
     for path in sorted((RESULTS / budget).glob("*.json")):
@@ -181,6 +227,12 @@ def table(budget: str) -> str:
     scenes = ("unseen subjects, filmed by the training videos' studio cameras" if studio
               else "unseen subjects, backdrops and viewpoints")
     lines.append(f"Mean ± half the range over seeds. Test videos: the held-out last 30 % of every motion, {scenes}.")
+    true_spread = [r["metrics"]["gt_pose_spread"] for rs in grouped.values() for r in rs if "gt_pose_spread" in r["metrics"]]
+    if true_spread:
+        lines.append(f"Pose spread: the RMS distance of each joint from its mean over the test frames, averaged over "
+                     f"the joints (the true poses': {statistics.mean(true_spread):.0f} mm; 0 = one pose for every "
+                     f"image). Facing error: the median angle between the predicted and the true facing "
+                     f"direction (about 90° = chance).")
     lines.extend(["", *target_lines(grouped)])
     return "\n".join(lines)
 
@@ -212,7 +264,38 @@ def target_lines(grouped: dict[str, list[dict]]) -> list[str]:
         worst = max(ablations, key=lambda r: mpjpe(r))
         lines.append(f"| w/o m_sal is the worst of the method's rows | worst: {ROWS[worst][0]} | "
                      f"{'yes' if worst == 'no_saliency' else '**no**'} |")
+    spread = {row: degenerate(grouped[row]) for row in ("unsup", "no_saliency") if row in grouped}
+    if "no_saliency" in spread and spread["no_saliency"] is not None:
+        fraction, is_degenerate = spread["no_saliency"]
+        lines.append(f"| w/o m_sal is degenerate (pose spread < {DEGENERATE_SPREAD:.0%} of the true poses') | "
+                     f"{fraction:.1%} | {'yes' if is_degenerate else '**no**'} |")
+        if spread.get("unsup") is not None:
+            fraction, is_degenerate = spread["unsup"]
+            lines.append(f"| (for comparison) unsup is degenerate | {fraction:.1%} | {'yes' if is_degenerate else 'no'} |")
     return lines
+
+
+def degenerate(results: list[dict]) -> tuple[float, bool] | None:
+    """The row's pose spread as a fraction of the true poses' (mean over seeds), and whether it
+    is below ``DEGENERATE_SPREAD``; ``None`` when the row's JSON files lack the spread."""
+    fractions = [r["metrics"]["pose_spread"] / r["metrics"]["gt_pose_spread"] for r in results
+                 if "pose_spread" in r["metrics"]]
+    if not fractions:
+        return None
+    fraction = statistics.mean(fractions)
+    return fraction, fraction < DEGENERATE_SPREAD
+
+
+TABLE_START, TABLE_END = "<!-- learning-table:start -->", "<!-- learning-table:end -->"
+
+
+def replace_between_markers(page: Path, text: str) -> None:
+    """Put ``text`` between the page's learning-table markers (pages without them are left)."""
+    content = page.read_text()
+    start, end = content.find(TABLE_START), content.find(TABLE_END)
+    if start < 0 or end < start:
+        return
+    page.write_text(content[: start + len(TABLE_START)] + "\n" + text + "\n" + content[end:])
 
 
 def plot_curves(budget: str, path: Path) -> None:
@@ -251,12 +334,21 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "learning")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads per row (0: PyTorch's default)")
     parser.add_argument("--table-only", action="store_true")
+    parser.add_argument("--rescore", action="store_true",
+                        help="add missing metrics to the saved rows from their checkpoints under --runs, then the table")
     args = parser.parse_args()
-    if not args.table_only:
+    if args.rescore:
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        rescore(args.budget, args.runs)
+    elif not args.table_only:
         run_rows(args.rows, args.seeds, args.budget, args.runs, args.threads)
     text = table(args.budget)
     (RESULTS / args.budget).mkdir(parents=True, exist_ok=True)
     (RESULTS / f"learning_{args.budget}.md").write_text(text + "\n")
+    if args.budget == "cpu":  # the table that the README and docs/learning.md show
+        for page in (ROOT / "README.md", ROOT / "docs" / "learning.md"):
+            replace_between_markers(page, text)
     plot_curves(args.budget, ROOT / "docs" / "images" / f"learning_curves_{args.budget}.png")
     print(text)
 

@@ -25,3 +25,33 @@ def test_cpu_budget_rows_differ_only_by_their_setting():
     for row in ("supervised", "weak", "no_adaptation"):
         config = load_config(config_path, rest + learning.ROWS[row][1])
         assert (config.run, config.optim, config.data) == (base.run, base.optim, base.data), row
+
+
+def _result(row, mpjpe, spread, true_spread=300.0):
+    return {"row": row, "metrics": {"mpjpe": mpjpe, "pose_spread": spread, "gt_pose_spread": true_spread}}
+
+
+def test_target_lines_say_whether_no_saliency_is_worst_or_degenerate():
+    grouped = {"unsup": [_result("unsup", 300.0, 90.0)], "no_fk_camera": [_result("no_fk_camera", 310.0, 60.0)],
+               "no_adaptation": [_result("no_adaptation", 500.0, 0.0)],
+               "no_saliency": [_result("no_saliency", 320.0, 12.0), _result("no_saliency", 330.0, 24.0)]}
+    lines = "\n".join(learning.target_lines(grouped))
+    assert "| w/o m_sal is the worst of the method's rows | worst: unsup w/o adaptation | **no** |" in lines
+    # (12 + 24) / 2 / 300 = 6 % of the true poses' spread: degenerate; unsup's 30 % is not
+    assert "| 6.0% | yes |" in lines and "| (for comparison) unsup is degenerate | 30.0% | no |" in lines
+    grouped["no_saliency"] = [_result("no_saliency", 320.0, 45.0)]
+    assert "| 15.0% | **no** |" in "\n".join(learning.target_lines(grouped))
+    # rows that ran before the spread was measured: no degeneracy line
+    del grouped["no_saliency"][0]["metrics"]["pose_spread"]
+    assert "degenerate" not in "\n".join(learning.target_lines(grouped))
+
+
+def test_table_goes_between_the_markers_only(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text(f"intro\n{learning.TABLE_START}\nold table\n{learning.TABLE_END}\nafter\n")
+    learning.replace_between_markers(page, "| new |")
+    assert page.read_text() == f"intro\n{learning.TABLE_START}\n| new |\n{learning.TABLE_END}\nafter\n"
+    plain = tmp_path / "plain.md"
+    plain.write_text("no markers\n")
+    learning.replace_between_markers(plain, "| new |")
+    assert plain.read_text() == "no markers\n"

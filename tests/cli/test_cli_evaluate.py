@@ -16,7 +16,8 @@ def test_evaluate_matches_training_evaluation(cli, trained_run, checkpoint, tmp_
     report = json.loads(out.read_text())
     final = json.loads((trained_run / "final_metrics.json").read_text())["metrics"]
     # Same model, same 8 evenly spread test frames as the trainer's final evaluation.
-    for key in ("mpjpe", "pa_mpjpe", "n_mpjpe", "pck3d", "auc3d", "miou_fg_bg", "miou_parts"):
+    for key in ("mpjpe", "pa_mpjpe", "n_mpjpe", "pck3d", "auc3d", "miou_fg_bg", "miou_parts",
+                "pose_spread", "gt_pose_spread", "facing_error_median"):
         assert abs(report["metrics"][key] - final[key]) < 1e-3, key
     assert report["frames"] == 8 and report["step"] == 3 and report["dataset"] == "synthetic"
     assert "| MPJPE (mm) |" in stdout and "| action |" in stdout

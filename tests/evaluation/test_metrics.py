@@ -11,10 +11,12 @@ from partpose.evaluation.metrics import (
     MPI_INF_3DHP_PCK_JOINTS,
     auc3d,
     breakdown,
+    facing_error,
     mpjpe,
     n_mpjpe,
     pa_mpjpe,
     pck3d,
+    pose_spread,
     procrustes_align,
     segmentation_miou,
 )
@@ -258,3 +260,47 @@ def test_bad_shapes_raise(metric):
 def test_nan_free_on_degenerate_frames():
     zeros = torch.zeros(2, 17, 3)
     assert not math.isnan(pa_mpjpe(zeros, torch.ones(2, 17, 3)).item())
+
+
+# ---- diagnostics: pose spread and facing error ----
+
+
+def test_pose_spread_hand_values():
+    d = 30.0
+    two = np.zeros((2, 17, 3))
+    two[0, :, 0], two[1, :, 0] = d, -d  # every joint ±d along x: each joint's RMS distance is d
+    assert float(pose_spread(two)) == pytest.approx(d)
+    one_joint = np.zeros((2, 17, 3))
+    one_joint[1, 3, 2] = 2 * d  # one joint moves 2d: its RMS distance from the mean is d
+    assert float(pose_spread(one_joint)) == pytest.approx(d / 17)
+    same = np.broadcast_to(_poses(1)[0], (8, 17, 3))
+    assert float(pose_spread(same)) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_pose_spread_matches_loop():
+    poses = _poses(n=9, seed=3)[0]
+    slow = np.mean([np.sqrt(np.mean([np.sum((poses[n, j] - poses[:, j].mean(0)) ** 2) for n in range(9)]))
+                    for j in range(17)])
+    _assert_close(pose_spread(poses), slow, 1e-6)
+    with pytest.raises(ValueError, match="poses"):
+        pose_spread(np.zeros((4, 17)))
+
+
+def _turned(pose, degrees):
+    """The pose turned by ``degrees`` about its own spine (pelvis → thorax)."""
+    axis = pose[H36M17.thorax] - pose[H36M17.root]
+    rotation = Rotation.from_rotvec(np.deg2rad(degrees) * axis / np.linalg.norm(axis))
+    return rotation.apply(pose - pose[H36M17.root]) + pose[H36M17.root]
+
+
+@pytest.mark.parametrize("degrees", [0.0, 30.0, 90.0, 150.0, 180.0])
+def test_facing_error_is_the_turn_about_the_spine(degrees):
+    gt = _poses(n=4, seed=5)[1]
+    pred = np.stack([_turned(p, degrees) for p in gt])
+    per_frame = facing_error(pred, gt, reduction="per_frame")
+    _assert_close(per_frame, np.full(4, degrees), 1e-3)
+    # the same for both poses seen from another camera, and whatever the limbs do
+    view = Rotation.from_euler("xyz", [20.0, -70.0, 10.0], degrees=True)
+    moved = np.stack([view.apply(p) for p in pred])
+    moved[:, [H36M17.index("l_wrist"), H36M17.index("r_ankle")]] += 200.0
+    _assert_close(facing_error(moved, np.stack([view.apply(g) for g in gt])), degrees, 1e-3)

@@ -54,7 +54,9 @@ def predict_frames(model, frames, batch_size: int = 64, max_frames: int | None =
 
 
 def score(pred: Predictions) -> dict[str, float]:
-    """MPJPE, PA-MPJPE, N-MPJPE (mm), 3DPCK@150 mm and AUC (%), segmentation mIoU (%)."""
+    """MPJPE, PA-MPJPE, N-MPJPE (mm), 3DPCK@150 mm and AUC (%), segmentation mIoU (%), and two
+    diagnostics: the spread of the predicted and the true poses (mm; 0 = one pose for every
+    image) and the median facing error (degrees; about 90 = chance)."""
     p, g = torch.from_numpy(pred.pose_cam_mm), torch.from_numpy(pred.gt_pose_cam_mm)
     result = {
         "mpjpe": float(metrics.mpjpe(p, g)),
@@ -63,6 +65,9 @@ def score(pred: Predictions) -> dict[str, float]:
         "pck3d": float(metrics.pck3d(p, g)),
         "auc3d": float(metrics.auc3d(p, g)),
         "frames": int(p.shape[0]),
+        "pose_spread": float(metrics.pose_spread(p)),
+        "gt_pose_spread": float(metrics.pose_spread(g)),
+        "facing_error_median": float(metrics.facing_error(p, g, reduction="per_frame").median()),
     }
     if pred.segmentation is not None and pred.gt_segmentation is not None:
         valid = (pred.gt_segmentation >= 0).reshape(len(pred.gt_segmentation), -1).all(1)

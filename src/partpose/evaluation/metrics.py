@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from partpose.geometry.kinematics import canonicalize
 from partpose.geometry.skeleton import H36M17
 from partpose.utils.checks import check_shape
 
@@ -224,6 +225,45 @@ def auc3d(
         raise ValueError("thresholds must not be empty")
     correct = (errors[:, :, None] < t).to(errors.dtype)  # (N, J, K)
     return _reduce(100.0 * correct.mean(dim=(-2, -1)), reduction)
+
+
+def pose_spread(poses) -> torch.Tensor:
+    """How much a set of poses varies from frame to frame: the root-mean-square distance of each
+    joint from its mean position over the frames, averaged over the joints.
+
+    0 for a model that predicts one pose for every image (the degenerate solution); compare with
+    the spread of the ground truth.
+
+    Args:
+        poses: ``(N, J, 3)`` poses, mm (root-relative for a pose-only spread).
+    Returns:
+        0-d tensor, mm.
+    """
+    p = as_tensor(poses, "poses")
+    check_shape(p, ("N", "J", 3), "poses")
+    if p.shape[0] == 0:
+        raise ValueError("pose_spread needs at least one pose")
+    deviation = (p - p.mean(dim=0, keepdim=True)).pow(2).sum(dim=-1)  # (N, J) squared distances
+    return deviation.mean(dim=0).sqrt().mean()
+
+
+def facing_error(pred, gt, reduction: str = "mean", skeleton=H36M17) -> torch.Tensor:
+    """Angle between the directions the predicted and the true body face, degrees (0..180).
+
+    The facing direction is the canonical frame's x axis
+    (:func:`partpose.geometry.kinematics.canonicalize`: perpendicular to the hip line and the
+    spine), so a body turned half round about its spine is 180° off. The error ignores the limbs; the
+    median over frames tells a learned view (small) from chance (about 90°).
+
+    Args:
+        pred, gt: ``(N, J, 3)`` poses in the same frame.
+        reduction: ``"mean"`` or ``"per_frame"``.
+    """
+    pred, gt = _pose_pair(pred, gt)
+    _, rotation_pred = canonicalize(pred, skeleton)
+    _, rotation_gt = canonicalize(gt, skeleton)
+    cosine = (rotation_pred[:, 0] * rotation_gt[:, 0]).sum(dim=-1).clamp(-1.0, 1.0)
+    return _reduce(torch.rad2deg(torch.acos(cosine)), reduction)
 
 
 def _confusion(pred: torch.Tensor, gt: torch.Tensor, num_classes: int) -> torch.Tensor:
