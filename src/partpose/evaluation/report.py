@@ -179,9 +179,9 @@ def evaluate_videos(model, videos: Sequence[Video], benchmark: Benchmark, max_fr
 
 METRIC_LABELS = {
     "mpjpe": "MPJPE (mm)", "pa_mpjpe": "PA-MPJPE (mm)", "n_mpjpe": "N-MPJPE (mm)", "pck3d": "3DPCK@150mm (%)",
-    "auc3d": "AUC (%)", "miou_fg_bg": "mIoU FG/BG (%)", "miou_parts": "mIoU parts (%)", "frames": "frames",
+    "auc3d": "AUC (%)", "miou_fg_bg": "mIoU FG/BG (%)", "miou_parts": "mIoU parts (%)",
     "pose_spread": "pose spread (mm)", "gt_pose_spread": "true pose spread (mm)",
-    "facing_error_median": "facing error, median (°)",
+    "facing_error_median": "facing error, median (°)", "frames": "frames",
 }
 GROUP_COLUMNS = ("frames", "mpjpe", "pa_mpjpe", "pck3d", "auc3d")
 
