@@ -63,6 +63,22 @@ def test_resume_with_other_settings_is_refused_and_names_them(tiny_config):
     assert train(tiny_config("run.steps=2", "run.eval_every=0", "run.log_every=1", out="other"), resume=True).step == 2
 
 
+def test_init_from_starts_a_new_run_at_the_checkpoints_weights(tiny_config):
+    source = train(tiny_config("run.steps=3", "run.eval_every=0", out="source"), resume=False)
+    started = train(tiny_config("run.steps=1", "run.eval_every=0", f"run.init_from={source.out_dir}",
+                                "objective.setting=weak", out="finetune"), resume=False)
+    # the untrained evaluation of the new run is the source's final one: the same weights
+    for key in ("mpjpe", "pa_mpjpe", "pck3d"):
+        assert started.initial_metrics[key] == pytest.approx(source.metrics[key], abs=1e-4), key
+    fresh = train(tiny_config("run.steps=1", "run.eval_every=0", "objective.setting=weak", out="fresh"), resume=False)
+    assert fresh.initial_metrics["mpjpe"] != pytest.approx(source.metrics["mpjpe"], abs=1e-4)
+    with pytest.raises(UserError, match=r"run.init_from=.*does not fit this run's model settings"):
+        train(tiny_config("run.steps=1", f"run.init_from={source.out_dir}", "model.decoder.facing_channels=true",
+                          out="misfit"), resume=False)
+    with pytest.raises(UserError, match="checkpoint not found"):
+        train(tiny_config("run.steps=1", f"run.init_from={source.out_dir}/nothing.pt", out="missing"), resume=False)
+
+
 def test_settings_differences_lists_keys_outside_run(tiny_config):
     from partpose.training.trainer import settings_differences
 

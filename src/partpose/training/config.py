@@ -83,6 +83,9 @@ class RunConfig:
     eval_max_frames: int = 2000  # frames of the test split used by periodic evaluation
     max_nonfinite_steps: int = 20  # consecutive skipped (NaN/Inf) steps before stopping
     progress: bool = True  # progress bar
+    # a checkpoint (file or run folder) whose model weights start a new run: fine-tuning on other
+    # videos or with other objectives; not its optimiser state or step, and ignored on resume
+    init_from: str | None = None
 
 
 @dataclass

@@ -116,6 +116,23 @@ def settings_differences(requested: TrainConfig, saved: TrainConfig) -> list[str
     return [f"{k}: {have.get(k)!r} -> {want.get(k)!r}" for k in keys]
 
 
+def load_initial_weights(model: PartPoseModel, source: str) -> None:
+    """Copy the model weights of the checkpoint ``source`` (a file or a run folder) into ``model``.
+
+    Raises:
+        UserError: no checkpoint there, or one whose model has other shapes or parameters (a
+            different ``model`` configuration).
+    """
+    from partpose.inference.loading import resolve_checkpoint
+
+    path = resolve_checkpoint(source)
+    try:
+        model.load_state_dict(ckpt.load(path)["model"])
+    except RuntimeError as error:
+        detail = str(error).splitlines()[1].strip() if len(str(error).splitlines()) > 1 else str(error)
+        raise UserError(f"run.init_from={source}: its model does not fit this run's model settings ({detail})") from None
+
+
 def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainResult:
     run = config.run
     if run.threads > 0:
@@ -151,6 +168,9 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
         start_step, best, skipped_total = state["step"], state.get("best"), state.get("skipped_steps", 0)
         ckpt.set_rng_state(state["rng"])
         fabric.print(f"resuming {out_dir} at step {start_step}")
+    elif run.init_from:
+        load_initial_weights(model, run.init_from)
+        fabric.print(f"starting from the weights of {run.init_from}")
     elif fabric.world_size > 1:
         for tensor in list(model.parameters()) + list(model.buffers()):
             tensor.data.copy_(fabric.broadcast(tensor.data, src=0))
