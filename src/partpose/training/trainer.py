@@ -128,9 +128,9 @@ def load_initial_weights(model: PartPoseModel, source: str) -> None:
     path = resolve_checkpoint(source)
     try:
         model.load_state_dict(ckpt.load(path)["model"])
-    except RuntimeError as error:
-        detail = str(error).splitlines()[1].strip() if len(str(error).splitlines()) > 1 else str(error)
-        raise UserError(f"run.init_from={source}: its model does not fit this run's model settings ({detail})") from None
+    except RuntimeError as error:  # PyTorch's message: a header line, then one line a mismatch
+        detail = str(error).splitlines()[1:2] or [str(error)]
+        raise UserError(f"run.init_from={source}: its model does not fit this run's model settings ({detail[0].strip()})") from None
 
 
 def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainResult:
