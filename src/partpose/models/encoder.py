@@ -119,6 +119,7 @@ class EncoderConfig:
     norm_groups: int = 8  # groups of GroupNorm (reduced to a divisor of the channel count)
     pool_size: int = 2  # final average pooling grid; 1 = global average pooling
     head_hidden: int = 256  # hidden units of the pose/camera MLP and of the appearance MLP
+    head_norm: Literal["none", "layer"] = "none"  # "layer": LayerNorm before the heads' hidden ReLU (keeps units alive)
     appearance_dim: int = 64  # length A of the appearance code a
     init_scale: float = 1.0  # initial camera scale s (a 1.7 m person spans ~85% of the crop)
     scale_range: tuple[float, float] = (0.3, 4.0)  # s = lo + (hi - lo) * sigmoid(raw): crops are person-centred
@@ -150,6 +151,8 @@ class EncoderConfig:
             raise ValueError(f"encoder norm must be 'group', 'batch' or 'none', got {self.norm!r}")
         if self.stem_stride not in (1, 2):
             raise ValueError(f"encoder stem_stride must be 1 or 2, got {self.stem_stride}")
+        if self.head_norm not in ("none", "layer"):
+            raise ValueError(f"encoder head_norm must be 'none' or 'layer', got {self.head_norm!r}")
         if self.pool_size < 1 or self.head_hidden < 1 or self.appearance_dim < 1:
             raise ValueError("encoder pool_size, head_hidden and appearance_dim must be positive")
         self.scale_range = tuple(float(x) for x in self.scale_range)
@@ -279,6 +282,17 @@ def _shortcut(in_channels: int, out_channels: int, stride: int, norm: str, group
     )
 
 
+def _hidden_layer(in_features: int, hidden: int, norm: str) -> nn.Sequential:
+    """The heads' hidden layer: Linear -> (LayerNorm) -> ReLU. Without the norm, most units of
+    the pose MLP stop firing for every image within a few hundred Adam steps (docs/learning.md,
+    "Dead units in the encoder's heads"); LayerNorm centres each image's pre-activations, so
+    every unit keeps firing for some images."""
+    layers = [nn.Linear(in_features, hidden)]
+    if norm == "layer":
+        layers.append(nn.LayerNorm(hidden))
+    return nn.Sequential(*layers, nn.ReLU(inplace=True))
+
+
 class Encoder(nn.Module):
     """E: image -> local vectors, hip angle, camera (R, s, t) and appearance (module docstring)."""
 
@@ -304,8 +318,8 @@ class Encoder(nn.Module):
         self.feature_dim = feature_dim
 
         hidden = config.head_hidden
-        self.pose_mlp = nn.Sequential(nn.Linear(feature_dim, hidden), nn.ReLU(inplace=True))
-        self.appearance_mlp = nn.Sequential(nn.Linear(feature_dim, hidden), nn.ReLU(inplace=True))
+        self.pose_mlp = _hidden_layer(feature_dim, hidden, config.head_norm)
+        self.appearance_mlp = _hidden_layer(feature_dim, hidden, config.head_norm)
         self.appearance_head = nn.Linear(hidden, config.appearance_dim)
         if config.regress_joints:
             self.joints_head = nn.Linear(hidden, NUM_JOINTS * 3)
