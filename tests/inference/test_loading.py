@@ -27,6 +27,23 @@ def test_load_model_restores_predictions(tiny, images, tmp_path):
     assert torch.equal(a.pose_cam_mm, b.pose_cam_mm) and torch.equal(a.appearance, b.appearance)
 
 
+def test_checkpoint_from_before_head_norm_loads_as_it_was_trained(model_factory, images, tmp_path):
+    # its configuration has no model.encoder.head_norm and its heads have no LayerNorm weights
+    config, model = model_factory("model.encoder.head_norm=none")
+    stored = config_to_dict(config)
+    del stored["model"]["encoder"]["head_norm"]
+    path = tmp_path / "old.pt"
+    ckpt.save_atomic({"format": ckpt.FORMAT_VERSION, "config": stored, "model": model.state_dict()}, path)
+    loaded = load_model(path)
+    assert loaded.config.model.encoder.head_norm == "none"
+    with torch.no_grad():
+        assert torch.equal(model.encode(images).pose_cam_mm, loaded.model.encode(images).pose_cam_mm)
+    # a configuration that names the key keeps it
+    config, model = model_factory()
+    assert config.model.encoder.head_norm == "layer"
+    assert load_model(_save(tmp_path / "new.pt", config, model)).config.model.encoder.head_norm == "layer"
+
+
 def test_run_folder_prefers_best(tiny, tmp_path):
     config, model = tiny
     _save(tmp_path / "run" / "checkpoints" / "last.pt", config, model, step=2)

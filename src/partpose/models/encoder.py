@@ -119,7 +119,7 @@ class EncoderConfig:
     norm_groups: int = 8  # groups of GroupNorm (reduced to a divisor of the channel count)
     pool_size: int = 2  # final average pooling grid; 1 = global average pooling
     head_hidden: int = 256  # hidden units of the pose/camera MLP and of the appearance MLP
-    head_norm: Literal["none", "layer"] = "none"  # "layer": LayerNorm before the heads' hidden ReLU (keeps units alive)
+    head_norm: Literal["none", "layer"] = "layer"  # "layer": LayerNorm before the heads' hidden ReLU (keeps units alive); "none": Linear -> ReLU
     appearance_dim: int = 64  # length A of the appearance code a
     init_scale: float = 1.0  # initial camera scale s (a 1.7 m person spans ~85% of the crop)
     scale_range: tuple[float, float] = (0.3, 4.0)  # s = lo + (hi - lo) * sigmoid(raw): crops are person-centred
