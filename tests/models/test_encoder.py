@@ -218,3 +218,21 @@ def test_raw_pose_refuses_a_joint_regressor():
     enc = Encoder(EncoderConfig(**SMALL, regress_joints=True))
     with pytest.raises(ValueError, match="T_fk heads"):
         enc.raw_pose(_images(1))
+
+
+@pytest.mark.parametrize("trains_trunk", [True, False])
+def test_appearance_trains_the_trunk_only_when_asked(trains_trunk):
+    torch.manual_seed(0)
+    enc = Encoder(EncoderConfig(**SMALL, appearance_trains_trunk=trains_trunk))
+    images = _images(2)
+    out = enc(images)
+    stem = enc.stem[0].weight
+    from_appearance = torch.autograd.grad(out.appearance.square().sum(), [stem, enc.appearance_head.weight],
+                                          retain_graph=True, allow_unused=True)
+    assert from_appearance[1].abs().sum() > 0  # the head always learns
+    assert (from_appearance[0] is not None and from_appearance[0].abs().sum() > 0) == trains_trunk
+    # pose still shapes the trunk, and the appearance code itself is the same either way
+    assert torch.autograd.grad(out.local_vectors.sum(), stem)[0].abs().sum() > 0
+    torch.manual_seed(0)
+    other = Encoder(EncoderConfig(**SMALL, appearance_trains_trunk=not trains_trunk))
+    torch.testing.assert_close(other(images).appearance, out.appearance)

@@ -121,6 +121,7 @@ class EncoderConfig:
     head_hidden: int = 256  # hidden units of the pose/camera MLP and of the appearance MLP
     head_norm: Literal["none", "layer"] = "layer"  # "layer": LayerNorm before the heads' hidden ReLU (keeps units alive); "none": Linear -> ReLU
     appearance_dim: int = 64  # length A of the appearance code a
+    appearance_trains_trunk: bool = True  # False: the appearance head reads detached trunk features, so the appearance losses shape the head, not the features pose is read from
     init_scale: float = 1.0  # initial camera scale s (a 1.7 m person spans ~85% of the crop)
     scale_range: tuple[float, float] = (0.3, 4.0)  # s = lo + (hi - lo) * sigmoid(raw): crops are person-centred
     offset_range: float = 0.5  # |t| <= offset_range (tanh): the root stays near the crop centre
@@ -383,7 +384,8 @@ class Encoder(nn.Module):
         """
         check_shape(image, ("B", self.config.in_channels, "H", "W"), "image")
         features = self.features(image)
-        appearance = self.appearance_head(self.appearance_mlp(features)).float()
+        appearance_features = features if self.config.appearance_trains_trunk else features.detach()
+        appearance = self.appearance_head(self.appearance_mlp(appearance_features)).float()
         hidden = self.pose_mlp(features)
         batch = image.shape[0]
         if self.config.regress_joints:
