@@ -121,11 +121,11 @@ def main(argv: list[str] | None = None) -> int:
                 model = load_model(path).model
             model.train()
             spread, forces = trunk_forces(model, batches, priors, config.objective, probe)
-            lines += [f"**{label}**: trunk spread S = {spread:.4f}", "",
-                      "| loss | norm of g | cos(-g, ∇S) | ΔS, one Adam step (lr 1e-3) |", "|---|---|---|---|"]
-            lines += [f"| {name} | {f['norm']:.3g} | {f['cos']:+.3f} | {f['adam_dS']:+.2e} |" for name, f in forces.items()]
-            lines.append("")
-            print("\n".join(lines[-len(forces) - 5:]), flush=True)
+            block = [f"**{label}**: trunk spread S = {spread:.4f}", "",
+                     "| loss | norm of g | cos(-g, ∇S) | ΔS, one Adam step (lr 1e-3) |", "|---|---|---|---|"]
+            block += [f"| {name} | {f['norm']:.3g} | {f['cos']:+.3f} | {f['adam_dS']:+.2e} |" for name, f in forces.items()]
+            print("\n".join(block) + "\n", flush=True)
+            lines += block + [""]
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -287,7 +287,7 @@ def _hidden_layer(in_features: int, hidden: int, norm: str) -> nn.Sequential:
     """The heads' hidden layer: Linear -> (LayerNorm) -> ReLU. Without the norm, most units of
     the pose MLP stop firing for every image within a few hundred Adam steps (docs/learning.md,
     "Dead units in the encoder's heads"); LayerNorm centres each image's pre-activations, so
-    every unit keeps firing for some images."""
+    nearly every unit keeps firing for some images."""
     layers = [nn.Linear(in_features, hidden)]
     if norm == "layer":
         layers.append(nn.LayerNorm(hidden))

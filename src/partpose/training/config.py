@@ -165,23 +165,15 @@ def config_to_dict(config: TrainConfig) -> dict:
     return to_dict(config)
 
 
-# Keys added after checkpoints were first written, with the value that reproduces the model those
-# checkpoints were trained as (a missing key would otherwise get today's default).
-_LEGACY_DEFAULTS: dict[tuple[str, ...], object] = {
-    ("model", "encoder", "head_norm"): "none",  # the heads' hidden layer had no LayerNorm
-}
-
-
 def config_from_dict(data: dict) -> TrainConfig:
     """The configuration a checkpoint stored (``config_to_dict``'s output), written by this
-    version of partpose or an earlier one."""
+    version of partpose or an earlier one: a checkpoint from before ``model.encoder.head_norm``
+    existed was trained without the LayerNorm, so it gets ``"none"``, not today's default."""
     data = copy.deepcopy(data)
-    for path, value in _LEGACY_DEFAULTS.items():
-        node = data
-        for key in path[:-1]:
-            node = node.get(key) if isinstance(node, dict) else None
-        if isinstance(node, dict):
-            node.setdefault(path[-1], value)
+    model = data.get("model")
+    encoder = model.get("encoder") if isinstance(model, dict) else None
+    if isinstance(encoder, dict):
+        encoder.setdefault("head_norm", "none")
     config = from_dict(TrainConfig, data, "config")
     validate(config)
     return config
