@@ -44,6 +44,17 @@ def test_checkpoint_from_before_head_norm_loads_as_it_was_trained(model_factory,
     assert load_model(_save(tmp_path / "new.pt", config, model)).config.model.encoder.head_norm == "layer"
 
 
+
+@pytest.mark.parametrize("trains_trunk,trunk", [(True, "shared"), (False, "detached")])
+def test_checkpoint_with_the_old_appearance_flag_loads(model_factory, tmp_path, trains_trunk, trunk):
+    config, model = model_factory(f"model.encoder.appearance_trunk={trunk}")
+    stored = config_to_dict(config)
+    del stored["model"]["encoder"]["appearance_trunk"]
+    stored["model"]["encoder"]["appearance_trains_trunk"] = trains_trunk
+    path = tmp_path / "old.pt"
+    ckpt.save_atomic({"format": ckpt.FORMAT_VERSION, "config": stored, "model": model.state_dict()}, path)
+    assert load_model(path).config.model.encoder.appearance_trunk == trunk
+
 def test_run_folder_prefers_best(tiny, tmp_path):
     config, model = tiny
     _save(tmp_path / "run" / "checkpoints" / "last.pt", config, model, step=2)

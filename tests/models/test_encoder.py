@@ -220,19 +220,29 @@ def test_raw_pose_refuses_a_joint_regressor():
         enc.raw_pose(_images(1))
 
 
-@pytest.mark.parametrize("trains_trunk", [True, False])
-def test_appearance_trains_the_trunk_only_when_asked(trains_trunk):
+@pytest.mark.parametrize("trunk", ["shared", "detached", "own"])
+def test_appearance_shapes_the_pose_trunk_only_when_shared(trunk):
     torch.manual_seed(0)
-    enc = Encoder(EncoderConfig(**SMALL, appearance_trains_trunk=trains_trunk))
+    enc = Encoder(EncoderConfig(**SMALL, appearance_trunk=trunk))
     images = _images(2)
     out = enc(images)
     stem = enc.stem[0].weight
     from_appearance = torch.autograd.grad(out.appearance.square().sum(), [stem, enc.appearance_head.weight],
                                           retain_graph=True, allow_unused=True)
     assert from_appearance[1].abs().sum() > 0  # the head always learns
-    assert (from_appearance[0] is not None and from_appearance[0].abs().sum() > 0) == trains_trunk
-    # pose still shapes the trunk, and the appearance code itself is the same either way
+    assert (from_appearance[0] is not None and from_appearance[0].abs().sum() > 0) == (trunk == "shared")
+    # pose still shapes the trunk
     assert torch.autograd.grad(out.local_vectors.sum(), stem)[0].abs().sum() > 0
-    torch.manual_seed(0)
-    other = Encoder(EncoderConfig(**SMALL, appearance_trains_trunk=not trains_trunk))
-    torch.testing.assert_close(other(images).appearance, out.appearance)
+    if trunk == "own":  # its own trunk learns from the appearance, and pose does not reach it
+        own_stem = enc.appearance_trunk[0][0].weight
+        assert torch.autograd.grad(out.appearance.square().sum(), own_stem, retain_graph=True)[0].abs().sum() > 0
+        assert torch.autograd.grad(out.local_vectors.sum(), own_stem, allow_unused=True)[0] is None
+    else:  # detaching changes the gradient, never the code
+        torch.manual_seed(0)
+        other = Encoder(EncoderConfig(**SMALL, appearance_trunk="detached" if trunk == "shared" else "shared"))
+        torch.testing.assert_close(other(images).appearance, out.appearance)
+
+
+def test_unknown_appearance_trunk_is_refused():
+    with pytest.raises(ValueError, match="appearance_trunk"):
+        EncoderConfig(appearance_trunk="separate")

@@ -29,7 +29,10 @@ Convention:
       the 2D joints), so the scale lives in a known range; an unbounded scale lets L_I^u shrink
       the drawn person to a dot and explain every frame by its background.
     * ``offset (B, 2)``: ``offset_range * tanh(raw)``, normalised image coordinates (x, y).
-    * ``appearance (B, A)``: linear (its own hidden layer, not shared with the pose heads).
+    * ``appearance (B, A)``: linear (its own hidden layer, not shared with the pose heads), read
+      from the trunk's features (``appearance_trunk="shared"``), from those features detached
+      (``"detached"``: the appearance losses shape only the head), or from a second trunk of
+      the same architecture of its own (``"own"``).
     * ``joints (B, 17, 3)`` (only with ``regress_joints``, the "without T_fk o T_c" ablation):
       linear; camera-frame joints with x, y in normalised image coordinates and z a depth in
       the same units. The five pose/camera heads above are then absent (``None``).
@@ -121,7 +124,7 @@ class EncoderConfig:
     head_hidden: int = 256  # hidden units of the pose/camera MLP and of the appearance MLP
     head_norm: Literal["none", "layer"] = "layer"  # "layer": LayerNorm before the heads' hidden ReLU (keeps units alive); "none": Linear -> ReLU
     appearance_dim: int = 64  # length A of the appearance code a
-    appearance_trains_trunk: bool = True  # False: the appearance head reads detached trunk features, so the appearance losses shape the head, not the features pose is read from
+    appearance_trunk: Literal["shared", "detached", "own"] = "shared"  # the features the appearance head reads: the pose trunk's ("shared"), the same detached ("detached": appearance losses do not shape them), or a second trunk ("own")
     init_scale: float = 1.0  # initial camera scale s (a 1.7 m person spans ~85% of the crop)
     scale_range: tuple[float, float] = (0.3, 4.0)  # s = lo + (hi - lo) * sigmoid(raw): crops are person-centred
     offset_range: float = 0.5  # |t| <= offset_range (tanh): the root stays near the crop centre
@@ -154,6 +157,8 @@ class EncoderConfig:
             raise ValueError(f"encoder stem_stride must be 1 or 2, got {self.stem_stride}")
         if self.head_norm not in ("none", "layer"):
             raise ValueError(f"encoder head_norm must be 'none' or 'layer', got {self.head_norm!r}")
+        if self.appearance_trunk not in ("shared", "detached", "own"):
+            raise ValueError(f"encoder appearance_trunk must be 'shared', 'detached' or 'own', got {self.appearance_trunk!r}")
         if self.pool_size < 1 or self.head_hidden < 1 or self.appearance_dim < 1:
             raise ValueError("encoder pool_size, head_hidden and appearance_dim must be positive")
         self.scale_range = tuple(float(x) for x in self.scale_range)
@@ -294,27 +299,35 @@ def _hidden_layer(in_features: int, hidden: int, norm: str) -> nn.Sequential:
     return nn.Sequential(*layers, nn.ReLU(inplace=True))
 
 
+def _trunk(config: EncoderConfig) -> tuple[nn.Module, nn.Module, int]:
+    """The residual trunk before pooling: ``(stem, stages, output channels)``."""
+    block_cls = BasicBlock if config.block == "basic" else BottleneckBlock
+    stem = nn.Sequential(
+        nn.Conv2d(config.in_channels, config.stem_channels, 3, config.stem_stride, 1, bias=False),
+        make_norm(config.norm, config.stem_channels, config.norm_groups),
+        nn.ReLU(inplace=True),
+    )
+    stages, channels = [], config.stem_channels
+    for width, blocks in zip(config.widths, config.blocks_per_stage):
+        layers = []
+        for i in range(blocks):
+            layers.append(block_cls(channels, width, 2 if i == 0 else 1, config.norm, config.norm_groups))
+            channels = width
+        stages.append(nn.Sequential(*layers))
+    return stem, nn.Sequential(*stages), channels
+
+
 class Encoder(nn.Module):
     """E: image -> local vectors, hip angle, camera (R, s, t) and appearance (module docstring)."""
 
     def __init__(self, config: EncoderConfig | None = None):
         super().__init__()
         self.config = config = config if config is not None else EncoderConfig()
-        block_cls = BasicBlock if config.block == "basic" else BottleneckBlock
-        self.stem = nn.Sequential(
-            nn.Conv2d(config.in_channels, config.stem_channels, 3, config.stem_stride, 1, bias=False),
-            make_norm(config.norm, config.stem_channels, config.norm_groups),
-            nn.ReLU(inplace=True),
-        )
-        stages, channels = [], config.stem_channels
-        for width, blocks in zip(config.widths, config.blocks_per_stage):
-            layers = []
-            for i in range(blocks):
-                layers.append(block_cls(channels, width, 2 if i == 0 else 1, config.norm, config.norm_groups))
-                channels = width
-            stages.append(nn.Sequential(*layers))
-        self.stages = nn.Sequential(*stages)
+        self.stem, self.stages, channels = _trunk(config)
         self.pool = nn.AdaptiveAvgPool2d(config.pool_size)
+        if config.appearance_trunk == "own":
+            stem, stages, _ = _trunk(config)
+            self.appearance_trunk = nn.Sequential(stem, stages, nn.AdaptiveAvgPool2d(config.pool_size), nn.Flatten(1))
         feature_dim = channels * config.pool_size**2
         self.feature_dim = feature_dim
 
@@ -384,7 +397,10 @@ class Encoder(nn.Module):
         """
         check_shape(image, ("B", self.config.in_channels, "H", "W"), "image")
         features = self.features(image)
-        appearance_features = features if self.config.appearance_trains_trunk else features.detach()
+        if self.config.appearance_trunk == "own":
+            appearance_features = self.appearance_trunk(image)
+        else:
+            appearance_features = features if self.config.appearance_trunk == "shared" else features.detach()
         appearance = self.appearance_head(self.appearance_mlp(appearance_features)).float()
         hidden = self.pose_mlp(features)
         batch = image.shape[0]

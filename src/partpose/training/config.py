@@ -168,12 +168,15 @@ def config_to_dict(config: TrainConfig) -> dict:
 def config_from_dict(data: dict) -> TrainConfig:
     """The configuration a checkpoint stored (``config_to_dict``'s output), written by this
     version of partpose or an earlier one: a checkpoint from before ``model.encoder.head_norm``
-    existed was trained without the LayerNorm, so it gets ``"none"``, not today's default."""
+    existed was trained without the LayerNorm, so it gets ``"none"``, not today's default; the
+    boolean ``appearance_trains_trunk`` of earlier versions becomes ``appearance_trunk``."""
     data = copy.deepcopy(data)
     model = data.get("model")
     encoder = model.get("encoder") if isinstance(model, dict) else None
     if isinstance(encoder, dict):
         encoder.setdefault("head_norm", "none")
+        if "appearance_trains_trunk" in encoder:
+            encoder["appearance_trunk"] = "shared" if encoder.pop("appearance_trains_trunk") else "detached"
     config = from_dict(TrainConfig, data, "config")
     validate(config)
     return config
