@@ -70,6 +70,11 @@ BUDGETS: dict[str, list[str]] = {
     # the same budget with the paper's optimiser and a random camera, backdrop and light per
     # video (the benchmark's default scenes; docs/learning.md, "random scenes")
     "cpu_random": CPU_STEPS,
+    # the cpu budget with the appearance read by a trunk of its own and β kept at its start
+    # value (docs/learning.md, "Dead units in the encoder's heads"): the setting in which `weak`
+    # learned from its 2D labels; not the defaults, as it raises `unsup`'s MPJPE
+    "cpu_own_trunk": CPU_STEPS + STUDIO + ["optim.kind=adam", "model.encoder.appearance_trunk=own",
+                                           "objective.beta_end=1.0"],
     # a GPU: 128² crops, a ResNet-50-like encoder, many more steps
     "gpu": ["--config", "configs/synthetic_gpu.yaml", "run.steps=30000", "run.eval_every=2500"] + STUDIO,
 }
