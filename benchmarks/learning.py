@@ -61,20 +61,20 @@ ROWS["unsup_sil_rot"] = ("unsup_sil + rotation energy (ours)",
 STUDIO = ["data.synthetic.scene=studio", "data.synthetic.moving_camera_fraction=0"]
 CPU_STEPS = ["run.steps=1000", "run.batch_size=16", "run.eval_every=250", "run.eval_max_frames=1024",
              "run.image_every=0", "run.checkpoint_every=500"]
+# 5-30 minutes a row on one core of this 2-core machine, two rows at a time. Adam: the paper's
+# Adagrad at lr 1e-3 was set for 1.6M iterations and barely moves in 1,000 (docs/learning.md);
+# every row uses the same optimiser.
+CPU = CPU_STEPS + STUDIO + ["optim.kind=adam"]
 
 BUDGETS: dict[str, list[str]] = {
-    # 5-30 minutes a row on one core of this 2-core machine, two rows at a time. Adam: the
-    # paper's Adagrad at lr 1e-3 was set for 1.6M iterations and barely moves in 1,000
-    # (docs/learning.md); every row uses the same optimiser.
-    "cpu": CPU_STEPS + STUDIO + ["optim.kind=adam"],
+    "cpu": CPU,
     # the same budget with the paper's optimiser and a random camera, backdrop and light per
     # video (the benchmark's default scenes; docs/learning.md, "random scenes")
     "cpu_random": CPU_STEPS,
     # the cpu budget with the appearance read by a trunk of its own and β kept at its start
     # value (docs/learning.md, "Dead units in the encoder's heads"): the setting in which `weak`
     # learned from its 2D labels; not the defaults, as it raises `unsup`'s MPJPE
-    "cpu_own_trunk": CPU_STEPS + STUDIO + ["optim.kind=adam", "model.encoder.appearance_trunk=own",
-                                           "objective.beta_end=1.0"],
+    "cpu_own_trunk": CPU + ["model.encoder.appearance_trunk=own", "objective.beta_end=1.0"],
     # a GPU: 128² crops, a ResNet-50-like encoder, many more steps
     "gpu": ["--config", "configs/synthetic_gpu.yaml", "run.steps=30000", "run.eval_every=2500"] + STUDIO,
 }
