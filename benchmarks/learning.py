@@ -33,9 +33,12 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
-# Row name -> (label, config overrides). "mean_pose" is not trained.
+# Row name -> (label, config overrides). The REFERENCE_ROWS are not trained.
 ROWS: dict[str, tuple[str, list[str]]] = {
     "mean_pose": ("mean-pose baseline", []),
+    # an oracle, not a method: for every test frame the training frame whose pose is closest
+    # to the truth (root-relative, camera frame): what reproducing the training poses can reach
+    "nearest_pose": ("nearest training pose (oracle)", []),
     "supervised": ("supervised (3D labels, upper bound)", ["objective.setting=supervised"]),
     "unsup": ("**unsup (the method)**", []),
     "weak": ("weak (2D labels)", ["objective.setting=weak"]),
@@ -110,9 +113,32 @@ def split_overrides(items: list[str]) -> tuple[str | None, list[str]]:
     return config, rest
 
 
-def mean_pose_row(overrides: list[str]) -> dict:
-    """The prior-free reference: the mean root-relative camera-frame pose of the training frames,
-    predicted for every test frame."""
+REFERENCE_ROWS = ("mean_pose", "nearest_pose")
+
+
+def nearest_poses(candidates: np.ndarray, targets: np.ndarray, chunk: int = 256) -> np.ndarray:
+    """For every target pose the candidate with the lowest MPJPE to it.
+
+    Args:
+        candidates: ``(N, J, 3)`` poses, mm.
+        targets: ``(M, J, 3)`` poses, mm.
+        chunk: targets compared at once (memory ``chunk × N × J``).
+    Returns:
+        ``(M, J, 3)``: ``candidates[argmin_n MPJPE(candidates[n], targets[m])]``.
+    """
+    pool = torch.from_numpy(np.ascontiguousarray(candidates, dtype=np.float32))
+    picks = []
+    for block in torch.split(torch.from_numpy(np.ascontiguousarray(targets, dtype=np.float32)), chunk):
+        distance = (block[:, None] - pool[None]).norm(dim=-1).mean(dim=-1)  # (chunk, N)
+        picks.append(distance.argmin(dim=1))
+    return candidates[torch.cat(picks).numpy()]
+
+
+def reference_row(row: str, overrides: list[str]) -> dict:
+    """A row that is not trained, scored on every test frame. ``mean_pose``: the mean
+    root-relative camera-frame pose of the training frames, predicted for every test frame (the
+    prior-free reference). ``nearest_pose``: for every test frame the training frame's pose
+    closest to its truth (an oracle: what a model that reproduces training poses can reach)."""
     from partpose.data.synthetic import build_synthetic_videos
     from partpose.evaluation.evaluate import Predictions, score
     from partpose.training.config import load_config
@@ -123,7 +149,12 @@ def mean_pose_row(overrides: list[str]) -> dict:
     test_videos = build_synthetic_videos(config.data.synthetic, "test")
     gt = np.concatenate([v.pose3d_cam_mm for v in test_videos])
     train, gt = train - train[:, :1], gt - gt[:, :1]
-    pred = np.broadcast_to(train.mean(0), gt.shape).astype(np.float32).copy()
+    if row == "mean_pose":
+        pred = np.broadcast_to(train.mean(0), gt.shape).astype(np.float32).copy()
+    elif row == "nearest_pose":
+        pred = nearest_poses(train, gt).astype(np.float32)
+    else:
+        raise ValueError(f"{row!r} is not a reference row: {REFERENCE_ROWS}")
     index = np.concatenate([np.full(len(v.pose3d_cam_mm), i) for i, v in enumerate(test_videos)])
     return {"metrics": score(Predictions(pred, gt.astype(np.float32), np.zeros(gt.shape[:2] + (2,), np.float32),
                                          None, None, index)), "curve": []}
@@ -150,10 +181,11 @@ def run_rows(rows: list[str], seeds: list[int], budget: str, runs: Path, threads
     folder = RESULTS / budget
     folder.mkdir(parents=True, exist_ok=True)
     for row in rows:
-        for seed in ([0] if row == "mean_pose" else seeds):
+        for seed in ([0] if row in REFERENCE_ROWS else seeds):
             started = time.perf_counter()
             print(f"== {row} seed {seed} ({budget})", flush=True)
-            result = mean_pose_row(BUDGETS[budget]) if row == "mean_pose" else trained_row(row, seed, budget, runs, threads)
+            result = (reference_row(row, BUDGETS[budget]) if row in REFERENCE_ROWS
+                      else trained_row(row, seed, budget, runs, threads))
             result.update({
                 "row": row, "seed": seed, "budget": budget, "overrides": BUDGETS[budget] + ROWS[row][1],
                 "commit": commit(), "machine": machine(), "wall_seconds": time.perf_counter() - started,
@@ -179,8 +211,8 @@ def rescore(budget: str, runs: Path) -> None:
         result = json.loads(path.read_text())
         if "pose_spread" in result["metrics"]:
             continue
-        if result["row"] == "mean_pose":
-            fresh = mean_pose_row(result["overrides"])["metrics"]
+        if result["row"] in REFERENCE_ROWS:
+            fresh = reference_row(result["row"], result["overrides"])["metrics"]
         else:
             checkpoint = runs / budget / f"{result['row']}_seed{result['seed']}" / "checkpoints" / "last.pt"
             if not checkpoint.exists():
@@ -239,6 +271,9 @@ def table(budget: str) -> str:
                      f"the joints (the true poses': {statistics.mean(true_spread):.0f} mm; 0 = one pose for every "
                      f"image). Facing error: the median angle between the predicted and the true facing "
                      f"direction (about 90° = chance).")
+    if "nearest_pose" in grouped:
+        lines.append("The nearest training pose is an oracle, not a method: for every test frame, the training "
+                     "frame's pose closest to its truth; the floor of a model that reproduces training poses exactly.")
     lines.extend(["", *target_lines(grouped)])
     return "\n".join(lines)
 
@@ -314,8 +349,9 @@ def plot_curves(budget: str, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for row, (label, _) in ROWS.items():
         for i, result in enumerate(grouped.get(row, [])):
-            if row == "mean_pose":
-                ax.axhline(result["metrics"]["mpjpe"], color="black", ls="--", lw=1, label=label)
+            if row in REFERENCE_ROWS:
+                ax.axhline(result["metrics"]["mpjpe"], color="black", ls="--" if row == "mean_pose" else ":", lw=1,
+                           label=label)
                 continue
             curve = result["curve"]
             if curve:

@@ -1,5 +1,6 @@
 """benchmarks/learning.py: every (budget, row) pair names a valid training configuration."""
 
+import numpy as np
 import pytest
 
 from partpose.training.config import load_config
@@ -10,7 +11,7 @@ learning = load_benchmark("learning")
 
 
 @pytest.mark.parametrize("budget", list(learning.BUDGETS))
-@pytest.mark.parametrize("row", [r for r in learning.ROWS if r != "mean_pose"])
+@pytest.mark.parametrize("row", [r for r in learning.ROWS if r not in learning.REFERENCE_ROWS])
 def test_every_row_of_every_budget_is_a_valid_config(budget, row):
     config_path, rest = learning.split_overrides(learning.BUDGETS[budget])
     config = load_config(config_path and ROOT / config_path, rest + learning.ROWS[row][1])
@@ -55,3 +56,15 @@ def test_table_goes_between_the_markers_only(tmp_path):
     plain.write_text("no markers\n")
     learning.replace_between_markers(plain, "| new |")
     assert plain.read_text() == "no markers\n"
+
+
+def test_nearest_poses_match_a_loop_over_the_candidates():
+    rng = np.random.default_rng(0)
+    candidates = rng.normal(size=(40, 17, 3)) * 100
+    targets = candidates[[3, 17, 29]] + rng.normal(size=(3, 17, 3))  # near known candidates
+    targets = np.concatenate([targets, rng.normal(size=(20, 17, 3)) * 100])
+    picked = learning.nearest_poses(candidates, targets, chunk=7)
+    for target, pose in zip(targets, picked):
+        errors = [np.linalg.norm(c - target, axis=-1).mean() for c in candidates]
+        np.testing.assert_array_equal(pose, candidates[int(np.argmin(errors))])
+    np.testing.assert_array_equal(picked[:3], candidates[[3, 17, 29]])
