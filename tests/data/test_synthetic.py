@@ -446,3 +446,17 @@ def test_studio_scene_bad_config_raises_clear_errors():
         S.plan_videos(S.SyntheticConfig(scene="studio", moving_camera_fraction=0.0, studio_backdrop="photo:x"), "train", {"walk": 20})
     with pytest.raises(UserError, match="synthetic.scene"):
         S.plan_videos(S.SyntheticConfig(scene="street"), "train", {"walk": 20})
+
+
+def test_subjects_from_dresses_a_split_in_the_other_splits_people():
+    config = S.SyntheticConfig(**TINY)
+    own = S.build_synthetic_videos(config, "test", indices=[0, 1])
+    swapped = S.build_synthetic_videos(config, "test", indices=[0, 1], subjects_from="train")
+    train_names = {s.name for s in S.split_subjects(config, "train")}
+    assert all(v.subject in train_names for v in swapped) and not any(v.subject in train_names for v in own)
+    # the same held-out motion windows, worn by other people
+    assert [v.action for v in swapped] == [v.action for v in own]
+    assert [v.name for v in swapped] == [v.name for v in own]
+    assert not np.array_equal(swapped[0].frames, own[0].frames)
+    with pytest.raises(UserError, match="split"):
+        S.build_synthetic_videos(config, "test", indices=[0], subjects_from="val")

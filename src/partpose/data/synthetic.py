@@ -1239,7 +1239,8 @@ def load_split_motions(config: SyntheticConfig, split: str) -> dict[str, np.ndar
     return motions
 
 
-def plan_videos(config: SyntheticConfig, split: str, motion_lengths: dict[str, int]) -> list[VideoSpec]:
+def plan_videos(config: SyntheticConfig, split: str, motion_lengths: dict[str, int],
+                subjects_from: str | None = None) -> list[VideoSpec]:
     """The video designs of a split: ``videos_per_motion`` (train) or ``test_videos_per_motion``
     (test) videos per motion, subjects in turn, a random backdrop of the split, a random window
     of at most ``frames_per_video`` frames, a moving camera for about ``moving_camera_fraction``
@@ -1247,10 +1248,12 @@ def plan_videos(config: SyntheticConfig, split: str, motion_lengths: dict[str, i
 
     Args:
         motion_lengths: motion name -> number of frames (at ``config.fps``), in split order.
+        subjects_from: take the subjects of this split instead (a diagnostic: the split's
+            motions worn by the other split's people); the rest of the plan is unchanged.
     """
     _check_config(config)
     _check_split(split)
-    subjects = split_subjects(config, split)
+    subjects = split_subjects(config, subjects_from or split)
     backgrounds = (config.studio_backdrop,) if config.scene == "studio" else split_backgrounds(split)
     per_motion = config.videos_per_motion if split == "train" else config.test_videos_per_motion
     specs = []
@@ -1362,7 +1365,8 @@ def config_key(config: SyntheticConfig, split: str) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def build_synthetic_videos(config: SyntheticConfig, split: str, indices: Sequence[int] | None = None) -> list[Video]:
+def build_synthetic_videos(config: SyntheticConfig, split: str, indices: Sequence[int] | None = None,
+                           subjects_from: str | None = None) -> list[Video]:
     """The synthetic benchmark's videos of one split.
 
     Train videos use the training motions (``config.train_motions``: every non-test clip by
@@ -1376,24 +1380,29 @@ def build_synthetic_videos(config: SyntheticConfig, split: str, indices: Sequenc
         split: ``"train"`` or ``"test"``.
         indices: render only these videos of the split's plan (:func:`plan_videos`), uncached;
             ``None`` renders them all.
+        subjects_from: dress the split's videos in the subjects of this split (uncached; see
+            :func:`plan_videos`): ``build_synthetic_videos(c, "test", subjects_from="train")``
+            is the held-out motion segments performed by the training people.
     Returns:
         The videos, in plan order (or in the order of ``indices``).
     """
     _check_config(config)
     _check_split(split)
     cache_path = None
-    if config.cache_dir and indices is None:
+    if subjects_from is not None:
+        _check_split(subjects_from)
+    if config.cache_dir and indices is None and subjects_from in (None, split):
         cache_path = Path(config.cache_dir) / f"synthetic_{split}_{config_key(config, split)}.npz"
         if cache_path.exists():
             return load_videos(cache_path)
     motions = load_split_motions(config, split)
-    specs = plan_videos(config, split, {name: len(p) for name, p in motions.items()})
+    specs = plan_videos(config, split, {name: len(p) for name, p in motions.items()}, subjects_from)
     if indices is not None:
         bad = [i for i in indices if not 0 <= i < len(specs)]
         if bad:
             raise UserError(f"video index {bad[0]} out of range: the {split} split has {len(specs)} videos")
         specs = [specs[i] for i in indices]
-    subjects = {s.name: s for s in split_subjects(config, split)}
+    subjects = {s.name: s for s in split_subjects(config, subjects_from or split)}
     videos = [render_spec(config, spec, motions[spec.motion], subjects)[0] for spec in specs]
     if cache_path is not None:
         save_videos(cache_path, videos)

@@ -1,0 +1,101 @@
+"""Where a model trained on the synthetic benchmark stops generalising: new people or new poses.
+
+    python benchmarks/generalisation_gap.py CHECKPOINT_OR_RUN [...] [--videos 160] [--threads 2] [--out FILE.md]
+
+The benchmark's test split differs from its training split in two ways: other people (bodies and
+clothes, ``num_test_subjects`` of them) and other poses (the last 30 % of every motion). For every
+checkpoint this renders ``--videos`` videos (evenly spread over the split's plan) of each of the
+four combinations, the training or the test motion segments worn by the training or the test
+subjects (``build_synthetic_videos(..., subjects_from=...)``), and scores the model on them:
+
+- training segments, training subjects: what it fits;
+- training segments, test subjects: the cost of unseen people alone;
+- test segments, training subjects: the cost of unseen poses alone;
+- test segments, test subjects: the benchmark's test split.
+
+The figures of docs/learning.md ("How far the supervised bound gets") came from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+COMBINATIONS = (("train", "train"), ("train", "test"), ("test", "train"), ("test", "test"))
+
+
+def video_indices(total: int, count: int) -> list[int]:
+    """``count`` indices evenly spread over ``range(total)`` (all of them when ``count >= total``)."""
+    if count >= total:
+        return list(range(total))
+    return sorted(set(np.linspace(0, total - 1, count).round().astype(int).tolist()))
+
+
+def gap(model, synthetic, videos: int, max_frames: int = 1024) -> dict[tuple[str, str], dict]:
+    """Scores of ``model`` on the four (segments, subjects) combinations of ``synthetic``'s benchmark.
+
+    Returns:
+        ``{(segments_split, subjects_split): score(...)}`` (``partpose.evaluation.evaluate.score``).
+    """
+    from partpose.data.pairs import FrameDataset
+    from partpose.data.synthetic import build_synthetic_videos, load_split_motions, plan_videos
+    from partpose.evaluation.evaluate import predict_frames, score
+
+    results = {}
+    for segments, subjects in COMBINATIONS:
+        motions = load_split_motions(synthetic, segments)
+        total = len(plan_videos(synthetic, segments, {name: len(p) for name, p in motions.items()}, subjects))
+        rendered = build_synthetic_videos(synthetic, segments, video_indices(total, videos), subjects_from=subjects)
+        results[segments, subjects] = score(predict_frames(model, FrameDataset(rendered), max_frames=max_frames,
+                                                           with_segmentation=False))
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    from partpose.errors import UserError
+    from partpose.inference.loading import load_model
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoints", nargs="+", help="checkpoint files or run folders")
+    parser.add_argument("--videos", type=int, default=160, help="videos rendered per combination")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: PyTorch's default)")
+    parser.add_argument("--out", type=Path, help="also write the table to this Markdown file")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    lines = [
+        f"Generalisation gap on {args.videos} videos per combination "
+        "(`python benchmarks/generalisation_gap.py`): MPJPE / PA-MPJPE (mm), median facing error (°).",
+        "",
+        "| checkpoint | train segments, train subjects | train segments, test subjects "
+        "| test segments, train subjects | test segments, test subjects |",
+        "|---|---|---|---|---|",
+    ]
+    try:
+        for path in args.checkpoints:
+            loaded = load_model(path)
+            if loaded.config.data.dataset != "synthetic":
+                raise UserError(f"{path}: trained on {loaded.config.data.dataset!r}; the gap is measured on the "
+                                "synthetic benchmark only")
+            results = gap(loaded.model, loaded.config.data.synthetic, args.videos)
+            cells = [f"{m['mpjpe']:.1f} / {m['pa_mpjpe']:.1f}, {m['facing_error_median']:.0f}°"
+                     for m in (results[c] for c in COMBINATIONS)]
+            lines.append(f"| {path} | " + " | ".join(cells) + " |")
+            print(lines[-1], flush=True)
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    text = "\n".join(lines)
+    if args.out:
+        args.out.write_text(text + "\n")
+    print("\n" + text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
