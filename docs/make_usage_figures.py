@@ -75,11 +75,11 @@ def main() -> None:
     written.append(figures.write_animation(out / "usage_turntable.gif", turntable_frames(spin, tile=128), fps=4))
     written.append(figures.write_png(out / "usage_turntable.png", turntable_strip(spin, tile=72)))
     grid = swap_grid(model, tensors, tensors)
-    written.append(figures.write_png(out / "usage_swap.png", swap_figure(frames, frames, grid, tile=96)))
+    written.append(figures.write_png(out / "usage_swap.png", swap_figure(frames, frames, grid, tile=80)))
 
     for path in written:
         size = path.stat().st_size
-        note = "" if size < LIMIT_BYTES else f"  (over {LIMIT_BYTES // 1000} KB: lower --frames)"
+        note = "" if size < LIMIT_BYTES else f"  (over {LIMIT_BYTES // 1000} KB)"
         print(f"{path}: {size / 1000:.0f} KB{note}")
 
 
