@@ -22,18 +22,10 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 COMBINATIONS = (("train", "train"), ("train", "test"), ("test", "train"), ("test", "test"))
-
-
-def video_indices(total: int, count: int) -> list[int]:
-    """``count`` indices evenly spread over ``range(total)`` (all of them when ``count >= total``)."""
-    if count >= total:
-        return list(range(total))
-    return sorted(set(np.linspace(0, total - 1, count).round().astype(int).tolist()))
 
 
 def gap(model, synthetic, videos: int, max_frames: int = 1024) -> dict[tuple[str, str], dict]:
@@ -43,14 +35,12 @@ def gap(model, synthetic, videos: int, max_frames: int = 1024) -> dict[tuple[str
         ``{(segments_split, subjects_split): score(...)}`` (``partpose.evaluation.evaluate.score``).
     """
     from partpose.data.pairs import FrameDataset
-    from partpose.data.synthetic import build_synthetic_videos, load_split_motions, plan_videos
+    from partpose.data.synthetic import build_synthetic_videos
     from partpose.evaluation.evaluate import predict_frames, score
 
     results = {}
     for segments, subjects in COMBINATIONS:
-        motions = load_split_motions(synthetic, segments)
-        total = len(plan_videos(synthetic, segments, {name: len(p) for name, p in motions.items()}, subjects))
-        rendered = build_synthetic_videos(synthetic, segments, video_indices(total, videos), subjects_from=subjects)
+        rendered = build_synthetic_videos(synthetic, segments, subjects_from=subjects, spread=videos)
         results[segments, subjects] = score(predict_frames(model, FrameDataset(rendered), max_frames=max_frames,
                                                            with_segmentation=False))
     return results

@@ -20,11 +20,6 @@ def tiny_run(tmp_path_factory):
     return out
 
 
-def test_video_indices_spread_evenly_and_cap_at_the_total():
-    assert gap_bench.video_indices(5, 10) == [0, 1, 2, 3, 4]
-    assert gap_bench.video_indices(9, 3) == [0, 4, 8]
-
-
 def test_the_test_combination_is_the_test_split(tiny_run):
     from partpose.data.pairs import FrameDataset
     from partpose.data.synthetic import build_synthetic_videos

@@ -460,3 +460,14 @@ def test_subjects_from_dresses_a_split_in_the_other_splits_people():
     assert not np.array_equal(swapped[0].frames, own[0].frames)
     with pytest.raises(UserError, match="split"):
         S.build_synthetic_videos(config, "test", indices=[0], subjects_from="val")
+
+
+def test_spread_renders_videos_evenly_over_the_plan_and_caps_at_the_split():
+    config = S.SyntheticConfig(**TINY)
+    motions = S.load_split_motions(config, "test")
+    names = [spec.name for spec in S.plan_videos(config, "test", {m: len(p) for m, p in motions.items()})]
+    picks = np.linspace(0, len(names) - 1, 3).round().astype(int)
+    assert [v.name for v in S.build_synthetic_videos(config, "test", spread=3)] == [names[i] for i in picks]
+    assert [v.name for v in S.build_synthetic_videos(config, "test", spread=len(names) + 5)] == names
+    with pytest.raises(ValueError, match="not both"):
+        S.build_synthetic_videos(config, "test", indices=[0], spread=2)

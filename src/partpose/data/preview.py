@@ -139,14 +139,10 @@ def preview_videos(dataset: str, split: str | None = None, n: int = 6, resolutio
     if dataset != "synthetic":
         raise UserError(f"--root is required for {dataset}: the folder written by "
                         f"`partpose data prepare --dataset {dataset} --root DIR --out DIR`")
-    from partpose.data.synthetic import SyntheticConfig, build_synthetic_videos, load_split_motions, plan_videos
+    from partpose.data.synthetic import SyntheticConfig, build_synthetic_videos
 
     split = "train" if split is None else split
-    config = SyntheticConfig(resolution=resolution, seed=seed)
-    motions = load_split_motions(config, split)
-    count = len(plan_videos(config, split, {name: len(p) for name, p in motions.items()}))
-    indices = np.unique(np.linspace(0, count - 1, min(n, count)).round().astype(int)).tolist()
-    return build_synthetic_videos(config, split, indices=indices)
+    return build_synthetic_videos(SyntheticConfig(resolution=resolution, seed=seed), split, spread=n)
 
 
 def prepared_videos(root: str | Path, dataset: str, split: str | None = None, n: int = 6) -> list[Video]:

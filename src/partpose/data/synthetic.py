@@ -1366,7 +1366,7 @@ def config_key(config: SyntheticConfig, split: str) -> str:
 
 
 def build_synthetic_videos(config: SyntheticConfig, split: str, indices: Sequence[int] | None = None,
-                           subjects_from: str | None = None) -> list[Video]:
+                           subjects_from: str | None = None, spread: int | None = None) -> list[Video]:
     """The synthetic benchmark's videos of one split.
 
     Train videos use the training motions (``config.train_motions``: every non-test clip by
@@ -1383,6 +1383,8 @@ def build_synthetic_videos(config: SyntheticConfig, split: str, indices: Sequenc
         subjects_from: dress the split's videos in the subjects of this split (uncached; see
             :func:`plan_videos`): ``build_synthetic_videos(c, "test", subjects_from="train")``
             is the held-out motion segments performed by the training people.
+        spread: render only this many videos, spread evenly over the split's plan (every video
+            when the split has fewer), uncached; not together with ``indices``.
     Returns:
         The videos, in plan order (or in the order of ``indices``).
     """
@@ -1391,12 +1393,16 @@ def build_synthetic_videos(config: SyntheticConfig, split: str, indices: Sequenc
     cache_path = None
     if subjects_from is not None:
         _check_split(subjects_from)
-    if config.cache_dir and indices is None and subjects_from in (None, split):
+    if indices is not None and spread is not None:
+        raise ValueError("give indices or spread, not both")
+    if config.cache_dir and indices is None and spread is None and subjects_from in (None, split):
         cache_path = Path(config.cache_dir) / f"synthetic_{split}_{config_key(config, split)}.npz"
         if cache_path.exists():
             return load_videos(cache_path)
     motions = load_split_motions(config, split)
     specs = plan_videos(config, split, {name: len(p) for name, p in motions.items()}, subjects_from)
+    if spread is not None:
+        indices = np.unique(np.linspace(0, len(specs) - 1, min(spread, len(specs))).round().astype(int)).tolist()
     if indices is not None:
         bad = [i for i in indices if not 0 <= i < len(specs)]
         if bad:

@@ -210,15 +210,11 @@ def dataset_images(config: TrainConfig, count: int, dataset: str = "synthetic", 
     """
     if dataset not in DATASETS:
         raise UserError(f"unknown dataset {dataset!r} for --from-dataset; known datasets: {', '.join(DATASETS)}")
-    from partpose.data.synthetic import build_synthetic_videos, load_split_motions, plan_videos
+    from partpose.data.synthetic import build_synthetic_videos
 
-    synthetic = config.data.synthetic
-    motions = load_split_motions(synthetic, split)
-    total = len(plan_videos(synthetic, split, {name: len(p) for name, p in motions.items()}))
-    if count > total:
-        raise UserError(f"asked for {count} frames but the {dataset} {split} split has {total} videos")
-    indices = np.unique(np.linspace(0, total - 1, count).round().astype(int)).tolist()
-    videos = build_synthetic_videos(synthetic, split, indices=indices)
+    videos = build_synthetic_videos(config.data.synthetic, split, spread=count)
+    if count > len(videos):
+        raise UserError(f"asked for {count} frames but the {dataset} {split} split has {len(videos)} videos")
     frames = np.stack([v.frames[v.num_frames // 2] for v in videos])
     return frames, [f"{v.name}#{v.num_frames // 2}" for v in videos]
 
