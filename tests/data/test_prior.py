@@ -101,6 +101,32 @@ def test_sample(kick):
     assert len(moved) == len(prior) and moved.bone_lengths is not None
 
 
+def test_up_is_the_world_up_seen_from_the_body(kick):
+    # The kick's world poses tilted by a known rotation about the world's +Y: the world's up,
+    # seen from each body, tilts with it, and equals the rotation's inverse applied to +Z
+    # relative to the untilted poses' own up.
+    angle = 0.6
+    c, s = np.cos(angle), np.sin(angle)
+    tilt = np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+    upright, tilted = PosePrior(kick), PosePrior(kick @ tilt.T)
+    _, canon_R_world = canonicalize(torch.as_tensor(kick @ tilt.T, dtype=torch.float64))
+    expected = canon_R_world[:, :, 2].float()  # canonical coordinates of the world's +Z
+    torch.testing.assert_close(tilted.up_canon, expected, atol=1e-5, rtol=0)
+    torch.testing.assert_close(tilted.up_canon.norm(dim=-1), torch.ones(len(tilted)))
+    # the same bodies: the untilted world's up is, in body coordinates, the tilt applied to +Z
+    tilted_z = torch.as_tensor(tilt[:, 2])
+    torch.testing.assert_close(upright.up_canon, (canon_R_world @ tilted_z).float(), atol=1e-5, rtol=0)
+    # the kick starts standing (spine within 20 degrees of the world's up) and leans into the
+    # kick (more than 45 degrees on some frames): a view prior about the spine never shows that
+    assert upright.up_canon[0, 2] > np.cos(np.radians(20)) and (upright.up_canon[:, 2] < np.cos(np.pi / 4)).any()
+    # sampling with the up vectors draws the same poses
+    poses, up = tilted.sample(32, torch.Generator().manual_seed(3), with_up=True)
+    torch.testing.assert_close(poses, tilted.sample(32, torch.Generator().manual_seed(3)))
+    index = (poses[:, None] - tilted.poses_canon_mm[None]).abs().amax(dim=(2, 3)).argmin(dim=1)
+    torch.testing.assert_close(up, tilted.up_canon[index])
+    assert torch.equal(tilted.to("cpu").up_canon, tilted.up_canon)
+
+
 def test_bad_input_and_degenerate_poses(kick):
     with pytest.raises(ValueError, match="poses_mm must have shape"):
         PosePrior(np.zeros((4, 16, 3)))

@@ -8,6 +8,7 @@ from partpose.geometry.camera import (
     project,
     random_view_rotation,
     rotation_6d_to_matrix,
+    upright_frame,
     view_rotation,
 )
 from partpose.geometry.kinematics import forward_kinematics
@@ -186,6 +187,35 @@ def test_random_view_rotation_ranges_and_reproducibility():
     assert (az >= az_range[0] - 1e-12).all() and (az <= az_range[1] + 1e-12).all()
     assert az.max() - az.min() > 1.2 and el.max() - el.min() > 0.25  # spread over the range
     assert random_view_rotation(3).dtype == torch.float32
+
+
+def test_views_about_the_world_up_of_a_leaning_body():
+    # A body whose canonical frame is tilted in the world (world_R_canon, random); the world's
+    # up in its canonical coordinates is world_R_canon^T e_z. Views drawn about that up are
+    # upright cameras in the world: camera x horizontal (no roll), elevation above the world's
+    # ground within the range, whatever the lean.
+    g = torch.Generator().manual_seed(11)
+    n = 300
+    world_R_canon = rotation_6d_to_matrix(torch.randn(n, 6, generator=g, dtype=F64))
+    up = world_R_canon[:, 2, :]  # row 2 of world_R_canon = canonical coordinates of world +Z
+    el_range = (-0.2, 0.5)
+    cam_R_canon = random_view_rotation(n, (-math.pi, math.pi), el_range, g, dtype=F64, up=up)
+    cam_R_world = cam_R_canon @ world_R_canon.transpose(1, 2)
+    assert_close_report(cam_R_world @ cam_R_world.transpose(1, 2), torch.eye(3, dtype=F64).expand(n, 3, 3), 1e-12, "rotation")
+    assert cam_R_world[:, 0, 2].abs().max() < 1e-12  # camera x has no world-vertical component
+    assert (cam_R_world[:, 1, 2] < 0).all()  # camera y (down in the image) points down in the world
+    elevation = torch.asin(-cam_R_world[:, 2, 2])  # the ray from the body towards the camera
+    assert (elevation >= el_range[0] - 1e-12).all() and (elevation <= el_range[1] + 1e-12).all()
+    # an upright body (up = +Z) gets exactly the views about the spine
+    upright = torch.tensor([[0.0, 0.0, 1.0]], dtype=F64).expand(4, 3)
+    assert torch.equal(upright_frame(upright), torch.eye(3, dtype=F64).expand(4, 3, 3))
+    a = random_view_rotation(4, generator=torch.Generator().manual_seed(1), dtype=F64, up=upright)
+    torch.testing.assert_close(a, random_view_rotation(4, generator=torch.Generator().manual_seed(1), dtype=F64))
+    # a body lying face up or face down (up along the face vector) still gets a proper frame
+    lying = torch.tensor([[1.0, 0.0, 0.0], [-1.0, 0.0, 0.0]], dtype=F64)
+    frame = upright_frame(lying)
+    assert_close_report(frame @ frame.transpose(1, 2), torch.eye(3, dtype=F64).expand(2, 3, 3), 1e-12, "lying")
+    assert torch.linalg.det(frame).sub(1).abs().max() < 1e-12
 
 
 # ----------------------------------------------------------------------------- bad input

@@ -154,3 +154,22 @@ def test_canonical_rotation_energy_adds_the_rotation_difference(setup):
     model.zero_grad()
     (rotation - canonical).backward()
     assert model.encoder.rotation_head.weight.grad.abs().sum() > 0
+
+
+def test_view_up_world_draws_p_z_about_the_world_up(setup):
+    config, model, batch, prior = setup
+    from dataclasses import replace
+
+    def drawn(view_up, up=None):
+        objective = replace(config.objective, view_up=view_up)
+        out = training_losses(model, batch, prior, 0, 1.0, objective, step_generator(0, 0), True, up)
+        return out.images["prior_pose_puppet"]
+
+    upright = torch.tensor([[0.0, 0.0, 1.0]]).expand(2, 3)
+    leaning = torch.nn.functional.normalize(torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]]), dim=-1)
+    spine = drawn("spine", leaning)  # the spine's views ignore the up vectors
+    assert torch.equal(spine, drawn("spine"))
+    assert torch.equal(spine, drawn("world", upright))  # an upright body: the same views
+    assert not torch.equal(spine, drawn("world", leaning))  # a leaning one is seen leaning
+    with pytest.raises(ValueError, match="prior_up"):
+        drawn("world")

@@ -48,6 +48,10 @@ class PosePrior:
         local_vectors: ``(N, K, 3)`` float32 unit local vectors (``skeleton.fk_joints`` order).
         hip_angle: ``(N, 2)`` float32 ``(sin psi, cos psi)``.
         bone_lengths: ``(J,)`` float32 millimetres.
+        up_canon: ``(N, 3)`` float32 unit vectors: the input frame's +Z in each pose's canonical
+            frame. Motion capture is z-up (``partpose.data.mocap``), so this is the world's up
+            as the body saw it: ``(0, 0, 1)`` for an upright spine, tilted for a body that
+            leans or bends (the view prior's ``up``, ``camera.random_view_rotation``).
     """
 
     def __init__(
@@ -79,7 +83,7 @@ class PosePrior:
         if poses.shape[0] == 0:
             raise ValueError("a pose prior needs at least one pose with a canonical frame")
 
-        canonical, _ = canonicalize(poses, skeleton)
+        canonical, canon_R_input = canonicalize(poses, skeleton)
         local_vectors, hip_angle = inverse_kinematics(canonical, skeleton)
         retargeted = forward_kinematics(local_vectors, hip_angle, bones, skeleton)
         self.skeleton = skeleton
@@ -87,6 +91,8 @@ class PosePrior:
         self._local_vectors = local_vectors.float()
         self._hip_angle = hip_angle.float()
         self._bone_lengths = bones.float()
+        # +Z of the input frame (the world's up for motion capture) in canonical coordinates
+        self._up_canon = canon_R_input[:, :, 2].float()
 
     # ----------------------------------------------------------------------------------------
     @classmethod
@@ -157,14 +163,24 @@ class PosePrior:
         """``(J,)`` float32 bone lengths of every stored pose, millimetres."""
         return self._bone_lengths
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    @property
+    def up_canon(self) -> torch.Tensor:
+        return self._up_canon
+
+    def sample(
+        self, n: int, generator: torch.Generator | None = None, with_up: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """``n`` poses drawn uniformly with replacement: ``(n, J, 3)`` float32 canonical mm, on
-        the device the prior is stored on (see :meth:`to`)."""
+        the device the prior is stored on (see :meth:`to`); with ``with_up`` also their
+        ``(n, 3)`` :attr:`up_canon` (the same draws: the poses do not depend on ``with_up``)."""
         if n < 0:
             raise ValueError(f"n must be non-negative, got {n}")
         device = generator.device if generator is not None else self._poses_canon_mm.device
         index = torch.randint(len(self), (n,), generator=generator, device=device)
-        return self._poses_canon_mm[index.to(self._poses_canon_mm.device)]
+        index = index.to(self._poses_canon_mm.device)
+        if with_up:
+            return self._poses_canon_mm[index], self._up_canon[index]
+        return self._poses_canon_mm[index]
 
     def mean_pose(self) -> torch.Tensor:
         """``(J, 3)`` per-joint mean of the canonical poses, mm: the constant prediction with the
@@ -181,4 +197,5 @@ class PosePrior:
         moved._local_vectors = self._local_vectors.to(device)
         moved._hip_angle = self._hip_angle.to(device)
         moved._bone_lengths = self._bone_lengths.to(device)
+        moved._up_canon = self._up_canon.to(device)
         return moved

@@ -127,6 +127,32 @@ def view_rotation(azimuth: torch.Tensor, elevation: torch.Tensor) -> torch.Tenso
     return torch.stack((cam_x, cam_y, cam_z), dim=-2)
 
 
+def upright_frame(up: torch.Tensor) -> torch.Tensor:
+    """The rotation from the canonical frame to an upright frame of the same body.
+
+    Args:
+        up: ``(B, 3)`` unit vectors, the world's up direction in canonical coordinates (for an
+            upright body ``(0, 0, 1)``, the spine; a body bent forward has it tilted towards +X).
+    Returns:
+        ``(B, 3, 3)`` ``upright_R_canon``, rows ``x, y, z`` in canonical coordinates: ``z = up``,
+        ``x`` the face vector (+X) made horizontal (perpendicular to ``up``), or the spine (+Z)
+        made horizontal where the face points straight up or down, ``y = z x x``. For
+        ``up = (0, 0, 1)`` it is the identity.
+    """
+    check_shape(up, ("B", 3), "up")
+    check_finite(up, "up")
+    up = up / up.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    face = torch.zeros_like(up)
+    face[:, 0] = 1.0
+    spine = torch.zeros_like(up)
+    spine[:, 2] = 1.0
+    reference = torch.where((up[:, :1].abs() > 0.99), spine, face)
+    x = reference - (reference * up).sum(-1, keepdim=True) * up
+    x = x / x.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    y = torch.linalg.cross(up, x, dim=-1)
+    return torch.stack((x, y, up), dim=-2)
+
+
 def random_view_rotation(
     n: int,
     azimuth_range: tuple[float, float] = DEFAULT_AZIMUTH_RANGE,
@@ -134,6 +160,7 @@ def random_view_rotation(
     generator: torch.Generator | None = None,
     dtype: torch.dtype = torch.float32,
     device: torch.device | str | None = None,
+    up: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Random views for the view prior: azimuth and elevation uniform in their ranges (radians).
 
@@ -141,8 +168,15 @@ def random_view_rotation(
         n: number of views.
         azimuth_range, elevation_range: ``(low, high)`` in radians, ``low <= high``.
         generator: random source (sampling happens on its device, then moves to ``device``).
+        up: ``(n, 3)`` the world's up direction in each pose's canonical frame, or ``None``.
+            ``None``: azimuth about the spine (canonical +Z), elevation above the plane
+            perpendicular to it, no roll about the line of sight relative to it: the views of an
+            upright body. Given: the same about ``up`` (:func:`upright_frame`), i.e. an upright
+            camera in the world around a body that may lean or bend, whose spine then appears
+            tilted as it does in real footage.
     Returns:
-        ``(n, 3, 3)`` ``cam_R_canon`` from :func:`view_rotation`.
+        ``(n, 3, 3)`` ``cam_R_canon``: :func:`view_rotation`, times ``upright_R_canon`` when
+        ``up`` is given.
     """
     if n < 0:
         raise ValueError(f"n must be non-negative, got {n}")
@@ -153,7 +187,11 @@ def random_view_rotation(
     u = torch.rand(2, n, generator=generator, dtype=dtype, device=sample_device).to(device)
     azimuth = azimuth_range[0] + (azimuth_range[1] - azimuth_range[0]) * u[0]
     elevation = elevation_range[0] + (elevation_range[1] - elevation_range[0]) * u[1]
-    return view_rotation(azimuth, elevation)
+    cam_R = view_rotation(azimuth, elevation)
+    if up is None:
+        return cam_R
+    check_shape(up, (n, 3), "up")
+    return cam_R @ upright_frame(up.to(device=cam_R.device, dtype=cam_R.dtype))
 
 
 def crop_framing(

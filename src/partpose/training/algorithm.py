@@ -55,6 +55,7 @@ def training_losses(
     objective: ObjectiveConfig,
     generator: torch.Generator,
     with_images: bool = False,
+    prior_up: torch.Tensor | None = None,
 ) -> StepOutput:
     """Forward pass of one Algorithm-1 iteration; returns each optimiser's loss.
 
@@ -65,6 +66,9 @@ def training_losses(
         step: 0-based iteration (decides which half of the energy alternation runs).
         beta: weight of the saliency map in L_I^u (0 in the ``no_saliency`` ablation).
         generator: CPU generator for the view prior of p_z.
+        prior_up: ``(B, 3)`` the world's up in each p_z's canonical frame
+            (``PosePrior.sample(..., with_up=True)``); needed when ``objective.view_up`` is
+            ``"world"`` (views about it rather than about the spine), ignored otherwise.
     """
     image_s, image_t = batch["image_s"], batch["image_t"]
     background, saliency = batch["background"], batch["saliency_t"]
@@ -82,15 +86,19 @@ def training_losses(
 
     est_s = model.encode(image_s)
 
-    # The unpaired pose p_z under a camera from the view prior. Scale and offset put it where real
+    # The unpaired pose p_z under a camera from the view prior (about the spine, or with
+    # view_up="world" about the world's up as the motion capture's body saw it). Scale and offset put it where real
     # people sit in person-centred crops: framed like the crops are made ("crop", default), or
     # copied (detached) from the encoder's estimate for I_t ("encoder"; see docs/method.md for why
     # that lets the degenerate small-person solution feed itself).
+    if objective.view_up == "world" and prior_up is None:
+        raise ValueError("objective.view_up='world' needs prior_up, the world's up of every p_z")
     cam_R_z = random_view_rotation(
         batch_size,
         azimuth_range=tuple(math.radians(a) for a in objective.view_azimuth_deg),
         elevation_range=tuple(math.radians(e) for e in objective.view_elevation_deg),
         generator=generator,
+        up=prior_up.cpu() if objective.view_up == "world" else None,
     ).to(device=image_t.device, dtype=image_t.dtype)
     if objective.prior_framing == "crop":
         scale_z, offset_z = crop_framing(prior_poses_mm / 1000.0, cam_R_z, objective.prior_crop_fill)

@@ -51,6 +51,7 @@ class ObjectiveConfig:
     prior_crop_fill: float = 0.8  # "crop": joint box side / crop side (1 / (1 + crop margin))
     view_azimuth_deg: tuple[float, float] = (-180.0, 180.0)  # view prior for unpaired poses
     view_elevation_deg: tuple[float, float] = (-10.0, 30.0)
+    view_up: Literal["spine", "world"] = "spine"  # the view prior's up: the body's spine (upright bodies only) | the world's up of the prior's motion capture (bodies lean and bend as in real footage)
     prior_appearance_grad: bool = True  # False: p_z is drawn with detached appearance codes (docs/learning.md)
     appearance_consistency: bool = True  # False: no L_I^c and no L_as, the terms a constant appearance code meets (docs/learning.md)
     silhouette_weight: float = 0.0  # > 0: add this times L_sil (the 2D skeleton against m_sal, a chamfer) to L_I^u; off with no_saliency (docs/learning.md)

@@ -227,13 +227,14 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
     for step, batch in zip(range(start_step, run.steps), loader):
         batch = fabric.to_device(batch)
         generator = step_generator(run.seed, step, fabric.global_rank, stream=2)
-        prior_z = data.prior.sample(run.batch_size, generator).to(device=fabric.device)
+        prior_z, up_z = data.prior.sample(run.batch_size, generator, with_up=True)
+        prior_z, up_z = prior_z.to(device=fabric.device), up_z.to(device=fabric.device)
         beta = 0.0 if objective.no_saliency else saliency_beta(
             step, run.steps, objective.beta_start, objective.beta_end, objective.beta_drop_fraction)
         with_images = writer is not None and run.image_every > 0 and step % run.image_every == 0
         try:
             with fabric.autocast():
-                out = training_losses(model, batch, prior_z, step, beta, objective, generator, with_images)
+                out = training_losses(model, batch, prior_z, step, beta, objective, generator, with_images, up_z)
             finite = all(math.isfinite(v) for v in out.scalars.values())
         except NonFiniteError:  # the geometry refused a NaN/Inf prediction
             out, finite = None, False

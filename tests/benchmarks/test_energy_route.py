@@ -1,0 +1,66 @@
+"""benchmarks/energy_route.py: the decoded prior poses carry their true labels, and the script runs."""
+
+import pytest
+import torch
+
+from benchmark_scripts import ROOT, load_benchmark
+
+route = load_benchmark("energy_route")
+TINY = ROOT / "configs" / "tiny.yaml"
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    from partpose.training.config import load_config
+    from partpose.training.data_setup import build_training_data
+    from partpose.training.trainer import build_model
+
+    config = load_config(TINY, ["objective.setting=supervised"] + route.BUDGET)
+    data = build_training_data(config)
+    torch.manual_seed(0)
+    config, model = build_model(config, data)
+    return config, data, model.eval()
+
+
+def test_a_decoded_prior_pose_is_labelled_with_its_own_view(tiny):
+    config, data, model = tiny
+    batch = {key: torch.stack([data.pairs[i][key] for i in range(4)]) for key in ("image_s", "background")}
+    prior = data.prior.sample(4, torch.Generator().manual_seed(1))
+    image, pose_cam_mm, q = route.decoded_batch(model, batch, prior, config.objective, torch.Generator().manual_seed(2))
+    assert image.shape == batch["background"].shape and 0.0 <= image.min() and image.max() <= 1.0
+    # the camera-frame label is the prior pose rotated: every joint keeps its distance to the pelvis
+    assert torch.allclose(pose_cam_mm.norm(dim=-1), prior.norm(dim=-1), atol=1e-2)
+    # the 2D label is that pose framed like a crop: joint box centred, its longer side 2 * fill
+    low, high = q.amin(dim=1), q.amax(dim=1)
+    assert torch.allclose((low + high) / 2, torch.zeros(4, 2), atol=1e-5)
+    assert torch.allclose((high - low).amax(dim=1), torch.full((4,), 2 * config.objective.prior_crop_fill), atol=1e-5)
+    # ... and a weak-perspective image of it: q = s * xy + t with one s and t per sample
+    xy = pose_cam_mm[..., :2]
+    centred_xy, centred_q = xy - xy.mean(1, keepdim=True), q - q.mean(1, keepdim=True)
+    s = (centred_xy * centred_q).sum((1, 2)) / (centred_xy ** 2).sum((1, 2))
+    assert torch.allclose(s[:, None, None] * centred_xy, centred_q, atol=1e-5)
+    # the drawing is not the bare plate: the puppet is painted over it
+    assert (image - batch["background"]).abs().amax() > 0.05
+
+
+def test_a_decoded_training_pose_is_labelled_with_the_frame_s_own_pose(tiny):
+    _, data, model = tiny
+    keys = ("image_s", "image_t", "background", "saliency_t", "pose2d_t", "pose3d_t")
+    batch = {key: torch.stack([data.pairs[i][key] for i in range(4)]) for key in keys}
+    image, pose_cam_mm, q = route.decoded_batch_of_truth(model, batch)
+    assert image.shape == batch["image_t"].shape and 0.0 <= image.min() and image.max() <= 1.0
+    # the frame's own pose, retargeted to the prior's bone lengths: close to, not equal to, the label
+    assert 0 < (q - batch["pose2d_t"]).norm(dim=-1).mean() < 0.05
+    root_relative = lambda p: p - p[:, :1]  # noqa: E731
+    assert 0 < (root_relative(pose_cam_mm) - root_relative(batch["pose3d_t"])).norm(dim=-1).mean() < 60.0
+
+
+def test_it_runs_end_to_end_and_refuses_a_bad_override(tmp_path, capsys):
+    out = tmp_path / "route.md"
+    args = ["--config", str(TINY), "--decoder-steps", "2", "--steps", "2", "--eval-every", "1", "--batch-size", "2"]
+    assert route.main(args + ["--out", str(out)]) == 0
+    rows = [line for line in out.read_text().splitlines() if line.startswith("| ") and "°" in line]
+    assert len(rows) == 2 and rows[0].startswith("| decoded prior poses") and rows[1].startswith("| real frames")
+    assert rows[0].count("°") == 4 and rows[1].count("°") == 3  # 0, 1 and 2 iterations (+ on drawings)
+    assert route.main(args + ["no.such_key=1"]) == 2
+    assert capsys.readouterr().err.startswith("error:")
