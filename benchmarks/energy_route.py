@@ -2,7 +2,8 @@
 
     python benchmarks/energy_route.py [--config C] [--teacher decoder labels] [--decoder-steps 600]
                                       [--steps 1000] [--batch-size 16] [--eval-every 250]
-                                      [--threads 1] [--seed 0] [--out FILE.md] [overrides ...]
+                                      [--threads 1] [--seed 0] [--out FILE.md] [--views-only]
+                                      [overrides ...]
 
 In the paper's account the method's pose signal is the adaptation energy L_pz: D draws an unpaired
 prior pose p_z with a real frame's appearance, E reads the pose back from the drawing, and E
@@ -28,7 +29,10 @@ Both are evaluated on the real test frames of the studio benchmark (the learning
 budget unless overridden) every ``--eval-every`` iterations. Printed and written to ``--out``: a
 Markdown table of MPJPE / PA-MPJPE / facing error per evaluation, per teacher, and for the
 decoded teachers the same scores at the end on 512 fresh drawings of prior poses: what the
-encoder learnt on the drawings themselves, against what of it carries over to real frames.
+encoder learnt on the drawings themselves, against what of it carries over to real frames; and
+the views of the training frames relative to the body (elevation and roll against the spine)
+beside the view prior's, about the spine and about the world's up (``objective.view_up``):
+``--views-only`` prints that table alone.
 """
 
 from __future__ import annotations
@@ -57,6 +61,48 @@ from partpose.errors import UserError  # noqa: E402
 
 BUDGET = ["data.synthetic.scene=studio", "data.synthetic.moving_camera_fraction=0", "optim.kind=adam"]
 TEACHERS = ("decoder", "labels")
+
+
+def view_angles(cam_R_canon: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Elevation and roll of views relative to the body: ``(N,)`` degrees each.
+
+    Elevation: the angle of the ray from the pelvis towards the camera above the plane
+    perpendicular to the spine (canonical +Z); roll: the angle of the camera's x axis (image
+    right) out of that plane. The view prior about the spine gives elevations in its range and
+    no roll; a camera upright in the world sees a leaning or bending body at other angles.
+    """
+    ray = -cam_R_canon[:, 2]
+    return torch.rad2deg(torch.asin(ray[:, 2].clamp(-1, 1))), torch.rad2deg(torch.asin(cam_R_canon[:, 0, 2].clamp(-1, 1)))
+
+
+def view_statistics(data, objective, count: int = 3000, seed: int = 0) -> list[str]:
+    """Markdown rows: percentiles of :func:`view_angles` for the training frames' true views (their
+    3D labels' canonical frames seen from their cameras) and for the view prior about the spine
+    and about the world's up, with the share of views outside the prior's elevation range and
+    the share rolled by more than 10 degrees."""
+    from partpose.geometry.kinematics import canonicalize
+
+    index = torch.linspace(0, len(data.pairs) - 1, count).round().long()
+    pose = torch.stack([data.pairs[int(i)]["pose3d_t"] for i in index]).double()
+    _, canon_R_cam = canonicalize(pose)
+    generator = torch.Generator().manual_seed(seed)
+    _, up = data.prior.sample(count, generator, with_up=True)
+    ranges = dict(azimuth_range=tuple(math.radians(a) for a in objective.view_azimuth_deg),
+                  elevation_range=tuple(math.radians(e) for e in objective.view_elevation_deg), dtype=torch.float64)
+    views = {
+        "training frames (their true views)": canon_R_cam.transpose(1, 2),
+        "view prior about the spine (`view_up=spine`)": random_view_rotation(count, generator=generator, **ranges),
+        "view prior about the world's up (`view_up=world`)": random_view_rotation(count, generator=generator, up=up.double(), **ranges),
+    }
+    low, high = objective.view_elevation_deg
+    rows = []
+    for name, cam_R in views.items():
+        elevation, roll = view_angles(cam_R)
+        pct = lambda x: " / ".join(f"{v:.0f}" for v in torch.quantile(x, torch.tensor([0.05, 0.5, 0.95], dtype=x.dtype)))  # noqa: E731
+        outside = float(((elevation < low) | (elevation > high)).double().mean()) * 100
+        rolled = float((roll.abs() > 10).double().mean()) * 100
+        rows.append(f"| {name} | {pct(elevation)} | {pct(roll)} | {outside:.0f} % | {rolled:.0f} % |")
+    return rows
 
 
 def decoded_batch(teacher, batch: dict[str, torch.Tensor], prior_mm: torch.Tensor, objective,
@@ -184,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/energy_route.md"))
+    parser.add_argument("--views-only", action="store_true", help="print the view statistics and stop (no training)")
     parser.add_argument("overrides", nargs="*", help="config overrides (key=value)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -193,6 +240,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     data = build_training_data(config)
+    low, high = config.objective.view_elevation_deg
+    view_lines = [
+        f"Views relative to the body (elevation above the plane perpendicular to the spine, roll of the image's "
+        f"x axis out of it; degrees, 5th / 50th / 95th percentile; 3,000 each):",
+        "",
+        f"| views | elevation | roll | elevation outside [{low:g}, {high:g}] | roll > 10° |",
+        "|---|---|---|---|---|",
+        *view_statistics(data, config.objective),
+    ]
+    print("\n".join(view_lines), flush=True)
+    if args.views_only:
+        return 0
     started = time.perf_counter()
     rows = []
     for kind in args.teacher:
@@ -232,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         on_drawings = ("–" if drawn is None else
                        f"{drawn['mpjpe']:.1f} / {drawn['pa_mpjpe']:.1f}, {drawn['facing_error_median']:.0f}°")
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {curve[-1]['pose_spread']:.0f} | {on_drawings} |")
-    lines += ["", f"{time.perf_counter() - started:.0f} s with {args.threads} thread(s)."]
+    lines += ["", f"{time.perf_counter() - started:.0f} s with {args.threads} thread(s).", "", *view_lines]
     table = "\n".join(lines)
     print("\n" + table)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -59,8 +59,27 @@ def test_it_runs_end_to_end_and_refuses_a_bad_override(tmp_path, capsys):
     out = tmp_path / "route.md"
     args = ["--config", str(TINY), "--decoder-steps", "2", "--steps", "2", "--eval-every", "1", "--batch-size", "2"]
     assert route.main(args + ["--out", str(out)]) == 0
-    rows = [line for line in out.read_text().splitlines() if line.startswith("| ") and "°" in line]
+    text = out.read_text()
+    rows = [line for line in text.splitlines() if line.startswith(("| decoded", "| real"))]
     assert len(rows) == 2 and rows[0].startswith("| decoded prior poses") and rows[1].startswith("| real frames")
+    assert "| training frames (their true views) |" in text and "| view prior about the world's up" in text
     assert rows[0].count("°") == 4 and rows[1].count("°") == 3  # 0, 1 and 2 iterations (+ on drawings)
     assert route.main(args + ["no.such_key=1"]) == 2
     assert capsys.readouterr().err.startswith("error:")
+
+
+def test_view_angles_read_back_elevation_and_roll():
+    import math
+
+    from partpose.geometry.camera import view_rotation
+
+    elevation = torch.tensor([-0.3, 0.0, 0.5], dtype=torch.float64)
+    cam_R = view_rotation(torch.tensor([0.2, 1.0, -2.0], dtype=torch.float64), elevation)
+    got_elevation, got_roll = route.view_angles(cam_R)
+    torch.testing.assert_close(got_elevation, torch.rad2deg(elevation))
+    torch.testing.assert_close(got_roll, torch.zeros(3, dtype=torch.float64), atol=1e-9, rtol=0)
+    # the camera turned by 20 degrees about its line of sight: the image's x axis leaves the plane
+    c, s = math.cos(math.radians(20)), math.sin(math.radians(20))
+    roll_R = torch.tensor([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]], dtype=torch.float64)
+    _, rolled = route.view_angles(roll_R @ view_rotation(torch.zeros(1, dtype=torch.float64), torch.zeros(1, dtype=torch.float64)))
+    assert abs(abs(float(rolled[0])) - 20.0) < 1e-9
