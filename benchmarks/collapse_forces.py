@@ -47,10 +47,11 @@ def trunk_spread(encoder, images: torch.Tensor) -> torch.Tensor:
     return encoder.features(images).std(dim=0, unbiased=False).mean()
 
 
-def trunk_forces(model, batches: list[dict], priors: list[torch.Tensor], objective, probe: torch.Tensor,
+def trunk_forces(model, batches: list[dict], priors: list[tuple[torch.Tensor, torch.Tensor]], objective, probe: torch.Tensor,
                  lr: float = 1e-3) -> tuple[float, dict[str, dict[str, float]]]:
     """``(S, {loss: {"norm", "cos", "adam_dS"}})`` for the encoder-updating losses of Algorithm 1
-    (module docstring). ``priors[i]`` are the unpaired poses drawn with ``batches[i]``."""
+    (module docstring). ``priors[i]`` are the unpaired poses drawn with ``batches[i]`` and their
+    world up vectors (``PosePrior.sample(..., with_up=True)``)."""
     from partpose.training.algorithm import training_losses
 
     trunk = trunk_parameters(model.encoder)
@@ -58,10 +59,10 @@ def trunk_forces(model, batches: list[dict], priors: list[torch.Tensor], objecti
     grad_spread = torch.autograd.grad(spread, trunk)
     sums: dict[str, list[torch.Tensor]] = {}
     counts: dict[str, int] = {}
-    for i, (batch, prior) in enumerate(zip(batches, priors)):
+    for i, (batch, (prior, up)) in enumerate(zip(batches, priors)):
         for step in (0, 1):  # both halves of the energy alternation
             generator = torch.Generator().manual_seed(1000 * i + step)
-            out = training_losses(model, batch, prior, step, 1.0, objective, generator)
+            out = training_losses(model, batch, prior, step, 1.0, objective, generator, prior_up=up)
             names = [name for name in out.losses if not name.endswith("_decoder")]
             for k, name in enumerate(names):
                 grads = torch.autograd.grad(out.losses[name], trunk, retain_graph=k < len(names) - 1, allow_unused=True)
@@ -110,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         probe = torch.stack([data.test_frames[int(i)]["image"] for i in picks])
         loader = DataLoader(data.pairs, batch_size=16, shuffle=True, generator=torch.Generator().manual_seed(0))
         batches = [batch for _, batch in zip(range(args.batches), loader)]
-        priors = [data.prior.sample(len(b["image_t"]), torch.Generator().manual_seed(i)) for i, b in enumerate(batches)]
+        priors = [data.prior.sample(len(b["image_t"]), torch.Generator().manual_seed(i), with_up=True)
+                  for i, b in enumerate(batches)]
         lines = [f"Trunk forces on {len(batches)} batches of training pairs, β = 1 "
                  f"(`python benchmarks/collapse_forces.py`; objective: {config.objective.setting}).", ""]
         for label, path in models:

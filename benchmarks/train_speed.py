@@ -52,11 +52,11 @@ def main() -> None:
             generator = step_generator(0, step)
             indices = torch.randint(len(data.pairs), (args.batch,), generator=generator).tolist()
             batch = {k: v.to(device) for k, v in default_collate([data.pairs[i] for i in indices]).items()}
-            prior = data.prior.sample(args.batch, generator).to(device)
+            prior, up = (x.to(device) for x in data.prior.sample(args.batch, generator, with_up=True))
             if device.type == "cuda":
                 torch.cuda.synchronize()
             start = time.perf_counter()
-            out = training_losses(model, batch, prior, step, 1.0, objective, generator)
+            out = training_losses(model, batch, prior, step, 1.0, objective, generator, prior_up=up)
             apply_gradients(compute_gradients(out.losses, params_of), params_of, optimizers)
             if device.type == "cuda":
                 torch.cuda.synchronize()

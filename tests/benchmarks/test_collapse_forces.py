@@ -20,7 +20,7 @@ def tiny():
     config = load_config(ROOT / "configs" / "tiny.yaml", ["run.batch_size=4"])
     data = build_training_data(config)
     batch = next(iter(DataLoader(data.pairs, batch_size=4, shuffle=False)))
-    prior = data.prior.sample(4, torch.Generator().manual_seed(0))
+    prior = data.prior.sample(4, torch.Generator().manual_seed(0), with_up=True)
     probe = torch.stack([data.test_frames[i]["image"] for i in range(6)])
     torch.manual_seed(0)
     return config, PartPoseModel(config.model).train(), batch, prior, probe
@@ -45,7 +45,8 @@ def test_the_adam_estimate_matches_one_adam_step(tiny):
     # L_I^u does not depend on the energy half, so its mean gradient is this batch's gradient
     step = copy.deepcopy(model)
     trunk = forces.trunk_parameters(step.encoder)
-    loss = training_losses(step, batch, prior, 0, 1.0, config.objective, torch.Generator().manual_seed(0))
+    loss = training_losses(step, batch, prior[0], 0, 1.0, config.objective, torch.Generator().manual_seed(0),
+                           prior_up=prior[1])
     grads = torch.autograd.grad(loss.losses["image_unpaired"], trunk, allow_unused=True)
     for p, g in zip(trunk, grads):
         p.grad = torch.zeros_like(p) if g is None else g

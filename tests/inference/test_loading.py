@@ -55,6 +55,17 @@ def test_checkpoint_with_the_old_appearance_flag_loads(model_factory, tmp_path, 
     ckpt.save_atomic({"format": ckpt.FORMAT_VERSION, "config": stored, "model": model.state_dict()}, path)
     assert load_model(path).config.model.encoder.appearance_trunk == trunk
 
+
+def test_checkpoint_from_before_view_up_was_trained_with_views_about_the_spine(model_factory, tmp_path):
+    config, model = model_factory()
+    assert config.objective.view_up == "world"  # today's default
+    stored = config_to_dict(config)
+    del stored["objective"]["view_up"]
+    path = tmp_path / "old.pt"
+    ckpt.save_atomic({"format": ckpt.FORMAT_VERSION, "config": stored, "model": model.state_dict()}, path)
+    assert load_model(path).config.objective.view_up == "spine"
+    assert load_model(_save(tmp_path / "new.pt", config, model)).config.objective.view_up == "world"
+
 def test_run_folder_prefers_best(tiny, tmp_path):
     config, model = tiny
     _save(tmp_path / "run" / "checkpoints" / "last.pt", config, model, step=2)

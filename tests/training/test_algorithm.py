@@ -23,8 +23,8 @@ def setup(tiny_config):
     data = build_training_data(config)
     config, model = build_model(config, data)
     batch = default_collate([data.pairs[i] for i in range(2)])
-    prior = data.prior.sample(2, step_generator(0, 0))
-    return config, model, batch, prior
+    prior, up = data.prior.sample(2, step_generator(0, 0), with_up=True)
+    return config, model, batch, prior, up
 
 
 def _snapshot(params):
@@ -32,9 +32,9 @@ def _snapshot(params):
 
 
 def test_losses_present_per_iteration(setup):
-    config, model, batch, prior = setup
-    odd = training_losses(model, batch, prior, 0, 1.0, config.objective, step_generator(0, 0))
-    even = training_losses(model, batch, prior, 1, 1.0, config.objective, step_generator(0, 1))
+    config, model, batch, prior, up = setup
+    odd = training_losses(model, batch, prior, 0, 1.0, config.objective, step_generator(0, 0), prior_up=up)
+    even = training_losses(model, batch, prior, 1, 1.0, config.objective, step_generator(0, 1), prior_up=up)
     consistency = {"image_unpaired", "image_consistency", "segmentation"}
     assert set(odd.losses) == consistency | {"energy_pose_encoder", "energy_appearance_encoder"}
     assert set(even.losses) == consistency | {"energy_pose_decoder", "energy_appearance_decoder"}
@@ -42,11 +42,11 @@ def test_losses_present_per_iteration(setup):
 
 @pytest.mark.parametrize("step, frozen", [(0, "decoder"), (1, "encoder")])
 def test_energy_step_leaves_the_frozen_half_untouched(setup, step, frozen):
-    config, model, batch, prior = setup
+    config, model, batch, prior, up = setup
     optimizers = build_optimizers(model, 1e-3)
     groups = parameter_groups(model)
     params_of = {name: groups[which] for name, which in LOSS_PARAMETERS.items()}
-    out = training_losses(model, batch, prior, step, 1.0, config.objective, step_generator(0, step))
+    out = training_losses(model, batch, prior, step, 1.0, config.objective, step_generator(0, step), prior_up=up)
     energies = {k: v for k, v in out.losses.items() if k.startswith("energy")}
     trained = "encoder" if frozen == "decoder" else "decoder"
     before_frozen, before_trained = _snapshot(groups[frozen]), _snapshot(groups[trained])
@@ -67,10 +67,10 @@ def test_energy_step_leaves_the_frozen_half_untouched(setup, step, frozen):
 
 def test_each_optimiser_sees_only_its_own_loss(setup):
     """Stepping with per-loss gradients equals stepping each loss's Adagrad on that loss alone."""
-    config, model, batch, prior = setup
+    config, model, batch, prior, up = setup
     groups = parameter_groups(model)
     params_of = {name: groups[which] for name, which in LOSS_PARAMETERS.items()}
-    out = training_losses(model, batch, prior, 0, 1.0, config.objective, step_generator(0, 0))
+    out = training_losses(model, batch, prior, 0, 1.0, config.objective, step_generator(0, 0), prior_up=up)
     losses = {k: out.losses[k] for k in ("image_unpaired", "segmentation")}
     seg_alone = torch.autograd.grad(out.losses["segmentation"], params_of["segmentation"], retain_graph=True,
                                     allow_unused=True)
@@ -81,11 +81,11 @@ def test_each_optimiser_sees_only_its_own_loss(setup):
 
 
 def test_supervised_setting_trains_only_the_encoder(setup):
-    config, model, batch, prior = setup
+    config, model, batch, prior, up = setup
     from dataclasses import replace
 
     objective = replace(config.objective, setting="supervised")
-    out = training_losses(model, batch, prior, 0, 1.0, objective, step_generator(0, 0))
+    out = training_losses(model, batch, prior, 0, 1.0, objective, step_generator(0, 0), prior_up=up)
     assert set(out.losses) == {"pose3d", "pose2d"}
     assert all(LOSS_PARAMETERS[k] == "encoder" for k in out.losses)
 
@@ -93,11 +93,11 @@ def test_supervised_setting_trains_only_the_encoder(setup):
 @pytest.mark.parametrize("appearance_grad", [True, False])
 def test_prior_appearance_grad_decides_whether_terms_on_p_z_reach_the_real_frames_codes(setup, appearance_grad):
     """L_I^c on p_z moves the appearance head (through a_s and a_t) only when the option is on."""
-    config, model, batch, prior = setup
+    config, model, batch, prior, up = setup
     from dataclasses import replace
 
     objective = replace(config.objective, prior_appearance_grad=appearance_grad)
-    out = training_losses(model, batch, prior, 0, 1.0, objective, step_generator(0, 0))
+    out = training_losses(model, batch, prior, 0, 1.0, objective, step_generator(0, 0), prior_up=up)
     head = list(model.encoder.appearance_head.parameters())
     grads = torch.autograd.grad(out.losses["image_consistency"], head, allow_unused=True, retain_graph=True)
     norm = sum(float(g.abs().sum()) for g in grads if g is not None)
@@ -108,42 +108,42 @@ def test_prior_appearance_grad_decides_whether_terms_on_p_z_reach_the_real_frame
 
 
 def test_without_appearance_consistency_there_is_no_l_ic_and_no_l_as(setup):
-    config, model, batch, prior = setup
+    config, model, batch, prior, up = setup
     from dataclasses import replace
 
     objective = replace(config.objective, appearance_consistency=False)
-    odd = training_losses(model, batch, prior, 0, 1.0, objective, step_generator(0, 0))
-    even = training_losses(model, batch, prior, 1, 1.0, objective, step_generator(0, 1))
+    odd = training_losses(model, batch, prior, 0, 1.0, objective, step_generator(0, 0), prior_up=up)
+    even = training_losses(model, batch, prior, 1, 1.0, objective, step_generator(0, 1), prior_up=up)
     assert set(odd.losses) == {"image_unpaired", "segmentation", "energy_pose_encoder"}
     assert set(even.losses) == {"image_unpaired", "segmentation", "energy_pose_decoder"}
 
 
 def test_silhouette_weight_adds_l_sil_to_l_iu(setup):
-    config, model, batch, prior = setup
+    config, model, batch, prior, up = setup
     from dataclasses import replace
 
     from partpose.losses.silhouette import skeleton_silhouette_loss
 
-    plain = training_losses(model, batch, prior, 0, 1.0, config.objective, step_generator(0, 0))
+    plain = training_losses(model, batch, prior, 0, 1.0, config.objective, step_generator(0, 0), prior_up=up)
     objective = replace(config.objective, silhouette_weight=2.0)
-    with_sil = training_losses(model, batch, prior, 0, 1.0, objective, step_generator(0, 0))
+    with_sil = training_losses(model, batch, prior, 0, 1.0, objective, step_generator(0, 0), prior_up=up)
     est = model.encode(batch["image_t"])
     expected = plain.losses["image_unpaired"] + 2.0 * skeleton_silhouette_loss(est.q, est.scale, batch["saliency_t"])
     assert float(with_sil.losses["image_unpaired"].detach()) == pytest.approx(float(expected.detach()), rel=1e-5)
     assert with_sil.scalars["loss/silhouette"] > 0
     assert "loss/silhouette" not in plain.scalars
     ablation = replace(objective, no_saliency=True)
-    without = training_losses(model, batch, prior, 0, 0.0, ablation, step_generator(0, 0))
+    without = training_losses(model, batch, prior, 0, 0.0, ablation, step_generator(0, 0), prior_up=up)
     assert "loss/silhouette" not in without.scalars  # the ablation has no m_sal, so no L_sil
 
 
 def test_canonical_rotation_energy_adds_the_rotation_difference(setup):
-    config, model, batch, prior = setup
+    config, model, batch, prior, up = setup
     from dataclasses import replace
 
     def energy(frame):
         objective = replace(config.objective, energy_frame=frame)
-        out = training_losses(model, batch, prior, 0, 1.0, objective, step_generator(0, 0))
+        out = training_losses(model, batch, prior, 0, 1.0, objective, step_generator(0, 0), prior_up=up)
         return next(v for k, v in out.losses.items() if k.startswith("energy_pose_"))
 
     canonical, rotation = energy("canonical"), energy("canonical_rotation")
@@ -157,7 +157,7 @@ def test_canonical_rotation_energy_adds_the_rotation_difference(setup):
 
 
 def test_view_up_world_draws_p_z_about_the_world_up(setup):
-    config, model, batch, prior = setup
+    config, model, batch, prior, up = setup
     from dataclasses import replace
 
     def drawn(view_up, up=None):

@@ -51,7 +51,7 @@ class ObjectiveConfig:
     prior_crop_fill: float = 0.8  # "crop": joint box side / crop side (1 / (1 + crop margin))
     view_azimuth_deg: tuple[float, float] = (-180.0, 180.0)  # view prior for unpaired poses
     view_elevation_deg: tuple[float, float] = (-10.0, 30.0)
-    view_up: Literal["spine", "world"] = "spine"  # the view prior's up: the body's spine (upright bodies only) | the world's up of the prior's motion capture (bodies lean and bend as in real footage)
+    view_up: Literal["spine", "world"] = "world"  # the view prior's up: the world's up of the prior's motion capture (bodies lean and bend as in real footage) | the body's spine (upright bodies only; earlier versions)
     prior_appearance_grad: bool = True  # False: p_z is drawn with detached appearance codes (docs/learning.md)
     appearance_consistency: bool = True  # False: no L_I^c and no L_as, the terms a constant appearance code meets (docs/learning.md)
     silhouette_weight: float = 0.0  # > 0: add this times L_sil (the 2D skeleton against m_sal, a chamfer) to L_I^u; off with no_saliency (docs/learning.md)
@@ -170,8 +170,12 @@ def config_from_dict(data: dict) -> TrainConfig:
     """The configuration a checkpoint stored (``config_to_dict``'s output), written by this
     version of partpose or an earlier one: a checkpoint from before ``model.encoder.head_norm``
     existed was trained without the LayerNorm, so it gets ``"none"``, not today's default; the
-    boolean ``appearance_trains_trunk`` of earlier versions becomes ``appearance_trunk``."""
+    boolean ``appearance_trains_trunk`` of earlier versions becomes ``appearance_trunk``; one from
+    before ``objective.view_up`` drew its prior poses about the spine, so it gets ``"spine"``."""
     data = copy.deepcopy(data)
+    objective = data.get("objective")
+    if isinstance(objective, dict):
+        objective.setdefault("view_up", "spine")
     model = data.get("model")
     encoder = model.get("encoder") if isinstance(model, dict) else None
     if isinstance(encoder, dict):
