@@ -38,9 +38,9 @@ beside the view prior's, about the spine and about the world's up (``objective.v
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -51,8 +51,9 @@ from analysis_by_synthesis import Frames, pose_of, raw_from_truth, train_decoder
 
 from partpose.evaluation import metrics  # noqa: E402
 from partpose.evaluation.evaluate import predict_frames, score  # noqa: E402
-from partpose.geometry.camera import crop_framing, random_view_rotation  # noqa: E402
+from partpose.geometry.camera import crop_framing  # noqa: E402
 from partpose.losses.supervision import pose2d_loss, pose3d_loss  # noqa: E402
+from partpose.training.algorithm import prior_views  # noqa: E402
 from partpose.training.config import load_config  # noqa: E402
 from partpose.training.data_setup import build_training_data  # noqa: E402
 from partpose.training.sampling import StepBatchSampler  # noqa: E402
@@ -87,12 +88,10 @@ def view_statistics(data, objective, count: int = 3000, seed: int = 0) -> list[s
     _, canon_R_cam = canonicalize(pose)
     generator = torch.Generator().manual_seed(seed)
     _, up = data.prior.sample(count, generator, with_up=True)
-    ranges = dict(azimuth_range=tuple(math.radians(a) for a in objective.view_azimuth_deg),
-                  elevation_range=tuple(math.radians(e) for e in objective.view_elevation_deg), dtype=torch.float64)
     views = {
-        "training frames (their true views)": canon_R_cam.transpose(1, 2),
-        "view prior about the spine (`view_up=spine`)": random_view_rotation(count, generator=generator, **ranges),
-        "view prior about the world's up (`view_up=world`)": random_view_rotation(count, generator=generator, up=up.double(), **ranges),
+        "training frames (their true views)": canon_R_cam.transpose(1, 2).float(),
+        "view prior about the spine (`view_up=spine`)": prior_views(replace(objective, view_up="spine"), count, generator),
+        "view prior about the world's up (`view_up=world`)": prior_views(replace(objective, view_up="world"), count, generator, up),
     }
     low, high = objective.view_elevation_deg
     rows = []
@@ -115,20 +114,13 @@ def decoded_batch(teacher, batch: dict[str, torch.Tensor], prior_mm: torch.Tenso
             ``background`` the plate).
         prior_mm: ``(B, 17, 3)`` canonical prior poses, mm.
         objective: the run's ``ObjectiveConfig`` (view prior and crop framing of p_z).
-        up: ``(B, 3)`` the world's up in each prior pose's canonical frame (the view prior's
-            ``objective.view_up=world``), or ``None`` (views about the spine).
+        up: ``(B, 3)`` the world's up in each prior pose's canonical frame
+            (``training.algorithm.prior_views``; used when ``objective.view_up`` is ``"world"``).
     Returns:
         ``image (B, 3, H, W)`` in [0, 1], ``pose_cam_mm (B, 17, 3)`` (R_z p_z) and
         ``q (B, 17, 2)`` normalised: the drawing and what a perfect encoder reads from it.
     """
-    count = prior_mm.shape[0]
-    cam_R = random_view_rotation(
-        count,
-        azimuth_range=tuple(math.radians(a) for a in objective.view_azimuth_deg),
-        elevation_range=tuple(math.radians(e) for e in objective.view_elevation_deg),
-        generator=generator,
-        up=up,
-    ).to(prior_mm.dtype)
+    cam_R = prior_views(objective, prior_mm.shape[0], generator, up).to(prior_mm.dtype)
     scale, offset = crop_framing(prior_mm / 1000.0, cam_R, objective.prior_crop_fill)
     with torch.no_grad():
         q, depth = teacher.pose_for_prior(prior_mm, cam_R, scale, offset)
@@ -167,7 +159,6 @@ def drawn_score(student, teacher, data, config, batch_size: int, batches: int = 
     with torch.no_grad():
         for batch in loader:
             prior, up = data.prior.sample(batch_size, generator, with_up=True)
-            up = up if config.objective.view_up == "world" else None
             image, pose3d, _ = decoded_batch(teacher, batch, prior, config.objective, generator, up)
             predicted.append(student.encode(image).pose_cam_mm)
             truth.append(pose3d)
@@ -204,7 +195,6 @@ def train_student(student, data, config, steps: int, batch_size: int, eval_every
             image, pose3d, pose2d = decoded_batch_of_truth(teacher, batch)
         else:
             prior, up = data.prior.sample(batch_size, generator, with_up=True)
-            up = up if config.objective.view_up == "world" else None
             image, pose3d, pose2d = decoded_batch(teacher, batch, prior, config.objective, generator, up)
         est = student.encode(image)
         every = torch.ones(image.shape[0], dtype=torch.bool)
@@ -270,11 +260,11 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((kind, iou, curve, drawn))
 
     steps = [m["step"] for m in rows[0][2]]
-    drawn = "prior poses" if args.poses == "prior" else "the training frames' own poses"
+    drawn_what = "prior poses" if args.poses == "prior" else "the training frames' own poses"
     lines = [
         f"A fresh encoder trained {args.steps} iterations (batch {args.batch_size}, Adam lr {config.optim.lr:g}, "
         f"seed {args.seed}) with the supervised losses on real labelled frames (`labels`) or on a decoder's drawings "
-        f"of {drawn} (`decoder`: D trained "
+        f"of {drawn_what} (`decoder`: D trained "
         f"{args.decoder_steps} iterations on the true poses, then frozen). "
         f"Test MPJPE / PA-MPJPE (mm) and facing error on 1,024 real test frames. Overrides: "
         f"{' '.join(BUDGET + args.overrides) or 'none'}.",

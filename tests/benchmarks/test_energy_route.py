@@ -25,8 +25,8 @@ def tiny():
 def test_a_decoded_prior_pose_is_labelled_with_its_own_view(tiny):
     config, data, model = tiny
     batch = {key: torch.stack([data.pairs[i][key] for i in range(4)]) for key in ("image_s", "background")}
-    prior = data.prior.sample(4, torch.Generator().manual_seed(1))
-    image, pose_cam_mm, q = route.decoded_batch(model, batch, prior, config.objective, torch.Generator().manual_seed(2))
+    prior, up = data.prior.sample(4, torch.Generator().manual_seed(1), with_up=True)
+    image, pose_cam_mm, q = route.decoded_batch(model, batch, prior, config.objective, torch.Generator().manual_seed(2), up)
     assert image.shape == batch["background"].shape and 0.0 <= image.min() and image.max() <= 1.0
     # the camera-frame label is the prior pose rotated: every joint keeps its distance to the pelvis
     assert torch.allclose(pose_cam_mm.norm(dim=-1), prior.norm(dim=-1), atol=1e-2)

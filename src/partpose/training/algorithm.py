@@ -46,6 +46,31 @@ class StepOutput:
     images: dict[str, torch.Tensor]  # (B,3,H,W) tensors for image grids (detached)
 
 
+def prior_views(objective: ObjectiveConfig, count: int, generator: torch.Generator,
+                prior_up: torch.Tensor | None = None) -> torch.Tensor:
+    """Cameras for unpaired poses from the objective's view prior.
+
+    Args:
+        objective: its ``view_azimuth_deg``, ``view_elevation_deg`` and ``view_up``.
+        count: number of views.
+        generator: random source (the views are drawn on its device).
+        prior_up: ``(count, 3)`` the world's up in each pose's canonical frame
+            (``PosePrior.sample(..., with_up=True)``); needed when ``view_up`` is ``"world"``,
+            ignored for ``"spine"``.
+    Returns:
+        ``(count, 3, 3)`` float32 ``cam_R_canon`` (``camera.random_view_rotation``).
+    """
+    if objective.view_up == "world" and prior_up is None:
+        raise ValueError("objective.view_up='world' needs prior_up, the world's up of every p_z")
+    return random_view_rotation(
+        count,
+        azimuth_range=tuple(math.radians(a) for a in objective.view_azimuth_deg),
+        elevation_range=tuple(math.radians(e) for e in objective.view_elevation_deg),
+        generator=generator,
+        up=prior_up if objective.view_up == "world" else None,
+    )
+
+
 def training_losses(
     model,
     batch: dict[str, torch.Tensor],
@@ -66,9 +91,7 @@ def training_losses(
         step: 0-based iteration (decides which half of the energy alternation runs).
         beta: weight of the saliency map in L_I^u (0 in the ``no_saliency`` ablation).
         generator: CPU generator for the view prior of p_z.
-        prior_up: ``(B, 3)`` the world's up in each p_z's canonical frame
-            (``PosePrior.sample(..., with_up=True)``); needed when ``objective.view_up`` is
-            ``"world"`` (views about it rather than about the spine), ignored otherwise.
+        prior_up: ``(B, 3)`` the world's up in each p_z's canonical frame (:func:`prior_views`).
     """
     image_s, image_t = batch["image_s"], batch["image_t"]
     background, saliency = batch["background"], batch["saliency_t"]
@@ -91,15 +114,7 @@ def training_losses(
     # people sit in person-centred crops: framed like the crops are made ("crop", default), or
     # copied (detached) from the encoder's estimate for I_t ("encoder"; see docs/method.md for why
     # that lets the degenerate small-person solution feed itself).
-    if objective.view_up == "world" and prior_up is None:
-        raise ValueError("objective.view_up='world' needs prior_up, the world's up of every p_z")
-    cam_R_z = random_view_rotation(
-        batch_size,
-        azimuth_range=tuple(math.radians(a) for a in objective.view_azimuth_deg),
-        elevation_range=tuple(math.radians(e) for e in objective.view_elevation_deg),
-        generator=generator,
-        up=prior_up.cpu() if objective.view_up == "world" else None,
-    ).to(device=image_t.device, dtype=image_t.dtype)
+    cam_R_z = prior_views(objective, batch_size, generator, prior_up).to(device=image_t.device, dtype=image_t.dtype)
     if objective.prior_framing == "crop":
         scale_z, offset_z = crop_framing(prior_poses_mm / 1000.0, cam_R_z, objective.prior_crop_fill)
     else:

@@ -228,7 +228,7 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
         batch = fabric.to_device(batch)
         generator = step_generator(run.seed, step, fabric.global_rank, stream=2)
         prior_z, up_z = data.prior.sample(run.batch_size, generator, with_up=True)
-        prior_z, up_z = prior_z.to(device=fabric.device), up_z.to(device=fabric.device)
+        prior_z = prior_z.to(device=fabric.device)  # up_z stays with the generator: the views are drawn there
         beta = 0.0 if objective.no_saliency else saliency_beta(
             step, run.steps, objective.beta_start, objective.beta_end, objective.beta_drop_fraction)
         with_images = writer is not None and run.image_every > 0 and step % run.image_every == 0
