@@ -39,6 +39,9 @@ ROWS: dict[str, tuple[str, list[str]]] = {
     # an oracle, not a method: for every test frame the training frame whose pose is closest
     # to the truth (root-relative, camera frame): what reproducing the training poses can reach
     "nearest_pose": ("nearest training pose (oracle)", []),
+    # an oracle view, no pose: the training frames' mean canonical pose turned to every test
+    # frame's true view; what learning the view alone, and none of the limbs, reaches
+    "true_view": ("mean canonical pose, true view (oracle)", []),
     "supervised": ("supervised (3D labels, upper bound)", ["objective.setting=supervised"]),
     "unsup": ("**unsup (the method)**", []),
     "weak": ("weak (2D labels)", ["objective.setting=weak"]),
@@ -121,7 +124,7 @@ def split_overrides(items: list[str]) -> tuple[str | None, list[str]]:
     return config, rest
 
 
-REFERENCE_ROWS = ("mean_pose", "nearest_pose")
+REFERENCE_ROWS = ("mean_pose", "nearest_pose", "true_view")
 
 
 def nearest_poses(candidates: np.ndarray, targets: np.ndarray, chunk: int = 256) -> np.ndarray:
@@ -140,6 +143,25 @@ def nearest_poses(candidates: np.ndarray, targets: np.ndarray, chunk: int = 256)
         distance = (block[:, None] - pool[None]).norm(dim=-1).mean(dim=-1)  # (chunk, N)
         picks.append(distance.argmin(dim=1))
     return candidates[torch.cat(picks).numpy()]
+
+
+def mean_pose_in_true_views(poses: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """The mean canonical pose of ``poses`` seen from each target's own view.
+
+    Args:
+        poses: ``(N, J, 3)`` poses in any frames, mm.
+        targets: ``(M, J, 3)`` camera-frame poses, mm.
+    Returns:
+        ``(M, J, 3)`` root-relative: ``R_m^T @ mean_n canon(poses[n])`` with ``R_m`` the rotation
+        :func:`partpose.geometry.kinematics.canonicalize` takes ``targets[m]`` into its canonical
+        frame by, so every prediction faces, leans and turns exactly as its target does.
+    """
+    from partpose.geometry.kinematics import canonicalize
+
+    canonical, _ = canonicalize(torch.from_numpy(np.ascontiguousarray(poses, dtype=np.float64)))
+    _, canon_R_target = canonicalize(torch.from_numpy(np.ascontiguousarray(targets, dtype=np.float64)))
+    mean = canonical.mean(dim=0)  # (J, 3)
+    return torch.einsum("mij,ni->mnj", canon_R_target, mean).numpy()
 
 
 def reference_row(row: str, overrides: list[str]) -> dict:
@@ -161,6 +183,8 @@ def reference_row(row: str, overrides: list[str]) -> dict:
         pred = np.broadcast_to(train.mean(0), gt.shape).astype(np.float32).copy()
     elif row == "nearest_pose":
         pred = nearest_poses(train, gt).astype(np.float32)
+    elif row == "true_view":
+        pred = mean_pose_in_true_views(train, gt).astype(np.float32)
     else:
         raise ValueError(f"{row!r} is not a reference row: {REFERENCE_ROWS}")
     index = np.concatenate([np.full(len(v.pose3d_cam_mm), i) for i, v in enumerate(test_videos)])
@@ -282,6 +306,9 @@ def table(budget: str) -> str:
     if "nearest_pose" in grouped:
         lines.append("The nearest training pose is an oracle, not a method: for every test frame, the training "
                      "frame's pose closest to its truth; the floor of a model that reproduces training poses exactly.")
+    if "true_view" in grouped:
+        lines.append("The mean canonical pose in the true view is an oracle too: the training frames' mean pose "
+                     "turned to every test frame's own view; what learning the view, and none of the limbs, reaches.")
     lines.extend(["", *target_lines(grouped)])
     return "\n".join(lines)
 
@@ -358,7 +385,7 @@ def plot_curves(budget: str, path: Path) -> None:
     for row, (label, _) in ROWS.items():
         for i, result in enumerate(grouped.get(row, [])):
             if row in REFERENCE_ROWS:
-                ax.axhline(result["metrics"]["mpjpe"], color="black", ls="--" if row == "mean_pose" else ":", lw=1,
+                ax.axhline(result["metrics"]["mpjpe"], color="black", ls={"mean_pose": "--", "nearest_pose": ":"}.get(row, "-."), lw=1,
                            label=label)
                 continue
             curve = result["curve"]

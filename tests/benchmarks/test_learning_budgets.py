@@ -68,3 +68,31 @@ def test_nearest_poses_match_a_loop_over_the_candidates():
         errors = [np.linalg.norm(c - target, axis=-1).mean() for c in candidates]
         np.testing.assert_array_equal(pose, candidates[int(np.argmin(errors))])
     np.testing.assert_array_equal(picked[:3], candidates[[3, 17, 29]])
+
+
+def _turn_about_z(degrees: float) -> np.ndarray:
+    a = np.radians(degrees)
+    return np.array([[np.cos(a), -np.sin(a), 0.0], [np.sin(a), np.cos(a), 0.0], [0.0, 0.0, 1.0]])
+
+
+def test_mean_pose_in_true_views_turns_the_mean_canonical_pose_to_each_view():
+    import torch
+
+    from partpose.geometry.kinematics import canonicalize
+    from partpose.models.encoder import rest_pose_canon_mm
+
+    rest = rest_pose_canon_mm().double().numpy().reshape(17, 3)
+    # one body seen from four views: the prediction is that body in each view, exactly
+    views = [_turn_about_z(d) for d in (0, 90, 200)] + [np.diag([1.0, -1.0, -1.0])]
+    targets = np.stack([rest @ R.T + 100.0 for R in views])
+    poses = np.stack([rest @ _turn_about_z(d).T for d in (10, 50, 300)])
+    predicted = learning.mean_pose_in_true_views(poses, targets)
+    np.testing.assert_allclose(predicted, targets - targets[:, :1], atol=1e-6)
+    # two bodies: the mean of their canonical poses, turned by the target's canonical rotation
+    other = rest.copy()
+    other[13:] += np.array([0.0, 0.0, 120.0])  # the arms raised (canonical +Z is the spine)
+    mean = (canonicalize(torch.from_numpy(rest[None]))[0] + canonicalize(torch.from_numpy(other[None]))[0])[0] / 2
+    target = rest @ _turn_about_z(135).T
+    predicted = learning.mean_pose_in_true_views(np.stack([rest, other @ _turn_about_z(70).T]), target[None])[0]
+    _, R = canonicalize(torch.from_numpy(target[None]))
+    np.testing.assert_allclose(predicted, (R[0].T @ mean.T).T.numpy(), atol=1e-6)
