@@ -156,6 +156,31 @@ def test_canonical_rotation_energy_adds_the_rotation_difference(setup):
     assert model.encoder.rotation_head.weight.grad.abs().sum() > 0
 
 
+def test_canonical_camera_energy_is_the_canonical_and_camera_energies_with_one_2d_term(setup):
+    config, model, batch, prior, up = setup
+    from dataclasses import replace
+
+    from partpose.geometry.camera import crop_framing
+    from partpose.training.algorithm import prior_views
+
+    def energy(frame):
+        objective = replace(config.objective, energy_frame=frame)
+        out = training_losses(model, batch, prior, 0, 1.0, objective, step_generator(0, 0), prior_up=up)
+        return next(v for k, v in out.losses.items() if k.startswith("energy_pose_"))
+
+    canonical, camera, both = energy("canonical"), energy("camera"), energy("canonical_camera")
+    # the 2D term |q_z - q̂_z| of the same draw, worked out again step by step
+    with torch.no_grad():
+        cam_R_z = prior_views(config.objective, prior.shape[0], step_generator(0, 0), up)
+        scale_z, offset_z = crop_framing(prior / 1000.0, cam_R_z, config.objective.prior_crop_fill)
+        q_z, depth_z = model.pose_for_prior(prior, cam_R_z, scale_z, offset_z)
+        appearance = model.encode(batch["image_s"]).appearance
+        drawn = model.synthesize(appearance, q_z, depth_z, scale_z, batch["background"])
+        two_d = (q_z - model.encode(drawn.image).q).abs().mean()
+    assert float(two_d) > 0
+    assert float(both.detach()) == pytest.approx(float((canonical + camera).detach() - two_d), rel=1e-4)
+
+
 def test_view_up_world_draws_p_z_about_the_world_up(setup):
     config, model, batch, prior, up = setup
     from dataclasses import replace

@@ -142,10 +142,17 @@ def training_losses(
         # camera-frame target that is one or the other is a pose folded between them.
         # "canonical_rotation" adds the mean |R_z - R̂| over the rotation matrices' entries: the
         # view's facing is taught as a camera, not through camera-frame joints.
+        # "canonical_camera" adds the camera-frame comparison to the canonical one: the view is
+        # taught through the joints it puts in the camera frame, while the canonical term keeps
+        # the pose from folding between an image and its depth-mirrored twin (docs/learning.md,
+        # "The view is the benchmark's MPJPE").
         if objective.energy_frame == "canonical":
             energy_pose = pose_energy(prior_poses_mm, est_z.pose_canon_mm)
         elif objective.energy_frame == "canonical_rotation":
             energy_pose = pose_energy(prior_poses_mm, est_z.pose_canon_mm) + (cam_R_z - est_z.cam_R_canon).abs().mean()
+        elif objective.energy_frame == "canonical_camera":
+            energy_pose = (pose_energy(prior_poses_mm, est_z.pose_canon_mm)
+                           + pose_energy(prior_poses_mm @ cam_R_z.transpose(1, 2), est_z.pose_cam_mm))
         else:
             energy_pose = pose_energy(prior_poses_mm @ cam_R_z.transpose(1, 2), est_z.pose_cam_mm)
         energy_pose = energy_pose + (q_z - est_z.q).abs().mean()
