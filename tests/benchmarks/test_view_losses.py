@@ -1,0 +1,74 @@
+"""benchmarks/view_losses.py: each loss form is what its name says, and the script runs."""
+
+import math
+
+import pytest
+import torch
+
+from benchmark_scripts import ROOT, load_benchmark
+
+view_losses = load_benchmark("view_losses")
+TINY = ROOT / "configs" / "tiny.yaml"
+
+
+def _turn(axis: int, degrees: float) -> torch.Tensor:
+    c, s = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
+    i, j = [k for k in range(3) if k != axis]
+    R = torch.eye(3, dtype=torch.float64)
+    R[i, i], R[i, j], R[j, i], R[j, j] = c, -s, s, c
+    return R
+
+
+def test_rotation_angle_reads_back_known_turns():
+    base = _turn(0, 30.0) @ _turn(2, -50.0)
+    for axis, degrees in ((0, 0.0), (1, 25.0), (2, 90.0), (0, 170.0)):
+        turned = _turn(axis, degrees) @ base
+        angle = view_losses.rotation_angle(turned[None], base[None])
+        assert math.degrees(float(angle)) == pytest.approx(degrees, abs=0.2)  # the clamp costs < 0.1° at 0°
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    from partpose.training.config import load_config
+    from partpose.training.data_setup import build_training_data
+    from partpose.training.trainer import build_model
+
+    config = load_config(TINY, ["objective.setting=supervised"] + view_losses.BUDGET)
+    data = build_training_data(config)
+    config, model = build_model(config, data)
+    batch = {key: torch.stack([data.pairs[i][key] for i in range(3)]) for key in ("image_t", "pose3d_t", "pose2d_t")}
+    return model, batch
+
+
+def test_the_forms_add_up_from_their_terms(tiny):
+    from partpose.geometry.kinematics import canonicalize
+    from partpose.losses.supervision import pose2d_loss, pose3d_loss
+
+    model, batch = tiny
+    est = model.encode(batch["image_t"])
+    p3, p2 = batch["pose3d_t"], batch["pose2d_t"]
+    loss = {kind: float(view_losses.view_loss(kind, est, p3, p2).detach()) for kind in view_losses.LOSSES}
+    every = torch.ones(3, dtype=torch.bool)
+    camera = float(pose3d_loss(est.pose_cam_mm, p3, every).detach())
+    two_d = float(pose2d_loss(est.q, p2, every).detach())
+    canonical, canon_R_cam = canonicalize(p3 - p3[:, :1])
+    canon = float((canonical - est.pose_canon_mm).abs().mean().detach() / 1000.0)
+    entries = float((est.cam_R_canon - canon_R_cam.transpose(1, 2)).abs().mean().detach())
+    assert loss["camera"] == pytest.approx(camera + two_d, rel=1e-5)  # the supervised row
+    assert loss["camera_rotation_l1"] == pytest.approx(camera + entries + two_d, rel=1e-5)
+    assert loss["canonical_rotation_l1"] == pytest.approx(canon + entries + two_d, rel=1e-5)
+    assert loss["canonical_camera"] == pytest.approx(canon + camera + two_d, rel=1e-5)
+    for kind in ("canonical_rotation_frobenius", "canonical_rotation_geodesic"):
+        assert loss[kind] > canon + two_d  # an untrained encoder's rotation is not the truth's
+
+
+def test_it_runs_end_to_end_and_refuses_a_bad_override(tmp_path, capsys):
+    out = tmp_path / "view_losses.md"
+    args = ["--config", str(TINY), "--steps", "2", "--eval-every", "1", "--batch-size", "2",
+            "--losses", "camera", "canonical_camera", "--seeds", "0", "1"]
+    assert view_losses.main(args + ["--out", str(out)]) == 0
+    rows = [line for line in out.read_text().splitlines() if line.startswith(("| camera", "| canonical"))]
+    assert [row.split(" | ")[:2] for row in rows] == [["| camera", "0"], ["| camera", "1"],
+                                                       ["| canonical_camera", "0"], ["| canonical_camera", "1"]]
+    assert view_losses.main(["no.such_key=1"] + args) == 2
+    assert capsys.readouterr().err.startswith("error:")
