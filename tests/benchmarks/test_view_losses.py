@@ -37,14 +37,14 @@ def tiny():
     data = build_training_data(config)
     config, model = build_model(config, data)
     batch = {key: torch.stack([data.pairs[i][key] for i in range(3)]) for key in ("image_t", "pose3d_t", "pose2d_t")}
-    return model, batch
+    return model, batch, data
 
 
 def test_the_forms_add_up_from_their_terms(tiny):
     from partpose.geometry.kinematics import canonicalize
     from partpose.losses.supervision import pose2d_loss, pose3d_loss
 
-    model, batch = tiny
+    model, batch, _ = tiny
     est = model.encode(batch["image_t"])
     p3, p2 = batch["pose3d_t"], batch["pose2d_t"]
     loss = {kind: float(view_losses.view_loss(kind, est, p3, p2).detach()) for kind in view_losses.LOSSES}
@@ -72,3 +72,12 @@ def test_it_runs_end_to_end_and_refuses_a_bad_override(tmp_path, capsys):
                                                        ["| canonical_camera", "0"], ["| canonical_camera", "1"]]
     assert view_losses.main(["no.such_key=1"] + args) == 2
     assert capsys.readouterr().err.startswith("error:")
+
+
+def test_the_mpjpe_of_turned_and_other_frames_make_up_the_whole(tiny):
+    model, _, data = tiny
+    scores = view_losses.evaluate(model.eval(), data.test_frames)
+    share = scores["turned_over_90"] / 100.0
+    parts = [(share, scores["mpjpe_turned"]), (1.0 - share, scores["mpjpe_not_turned"])]
+    whole = sum(weight * value for weight, value in parts if weight > 0)
+    assert whole == pytest.approx(scores["mpjpe"], rel=1e-4)
