@@ -90,7 +90,7 @@ def test_mean_pose_in_true_views_turns_the_mean_canonical_pose_to_each_view():
     np.testing.assert_allclose(predicted, targets - targets[:, :1], atol=1e-6)
     # two bodies: the mean of their canonical poses, turned by the target's canonical rotation
     other = rest.copy()
-    other[13:] += np.array([0.0, 0.0, 120.0])  # the arms raised (canonical +Z is the spine)
+    other[13:] += np.array([0.0, 0.0, 120.0])  # the left wrist and the right arm raised (+Z: the spine)
     mean = (canonicalize(torch.from_numpy(rest[None]))[0] + canonicalize(torch.from_numpy(other[None]))[0])[0] / 2
     target = rest @ _turn_about_z(135).T
     predicted = learning.mean_pose_in_true_views(np.stack([rest, other @ _turn_about_z(70).T]), target[None])[0]

@@ -137,16 +137,19 @@ def test_silhouette_weight_adds_l_sil_to_l_iu(setup):
     assert "loss/silhouette" not in without.scalars  # the ablation has no m_sal, so no L_sil
 
 
-def test_canonical_rotation_energy_adds_the_rotation_difference(setup):
-    config, model, batch, prior, up = setup
+def _pose_energy(setup, frame):
+    """The energy_pose_* loss of one step with ``objective.energy_frame=frame`` (the same draws)."""
     from dataclasses import replace
 
-    def energy(frame):
-        objective = replace(config.objective, energy_frame=frame)
-        out = training_losses(model, batch, prior, 0, 1.0, objective, step_generator(0, 0), prior_up=up)
-        return next(v for k, v in out.losses.items() if k.startswith("energy_pose_"))
+    config, model, batch, prior, up = setup
+    objective = replace(config.objective, energy_frame=frame)
+    out = training_losses(model, batch, prior, 0, 1.0, objective, step_generator(0, 0), prior_up=up)
+    return next(v for k, v in out.losses.items() if k.startswith("energy_pose_"))
 
-    canonical, rotation = energy("canonical"), energy("canonical_rotation")
+
+def test_canonical_rotation_energy_adds_the_rotation_difference(setup):
+    config, model, batch, prior, up = setup
+    canonical, rotation = _pose_energy(setup, "canonical"), _pose_energy(setup, "canonical_rotation")
     difference = float((rotation - canonical).detach())
     # the same p_z, view and decoded image: only the mean |R_z - R̂| over 9 entries in [-1, 1] is added
     assert 0.0 < difference <= 2.0
@@ -158,17 +161,10 @@ def test_canonical_rotation_energy_adds_the_rotation_difference(setup):
 
 def test_canonical_camera_energy_is_the_canonical_and_camera_energies_with_one_2d_term(setup):
     config, model, batch, prior, up = setup
-    from dataclasses import replace
-
     from partpose.geometry.camera import crop_framing
     from partpose.training.algorithm import prior_views
 
-    def energy(frame):
-        objective = replace(config.objective, energy_frame=frame)
-        out = training_losses(model, batch, prior, 0, 1.0, objective, step_generator(0, 0), prior_up=up)
-        return next(v for k, v in out.losses.items() if k.startswith("energy_pose_"))
-
-    canonical, camera, both = energy("canonical"), energy("camera"), energy("canonical_camera")
+    canonical, camera, both = (_pose_energy(setup, frame) for frame in ("canonical", "camera", "canonical_camera"))
     # the 2D term |q_z - q̂_z| of the same draw, worked out again step by step
     with torch.no_grad():
         cam_R_z = prior_views(config.objective, prior.shape[0], step_generator(0, 0), up)
