@@ -89,6 +89,11 @@ BUDGETS: dict[str, list[str]] = {
     # world up rather than the spine, so p_z is drawn leaning and bending as real bodies are
     # filmed (docs/learning.md, "The adaptation energy's ceiling, and the view prior's up")
     "cpu_world": CPU + ["objective.view_up=world"],
+    # cpu_world with the appearance read by a trunk of its own and β kept at its start value,
+    # as in cpu_own_trunk: the view prior about the world's up on the footing where the
+    # method's rows do not collapse
+    "cpu_world_own_trunk": CPU + ["objective.view_up=world", "model.encoder.appearance_trunk=own",
+                                  "objective.beta_end=1.0"],
     # a GPU: 128² crops, a ResNet-50-like encoder, many more steps
     "gpu": ["--config", "configs/synthetic_gpu.yaml", "run.steps=30000", "run.eval_every=2500"] + STUDIO,
 }

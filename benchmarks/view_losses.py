@@ -15,6 +15,8 @@ Losses (``--losses``):
 - ``canonical_rotation_frobenius``: canonical + ‖R̂ − R_true‖²_F.
 - ``canonical_rotation_geodesic``: canonical + the angle of R̂ᵀ R_true (radians).
 - ``canonical_camera``: canonical + camera (the form of ``energy_frame=canonical_camera``).
+- ``camera_facing``: ``camera`` + 1 − cos of the angle between the predicted and the true facing
+  directions (the canonical frame's x axis in the camera frame): a loss on the facing alone.
 
 Scored on 1,024 real test frames every ``--eval-every`` iterations: MPJPE, PA-MPJPE (mm), the
 median and mean facing error and the share of frames whose facing is more than 90° off.
@@ -48,7 +50,7 @@ from partpose.training.sampling import StepBatchSampler  # noqa: E402
 from partpose.training.trainer import build_model  # noqa: E402
 
 LOSSES = ("camera", "camera_rotation_l1", "canonical_rotation_l1", "canonical_rotation_frobenius",
-          "canonical_rotation_geodesic", "canonical_camera")
+          "canonical_rotation_geodesic", "canonical_camera", "camera_facing")
 
 
 def rotation_angle(cam_R_a: torch.Tensor, cam_R_b: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
@@ -56,6 +58,12 @@ def rotation_angle(cam_R_a: torch.Tensor, cam_R_b: torch.Tensor, eps: float = 1e
     ``(B, 3, 3)``; the cosine is clamped inside (-1, 1) so that the gradient stays finite."""
     cos = ((cam_R_a * cam_R_b).sum(dim=(1, 2)) - 1.0) / 2.0
     return torch.acos(cos.clamp(-1.0 + eps, 1.0 - eps))
+
+
+def facing_loss(cam_R_a: torch.Tensor, cam_R_b: torch.Tensor) -> torch.Tensor:
+    """Mean 1 − cos of the angle between the facing directions (the first columns: the canonical
+    frame's x axis in the camera frame) of two ``(B, 3, 3)`` rotations; 0 alike, 2 opposite."""
+    return (1.0 - (cam_R_a[:, :, 0] * cam_R_b[:, :, 0]).sum(dim=1)).mean()
 
 
 def view_loss(kind: str, est, pose3d_cam_mm: torch.Tensor, pose2d: torch.Tensor) -> torch.Tensor:
@@ -73,6 +81,7 @@ def view_loss(kind: str, est, pose3d_cam_mm: torch.Tensor, pose2d: torch.Tensor)
         "canonical_rotation_frobenius": lambda: canon + ((est.cam_R_canon - cam_R_true) ** 2).sum(dim=(1, 2)).mean(),
         "canonical_rotation_geodesic": lambda: canon + rotation_angle(est.cam_R_canon, cam_R_true).mean(),
         "canonical_camera": lambda: canon + camera,
+        "camera_facing": lambda: camera + facing_loss(est.cam_R_canon, cam_R_true),
     }
     return terms[kind]() + pose2d_loss(est.q, pose2d, every)
 

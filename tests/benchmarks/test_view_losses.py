@@ -60,6 +60,19 @@ def test_the_forms_add_up_from_their_terms(tiny):
     assert loss["canonical_camera"] == pytest.approx(canon + camera + two_d, rel=1e-5)
     for kind in ("canonical_rotation_frobenius", "canonical_rotation_geodesic"):
         assert loss[kind] > canon + two_d  # an untrained encoder's rotation is not the truth's
+    facing = view_losses.facing_loss(est.cam_R_canon, canon_R_cam.transpose(1, 2))
+    assert loss["camera_facing"] == pytest.approx(camera + float(facing.detach()) + two_d, rel=1e-5)
+
+
+def test_the_facing_loss_is_one_minus_the_cosine_of_the_facing_angle():
+    base = _turn(1, 40.0) @ _turn(0, 15.0)  # any view: the columns are the canonical axes
+    cases = ((0, 70.0, 0.0),  # turned about the facing axis itself: the facing is unchanged
+             (2, 90.0, 1.0),  # a quarter turn about the spine: the facing is at right angles
+             (2, 60.0, 0.5),  # 60° about the spine: 1 - cos 60°
+             (1, 180.0, 2.0))  # half round: the facing is opposite
+    for axis, degrees, expected in cases:
+        turned = base @ _turn(axis, degrees)
+        assert float(view_losses.facing_loss(turned[None], base[None])) == pytest.approx(expected, abs=1e-9)
 
 
 def test_it_runs_end_to_end_and_refuses_a_bad_override(tmp_path, capsys):
