@@ -42,7 +42,7 @@ from partpose.errors import UserError  # noqa: E402
 from partpose.evaluation import metrics  # noqa: E402
 from partpose.evaluation.evaluate import predict_frames, score  # noqa: E402
 from partpose.geometry.kinematics import canonicalize  # noqa: E402
-from partpose.losses.energy import pose_energy  # noqa: E402
+from partpose.losses.energy import pose_energy, rotation_angle  # noqa: E402
 from partpose.losses.supervision import pose2d_loss, pose3d_loss  # noqa: E402
 from partpose.training.config import load_config  # noqa: E402
 from partpose.training.data_setup import build_training_data  # noqa: E402
@@ -51,13 +51,6 @@ from partpose.training.trainer import build_model  # noqa: E402
 
 LOSSES = ("camera", "camera_rotation_l1", "canonical_rotation_l1", "canonical_rotation_frobenius",
           "canonical_rotation_geodesic", "canonical_camera", "camera_facing")
-
-
-def rotation_angle(cam_R_a: torch.Tensor, cam_R_b: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    """``(B,)`` the angle (radians) of the rotation taking ``cam_R_b`` to ``cam_R_a``, both
-    ``(B, 3, 3)``; the cosine is clamped inside (-1, 1) so that the gradient stays finite."""
-    cos = ((cam_R_a * cam_R_b).sum(dim=(1, 2)) - 1.0) / 2.0
-    return torch.acos(cos.clamp(-1.0 + eps, 1.0 - eps))
 
 
 def facing_loss(cam_R_a: torch.Tensor, cam_R_b: torch.Tensor) -> torch.Tensor:

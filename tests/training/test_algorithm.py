@@ -1,5 +1,7 @@
 """Algorithm 1 on a tiny model: which losses run when, and which parameters they touch."""
 
+import math
+
 import pytest
 import torch
 
@@ -156,6 +158,28 @@ def test_canonical_rotation_energy_adds_the_rotation_difference(setup):
     # the added term reaches the encoder's camera rotation
     model.zero_grad()
     (rotation - canonical).backward()
+    assert model.encoder.rotation_head.weight.grad.abs().sum() > 0
+
+
+def test_canonical_geodesic_energy_adds_the_angle_between_the_rotations(setup):
+    config, model, batch, prior, up = setup
+    from partpose.geometry.camera import crop_framing
+    from partpose.losses.energy import rotation_angle
+    from partpose.training.algorithm import prior_views
+
+    canonical, geodesic = _pose_energy(setup, "canonical"), _pose_energy(setup, "canonical_geodesic")
+    # the angle between R_z and the R̂ read back from the same drawing, worked out again
+    with torch.no_grad():
+        cam_R_z = prior_views(config.objective, prior.shape[0], step_generator(0, 0), up)
+        scale_z, offset_z = crop_framing(prior / 1000.0, cam_R_z, config.objective.prior_crop_fill)
+        q_z, depth_z = model.pose_for_prior(prior, cam_R_z, scale_z, offset_z)
+        appearance = model.encode(batch["image_s"]).appearance
+        drawn = model.synthesize(appearance, q_z, depth_z, scale_z, batch["background"])
+        angle = rotation_angle(model.encode(drawn.image).cam_R_canon, cam_R_z).mean()
+    assert 0.0 < float(angle) <= math.pi
+    assert float((geodesic - canonical).detach()) == pytest.approx(float(angle), rel=1e-4)
+    model.zero_grad()
+    (geodesic - canonical).backward()
     assert model.encoder.rotation_head.weight.grad.abs().sum() > 0
 
 

@@ -30,6 +30,22 @@ def pose_energy(p_z: torch.Tensor, p_hat: torch.Tensor) -> torch.Tensor:
     return (p_z - p_hat).abs().mean() / 1000.0
 
 
+def rotation_angle(cam_R_a: torch.Tensor, cam_R_b: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """The geodesic distance of two rotations: the angle of the rotation taking one to the other.
+
+    Args:
+        cam_R_a, cam_R_b: ``(B, 3, 3)`` rotation matrices.
+        eps: the cosine is clamped inside ``(-1 + eps, 1 - eps)`` so that the gradient of the
+            arc cosine stays finite at 0 and 180 degrees (it costs < 0.1 degree there).
+    Returns:
+        ``(B,)`` angles in radians, in ``[0, pi]``.
+    """
+    check_shape(cam_R_a, ("B", 3, 3), "cam_R_a")
+    check_shape(cam_R_b, tuple(cam_R_a.shape), "cam_R_b")
+    cos = ((cam_R_a * cam_R_b).sum(dim=(1, 2)) - 1.0) / 2.0
+    return torch.acos(cos.clamp(-1.0 + eps, 1.0 - eps))
+
+
 def appearance_energy(a_s: torch.Tensor, a_hat: torch.Tensor) -> torch.Tensor:
     """``L_as = mean |a_s - a_hat|``.
 

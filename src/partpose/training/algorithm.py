@@ -28,7 +28,7 @@ import torch
 
 from partpose.geometry import puppet
 from partpose.geometry.camera import crop_framing, random_view_rotation
-from partpose.losses.energy import appearance_energy, pose_energy
+from partpose.losses.energy import appearance_energy, pose_energy, rotation_angle
 from partpose.losses.image import image_consistency_loss, image_unpaired_loss
 from partpose.losses.segmentation import segmentation_loss
 from partpose.losses.silhouette import skeleton_silhouette_loss
@@ -150,6 +150,8 @@ def training_losses(
             energy_pose = pose_energy(prior_poses_mm, est_z.pose_canon_mm)
         elif objective.energy_frame == "canonical_rotation":
             energy_pose = pose_energy(prior_poses_mm, est_z.pose_canon_mm) + (cam_R_z - est_z.cam_R_canon).abs().mean()
+        elif objective.energy_frame == "canonical_geodesic":
+            energy_pose = pose_energy(prior_poses_mm, est_z.pose_canon_mm) + rotation_angle(est_z.cam_R_canon, cam_R_z).mean()
         elif objective.energy_frame == "canonical_camera":
             energy_pose = (pose_energy(prior_poses_mm, est_z.pose_canon_mm)
                            + pose_energy(prior_poses_mm @ cam_R_z.transpose(1, 2), est_z.pose_cam_mm))

@@ -46,7 +46,7 @@ class ObjectiveConfig:
     beta_start: float = 1.0  # weight of m_sal in L_I^u at the start
     beta_end: float = 0.1  # ... after the drop
     beta_drop_fraction: float = 0.125  # drop beta after this fraction of training (paper: 200k/1.6M)
-    energy_frame: Literal["canonical", "camera", "canonical_rotation", "canonical_camera"] = "canonical"  # L_pz compares canonical poses (+ 2D) | camera-frame poses (+ 2D) | canonical poses and the rotations R_z vs R̂ (+ 2D) | canonical and camera-frame poses (+ 2D)
+    energy_frame: Literal["canonical", "camera", "canonical_rotation", "canonical_geodesic", "canonical_camera"] = "canonical"  # L_pz compares canonical poses (+ 2D) | camera-frame poses (+ 2D) | canonical poses and the rotations R_z vs R̂, L1 over the entries (+ 2D) | the same with the angle between R_z and R̂ (+ 2D) | canonical and camera-frame poses (+ 2D)
     prior_framing: Literal["crop", "encoder"] = "crop"  # scale/offset of p_z: framed like the crops, or E's for I_t
     prior_crop_fill: float = 0.8  # "crop": joint box side / crop side (1 / (1 + crop margin))
     view_azimuth_deg: tuple[float, float] = (-180.0, 180.0)  # view prior for unpaired poses
