@@ -86,3 +86,21 @@ def test_the_mpjpe_of_turned_and_other_frames_make_up_the_whole(tiny):
     parts = [(share, scores["mpjpe_turned"]), (1.0 - share, scores["mpjpe_not_turned"])]
     whole = sum(weight * value for weight, value in parts if weight > 0)
     assert whole == pytest.approx(scores["mpjpe"], rel=1e-4)
+
+
+def test_colour_jitter_shuffles_and_scales_the_channels_of_each_image():
+    image = torch.rand(6, 3, 5, 5, generator=torch.Generator().manual_seed(1))
+    shuffled = view_losses.jitter_colours(image, torch.Generator().manual_seed(0), gain=0.0)
+    for b in range(6):  # without gains: the image's own channels, in some order
+        matches = [[torch.equal(shuffled[b, i], image[b, j]) for j in range(3)] for i in range(3)]
+        assert all(sum(row) == 1 for row in matches) and all(sum(col) == 1 for col in zip(*matches))
+    orders = {tuple(int(torch.argmax(torch.tensor([float(torch.equal(shuffled[b, i], image[b, j])) for j in range(3)])))
+                    for i in range(3)) for b in range(6)}
+    assert len(orders) > 1  # a new draw per image
+    scaled = view_losses.jitter_colours(image, torch.Generator().manual_seed(0), gain=0.4)
+    ratio = scaled / shuffled.clamp_min(1e-6)
+    unclamped = scaled < 1.0
+    per_channel = [ratio[b, c][unclamped[b, c]] for b in range(6) for c in range(3)]
+    assert all(float(r.max() - r.min()) < 1e-4 for r in per_channel)  # one gain per channel
+    assert all(0.6 - 1e-4 <= float(r.mean()) <= 1.4 + 1e-4 for r in per_channel)
+    assert float(scaled.min()) >= 0.0 and float(scaled.max()) <= 1.0

@@ -1,0 +1,85 @@
+"""benchmarks/view_probe.py: the facing targets and scores by hand, the ridge probe on a known
+linear map, and the script end to end."""
+
+import math
+
+import pytest
+import torch
+
+from benchmark_scripts import ROOT, load_benchmark
+
+view_probe = load_benchmark("view_probe")
+TINY = ROOT / "configs" / "tiny.yaml"
+
+
+def _turn_about_y(degrees: float) -> torch.Tensor:
+    c, s = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
+    return torch.tensor([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+
+
+def test_facing_targets_by_hand():
+    # the camera looks along +z: a chest facing -z faces the camera
+    facing = torch.tensor([[0.0, 0.0, -1.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [-0.6, 0.0, -0.8]])
+    targets = view_probe.facing_targets(facing)
+    expected = torch.tensor([[1.0, 1.0, 0.0], [-1.0, 0.0, 1.0], [-1.0, -1.0, 0.0], [1.0, 0.8, -0.6]])
+    assert torch.allclose(targets, expected, atol=1e-6)
+
+
+def test_facing_in_camera_is_the_turned_canonical_facing():
+    from partpose.models.encoder import rest_pose_canon_mm
+
+    rest = rest_pose_canon_mm()[None]  # faces +x in its canonical frame
+    for degrees in (0.0, 70.0, 180.0):
+        turn = _turn_about_y(degrees)
+        facing = view_probe.facing_in_camera(rest @ turn.T)
+        assert torch.allclose(facing[0], turn[:, 0], atol=1e-5)
+
+
+def test_scores_by_hand():
+    truth = torch.tensor([[1.0, 1.0, 0.0], [-1.0, 0.0, 1.0], [1.0, 1.0, 0.0], [-1.0, -1.0, 0.0]])
+    # right side, 0° off; right side, 90° off; wrong side, 30° off; right side, 170° off (wrapped)
+    az = [0.0, 0.0, 30.0, 10.0]
+    predicted = torch.tensor([[1.0, math.cos(math.radians(a)), math.sin(math.radians(a))] for a in az])
+    predicted[1, 0], predicted[2, 0], predicted[3, 0] = -1.0, -1.0, -1.0
+    accuracy, median = view_probe.scores(predicted, truth)
+    assert accuracy == pytest.approx(75.0)
+    # errors 0, 90, 30, 170: torch's median of an even count is the lower middle value
+    assert median == pytest.approx(30.0, abs=1e-4)
+
+
+def test_ridge_recovers_a_linear_map_and_the_probe_picks_a_decay():
+    generator = torch.Generator().manual_seed(0)
+    features = torch.randn(400, 6, generator=generator) * torch.tensor([1.0, 5.0, 0.1, 2.0, 1.0, 3.0]) + 2.0
+    weights = torch.randn(6, 3, generator=generator)
+    targets = features @ weights + torch.tensor([0.5, -1.0, 0.0])
+    fit = view_probe.fit_ridge(features, targets, decay=0.0)
+    assert torch.allclose(view_probe.apply_ridge(fit, features), targets, atol=1e-3)
+    shrunk = view_probe.apply_ridge(view_probe.fit_ridge(features, targets, decay=100.0), features)
+    assert (shrunk - targets).abs().mean() > 0.1  # a large decay cannot fit it
+    videos = torch.arange(400) // 10
+    _, decay = view_probe.fit_probe(features, targets, videos)
+    assert decay in view_probe.DECAYS
+    with pytest.raises(ValueError, match="two videos"):
+        view_probe.fit_probe(features, targets, torch.zeros(400, dtype=torch.long))
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    from partpose.training.config import load_config
+    from partpose.training.trainer import train
+
+    out = tmp_path_factory.mktemp("probe_run")
+    train(load_config(TINY, ["run.steps=1", "run.image_every=0", "run.eval_every=0", f"run.out_dir={out}"]),
+          resume=False)
+    return out
+
+
+def test_it_runs_end_to_end_and_refuses_a_bad_checkpoint(tiny_run, tmp_path, capsys):
+    out = tmp_path / "probe.md"
+    assert view_probe.main([str(tiny_run), "--untrained", "--videos", "8", "--max-frames", "64", "--out", str(out)]) == 0
+    rows = [line for line in out.read_text().splitlines() if line.startswith("| ") and "%" in line]
+    assert len(rows) == 2 and rows[0].startswith(f"| {tiny_run} |") and rows[1].startswith("| untrained")
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    assert view_probe.main([str(bad)]) == 2
+    assert capsys.readouterr().err.startswith("error:")
