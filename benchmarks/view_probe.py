@@ -12,8 +12,9 @@ are read, and two things are compared on the test frames:
   and the cosine and sine of the facing azimuth), fitted on the training frames; its weight
   decay is chosen on the frames of a fifth of the training videos, held out.
 
-Two measures each: the share of frames whose front or back (the chest towards the camera or
-away from it) is right, and the median azimuth error: the angle between the predicted and the
+Three measures each: the share of frames whose front or back (the chest towards the camera or
+away from it) is right, the same share on the frames seen within 45° of straight from the front
+or the back (side on, the sign is a coin's edge), and the median azimuth error: the angle between the predicted and the
 true facing directions projected on the camera's ground plane (x–z), 0–180°, chance 90°.
 
 If the probe reads the view from the features much better than the heads do, the features carry
@@ -54,14 +55,19 @@ def facing_targets(facing: torch.Tensor) -> torch.Tensor:
     return torch.stack((front, azimuth.cos(), azimuth.sin()), dim=1)
 
 
-def scores(predicted: torch.Tensor, truth: torch.Tensor) -> tuple[float, float]:
-    """Front/back accuracy (%) and median azimuth error (degrees) of ``(N, 3)`` targets (only the
-    signs of the first column and the directions of the last two matter)."""
+def scores(predicted: torch.Tensor, truth: torch.Tensor) -> tuple[float, float, float]:
+    """Scores of ``(N, 3)`` predicted targets against the true ones (only the signs of the first
+    column and the directions of the last two matter): front/back accuracy (%) on every frame, the
+    same on the frames seen within 45° of straight from the front or the back (where the side a
+    person shows is clear; seen side on, the front/back sign is a coin's edge), and the median
+    azimuth error (degrees)."""
     right = (predicted[:, 0] > 0) == (truth[:, 0] > 0)
+    clear = truth[:, 1].abs() > math.cos(math.radians(45.0))
     az_pred = torch.atan2(predicted[:, 2], predicted[:, 1])
     az_true = torch.atan2(truth[:, 2], truth[:, 1])
     error = torch.remainder(az_pred - az_true + math.pi, 2 * math.pi) - math.pi
-    return float(right.double().mean() * 100.0), float(torch.rad2deg(error.abs()).median())
+    clear_accuracy = float(right[clear].double().mean() * 100.0) if clear.any() else float("nan")
+    return float(right.double().mean() * 100.0), clear_accuracy, float(torch.rad2deg(error.abs()).median())
 
 
 def fit_ridge(features: torch.Tensor, targets: torch.Tensor, decay: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -96,7 +102,7 @@ def fit_probe(features: torch.Tensor, targets: torch.Tensor, videos: torch.Tenso
 
     def held_out_error(decay: float) -> float:
         predicted = apply_ridge(fit_ridge(features[~held], targets[~held], decay), features[held])
-        accuracy, azimuth = scores(predicted, targets[held])
+        accuracy, _, azimuth = scores(predicted, targets[held])
         return azimuth + (100.0 - accuracy)  # both "lower is better", of comparable size
 
     decay = min(DECAYS, key=held_out_error)
@@ -129,9 +135,10 @@ def probe(model, train_frames, test_frames, max_frames: int = 2048) -> dict[str,
     y_train, y_test = facing_targets(facing_in_camera(train["truth"])), facing_targets(facing_in_camera(test["truth"]))
     fit, decay = fit_probe(train["features"], y_train, train["videos"])
     result = {"decay": decay}
-    result["head_front"], result["head_azimuth"] = scores(facing_targets(facing_in_camera(test["predicted"])), y_test)
-    result["probe_train_front"], result["probe_train_azimuth"] = scores(apply_ridge(fit, train["features"]), y_train)
-    result["probe_front"], result["probe_azimuth"] = scores(apply_ridge(fit, test["features"]), y_test)
+    for name, predicted, truth in (("head", facing_targets(facing_in_camera(test["predicted"])), y_test),
+                                   ("probe_train", apply_ridge(fit, train["features"]), y_train),
+                                   ("probe", apply_ridge(fit, test["features"]), y_test)):
+        result[f"{name}_front"], result[f"{name}_front_clear"], result[f"{name}_azimuth"] = scores(predicted, truth)
     return result
 
 
@@ -156,9 +163,10 @@ def main(argv: list[str] | None = None) -> int:
         f"The view read from the trunk's features (`python benchmarks/view_probe.py`; {args.videos} videos, up to "
         f"{args.max_frames} frames per split): front/back right (%) and median azimuth error (°) on the test split, "
         "by the model's heads and by a linear probe fitted on the training split (its own training frames in the "
-        "last column).",
+        "last column); front/back on every frame and on the clear ones, seen within 45° of the front or the back.",
         "",
-        "| checkpoint | heads: front/back | heads: azimuth | probe: front/back | probe: azimuth | probe on its training frames | ridge decay |",
+        "| checkpoint | heads: front/back (all, clear) | heads: azimuth | probe: front/back (all, clear) | probe: azimuth "
+        "| probe on its training frames | ridge decay |",
         "|---|---|---|---|---|---|---|",
     ]
     try:
@@ -179,8 +187,9 @@ def main(argv: list[str] | None = None) -> int:
             if loaded.config.data.synthetic != synthetic:
                 raise UserError(f"{name}: a different synthetic benchmark from the first checkpoint's")
             m = probe(loaded.model, train_frames, test_frames, args.max_frames)
-            lines.append(f"| {name} | {m['head_front']:.0f} % | {m['head_azimuth']:.0f}° | {m['probe_front']:.0f} % | "
-                         f"{m['probe_azimuth']:.0f}° | {m['probe_train_front']:.0f} %, {m['probe_train_azimuth']:.0f}° | "
+            lines.append(f"| {name} | {m['head_front']:.0f} %, {m['head_front_clear']:.0f} % | {m['head_azimuth']:.0f}° | "
+                         f"{m['probe_front']:.0f} %, {m['probe_front_clear']:.0f} % | {m['probe_azimuth']:.0f}° | "
+                         f"{m['probe_train_front']:.0f} %, {m['probe_train_front_clear']:.0f} %, {m['probe_train_azimuth']:.0f}° | "
                          f"{m['decay']:g} |")
             print(lines[-1], flush=True)
     except UserError as error:

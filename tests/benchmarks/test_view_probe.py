@@ -41,8 +41,9 @@ def test_scores_by_hand():
     az = [0.0, 0.0, 30.0, 10.0]
     predicted = torch.tensor([[1.0, math.cos(math.radians(a)), math.sin(math.radians(a))] for a in az])
     predicted[1, 0], predicted[2, 0], predicted[3, 0] = -1.0, -1.0, -1.0
-    accuracy, median = view_probe.scores(predicted, truth)
+    accuracy, clear, median = view_probe.scores(predicted, truth)
     assert accuracy == pytest.approx(75.0)
+    assert clear == pytest.approx(200.0 / 3.0)  # the second frame is seen side on: not a clear one
     # errors 0, 90, 30, 170: torch's median of an even count is the lower middle value
     assert median == pytest.approx(30.0, abs=1e-4)
 
