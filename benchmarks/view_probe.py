@@ -19,7 +19,9 @@ true facing directions projected on the camera's ground plane (x–z), 0–180°
 
 If the probe reads the view from the features much better than the heads do, the features carry
 it and the heads (the 6D rotation read through T_fk∘T_c, the loss) are what is slow; if the probe
-does no better, the trunk has not learnt it. ``--untrained`` adds the first checkpoint's
+does no better, the trunk has not learnt it. The last columns price the difference: the MPJPE
+(mm) of the heads' poses as they are, turned about the camera's vertical axis to the probe's
+azimuth, and turned to the true azimuth. ``--untrained`` adds the first checkpoint's
 architecture with fresh weights: what random features already carry.
 """
 
@@ -68,6 +70,21 @@ def scores(predicted: torch.Tensor, truth: torch.Tensor) -> tuple[float, float, 
     error = torch.remainder(az_pred - az_true + math.pi, 2 * math.pi) - math.pi
     clear_accuracy = float(right[clear].double().mean() * 100.0) if clear.any() else float("nan")
     return float(right.double().mean() * 100.0), clear_accuracy, float(torch.rad2deg(error.abs()).median())
+
+
+def turn_to_azimuth(pose_cam_mm: torch.Tensor, azimuth: torch.Tensor) -> torch.Tensor:
+    """``(N, 17, 3)`` root-relative camera-frame poses turned about the camera's vertical (y)
+    axis so that their facing's azimuth (``facing_targets``' convention) becomes ``azimuth (N,)``
+    radians; the limbs and the elevation of the facing are kept."""
+    facing = facing_in_camera(pose_cam_mm)
+    turn = azimuth - torch.atan2(facing[:, 0], -facing[:, 2])
+    c, s = turn.cos(), turn.sin()
+    zero, one = torch.zeros_like(c), torch.ones_like(c)
+    # f' = R f takes the azimuth atan2(f_x, -f_z) to itself + turn
+    rotation = torch.stack((torch.stack((c, zero, -s), -1), torch.stack((zero, one, zero), -1),
+                            torch.stack((s, zero, c), -1)), -2)
+    centred = pose_cam_mm - pose_cam_mm[:, :1]
+    return centred @ rotation.transpose(1, 2)
 
 
 def fit_ridge(features: torch.Tensor, targets: torch.Tensor, decay: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -139,6 +156,17 @@ def probe(model, train_frames, test_frames, max_frames: int = 2048) -> dict[str,
                                    ("probe_train", apply_ridge(fit, train["features"]), y_train),
                                    ("probe", apply_ridge(fit, test["features"]), y_test)):
         result[f"{name}_front"], result[f"{name}_front_clear"], result[f"{name}_azimuth"] = scores(predicted, truth)
+    # the heads' poses turned to the probe's azimuth, and to the true one: what reading the view
+    # from the features would give the heads' limbs
+    from partpose.evaluation import metrics
+
+    truth = test["truth"] - test["truth"][:, :1]
+    probe_test = apply_ridge(fit, test["features"])
+    true_azimuth = torch.atan2(y_test[:, 2], y_test[:, 1])
+    result["mpjpe_heads"] = float(metrics.mpjpe(test["predicted"] - test["predicted"][:, :1], truth))
+    result["mpjpe_probe_azimuth"] = float(metrics.mpjpe(
+        turn_to_azimuth(test["predicted"], torch.atan2(probe_test[:, 2], probe_test[:, 1])), truth))
+    result["mpjpe_true_azimuth"] = float(metrics.mpjpe(turn_to_azimuth(test["predicted"], true_azimuth), truth))
     return result
 
 
@@ -166,8 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         "last column); front/back on every frame and on the clear ones, seen within 45° of the front or the back.",
         "",
         "| checkpoint | heads: front/back (all, clear) | heads: azimuth | probe: front/back (all, clear) | probe: azimuth "
-        "| probe on its training frames | ridge decay |",
-        "|---|---|---|---|---|---|---|",
+        "| probe on its training frames | ridge decay | MPJPE: heads | turned to the probe's azimuth | to the true azimuth |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     try:
         models = []
@@ -190,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
             lines.append(f"| {name} | {m['head_front']:.0f} %, {m['head_front_clear']:.0f} % | {m['head_azimuth']:.0f}° | "
                          f"{m['probe_front']:.0f} %, {m['probe_front_clear']:.0f} % | {m['probe_azimuth']:.0f}° | "
                          f"{m['probe_train_front']:.0f} %, {m['probe_train_front_clear']:.0f} %, {m['probe_train_azimuth']:.0f}° | "
-                         f"{m['decay']:g} |")
+                         f"{m['decay']:g} | {m['mpjpe_heads']:.1f} | {m['mpjpe_probe_azimuth']:.1f} | {m['mpjpe_true_azimuth']:.1f} |")
             print(lines[-1], flush=True)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)

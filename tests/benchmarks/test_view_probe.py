@@ -35,6 +35,22 @@ def test_facing_in_camera_is_the_turned_canonical_facing():
         assert torch.allclose(facing[0], turn[:, 0], atol=1e-5)
 
 
+def test_turn_to_azimuth_sets_the_azimuth_and_keeps_the_limbs():
+    from partpose.models.encoder import rest_pose_canon_mm
+
+    tilt = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.8, -0.6], [0.0, 0.6, 0.8]])  # a camera looking down a little
+    pose = (rest_pose_canon_mm()[None] @ _turn_about_y(30.0).T) @ tilt.T
+    pose = pose.expand(3, -1, -1).clone()
+    wanted = torch.tensor([0.0, math.pi / 2, -2.5])
+    turned = view_probe.turn_to_azimuth(pose + 100.0, wanted)  # any root position: root-relative out
+    facing = view_probe.facing_in_camera(turned)
+    assert torch.allclose(torch.atan2(facing[:, 0], -facing[:, 2]), wanted, atol=1e-4)
+    assert torch.allclose(facing[:, 1], view_probe.facing_in_camera(pose)[:, 1], atol=1e-5)  # the elevation stays
+    bones = lambda p: (p[:, 1:] - p[:, :1]).norm(dim=-1)  # noqa: E731
+    assert torch.allclose(bones(turned), bones(pose), atol=1e-3)  # a rotation: the limbs stay
+    assert torch.allclose(turned[:, 0], torch.zeros(3, 3))
+
+
 def test_scores_by_hand():
     truth = torch.tensor([[1.0, 1.0, 0.0], [-1.0, 0.0, 1.0], [1.0, 1.0, 0.0], [-1.0, -1.0, 0.0]])
     # right side, 0° off; right side, 90° off; wrong side, 30° off; right side, 170° off (wrapped)
