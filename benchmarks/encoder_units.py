@@ -27,6 +27,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Subset
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchmark_tables import finish_table  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -103,11 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    text = "\n".join(lines)
-    if args.out:
-        args.out.write_text(text + "\n")
-    print("\n" + text)
-    return 0
+    return finish_table(lines, args.out)
 
 
 if __name__ == "__main__":

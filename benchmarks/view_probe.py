@@ -35,6 +35,9 @@ from pathlib import Path
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchmark_tables import finish_table  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 DECAYS = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)  # ridge weight decay, times the number of frames
 
@@ -223,11 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    text = "\n".join(lines)
-    if args.out:
-        args.out.write_text(text + "\n")
-    print("\n" + text)
-    return 0
+    return finish_table(lines, args.out)
 
 
 if __name__ == "__main__":

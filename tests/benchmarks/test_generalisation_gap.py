@@ -3,21 +3,9 @@
 import numpy as np
 import pytest
 
-from benchmark_scripts import ROOT, load_benchmark
+from benchmark_scripts import load_benchmark
 
 gap_bench = load_benchmark("generalisation_gap")
-TINY = ROOT / "configs" / "tiny.yaml"
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    from partpose.training.config import load_config
-    from partpose.training.trainer import train
-
-    out = tmp_path_factory.mktemp("gap_run")
-    train(load_config(TINY, ["run.steps=1", "run.image_every=0", "run.eval_every=0", f"run.out_dir={out}"]),
-          resume=False)
-    return out
 
 
 def test_the_test_combination_is_the_test_split(tiny_run):

@@ -1,22 +1,13 @@
 """benchmarks/view_losses.py: each loss form is what its name says, and the script runs."""
 
-import math
-
 import pytest
 import torch
 
 from benchmark_scripts import ROOT, load_benchmark
+from rotations import turn
 
 view_losses = load_benchmark("view_losses")
 TINY = ROOT / "configs" / "tiny.yaml"
-
-
-def _turn(axis: int, degrees: float) -> torch.Tensor:
-    c, s = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
-    i, j = [k for k in range(3) if k != axis]
-    R = torch.eye(3, dtype=torch.float64)
-    R[i, i], R[i, j], R[j, i], R[j, j] = c, -s, s, c
-    return R
 
 
 @pytest.fixture(scope="module")
@@ -57,13 +48,13 @@ def test_the_forms_add_up_from_their_terms(tiny):
 
 
 def test_the_facing_loss_is_one_minus_the_cosine_of_the_facing_angle():
-    base = _turn(1, 40.0) @ _turn(0, 15.0)  # any view: the columns are the canonical axes
+    base = turn(1, 40.0) @ turn(0, 15.0)  # any view: the columns are the canonical axes
     cases = ((0, 70.0, 0.0),  # turned about the facing axis itself: the facing is unchanged
              (2, 90.0, 1.0),  # a quarter turn about the spine: the facing is at right angles
              (2, 60.0, 0.5),  # 60° about the spine: 1 - cos 60°
              (1, 180.0, 2.0))  # half round: the facing is opposite
     for axis, degrees, expected in cases:
-        turned = base @ _turn(axis, degrees)
+        turned = base @ turn(axis, degrees)
         assert float(view_losses.facing_loss(turned[None], base[None])) == pytest.approx(expected, abs=1e-9)
 
 

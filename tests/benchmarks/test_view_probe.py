@@ -6,15 +6,10 @@ import math
 import pytest
 import torch
 
-from benchmark_scripts import ROOT, load_benchmark
+from benchmark_scripts import load_benchmark
+from rotations import turn
 
 view_probe = load_benchmark("view_probe")
-TINY = ROOT / "configs" / "tiny.yaml"
-
-
-def _turn_about_y(degrees: float) -> torch.Tensor:
-    c, s = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
-    return torch.tensor([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
 
 
 def test_facing_targets_by_hand():
@@ -30,16 +25,16 @@ def test_facing_in_camera_is_the_turned_canonical_facing():
 
     rest = rest_pose_canon_mm()[None]  # faces +x in its canonical frame
     for degrees in (0.0, 70.0, 180.0):
-        turn = _turn_about_y(degrees)
-        facing = view_probe.facing_in_camera(rest @ turn.T)
-        assert torch.allclose(facing[0], turn[:, 0], atol=1e-5)
+        rotation = turn(1, degrees, torch.float32)
+        facing = view_probe.facing_in_camera(rest @ rotation.T)
+        assert torch.allclose(facing[0], rotation[:, 0], atol=1e-5)
 
 
 def test_turn_to_azimuth_sets_the_azimuth_and_keeps_the_limbs():
     from partpose.models.encoder import rest_pose_canon_mm
 
     tilt = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.8, -0.6], [0.0, 0.6, 0.8]])  # a camera looking down a little
-    pose = (rest_pose_canon_mm()[None] @ _turn_about_y(30.0).T) @ tilt.T
+    pose = (rest_pose_canon_mm()[None] @ turn(1, 30.0, torch.float32).T) @ tilt.T
     pose = pose.expand(3, -1, -1).clone()
     wanted = torch.tensor([0.0, math.pi / 2, -2.5])
     turned = view_probe.turn_to_azimuth(pose + 100.0, wanted)  # any root position: root-relative out
@@ -78,17 +73,6 @@ def test_ridge_recovers_a_linear_map_and_the_probe_picks_a_decay():
     assert decay in view_probe.DECAYS
     with pytest.raises(ValueError, match="two videos"):
         view_probe.fit_probe(features, targets, torch.zeros(400, dtype=torch.long))
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    from partpose.training.config import load_config
-    from partpose.training.trainer import train
-
-    out = tmp_path_factory.mktemp("probe_run")
-    train(load_config(TINY, ["run.steps=1", "run.image_every=0", "run.eval_every=0", f"run.out_dir={out}"]),
-          resume=False)
-    return out
 
 
 def test_it_runs_end_to_end_and_refuses_a_bad_checkpoint(tiny_run, tmp_path, capsys):

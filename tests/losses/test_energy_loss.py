@@ -11,6 +11,7 @@ from partpose.losses.energy import appearance_energy, pose_energy, rotation_angl
 from partpose.models.decoder import DecoderConfig
 from partpose.models.encoder import EncoderConfig, rest_pose_canon_mm
 from partpose.models.partpose_model import ModelConfig, PartPoseModel
+from rotations import turn
 
 
 def test_pose_energy_hand_value_in_metres():
@@ -28,23 +29,15 @@ def test_appearance_energy_hand_value():
     assert appearance_energy(a, a_hat).item() == pytest.approx((1 + 2 + 0.5) / 4, abs=1e-9)
 
 
-def _turn(axis: int, degrees: float) -> torch.Tensor:
-    c, s = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
-    i, j = [k for k in range(3) if k != axis]
-    R = torch.eye(3, dtype=torch.float64)
-    R[i, i], R[i, j], R[j, i], R[j, j] = c, -s, s, c
-    return R
-
-
 def test_rotation_angle_reads_back_known_turns():
-    base = _turn(0, 30.0) @ _turn(2, -50.0)
+    base = turn(0, 30.0) @ turn(2, -50.0)
     for axis, degrees in ((0, 0.0), (1, 25.0), (2, 90.0), (0, 170.0)):
-        turned = _turn(axis, degrees) @ base
+        turned = turn(axis, degrees) @ base
         angle = rotation_angle(turned[None], base[None])
         assert math.degrees(float(angle)) == pytest.approx(degrees, abs=0.2)  # the clamp costs < 0.1° at 0°
     # finite gradients at the two ends, where the arc cosine's derivative is infinite
     for degrees in (0.0, 180.0):
-        turned = (_turn(1, degrees) @ base).requires_grad_(True)
+        turned = (turn(1, degrees) @ base).requires_grad_(True)
         rotation_angle(turned[None], base[None]).sum().backward()
         assert torch.isfinite(turned.grad).all()
 

@@ -161,21 +161,30 @@ def test_canonical_rotation_energy_adds_the_rotation_difference(setup):
     assert model.encoder.rotation_head.weight.grad.abs().sum() > 0
 
 
-def test_canonical_geodesic_energy_adds_the_angle_between_the_rotations(setup):
-    config, model, batch, prior, up = setup
+@torch.no_grad()
+def _redrawn(setup):
+    """The first energy step's draw worked out again step by step: ``(cam_R_z, q_z, est)``, with
+    ``est`` the encoder's reading of the unpaired pose drawn with I_s's appearance."""
     from partpose.geometry.camera import crop_framing
-    from partpose.losses.energy import rotation_angle
     from partpose.training.algorithm import prior_views
 
+    config, model, batch, prior, up = setup
+    cam_R_z = prior_views(config.objective, prior.shape[0], step_generator(0, 0), up)
+    scale_z, offset_z = crop_framing(prior / 1000.0, cam_R_z, config.objective.prior_crop_fill)
+    q_z, depth_z = model.pose_for_prior(prior, cam_R_z, scale_z, offset_z)
+    appearance = model.encode(batch["image_s"]).appearance
+    drawn = model.synthesize(appearance, q_z, depth_z, scale_z, batch["background"])
+    return cam_R_z, q_z, model.encode(drawn.image)
+
+
+def test_canonical_geodesic_energy_adds_the_angle_between_the_rotations(setup):
+    from partpose.losses.energy import rotation_angle
+
+    model = setup[1]
     canonical, geodesic = _pose_energy(setup, "canonical"), _pose_energy(setup, "canonical_geodesic")
-    # the angle between R_z and the R̂ read back from the same drawing, worked out again
-    with torch.no_grad():
-        cam_R_z = prior_views(config.objective, prior.shape[0], step_generator(0, 0), up)
-        scale_z, offset_z = crop_framing(prior / 1000.0, cam_R_z, config.objective.prior_crop_fill)
-        q_z, depth_z = model.pose_for_prior(prior, cam_R_z, scale_z, offset_z)
-        appearance = model.encode(batch["image_s"]).appearance
-        drawn = model.synthesize(appearance, q_z, depth_z, scale_z, batch["background"])
-        angle = rotation_angle(model.encode(drawn.image).cam_R_canon, cam_R_z).mean()
+    # the angle between R_z and the R̂ read back from the same drawing
+    cam_R_z, _, est = _redrawn(setup)
+    angle = rotation_angle(est.cam_R_canon, cam_R_z).mean()
     assert 0.0 < float(angle) <= math.pi
     assert float((geodesic - canonical).detach()) == pytest.approx(float(angle), rel=1e-4)
     model.zero_grad()
@@ -184,19 +193,10 @@ def test_canonical_geodesic_energy_adds_the_angle_between_the_rotations(setup):
 
 
 def test_canonical_camera_energy_is_the_canonical_and_camera_energies_with_one_2d_term(setup):
-    config, model, batch, prior, up = setup
-    from partpose.geometry.camera import crop_framing
-    from partpose.training.algorithm import prior_views
-
     canonical, camera, both = (_pose_energy(setup, frame) for frame in ("canonical", "camera", "canonical_camera"))
-    # the 2D term |q_z - q̂_z| of the same draw, worked out again step by step
-    with torch.no_grad():
-        cam_R_z = prior_views(config.objective, prior.shape[0], step_generator(0, 0), up)
-        scale_z, offset_z = crop_framing(prior / 1000.0, cam_R_z, config.objective.prior_crop_fill)
-        q_z, depth_z = model.pose_for_prior(prior, cam_R_z, scale_z, offset_z)
-        appearance = model.encode(batch["image_s"]).appearance
-        drawn = model.synthesize(appearance, q_z, depth_z, scale_z, batch["background"])
-        two_d = (q_z - model.encode(drawn.image).q).abs().mean()
+    # the 2D term |q_z - q̂_z| of the same draw
+    _, q_z, est = _redrawn(setup)
+    two_d = (q_z - est.q).abs().mean()
     assert float(two_d) > 0
     assert float(both.detach()) == pytest.approx(float((canonical + camera).detach() - two_d), rel=1e-4)
 
