@@ -48,6 +48,7 @@ from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from analysis_by_synthesis import Frames, pose_of, raw_from_truth, train_decoder_on_truth  # noqa: E402
+from benchmark_tables import finish_table  # noqa: E402
 
 from partpose.evaluation import metrics  # noqa: E402
 from partpose.evaluation.evaluate import predict_frames, score  # noqa: E402
@@ -282,11 +283,7 @@ def main(argv: list[str] | None = None) -> int:
                        f"{drawn['mpjpe']:.1f} / {drawn['pa_mpjpe']:.1f}, {drawn['facing_error_median']:.0f}°")
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {curve[-1]['pose_spread']:.0f} | {on_drawings} |")
     lines += ["", f"{time.perf_counter() - started:.0f} s with {args.threads} thread(s).", "", *view_lines]
-    table = "\n".join(lines)
-    print("\n" + table)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(table + "\n")
-    return 0
+    return finish_table(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from energy_route import BUDGET  # noqa: E402
+from benchmark_tables import finish_table  # noqa: E402
 
 from partpose.errors import UserError  # noqa: E402
 from partpose.evaluation import metrics  # noqa: E402
@@ -172,11 +173,7 @@ def main(argv: list[str] | None = None) -> int:
                          f"{end['facing_error_median']:.0f}° | {end['facing_error_mean']:.0f}° | {end['turned_over_90']:.0f} % | "
                          f"{end['mpjpe_not_turned']:.1f} | {end['mpjpe_turned']:.1f} |")
     lines += ["", f"{time.perf_counter() - started:.0f} s with {args.threads} thread(s)."]
-    table = "\n".join(lines)
-    print("\n" + table)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(table + "\n")
-    return 0
+    return finish_table(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 import pytest
 
-from benchmark_scripts import ROOT
+from benchmark_scripts import ROOT, load_benchmark
 
 
 @pytest.fixture(scope="module")
@@ -15,3 +15,21 @@ def tiny_run(tmp_path_factory):
     train(load_config(ROOT / "configs" / "tiny.yaml", ["run.steps=1", "run.image_every=0", "run.eval_every=0",
                                                         f"run.out_dir={out}"]), resume=False)
     return out
+
+
+@pytest.fixture(scope="module")
+def tiny_supervised():
+    """``(config, data, model)``: the tiny configuration as the supervised row under the studio
+    budget of ``benchmarks/energy_route.py`` (which ``view_losses.py`` shares), a new model (seed 0)
+    in eval mode."""
+    import torch
+
+    from partpose.training.config import load_config
+    from partpose.training.data_setup import build_training_data
+    from partpose.training.trainer import build_model
+
+    config = load_config(ROOT / "configs" / "tiny.yaml", ["objective.setting=supervised"] + load_benchmark("energy_route").BUDGET)
+    data = build_training_data(config)
+    torch.manual_seed(0)
+    config, model = build_model(config, data)
+    return config, data, model.eval()

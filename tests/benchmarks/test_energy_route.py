@@ -10,16 +10,8 @@ TINY = ROOT / "configs" / "tiny.yaml"
 
 
 @pytest.fixture(scope="module")
-def tiny():
-    from partpose.training.config import load_config
-    from partpose.training.data_setup import build_training_data
-    from partpose.training.trainer import build_model
-
-    config = load_config(TINY, ["objective.setting=supervised"] + route.BUDGET)
-    data = build_training_data(config)
-    torch.manual_seed(0)
-    config, model = build_model(config, data)
-    return config, data, model.eval()
+def tiny(tiny_supervised):
+    return tiny_supervised
 
 
 def test_a_decoded_prior_pose_is_labelled_with_its_own_view(tiny):

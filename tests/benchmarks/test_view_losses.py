@@ -11,14 +11,8 @@ TINY = ROOT / "configs" / "tiny.yaml"
 
 
 @pytest.fixture(scope="module")
-def tiny():
-    from partpose.training.config import load_config
-    from partpose.training.data_setup import build_training_data
-    from partpose.training.trainer import build_model
-
-    config = load_config(TINY, ["objective.setting=supervised"] + view_losses.BUDGET)
-    data = build_training_data(config)
-    config, model = build_model(config, data)
+def tiny(tiny_supervised):
+    _, data, model = tiny_supervised
     batch = {key: torch.stack([data.pairs[i][key] for i in range(3)]) for key in ("image_t", "pose3d_t", "pose2d_t")}
     return model, batch, data
 

@@ -37,6 +37,16 @@ from partpose.training.config import ObjectiveConfig
 from partpose.training.schedules import is_encoder_energy_step
 
 
+# objective.energy_frame -> the terms its L_pz sums (besides the 2D term every frame has)
+ENERGY_FRAME_TERMS: dict[str, tuple[str, ...]] = {
+    "canonical": ("canonical",),
+    "camera": ("camera",),
+    "canonical_rotation": ("canonical", "rotation"),
+    "canonical_geodesic": ("canonical", "geodesic"),
+    "canonical_camera": ("canonical", "camera"),
+}
+
+
 @dataclass
 class StepOutput:
     """The losses of one iteration (graph attached) and what the logger shows."""
@@ -141,22 +151,19 @@ def training_losses(
         # (seen from the back, left and right swapped) look alike, and the L1-best answer to a
         # camera-frame target that is one or the other is a pose folded between them.
         # "canonical_rotation" adds the mean |R_z - R̂| over the rotation matrices' entries: the
-        # view's facing is taught as a camera, not through camera-frame joints.
+        # view's facing is taught as a camera, not through camera-frame joints;
+        # "canonical_geodesic" adds the angle between R_z and R̂ instead.
         # "canonical_camera" adds the camera-frame comparison to the canonical one: the view is
         # taught through the joints it puts in the camera frame, while the canonical term keeps
         # the pose from folding between an image and its depth-mirrored twin (docs/learning.md,
         # "The view is the benchmark's MPJPE").
-        if objective.energy_frame == "canonical":
-            energy_pose = pose_energy(prior_poses_mm, est_z.pose_canon_mm)
-        elif objective.energy_frame == "canonical_rotation":
-            energy_pose = pose_energy(prior_poses_mm, est_z.pose_canon_mm) + (cam_R_z - est_z.cam_R_canon).abs().mean()
-        elif objective.energy_frame == "canonical_geodesic":
-            energy_pose = pose_energy(prior_poses_mm, est_z.pose_canon_mm) + rotation_angle(est_z.cam_R_canon, cam_R_z).mean()
-        elif objective.energy_frame == "canonical_camera":
-            energy_pose = (pose_energy(prior_poses_mm, est_z.pose_canon_mm)
-                           + pose_energy(prior_poses_mm @ cam_R_z.transpose(1, 2), est_z.pose_cam_mm))
-        else:
-            energy_pose = pose_energy(prior_poses_mm @ cam_R_z.transpose(1, 2), est_z.pose_cam_mm)
+        terms = {
+            "canonical": lambda: pose_energy(prior_poses_mm, est_z.pose_canon_mm),
+            "camera": lambda: pose_energy(prior_poses_mm @ cam_R_z.transpose(1, 2), est_z.pose_cam_mm),
+            "rotation": lambda: (cam_R_z - est_z.cam_R_canon).abs().mean(),
+            "geodesic": lambda: rotation_angle(est_z.cam_R_canon, cam_R_z).mean(),
+        }
+        energy_pose = sum(terms[name]() for name in ENERGY_FRAME_TERMS[objective.energy_frame])
         energy_pose = energy_pose + (q_z - est_z.q).abs().mean()
         half = "encoder" if is_encoder_energy_step(step) else "decoder"
         losses[f"energy_pose_{half}"] = energy_pose
