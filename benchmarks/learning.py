@@ -94,6 +94,10 @@ BUDGETS: dict[str, list[str]] = {
     # method's rows do not collapse
     "cpu_world_own_trunk": CPU + ["objective.view_up=world", "model.encoder.appearance_trunk=own",
                                   "objective.beta_end=1.0"],
+    # cpu_world with the appearance read by a branch: the trunk's stem and first three stages
+    # are shared, the appearance runs its own copy of the last stage (the paper's Fig. 3 splits
+    # E into a pose and an appearance path; docs/learning.md, "An appearance branch")
+    "cpu_world_branch": CPU + ["objective.view_up=world", "model.encoder.appearance_trunk=branch"],
     # a GPU: 128² crops, a ResNet-50-like encoder, many more steps
     "gpu": ["--config", "configs/synthetic_gpu.yaml", "run.steps=30000", "run.eval_every=2500"] + STUDIO,
 }

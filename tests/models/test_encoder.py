@@ -243,6 +243,46 @@ def test_appearance_shapes_the_pose_trunk_only_when_shared(trunk):
         torch.testing.assert_close(other(images).appearance, out.appearance)
 
 
+@pytest.mark.parametrize("branch_stages", [1, 2])
+def test_appearance_branch_shares_the_first_stages_only(branch_stages):
+    torch.manual_seed(0)
+    enc = Encoder(EncoderConfig(**SMALL, appearance_trunk="branch", appearance_branch_stages=branch_stages))
+    images = _images(2)
+    out = enc(images)
+    split = len(enc.stages) - branch_stages
+    shared_stage, pose_last = enc.stages[split - 1], enc.stages[-1]
+    branch_first = enc.appearance_trunk[0]
+    params = [p for m in (shared_stage, pose_last, branch_first) for p in m.parameters() if p.requires_grad]
+    sizes = [sum(1 for p in m.parameters() if p.requires_grad) for m in (shared_stage, pose_last, branch_first)]
+
+    def touched(loss):
+        grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
+        flags, start = [], 0
+        for size in sizes:
+            group = grads[start:start + size]
+            flags.append(any(g is not None and g.abs().sum() > 0 for g in group))
+            start += size
+        return flags
+
+    # the appearance trains the shared stages and its own, never the pose's last stage
+    assert touched(out.appearance.square().sum()) == [True, False, True]
+    # the pose trains the shared stages and its own last stage, never the appearance's
+    assert touched(out.local_vectors.sum()) == [True, True, False]
+    # the pose path is the plain trunk's; the branch with the trunk's last weights reads the same
+    torch.testing.assert_close(enc.raw_pose(images).vectors, enc.local_vectors_head(enc.pose_mlp(enc.features(images)))
+                               .reshape(2, -1, 3))
+    for own, pose in zip(enc.appearance_trunk[:branch_stages], enc.stages[split:]):
+        own.load_state_dict(pose.state_dict())
+    shared = Encoder(EncoderConfig(**SMALL, appearance_trunk="shared"))
+    shared.load_state_dict({k: v for k, v in enc.state_dict().items() if not k.startswith("appearance_trunk")})
+    torch.testing.assert_close(enc(images).appearance, shared(images).appearance)
+
+
+def test_appearance_branch_must_leave_a_shared_stage_count_in_range():
+    with pytest.raises(ValueError, match="appearance_branch_stages"):
+        EncoderConfig(**SMALL, appearance_trunk="branch", appearance_branch_stages=len(SMALL["widths"]) + 1)
+
+
 def test_unknown_appearance_trunk_is_refused():
     with pytest.raises(ValueError, match="appearance_trunk"):
         EncoderConfig(appearance_trunk="separate")

@@ -31,8 +31,11 @@ Convention:
     * ``offset (B, 2)``: ``offset_range * tanh(raw)``, normalised image coordinates (x, y).
     * ``appearance (B, A)``: linear (its own hidden layer, not shared with the pose heads), read
       from the trunk's features (``appearance_trunk="shared"``), from those features detached
-      (``"detached"``: the appearance losses shape only the head), or from a second trunk of
-      the same architecture of its own (``"own"``).
+      (``"detached"``: the appearance losses shape only the head), from a second trunk of
+      the same architecture of its own (``"own"``), or from a branch (``"branch"``): the
+      trunk's stem and first stages are shared, and the appearance runs its own copy of the last
+      ``appearance_branch_stages`` stages, as a ResNet with a pose and an appearance branch
+      does (the paper's Fig. 3 splits E into a pose and an appearance path).
     * ``joints (B, 17, 3)`` (only with ``regress_joints``, the "without T_fk o T_c" ablation):
       linear; camera-frame joints with x, y in normalised image coordinates and z a depth in
       the same units. The five pose/camera heads above are then absent (``None``).
@@ -124,7 +127,8 @@ class EncoderConfig:
     head_hidden: int = 256  # hidden units of the pose/camera MLP and of the appearance MLP
     head_norm: Literal["none", "layer"] = "layer"  # "layer": LayerNorm before the heads' hidden ReLU (keeps units alive); "none": Linear -> ReLU
     appearance_dim: int = 64  # length A of the appearance code a
-    appearance_trunk: Literal["shared", "detached", "own"] = "shared"  # the features the appearance head reads: the pose trunk's ("shared"), the same detached ("detached": appearance losses do not shape them), or a second trunk ("own")
+    appearance_trunk: Literal["shared", "detached", "own", "branch"] = "shared"  # the features the appearance head reads: the pose trunk's ("shared"), the same detached ("detached": appearance losses do not shape them), a second trunk ("own"), or its own last stages on the shared first ones ("branch")
+    appearance_branch_stages: int = 1  # appearance_trunk="branch": how many of the last stages the appearance has a copy of
     init_scale: float = 1.0  # initial camera scale s (a 1.7 m person spans ~85% of the crop)
     scale_range: tuple[float, float] = (0.3, 4.0)  # s = lo + (hi - lo) * sigmoid(raw): crops are person-centred
     offset_range: float = 0.5  # |t| <= offset_range (tanh): the root stays near the crop centre
@@ -157,8 +161,12 @@ class EncoderConfig:
             raise ValueError(f"encoder stem_stride must be 1 or 2, got {self.stem_stride}")
         if self.head_norm not in ("none", "layer"):
             raise ValueError(f"encoder head_norm must be 'none' or 'layer', got {self.head_norm!r}")
-        if self.appearance_trunk not in ("shared", "detached", "own"):
-            raise ValueError(f"encoder appearance_trunk must be 'shared', 'detached' or 'own', got {self.appearance_trunk!r}")
+        if self.appearance_trunk not in ("shared", "detached", "own", "branch"):
+            raise ValueError("encoder appearance_trunk must be 'shared', 'detached', 'own' or 'branch', "
+                             f"got {self.appearance_trunk!r}")
+        if not 1 <= self.appearance_branch_stages <= len(self.widths):
+            raise ValueError(f"encoder appearance_branch_stages must lie in [1, {len(self.widths)}] (the stages), "
+                             f"got {self.appearance_branch_stages}")
         if self.pool_size < 1 or self.head_hidden < 1 or self.appearance_dim < 1:
             raise ValueError("encoder pool_size, head_hidden and appearance_dim must be positive")
         self.scale_range = tuple(float(x) for x in self.scale_range)
@@ -328,6 +336,10 @@ class Encoder(nn.Module):
         if config.appearance_trunk == "own":
             stem, stages, _ = _trunk(config)
             self.appearance_trunk = nn.Sequential(stem, stages, nn.AdaptiveAvgPool2d(config.pool_size), nn.Flatten(1))
+        elif config.appearance_trunk == "branch":
+            _, stages, _ = _trunk(config)
+            self.appearance_trunk = nn.Sequential(*stages[-config.appearance_branch_stages:],
+                                                  nn.AdaptiveAvgPool2d(config.pool_size), nn.Flatten(1))
         feature_dim = channels * config.pool_size**2
         self.feature_dim = feature_dim
 
@@ -386,6 +398,18 @@ class Encoder(nn.Module):
         """``(B, 3, H, W)`` -> ``(B, feature_dim)`` pooled and flattened trunk features."""
         return self.pool(self.stages(self.stem(image))).flatten(1)
 
+    def _trunk_features(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The pose heads' and the appearance head's ``(B, feature_dim)`` features."""
+        kind = self.config.appearance_trunk
+        if kind == "branch":
+            split = len(self.stages) - self.config.appearance_branch_stages
+            shared = self.stages[:split](self.stem(image))
+            return self.pool(self.stages[split:](shared)).flatten(1), self.appearance_trunk(shared)
+        features = self.features(image)
+        if kind == "own":
+            return features, self.appearance_trunk(image)
+        return features, (features if kind == "shared" else features.detach())
+
     def forward(self, image: torch.Tensor) -> EncoderOutput:
         """Encode images.
 
@@ -396,11 +420,7 @@ class Encoder(nn.Module):
             :class:`EncoderOutput`, every field float32 whatever the autocast state.
         """
         check_shape(image, ("B", self.config.in_channels, "H", "W"), "image")
-        features = self.features(image)
-        if self.config.appearance_trunk == "own":
-            appearance_features = self.appearance_trunk(image)
-        else:
-            appearance_features = features if self.config.appearance_trunk == "shared" else features.detach()
+        features, appearance_features = self._trunk_features(image)
         appearance = self.appearance_head(self.appearance_mlp(appearance_features)).float()
         hidden = self.pose_mlp(features)
         batch = image.shape[0]
