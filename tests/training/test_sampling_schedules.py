@@ -1,7 +1,12 @@
 import torch
 
 from partpose.training.sampling import StepBatchSampler, step_generator
-from partpose.training.schedules import is_encoder_energy_step, saliency_beta
+import math
+
+import pytest
+
+from partpose.training.optimizers import set_learning_rate
+from partpose.training.schedules import is_encoder_energy_step, learning_rate, saliency_beta
 
 
 def test_batches_depend_only_on_the_step():
@@ -27,3 +32,21 @@ def test_beta_drops_after_the_fraction():
 def test_energy_alternation_starts_with_the_encoder():
     # Algorithm 1 counts iterations from 1: iteration 1 (step 0) is odd -> encoder update.
     assert [is_encoder_energy_step(s) for s in range(4)] == [True, False, True, False]
+
+
+def test_cosine_learning_rate_by_hand():
+    assert learning_rate(0, 1000, 1e-3, "cosine") == pytest.approx(1e-3)
+    assert learning_rate(500, 1000, 1e-3, "cosine") == pytest.approx(0.5e-3)
+    assert learning_rate(250, 1000, 1e-3, "cosine") == pytest.approx(1e-3 * (1 + math.sqrt(0.5)) / 2)
+    assert learning_rate(999, 1000, 1e-3, "cosine") < 1e-8
+    assert all(learning_rate(s, 1000, 2e-3, "constant") == 2e-3 for s in (0, 500, 999))
+    with pytest.raises(ValueError, match="schedule"):
+        learning_rate(0, 10, 1e-3, "step")
+
+
+def test_set_learning_rate_reaches_every_group():
+    a, b = torch.nn.Parameter(torch.zeros(2)), torch.nn.Parameter(torch.zeros(3))
+    optimizers = {"x": torch.optim.Adam([{"params": [a]}, {"params": [b], "lr": 5.0}], lr=1.0),
+                  "y": torch.optim.Adagrad([b], lr=1.0)}
+    set_learning_rate(optimizers, 0.25)
+    assert [g["lr"] for o in optimizers.values() for g in o.param_groups] == [0.25, 0.25, 0.25]

@@ -8,6 +8,7 @@ import torch
 
 from partpose.errors import UserError
 from partpose.training import checkpoint as ckpt
+from partpose.training.schedules import learning_rate
 from partpose.training.trainer import train
 
 SETTINGS = {
@@ -53,6 +54,20 @@ def test_resume_reaches_the_same_weights(tiny_config):
     for name, state in a["optimizers"].items():
         for pid, s in state["state"].items():
             assert torch.allclose(s["sum"], b["optimizers"][name]["state"][pid]["sum"], atol=1e-6), name
+
+
+def test_cosine_schedule_sets_the_rate_of_every_step(tiny_config):
+    common = ("run.steps=4", "optim.lr=0.01", "run.eval_every=0")
+    cosine = train(tiny_config(*common, "optim.lr_schedule=cosine", out="cosine"), resume=False)
+    state = ckpt.load(cosine.out_dir / "checkpoints" / "last.pt")
+    expected = 0.01 * (1 - math.sqrt(0.5)) / 2  # the last step's: (1 + cos(3 pi / 4)) / 2 * 0.01
+    assert learning_rate(3, 4, 0.01, "cosine") == pytest.approx(expected)
+    assert [g["lr"] for s in state["optimizers"].values() for g in s["param_groups"]] == pytest.approx(
+        [expected] * sum(len(s["param_groups"]) for s in state["optimizers"].values()))
+    constant = ckpt.load(train(tiny_config(*common, out="constant"), resume=False).out_dir / "checkpoints" / "last.pt")
+    assert {g["lr"] for s in constant["optimizers"].values() for g in s["param_groups"]} == {0.01}
+    # the same batches, smaller late steps: the weights differ
+    assert max(float((v - constant["model"][k]).abs().max()) for k, v in state["model"].items()) > 1e-7
 
 
 def test_resume_with_other_settings_is_refused_and_names_them(tiny_config):

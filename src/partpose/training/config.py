@@ -61,6 +61,7 @@ class ObjectiveConfig:
 class OptimConfig:
     kind: Literal["adagrad", "adam"] = "adagrad"  # one optimiser per loss (paper: Adagrad)
     lr: float = 1e-3  # learning rate of every optimiser (paper: 1e-3)
+    lr_schedule: Literal["constant", "cosine"] = "constant"  # constant | cosine: lr * (1 + cos(pi * step / run.steps)) / 2, to 0 at the end
     initial_accumulator_value: float = 0.0
     grad_clip: float = 0.0  # 0 disables; clip each loss's gradient norm before its step
 
@@ -138,6 +139,8 @@ def validate(config: TrainConfig) -> None:
         raise UserError("data.max_gap must be >= 1")
     if config.optim.lr <= 0:
         raise UserError("optim.lr must be > 0")
+    if config.optim.lr_schedule not in ("constant", "cosine"):
+        raise UserError(f"optim.lr_schedule must be 'constant' or 'cosine', got {config.optim.lr_schedule!r}")
     data = config.data
     known = ("synthetic", *PREPARE)
     if data.dataset not in known:

@@ -91,6 +91,13 @@ def apply_gradients(
             p.grad = None
 
 
+def set_learning_rate(optimizers: dict[str, torch.optim.Optimizer], lr: float) -> None:
+    """Give every parameter group of every optimiser the learning rate ``lr``."""
+    for optimizer in optimizers.values():
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+
+
 def _clip_(grads: Iterable[torch.Tensor], max_norm: float) -> None:
     grads = list(grads)
     total = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 
 def saliency_beta(step: int, total_steps: int, beta_start: float, beta_end: float, drop_fraction: float) -> float:
     """Weight β of the saliency map in L_I^u at ``step`` (0-based).
@@ -17,3 +19,17 @@ def is_encoder_energy_step(step: int) -> bool:
     iterations they update the decoder (encoder frozen). Steps are counted from 1 as in the paper,
     so ``step`` here (0-based) is odd-in-the-paper when ``step + 1`` is odd."""
     return (step + 1) % 2 == 1
+
+
+def learning_rate(step: int, total_steps: int, lr: float, schedule: str) -> float:
+    """Learning rate of every optimiser at ``step`` (0-based) of ``total_steps``.
+
+    ``"constant"``: ``lr`` throughout (the paper's Adagrad decays its own steps). ``"cosine"``:
+    ``lr * (1 + cos(pi * step / total_steps)) / 2``, from ``lr`` at the first step to nearly 0 at
+    the last, so that the weights a run ends with are not those of one noisy late step.
+    """
+    if schedule == "constant":
+        return lr
+    if schedule == "cosine":
+        return lr * 0.5 * (1.0 + math.cos(math.pi * step / total_steps))
+    raise ValueError(f"unknown learning-rate schedule {schedule!r}")

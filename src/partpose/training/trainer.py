@@ -45,9 +45,10 @@ from partpose.training.optimizers import (
     compute_gradients,
     gradients_finite,
     parameter_groups,
+    set_learning_rate,
 )
 from partpose.training.sampling import StepBatchSampler, step_generator
-from partpose.training.schedules import saliency_beta
+from partpose.training.schedules import learning_rate, saliency_beta
 from partpose.utils.checks import NonFiniteError
 from partpose.utils.images import make_grid
 
@@ -244,6 +245,7 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
             flag = fabric.all_reduce(torch.tensor(float(finite), device=fabric.device), reduce_op="min")
             finite = bool(flag > 0.5)
         if finite:
+            set_learning_rate(optimizers, learning_rate(step, run.steps, config.optim.lr, config.optim.lr_schedule))
             apply_gradients(grads, params_of, optimizers, config.optim.grad_clip, reduce)
             consecutive_bad = 0
         else:
