@@ -8,6 +8,8 @@ canonical frame's axes in the camera frame), and the canonical label is that can
 
 Losses (``--losses``):
 
+- ``none``: no 3D term, the 2D labels alone (what the ``weak`` row's labels teach without the
+  method's objectives).
 - ``camera``: L1 on the root-relative camera-frame joints (the ``supervised`` row).
 - ``camera_rotation_l1``: ``camera`` + the mean |R̂ − R_true| over the matrix entries.
 - ``canonical_rotation_l1``: L1 on the canonical pose + the mean |R̂ − R_true| (the form of the
@@ -53,7 +55,7 @@ from partpose.training.data_setup import build_training_data  # noqa: E402
 from partpose.training.sampling import StepBatchSampler  # noqa: E402
 from partpose.training.trainer import build_model  # noqa: E402
 
-LOSSES = ("camera", "camera_rotation_l1", "canonical_rotation_l1", "canonical_rotation_frobenius",
+LOSSES = ("none", "camera", "camera_rotation_l1", "canonical_rotation_l1", "canonical_rotation_frobenius",
           "canonical_rotation_geodesic", "canonical_camera", "camera_facing")
 
 
@@ -72,6 +74,7 @@ def view_loss(kind: str, est, pose3d_cam_mm: torch.Tensor, pose2d: torch.Tensor)
     camera = pose3d_loss(est.pose_cam_mm, pose3d_cam_mm, every)
     canon = pose_energy(canonical, est.pose_canon_mm)
     terms = {
+        "none": lambda: torch.zeros((), device=camera.device),
         "camera": lambda: camera,
         "camera_rotation_l1": lambda: camera + (est.cam_R_canon - cam_R_true).abs().mean(),
         "canonical_rotation_l1": lambda: canon + (est.cam_R_canon - cam_R_true).abs().mean(),

@@ -31,6 +31,7 @@ def test_the_forms_add_up_from_their_terms(tiny):
     canonical, canon_R_cam = canonicalize(p3 - p3[:, :1])
     canon = float((canonical - est.pose_canon_mm).abs().mean().detach() / 1000.0)
     entries = float((est.cam_R_canon - canon_R_cam.transpose(1, 2)).abs().mean().detach())
+    assert loss["none"] == pytest.approx(two_d, rel=1e-5)  # the 2D labels alone
     assert loss["camera"] == pytest.approx(camera + two_d, rel=1e-5)  # the supervised row
     assert loss["camera_rotation_l1"] == pytest.approx(camera + entries + two_d, rel=1e-5)
     assert loss["canonical_rotation_l1"] == pytest.approx(canon + entries + two_d, rel=1e-5)
