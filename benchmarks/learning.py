@@ -46,6 +46,9 @@ ROWS: dict[str, tuple[str, list[str]]] = {
     "unsup": ("**unsup (the method)**", []),
     "weak": ("weak (2D labels)", ["objective.setting=weak"]),
     "semi": ("semi (3D labels on 10 %)", ["objective.setting=semi", "objective.semi_fraction=0.1"]),
+    # weak's baseline, not the method: the encoder trained on the 2D labels alone, as the
+    # supervised row is on its 3D and 2D labels (what weak's labels teach without the method)
+    "labels_2d": ("2D labels alone (weak's labels, no method)", ["objective.setting=labels_2d"]),
     "no_fk_camera": ("unsup w/o T_fk∘T_c", ["model.no_fk_camera=true"]),
     "no_saliency": ("unsup w/o m_sal", ["objective.no_saliency=true"]),
     "no_adaptation": ("unsup w/o adaptation", ["objective.no_adaptation=true"]),

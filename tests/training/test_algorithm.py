@@ -90,6 +90,14 @@ def test_supervised_setting_trains_only_the_encoder(setup):
     out = training_losses(model, batch, prior, 0, 1.0, objective, step_generator(0, 0), prior_up=up)
     assert set(out.losses) == {"pose3d", "pose2d"}
     assert all(LOSS_PARAMETERS[k] == "encoder" for k in out.losses)
+    # labels_2d: the 2D term alone, the same value as the supervised setting's and weak's
+    only_2d = training_losses(model, batch, prior, 0, 1.0, replace(objective, setting="labels_2d"),
+                              step_generator(0, 0), prior_up=up)
+    weak = training_losses(model, batch, prior, 0, 1.0, replace(objective, setting="weak"),
+                           step_generator(0, 0), prior_up=up)
+    assert set(only_2d.losses) == {"pose2d"}
+    torch.testing.assert_close(only_2d.losses["pose2d"], out.losses["pose2d"])
+    torch.testing.assert_close(only_2d.losses["pose2d"], weak.losses["pose2d"])
 
 
 @pytest.mark.parametrize("appearance_grad", [True, False])

@@ -16,6 +16,7 @@ SETTINGS = {
     "weak": ["objective.setting=weak"],
     "semi": ["objective.setting=semi", "objective.semi_fraction=0.5"],
     "supervised": ["objective.setting=supervised"],
+    "labels_2d": ["objective.setting=labels_2d"],
     "no_fk_camera": ["model.no_fk_camera=true"],
     "no_saliency": ["objective.no_saliency=true"],
     "no_adaptation": ["objective.no_adaptation=true"],

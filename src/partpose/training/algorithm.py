@@ -13,7 +13,8 @@ For a batch of frame pairs (I_s, I_t) of one video each and a batch of unpaired 
    pose must match the puppet's labels). With ``objective.silhouette_weight`` > 0, L_sil (the 2D
    skeleton of I_t against its saliency map) is added to L_I^u (not in the ``no_saliency`` ablation).
 3. Supervision terms of the other settings (encoder only): 2D for ``weak``, 3D on labelled frames
-   for ``semi``; ``supervised`` trains the encoder on 3D and 2D labels alone (the upper bound).
+   for ``semi``; ``supervised`` trains the encoder on 3D and 2D labels alone (the upper bound),
+   ``labels_2d`` on the 2D labels alone (what ``weak``'s labels teach without the method).
 
 All randomness of an iteration comes from ``generator`` so that a run resumed from a checkpoint
 repeats the same iterations exactly.
@@ -112,8 +113,9 @@ def training_losses(
 
     est_t = model.encode(image_t)
 
-    if objective.setting == "supervised":
-        losses["pose3d"] = pose3d_loss(est_t.pose_cam_mm, batch["pose3d_t"], batch["has_pose3d_t"])
+    if objective.setting in ("supervised", "labels_2d"):
+        if objective.setting == "supervised":
+            losses["pose3d"] = pose3d_loss(est_t.pose_cam_mm, batch["pose3d_t"], batch["has_pose3d_t"])
         losses["pose2d"] = pose2d_loss(est_t.q, batch["pose2d_t"], batch["has_pose2d_t"])
         return StepOutput(losses, _detached(losses), images)
 

@@ -18,7 +18,7 @@ from partpose.data.synthetic import SyntheticConfig
 from partpose.models.partpose_model import ModelConfig
 from partpose.utils.dataclass_config import apply_overrides, from_dict, load_yaml, merge, to_dict
 
-Setting = Literal["unsup", "weak", "semi", "supervised"]
+Setting = Literal["unsup", "weak", "semi", "supervised", "labels_2d"]
 
 
 @dataclass
@@ -39,7 +39,7 @@ class DataConfig:
 
 @dataclass
 class ObjectiveConfig:
-    setting: Setting = "unsup"  # unsup | weak (2D labels) | semi (3D on a fraction) | supervised
+    setting: Setting = "unsup"  # unsup | weak (2D labels) | semi (3D on a fraction) | supervised | labels_2d (the 2D labels alone, no method: weak's baseline)
     semi_fraction: float = 0.1  # fraction of training frames with 3D labels in "semi"
     no_saliency: bool = False  # ablation: beta = 0 (no saliency prior in L_I^u)
     no_adaptation: bool = False  # ablation: skip the decoupled energy steps of Algorithm 1

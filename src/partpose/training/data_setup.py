@@ -66,7 +66,7 @@ class TrainingData:
 
 def pair_labels(setting: str) -> str:
     """Which labels the pairs must carry for a setting (``none`` for the unsupervised method)."""
-    return {"unsup": "none", "weak": "2d", "semi": "3d", "supervised": "both"}[setting]
+    return {"unsup": "none", "weak": "2d", "semi": "3d", "supervised": "both", "labels_2d": "2d"}[setting]
 
 
 def build_training_data(config: TrainConfig) -> TrainingData:
