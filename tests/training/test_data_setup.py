@@ -114,6 +114,7 @@ def test_own_videos_have_no_test_split_and_training_skips_evaluation(tiny_config
         (["data.prior_fps=0"], "data.prior_fps must be > 0"),
         (["data.max_train_clips=-1"], "data.max_train_clips must be >= 0"),
         (["objective.silhouette_weight=-1"], "objective.silhouette_weight must be >= 0, got -1.0"),
+        (["optim.label_lr_scale=0"], "optim.label_lr_scale must be > 0, got 0.0"),
     ],
 )
 def test_bad_data_config_is_one_clear_error(tiny_config, tmp_path, overrides, message):

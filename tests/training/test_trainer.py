@@ -139,3 +139,12 @@ def test_nan_guard_skips_steps_and_stops_when_it_persists(tiny_config, monkeypat
 def test_bf16_mixed_precision_runs_on_cpu(tiny_config):
     result = train(tiny_config("run.precision=bf16-mixed", "run.eval_every=0", out="bf16"), resume=False)
     assert result.step == 3 and math.isfinite(result.metrics["mpjpe"])
+
+
+def test_label_lr_scale_reaches_the_labels_optimiser_in_weak(tiny_config):
+    out = train(tiny_config("run.steps=1", "run.eval_every=0", "optim.lr=0.01", "objective.setting=weak",
+                            "optim.label_lr_scale=3", out="weak"), resume=False).out_dir
+    state = ckpt.load(out / "checkpoints" / "last.pt")
+    lrs = {name: [g["lr"] for g in s["param_groups"]] for name, s in state["optimizers"].items()}
+    assert lrs.pop("pose2d") == pytest.approx([0.03]) and lrs.pop("pose3d") == pytest.approx([0.03])
+    assert [lr for group in lrs.values() for lr in group] == pytest.approx([0.01] * sum(map(len, lrs.values())))

@@ -64,6 +64,10 @@ class OptimConfig:
     lr_schedule: Literal["constant", "cosine"] = "constant"  # constant | cosine: lr * (1 + cos(pi * step / run.steps)) / 2, to 0 at the end
     initial_accumulator_value: float = 0.0
     grad_clip: float = 0.0  # 0 disables; clip each loss's gradient norm before its step
+    # weak and semi: the labels' optimiser (pose2d, pose3d) learns at lr times this. Every other
+    # loss on the encoder has an optimiser of its own, each taking steps of about lr, so with 1
+    # the labels are one voice among five (docs/learning.md, "The labels' share of the steps")
+    label_lr_scale: float = 1.0
 
 
 @dataclass
@@ -139,6 +143,8 @@ def validate(config: TrainConfig) -> None:
         raise UserError("data.max_gap must be >= 1")
     if config.optim.lr <= 0:
         raise UserError("optim.lr must be > 0")
+    if not (math.isfinite(config.optim.label_lr_scale) and config.optim.label_lr_scale > 0):
+        raise UserError(f"optim.label_lr_scale must be > 0, got {config.optim.label_lr_scale}")
     if config.optim.lr_schedule not in ("constant", "cosine"):
         raise UserError(f"optim.lr_schedule must be 'constant' or 'cosine', got {config.optim.lr_schedule!r}")
     data = config.data

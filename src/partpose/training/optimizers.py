@@ -28,6 +28,16 @@ LOSS_PARAMETERS: dict[str, str] = {
 }
 
 
+# the settings whose labels stand beside the method's objectives (not the label-only bounds)
+LABELLED_METHOD_SETTINGS = ("weak", "semi")
+
+
+def label_lr_scales(setting: str, scale: float) -> dict[str, float]:
+    """``build_optimizers``' ``lr_scales`` for ``optim.label_lr_scale``: the label losses'
+    optimisers in the settings that add labels to the method; nothing in the others."""
+    return {"pose2d": scale, "pose3d": scale} if setting in LABELLED_METHOD_SETTINGS else {}
+
+
 def parameter_groups(model: nn.Module) -> dict[str, list[nn.Parameter]]:
     encoder = [p for p in model.encoder.parameters() if p.requires_grad]
     decoder = [p for p in model.decoder.parameters() if p.requires_grad]
@@ -35,18 +45,34 @@ def parameter_groups(model: nn.Module) -> dict[str, list[nn.Parameter]]:
 
 
 def build_optimizers(
-    model: nn.Module, lr: float, initial_accumulator_value: float = 0.0, kind: str = "adagrad"
+    model: nn.Module,
+    lr: float,
+    initial_accumulator_value: float = 0.0,
+    kind: str = "adagrad",
+    lr_scales: dict[str, float] | None = None,
 ) -> dict[str, torch.optim.Optimizer]:
-    """One optimiser per loss: Adagrad as in the paper (``kind="adagrad"``), or Adam."""
+    """One optimiser per loss: Adagrad as in the paper (``kind="adagrad"``), or Adam.
+
+    ``lr_scales`` maps a loss name to a factor on its optimiser's learning rate (1 for the
+    others); the factor is kept in the parameter group as ``lr_scale``, so that
+    :func:`set_learning_rate` and a resumed optimiser keep it.
+    """
+    if kind not in ("adagrad", "adam"):
+        raise ValueError(f"optimiser kind must be 'adagrad' or 'adam', got {kind!r}")
+    lr_scales = lr_scales or {}
+    unknown = sorted(set(lr_scales) - set(LOSS_PARAMETERS))
+    if unknown:
+        raise ValueError(f"no optimiser for loss(es) {unknown}: the losses are {sorted(LOSS_PARAMETERS)}")
     groups = parameter_groups(model)
-    if kind == "adagrad":
-        return {
-            name: torch.optim.Adagrad(groups[which], lr=lr, initial_accumulator_value=initial_accumulator_value)
-            for name, which in LOSS_PARAMETERS.items()
-        }
-    if kind == "adam":
-        return {name: torch.optim.Adam(groups[which], lr=lr) for name, which in LOSS_PARAMETERS.items()}
-    raise ValueError(f"optimiser kind must be 'adagrad' or 'adam', got {kind!r}")
+    optimizers: dict[str, torch.optim.Optimizer] = {}
+    for name, which in LOSS_PARAMETERS.items():
+        scale = float(lr_scales.get(name, 1.0))
+        group = [{"params": groups[which], "lr_scale": scale}]
+        if kind == "adagrad":
+            optimizers[name] = torch.optim.Adagrad(group, lr=lr * scale, initial_accumulator_value=initial_accumulator_value)
+        else:
+            optimizers[name] = torch.optim.Adam(group, lr=lr * scale)
+    return optimizers
 
 
 def compute_gradients(
@@ -92,10 +118,10 @@ def apply_gradients(
 
 
 def set_learning_rate(optimizers: dict[str, torch.optim.Optimizer], lr: float) -> None:
-    """Give every parameter group of every optimiser the learning rate ``lr``."""
+    """Give every parameter group of every optimiser the learning rate ``lr`` times its ``lr_scale``."""
     for optimizer in optimizers.values():
         for group in optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("lr_scale", 1.0)
 
 
 def _clip_(grads: Iterable[torch.Tensor], max_norm: float) -> None:

@@ -44,6 +44,7 @@ from partpose.training.optimizers import (
     build_optimizers,
     compute_gradients,
     gradients_finite,
+    label_lr_scales,
     parameter_groups,
     set_learning_rate,
 )
@@ -157,7 +158,8 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
     config, model = build_model(config, data)
     model = fabric.to_device(model)
     model.train()
-    optimizers = build_optimizers(model, config.optim.lr, config.optim.initial_accumulator_value, config.optim.kind)
+    optimizers = build_optimizers(model, config.optim.lr, config.optim.initial_accumulator_value, config.optim.kind,
+                                  label_lr_scales(config.objective.setting, config.optim.label_lr_scale))
     groups = parameter_groups(model)
     params_of = {name: groups[which] for name, which in LOSS_PARAMETERS.items()}
 

@@ -1,0 +1,70 @@
+import pytest
+import torch
+from torch import nn
+
+from partpose.training.optimizers import (
+    LOSS_PARAMETERS,
+    apply_gradients,
+    build_optimizers,
+    label_lr_scales,
+    parameter_groups,
+    set_learning_rate,
+)
+
+
+class _TwoHalves(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Linear(3, 2)
+        self.decoder = nn.Linear(2, 3)
+
+
+def _one_step(model: nn.Module, optimizers, name: str, lr: float) -> list[torch.Tensor]:
+    """Parameters' displacement after one step of ``name``'s optimiser on a fixed gradient."""
+    set_learning_rate(optimizers, lr)
+    groups = parameter_groups(model)
+    params_of = {n: groups[which] for n, which in LOSS_PARAMETERS.items()}
+    before = [p.detach().clone() for p in params_of[name]]
+    grads = {name: [torch.full_like(p, 0.5) for p in params_of[name]]}
+    apply_gradients(grads, params_of, optimizers)
+    return [p.detach() - b for p, b in zip(params_of[name], before)]
+
+
+@pytest.mark.parametrize("kind", ["adam", "adagrad"])
+def test_lr_scale_multiplies_that_losses_steps_only(kind):
+    torch.manual_seed(0)
+    model = _TwoHalves()
+    optimizers = build_optimizers(model, 0.01, kind=kind, lr_scales={"pose2d": 4.0})
+    # Adam's and Adagrad's first step on a constant gradient is lr * sign(g) (up to eps)
+    scaled = _one_step(model, optimizers, "pose2d", 0.01)
+    plain = _one_step(model, optimizers, "pose3d", 0.01)
+    for s, p in zip(scaled, plain):
+        assert torch.allclose(p, torch.full_like(p, -0.01), rtol=1e-4)
+        assert torch.allclose(s, torch.full_like(s, -0.04), rtol=1e-4)
+    assert optimizers["pose2d"].param_groups[0]["lr"] == pytest.approx(0.04)
+    assert optimizers["image_unpaired"].param_groups[0]["lr"] == pytest.approx(0.01)
+
+
+def test_lr_scale_survives_a_schedule_and_a_resume():
+    model = _TwoHalves()
+    optimizers = build_optimizers(model, 1e-3, kind="adam", lr_scales={"pose3d": 2.5})
+    set_learning_rate(optimizers, 2e-3)
+    assert optimizers["pose3d"].param_groups[0]["lr"] == pytest.approx(5e-3)
+    resumed = build_optimizers(_TwoHalves(), 1e-3, kind="adam")  # built without the scale
+    for name, optimizer in resumed.items():
+        optimizer.load_state_dict(optimizers[name].state_dict())
+    set_learning_rate(resumed, 1e-3)
+    assert resumed["pose3d"].param_groups[0]["lr"] == pytest.approx(2.5e-3)
+    assert resumed["pose2d"].param_groups[0]["lr"] == pytest.approx(1e-3)
+
+
+def test_lr_scales_name_known_losses():
+    with pytest.raises(ValueError, match="no optimiser for loss"):
+        build_optimizers(_TwoHalves(), 1e-3, lr_scales={"pose_2d": 2.0})
+
+
+def test_label_lr_scales_reach_the_labels_beside_the_method_only():
+    assert label_lr_scales("weak", 3.0) == {"pose2d": 3.0, "pose3d": 3.0}
+    assert label_lr_scales("semi", 3.0) == {"pose2d": 3.0, "pose3d": 3.0}
+    for setting in ("unsup", "supervised", "labels_2d"):
+        assert label_lr_scales(setting, 3.0) == {}
