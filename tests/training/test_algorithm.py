@@ -117,6 +117,30 @@ def test_prior_appearance_grad_decides_whether_terms_on_p_z_reach_the_real_frame
     assert sum(float(g.abs().sum()) for g in decoder_grads if g is not None) > 0
 
 
+@pytest.mark.parametrize("pose_grad", [True, False])
+def test_reconstruction_pose_grad_decides_whether_l_iu_moves_the_pose_heads(setup, pose_grad):
+    """Off, L_I^u still trains D and the appearance head, and no longer reaches the pose heads."""
+    config, model, batch, prior, up = setup
+    from dataclasses import replace
+
+    objective = replace(config.objective, reconstruction_pose_grad=pose_grad)
+    out = training_losses(model, batch, prior, 0, 1.0, objective, step_generator(0, 0), prior_up=up)
+    encoder = model.encoder
+    parts = {"pose": [*encoder.local_vectors_head.parameters(), *encoder.rotation_head.parameters(),
+                      *encoder.scale_head.parameters(), *encoder.offset_head.parameters()],
+             "appearance": list(encoder.appearance_head.parameters()),
+             "decoder": list(model.decoder.parameters())}
+    norms = {}
+    for name, params in parts.items():
+        grads = torch.autograd.grad(out.losses["image_unpaired"], params, allow_unused=True, retain_graph=True)
+        norms[name] = sum(float(g.abs().sum()) for g in grads if g is not None)
+    assert (norms["pose"] > 0) == pose_grad
+    assert norms["appearance"] > 0 and norms["decoder"] > 0
+    # the same loss value either way: only where its gradient goes differs
+    on = training_losses(model, batch, prior, 0, 1.0, config.objective, step_generator(0, 0), prior_up=up)
+    torch.testing.assert_close(out.losses["image_unpaired"], on.losses["image_unpaired"])
+
+
 def test_without_appearance_consistency_there_is_no_l_ic_and_no_l_as(setup):
     config, model, batch, prior, up = setup
     from dataclasses import replace

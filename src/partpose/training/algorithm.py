@@ -176,7 +176,12 @@ def training_losses(
             losses[f"energy_appearance_{half}"] = appearance_energy(est_s.appearance.detach(), est_z.appearance)
 
     # 2. Consistency objectives.
-    synth_t = model.synthesize(est_s.appearance, est_t.q, est_t.depth, est_t.scale, background)
+    # With reconstruction_pose_grad off, I_t is reconstructed from a detached pose: L_I^u then
+    # teaches D and the appearance, and leaves the pose to the labels (weak) and the energies.
+    pose_t = (est_t.q, est_t.depth, est_t.scale)
+    if not objective.reconstruction_pose_grad:
+        pose_t = tuple(x.detach() for x in pose_t)
+    synth_t = model.synthesize(est_s.appearance, *pose_t, background)
     fg_prob = 1.0 - synth_t.seg_probs[:, :1]
     losses["image_unpaired"] = image_unpaired_loss(
         synth_t.image, image_t, background, fg_prob, saliency, beta, background_valid

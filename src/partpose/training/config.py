@@ -54,6 +54,9 @@ class ObjectiveConfig:
     view_up: Literal["spine", "world"] = "world"  # the view prior's up: the world's up of the prior's motion capture (bodies lean and bend as in real footage) | the body's spine (upright bodies only; earlier versions)
     prior_appearance_grad: bool = True  # False: p_z is drawn with detached appearance codes (docs/learning.md)
     appearance_consistency: bool = True  # False: no L_I^c and no L_as, the terms a constant appearance code meets (docs/learning.md)
+    # False: L_I^u reconstructs I_t from a detached pose (q_t, depth, scale), so it trains D and
+    # the appearance only; for weak, where the 2D labels hold the pose (docs/learning.md)
+    reconstruction_pose_grad: bool = True
     silhouette_weight: float = 0.0  # > 0: add this times L_sil (the 2D skeleton against m_sal, a chamfer) to L_I^u; off with no_saliency (docs/learning.md)
 
 
