@@ -49,6 +49,11 @@ ROWS: dict[str, tuple[str, list[str]]] = {
     # weak's baseline, not the method: the encoder trained on the 2D labels alone, as the
     # supervised row is on its 3D and 2D labels (what weak's labels teach without the method)
     "labels_2d": ("2D labels alone (weak's labels, no method)", ["objective.setting=labels_2d"]),
+    # weak with L_I^u reconstructing I_t from a detached pose: the reconstruction trains D and the
+    # appearance, the 2D labels and the energies the pose (docs/learning.md, "The pose out of the
+    # reconstruction")
+    "weak_pose_from_labels": ("weak, L_I^u without the pose's gradient",
+                              ["objective.setting=weak", "objective.reconstruction_pose_grad=false"]),
     "no_fk_camera": ("unsup w/o T_fk∘T_c", ["model.no_fk_camera=true"]),
     "no_saliency": ("unsup w/o m_sal", ["objective.no_saliency=true"]),
     "no_adaptation": ("unsup w/o adaptation", ["objective.no_adaptation=true"]),
