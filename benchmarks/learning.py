@@ -341,6 +341,9 @@ def target_lines(grouped: dict[str, list[dict]]) -> list[str]:
         ("unsup ≤ 0.6 × mean-pose baseline", "unsup", "mean_pose", 0.6),
         ("unsup ≤ 2 × supervised", "unsup", "supervised", 2.0),
         ("weak ≤ 1.3 × supervised", "weak", "supervised", 1.3),
+        # the weak row with L_I^u kept off the pose: the same target, and whether it beats the mean pose
+        ("(L_I^u without the pose's gradient) weak ≤ 1.3 × supervised", "weak_pose_from_labels", "supervised", 1.3),
+        ("(L_I^u without the pose's gradient) weak < mean-pose baseline", "weak_pose_from_labels", "mean_pose", 1.0),
         ("unsup < w/o adaptation", "unsup", "no_adaptation", 1.0),
         ("unsup < w/o T_fk∘T_c", "unsup", "no_fk_camera", 1.0),
     ]

@@ -47,6 +47,17 @@ def test_target_lines_say_whether_no_saliency_is_worst_or_degenerate():
     assert "degenerate" not in "\n".join(learning.target_lines(grouped))
 
 
+def test_target_lines_check_the_weak_variant_against_the_bound_and_the_mean_pose():
+    grouped = {"supervised": [_result("supervised", 200.0, 200.0)], "mean_pose": [_result("mean_pose", 250.0, 0.0)],
+               "weak_pose_from_labels": [_result("weak_pose_from_labels", 250.0, 100.0),
+                                         _result("weak_pose_from_labels", 270.0, 100.0)]}
+    lines = learning.target_lines(grouped)
+    # (250 + 270) / 2 = 260: 1.30 x the bound (met), 1.04 x the mean pose (not below it)
+    assert "| (L_I^u without the pose's gradient) weak ≤ 1.3 × supervised | 1.30 | yes |" in lines
+    assert "| (L_I^u without the pose's gradient) weak < mean-pose baseline | 1.04 | **no** |" in lines
+    assert not any(line.startswith("| weak ≤") for line in lines)  # the weak row itself did not run
+
+
 def test_table_goes_between_the_markers_only(tmp_path):
     page = tmp_path / "page.md"
     page.write_text(f"intro\n{learning.TABLE_START}\nold table\n{learning.TABLE_END}\nafter\n")
