@@ -1,8 +1,28 @@
-"""What the benchmark scripts share: writing their Markdown table."""
+"""What the benchmark scripts share: the arguments of those that read checkpoints, and writing
+their Markdown table."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
+
+
+def checkpoints_parser(doc: str, checkpoints: str = "+") -> argparse.ArgumentParser:
+    """An argument parser described by ``doc``'s first line, with the ``checkpoints`` (``nargs``
+    ``checkpoints``), ``--threads`` and ``--out`` arguments of the scripts that read checkpoints."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("checkpoints", nargs=checkpoints, help="checkpoint files or run folders (a folder: its best checkpoint)")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: PyTorch's default)")
+    parser.add_argument("--out", type=Path, help="also write the table to this Markdown file")
+    return parser
+
+
+def use_threads(threads: int) -> None:
+    """``torch.set_num_threads(threads)``, or PyTorch's default when ``threads`` is 0."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 def finish_table(lines: list[str], out: Path | None) -> int:

@@ -25,7 +25,6 @@ configuration; the data and objective of the first configuration given by the ov
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -34,6 +33,9 @@ import torch
 from torch.utils.data import DataLoader
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchmark_tables import checkpoints_parser, use_threads  # noqa: E402
+
 STUDIO = ["data.synthetic.scene=studio", "data.synthetic.moving_camera_fraction=0", "optim.kind=adam"]
 
 
@@ -90,16 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     from partpose.training.config import load_config
     from partpose.training.data_setup import build_training_data
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoints", nargs="*", help="checkpoint files or run folders")
+    parser = checkpoints_parser(__doc__, checkpoints="*")
     parser.add_argument("--init", action="store_true", help="also a new model (seed 0)")
     parser.add_argument("--batches", type=int, default=6, help="batches of 16 training pairs")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: PyTorch's default)")
     parser.add_argument("--config", type=Path, help="YAML configuration (default: the built-in defaults)")
-    parser.add_argument("--out", type=Path, help="also write the table to this Markdown file")
     args, overrides = parser.parse_known_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    use_threads(args.threads)
     try:
         config = load_config(args.config, STUDIO + overrides)
         models = [("new model (seed 0)", None)] if args.init or not args.checkpoints else []

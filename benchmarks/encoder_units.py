@@ -19,7 +19,6 @@ The figures of docs/learning.md ("Dead units in the encoder's heads") came from 
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -28,7 +27,7 @@ import torch
 from torch.utils.data import DataLoader, Subset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark_tables import finish_table  # noqa: E402
+from benchmark_tables import checkpoints_parser, finish_table, use_threads  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -75,14 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     from partpose.errors import UserError
     from partpose.inference.loading import load_model
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoints", nargs="+", help="checkpoint files or run folders")
+    parser = checkpoints_parser(__doc__)
     parser.add_argument("--frames", type=int, default=512, help="test frames per checkpoint")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: PyTorch's default)")
-    parser.add_argument("--out", type=Path, help="also write the table to this Markdown file")
     args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    use_threads(args.threads)
     lines = [
         f"Encoder units on {args.frames} test frames per checkpoint (`python benchmarks/encoder_units.py`).",
         "",

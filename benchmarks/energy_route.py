@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     low, high = config.objective.view_elevation_deg
     view_lines = [
         f"Views relative to the body (elevation above the plane perpendicular to the spine, roll of the image's "
-        f"x axis out of it; degrees, 5th / 50th / 95th percentile; 3,000 each):",
+        "x axis out of it; degrees, 5th / 50th / 95th percentile; 3,000 each):",
         "",
         f"| views | elevation | roll | elevation outside [{low:g}, {high:g}] | roll > 10° |",
         "|---|---|---|---|---|",

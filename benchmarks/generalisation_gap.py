@@ -18,14 +18,11 @@ The figures of docs/learning.md ("How far the supervised bound gets") came from 
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark_tables import finish_table  # noqa: E402
+from benchmark_tables import checkpoints_parser, finish_table, use_threads  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 COMBINATIONS = (("train", "train"), ("train", "test"), ("test", "train"), ("test", "test"))
@@ -53,14 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     from partpose.errors import UserError
     from partpose.inference.loading import load_model
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoints", nargs="+", help="checkpoint files or run folders")
+    parser = checkpoints_parser(__doc__)
     parser.add_argument("--videos", type=int, default=160, help="videos rendered per combination")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: PyTorch's default)")
-    parser.add_argument("--out", type=Path, help="also write the table to this Markdown file")
     args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    use_threads(args.threads)
     lines = [
         f"Generalisation gap on {args.videos} videos per combination "
         "(`python benchmarks/generalisation_gap.py`): MPJPE / PA-MPJPE (mm), median facing error (°).",

@@ -17,14 +17,13 @@ in depth (docs/learning.md, "The pose out of the reconstruction").
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark_tables import finish_table  # noqa: E402
+from benchmark_tables import checkpoints_parser, finish_table, use_threads  # noqa: E402
 
 
 def pose_errors(q: torch.Tensor, q_true: torch.Tensor, pose_cam_mm: torch.Tensor, true_cam_mm: torch.Tensor) -> dict[str, float]:
@@ -74,14 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     from partpose.inference.loading import load_model
     from partpose.training.data_setup import load_videos
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoints", nargs="+", help="checkpoint files or run folders (a folder: its best checkpoint)")
+    parser = checkpoints_parser(__doc__)
     parser.add_argument("--max-frames", type=int, default=1024, help="test frames read, evenly thinned")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: PyTorch's default)")
-    parser.add_argument("--out", type=Path, help="also write the table to this Markdown file")
     args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    use_threads(args.threads)
     lines = [
         f"Where the poses go wrong (`python benchmarks/pose_errors.py`; up to {args.max_frames} test frames): the 2D "
         "pose against the 2D labels (normalised crop coordinates), the root-relative camera-frame error across the "

@@ -27,7 +27,6 @@ architecture with fresh weights: what random features already carry.
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 from dataclasses import replace
@@ -36,7 +35,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark_tables import finish_table  # noqa: E402
+from benchmark_tables import checkpoints_parser, finish_table, use_threads  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DECAYS = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)  # ridge weight decay, times the number of frames
@@ -180,16 +179,12 @@ def main(argv: list[str] | None = None) -> int:
     from partpose.inference.loading import load_model
     from partpose.models.partpose_model import PartPoseModel
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoints", nargs="+", help="checkpoint files or run folders")
+    parser = checkpoints_parser(__doc__)
     parser.add_argument("--untrained", action="store_true", help="also probe the first checkpoint's architecture with fresh weights")
     parser.add_argument("--videos", type=int, default=160, help="videos rendered per split")
     parser.add_argument("--max-frames", type=int, default=2048, help="frames read per split")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: PyTorch's default)")
-    parser.add_argument("--out", type=Path, help="also write the table to this Markdown file")
     args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    use_threads(args.threads)
     lines = [
         f"The view read from the trunk's features (`python benchmarks/view_probe.py`; {args.videos} videos, up to "
         f"{args.max_frames} frames per split): front/back right (%) and median azimuth error (°) on the test split, "
