@@ -22,9 +22,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchmark_tables import checkpoints_parser, finish_table, use_threads  # noqa: E402
@@ -62,11 +61,10 @@ def unit_activity(encoder, images: torch.Tensor, batch_size: int = 64) -> dict[s
 def test_images(config, frames: int) -> torch.Tensor:
     """``frames`` test frames of ``config``'s data, evenly spread, ``(N, 3, H, W)`` in [0, 1]."""
     from partpose.data.pairs import FrameDataset
+    from partpose.evaluation.evaluate import thin_frames
     from partpose.training.data_setup import load_videos
 
-    dataset = FrameDataset(load_videos(config)[1])
-    if len(dataset) > frames:
-        dataset = Subset(dataset, np.linspace(0, len(dataset) - 1, frames).round().astype(int).tolist())
+    dataset = thin_frames(FrameDataset(load_videos(config)[1]), frames)
     return torch.cat([batch["image"] for batch in DataLoader(dataset, batch_size=256)])
 
 

@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     data = build_training_data(config)
     low, high = config.objective.view_elevation_deg
     view_lines = [
-        f"Views relative to the body (elevation above the plane perpendicular to the spine, roll of the image's "
+        "Views relative to the body (elevation above the plane perpendicular to the spine, roll of the image's "
         "x axis out of it; degrees, 5th / 50th / 95th percentile; 3,000 each):",
         "",
         f"| views | elevation | roll | elevation outside [{low:g}, {high:g}] | roll > 10° |",

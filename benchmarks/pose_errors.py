@@ -49,12 +49,11 @@ def pose_errors(q: torch.Tensor, q_true: torch.Tensor, pose_cam_mm: torch.Tensor
 @torch.no_grad()
 def checkpoint_errors(model, frames, max_frames: int, batch_size: int = 64) -> dict[str, float]:
     """:func:`pose_errors` of ``model`` on a ``FrameDataset`` with 2D and 3D labels."""
-    import numpy as np
-    from torch.utils.data import DataLoader, Subset
+    from torch.utils.data import DataLoader
 
-    dataset = frames
-    if len(frames) > max_frames:
-        dataset = Subset(frames, np.linspace(0, len(frames) - 1, max_frames).round().astype(int).tolist())
+    from partpose.evaluation.evaluate import thin_frames
+
+    dataset = thin_frames(frames, max_frames)
     model.eval()
     parts: dict[str, list[torch.Tensor]] = {"q": [], "q_true": [], "pose": [], "true": []}
     for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):

@@ -132,12 +132,11 @@ def fit_probe(features: torch.Tensor, targets: torch.Tensor, videos: torch.Tenso
 def read_frames(model, frames, max_frames: int, batch_size: int = 64) -> dict[str, torch.Tensor]:
     """Up to ``max_frames`` frames of a ``FrameDataset`` (evenly thinned): ``features (N, F)``,
     ``predicted`` and ``truth`` poses ``(N, 17, 3)`` (camera frame, mm), ``videos (N,)``."""
-    import numpy as np
-    from torch.utils.data import DataLoader, Subset
+    from torch.utils.data import DataLoader
 
-    dataset = frames
-    if len(frames) > max_frames:
-        dataset = Subset(frames, np.linspace(0, len(frames) - 1, max_frames).round().astype(int).tolist())
+    from partpose.evaluation.evaluate import thin_frames
+
+    dataset = thin_frames(frames, max_frames)
     model.eval()
     read: dict[str, list[torch.Tensor]] = {"features": [], "predicted": [], "truth": [], "videos": []}
     for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):

@@ -27,13 +27,19 @@ class Predictions:
     video_index: np.ndarray  # (N,)
 
 
+def thin_frames(frames, max_frames: int | None):
+    """``frames`` (any dataset) evenly thinned to at most ``max_frames`` items, first and last
+    kept; the dataset itself when it is no longer or ``max_frames`` is ``None``."""
+    if max_frames is None or len(frames) <= max_frames:
+        return frames
+    return Subset(frames, np.linspace(0, len(frames) - 1, max_frames).round().astype(int).tolist())
+
+
 @torch.no_grad()
 def predict_frames(model, frames, batch_size: int = 64, max_frames: int | None = None,
                    device: torch.device | str = "cpu", with_segmentation: bool = True) -> Predictions:
     """Predict every frame of a ``FrameDataset`` (evenly thinned to ``max_frames``)."""
-    dataset = frames
-    if max_frames is not None and len(frames) > max_frames:
-        dataset = Subset(frames, np.linspace(0, len(frames) - 1, max_frames).round().astype(int).tolist())
+    dataset = thin_frames(frames, max_frames)
     was_training = model.training
     model.eval()
     out: dict[str, list[np.ndarray]] = {k: [] for k in ("pose", "gt", "q", "seg", "gt_seg", "video")}
