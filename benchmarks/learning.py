@@ -54,6 +54,12 @@ ROWS: dict[str, tuple[str, list[str]]] = {
     # reconstruction")
     "weak_pose_from_labels": ("weak, L_I^u without the pose's gradient",
                               ["objective.setting=weak", "objective.reconstruction_pose_grad=false"]),
+    # weak_pose_from_labels with the appearance read by a trunk of its own: L_I^u and L_seg no
+    # longer train the trunk the pose heads read (docs/learning.md, "The pose out of the
+    # reconstruction")
+    "weak_own_trunk": ("weak, L_I^u without the pose's gradient, appearance's own trunk",
+                       ["objective.setting=weak", "objective.reconstruction_pose_grad=false",
+                        "model.encoder.appearance_trunk=own"]),
     "no_fk_camera": ("unsup w/o T_fk∘T_c", ["model.no_fk_camera=true"]),
     "no_saliency": ("unsup w/o m_sal", ["objective.no_saliency=true"]),
     "no_adaptation": ("unsup w/o adaptation", ["objective.no_adaptation=true"]),
@@ -344,6 +350,8 @@ def target_lines(grouped: dict[str, list[dict]]) -> list[str]:
         # the weak row with L_I^u kept off the pose: the same target, and whether it beats the mean pose
         ("(L_I^u without the pose's gradient) weak ≤ 1.3 × supervised", "weak_pose_from_labels", "supervised", 1.3),
         ("(L_I^u without the pose's gradient) weak < mean-pose baseline", "weak_pose_from_labels", "mean_pose", 1.0),
+        ("(the same, appearance's own trunk) weak ≤ 1.3 × supervised", "weak_own_trunk", "supervised", 1.3),
+        ("(the same, appearance's own trunk) weak < mean-pose baseline", "weak_own_trunk", "mean_pose", 1.0),
         ("unsup < w/o adaptation", "unsup", "no_adaptation", 1.0),
         ("unsup < w/o T_fk∘T_c", "unsup", "no_fk_camera", 1.0),
     ]

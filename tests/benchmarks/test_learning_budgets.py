@@ -56,6 +56,11 @@ def test_target_lines_check_the_weak_variant_against_the_bound_and_the_mean_pose
     assert "| (L_I^u without the pose's gradient) weak ≤ 1.3 × supervised | 1.30 | yes |" in lines
     assert "| (L_I^u without the pose's gradient) weak < mean-pose baseline | 1.04 | **no** |" in lines
     assert not any(line.startswith("| weak ≤") for line in lines)  # the weak row itself did not run
+    grouped["weak_own_trunk"] = [_result("weak_own_trunk", 240.0, 100.0)]
+    lines = learning.target_lines(grouped)
+    # 240 / 200 = 1.20 x the bound, 240 / 250 = 0.96 x the mean pose
+    assert "| (the same, appearance's own trunk) weak ≤ 1.3 × supervised | 1.20 | yes |" in lines
+    assert "| (the same, appearance's own trunk) weak < mean-pose baseline | 0.96 | yes |" in lines
 
 
 def test_table_goes_between_the_markers_only(tmp_path):
