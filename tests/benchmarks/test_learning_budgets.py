@@ -1,5 +1,7 @@
 """benchmarks/learning.py: every (budget, row) pair names a valid training configuration."""
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -112,3 +114,37 @@ def test_mean_pose_in_true_views_turns_the_mean_canonical_pose_to_each_view():
     predicted = learning.mean_pose_in_true_views(np.stack([rest, other @ _turn_about_z(70).T]), target[None])[0]
     _, R = canonicalize(torch.from_numpy(target[None]))
     np.testing.assert_allclose(predicted, (R[0].T @ mean.T).T.numpy(), atol=1e-6)
+
+
+def test_row_groups_expand_to_their_rows_once_in_order():
+    assert learning.expand_rows(["paper"]) == list(learning.PAPER_ROWS)
+    assert learning.expand_rows(["unsup", "paper", "labels_2d"])[:2] == ["unsup", "mean_pose"]
+    assert learning.expand_rows(["unsup", "paper", "labels_2d"]).count("unsup") == 1
+    assert learning.expand_rows(["all"]) == list(learning.ROWS)
+    # paper and extra split the rows between them
+    assert sorted(learning.expand_rows(["paper", "extra"])) == sorted(learning.ROWS)
+    assert not set(learning.ROW_GROUPS["extra"]) & set(learning.PAPER_ROWS)
+
+
+def test_row_jobs_run_reference_rows_once():
+    assert learning.row_jobs(["mean_pose", "unsup"], [0, 1]) == [("mean_pose", 0), ("unsup", 0), ("unsup", 1)]
+
+
+def test_parallel_runs_report_the_runs_that_failed(monkeypatch, tmp_path):
+    """Each (row, seed) runs as its own process; a failed one is reported, the others still run."""
+    def fake_command(row, seed, budget, runs, threads):
+        marker = tmp_path / f"{row}_{seed}_{threads}"
+        return [sys.executable, "-c", f"open({str(marker)!r}, 'w'); raise SystemExit({int(row == 'weak')})"]
+
+    monkeypatch.setattr(learning, "job_command", fake_command)
+    failed = learning.run_jobs_in_parallel(["unsup", "weak", "mean_pose"], [0, 1], "cpu_world", tmp_path, jobs=2,
+                                           threads=3)
+    assert failed == [("weak", 0), ("weak", 1)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mean_pose_0_3", "unsup_0_3", "unsup_1_3", "weak_0_3",
+                                                          "weak_1_3"]
+
+
+def test_a_job_command_runs_one_row_and_seed_without_the_table():
+    command = learning.job_command("weak", 1, "cpu_world", ROOT / "runs", 1)
+    assert command[command.index("--rows") + 1:command.index("--rows") + 2] == ["weak"]
+    assert command[command.index("--seeds") + 1] == "1" and "--no-table" in command
