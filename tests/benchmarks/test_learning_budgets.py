@@ -63,6 +63,11 @@ def test_target_lines_check_the_weak_variant_against_the_bound_and_the_mean_pose
     # 240 / 200 = 1.20 x the bound, 240 / 250 = 0.96 x the mean pose
     assert "| (the same, appearance's own trunk) weak ≤ 1.3 × supervised | 1.20 | yes |" in lines
     assert "| (the same, appearance's own trunk) weak < mean-pose baseline | 0.96 | yes |" in lines
+    grouped["unsup_sil_rot_own_trunk"] = [_result("unsup_sil_rot_own_trunk", 225.0, 100.0)]
+    lines = learning.target_lines(grouped)
+    # 225 / 250 = 0.90 x the mean pose (above 0.6), 225 / 200 = 1.12 x the bound (within 2)
+    assert "| (ours, appearance's own trunk) ≤ 0.6 × mean-pose baseline | 0.90 | **no** |" in lines
+    assert "| (ours, appearance's own trunk) ≤ 2 × supervised | 1.12 | yes |" in lines
 
 
 def test_table_goes_between_the_markers_only(tmp_path):
