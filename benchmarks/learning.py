@@ -36,6 +36,13 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
+# The pose off the appearance's paths: L_I^u reconstructs I_t from a detached pose (it trains D
+# and the appearance only) and the appearance is read by a trunk of its own, so L_I^u, L_seg and
+# L_I^c no longer train the trunk the pose heads read (docs/learning.md, "The pose out of the
+# reconstruction"). weak on it: the 2D labels and the energies teach the pose; our row on it:
+# L_sil and the energies.
+OWN_TRUNK = ["objective.reconstruction_pose_grad=false", "model.encoder.appearance_trunk=own"]
+
 # Row name -> (label, config overrides). The REFERENCE_ROWS are not trained.
 ROWS: dict[str, tuple[str, list[str]]] = {
     "mean_pose": ("mean-pose baseline", []),
@@ -57,12 +64,8 @@ ROWS: dict[str, tuple[str, list[str]]] = {
     # reconstruction")
     "weak_pose_from_labels": ("weak, L_I^u without the pose's gradient",
                               ["objective.setting=weak", "objective.reconstruction_pose_grad=false"]),
-    # weak_pose_from_labels with the appearance read by a trunk of its own: L_I^u and L_seg no
-    # longer train the trunk the pose heads read (docs/learning.md, "The pose out of the
-    # reconstruction")
     "weak_own_trunk": ("weak, L_I^u without the pose's gradient, appearance's own trunk",
-                       ["objective.setting=weak", "objective.reconstruction_pose_grad=false",
-                        "model.encoder.appearance_trunk=own"]),
+                       ["objective.setting=weak"] + OWN_TRUNK),
     "no_fk_camera": ("unsup w/o T_fk∘T_c", ["model.no_fk_camera=true"]),
     "no_saliency": ("unsup w/o m_sal", ["objective.no_saliency=true"]),
     "no_adaptation": ("unsup w/o adaptation", ["objective.no_adaptation=true"]),
@@ -77,12 +80,8 @@ ROWS: dict[str, tuple[str, list[str]]] = {
 }
 ROWS["unsup_sil_rot"] = ("unsup_sil + rotation energy (ours)",
                          ROWS["unsup_sil"][1] + ["objective.energy_frame=canonical_rotation"])
-# our row on weak_own_trunk's footing: L_I^u trains D and the appearance only, and the appearance
-# has a trunk of its own, so the pose's trunk learns from L_sil and the energies (docs/learning.md,
-# "The pose out of the reconstruction")
 ROWS["unsup_sil_rot_own_trunk"] = ("ours, L_I^u without the pose's gradient, appearance's own trunk",
-                                   ROWS["unsup_sil_rot"][1] + ["objective.reconstruction_pose_grad=false",
-                                                               "model.encoder.appearance_trunk=own"])
+                                   ROWS["unsup_sil_rot"][1] + OWN_TRUNK)
 
 # The table the method is judged by: the baselines, the three settings and the paper's ablations.
 # The other rows are oracles and diagnoses (docs/learning.md).
@@ -302,7 +301,11 @@ def run_rows(rows: list[str], seeds: list[int], budget: str, runs: Path, threads
             "commit": commit(), "machine": machine(), "wall_seconds": time.perf_counter() - started,
             "date": time.strftime("%Y-%m-%d %H:%M"),
         })
-        (folder / f"{row}_seed{seed}.json").write_text(json.dumps(result, indent=1))
+        # written whole or not at all: a run stopped mid-write must not leave a file the table cannot read
+        path = folder / f"{row}_seed{seed}.json"
+        partial = path.with_suffix(".json.partial")
+        partial.write_text(json.dumps(result, indent=1))
+        os.replace(partial, path)
         m = result["metrics"]
         print(f"   MPJPE {m['mpjpe']:.1f}  PA-MPJPE {m['pa_mpjpe']:.1f}  ({result['wall_seconds'] / 60:.1f} min)",
               flush=True)
