@@ -5,7 +5,7 @@ reasons the paper gives?
                                                        # two runs at a time (about 2.1 hours on 2 cores)
     python benchmarks/learning.py --rows extra         # the oracles and diagnoses; --rows all: every row
     python benchmarks/learning.py --rows unsup weak --seeds 0
-    python benchmarks/learning.py --budget gpu         # the larger budget, on a GPU
+    python benchmarks/learning.py --budget gpu         # the larger budget (the default where CUDA is available)
     python benchmarks/learning.py --table-only         # re-assemble the table from saved rows
     python benchmarks/learning.py --rescore            # add metrics new since a row ran (its checkpoint)
     python benchmarks/learning.py --rows unsup weak --threads 1 &   # two rows at a time, one core each
@@ -140,9 +140,15 @@ BUDGETS: dict[str, list[str]] = {
     # are shared, the appearance runs its own copy of the last stage (the paper's Fig. 3 splits
     # E into a pose and an appearance path; docs/learning.md, "An appearance branch")
     "cpu_world_branch": CPU + ["objective.view_up=world", "model.encoder.appearance_trunk=branch"],
-    # a GPU: 128² crops, a ResNet-50-like encoder, many more steps
-    "gpu": ["--config", "configs/synthetic_gpu.yaml", "run.steps=30000", "run.eval_every=2500"] + STUDIO,
+    # a GPU: 128² crops, a ResNet-50-like encoder, 30 times the steps; Adam as on the CPU budgets
+    "gpu": ["--config", "configs/synthetic_gpu.yaml", "run.steps=30000", "run.eval_every=2500",
+            "optim.kind=adam"] + STUDIO,
 }
+
+
+def default_budget() -> str:
+    """The budget a run gets without ``--budget``: ``gpu`` where CUDA is available, else ``cpu_world``."""
+    return "gpu" if torch.cuda.is_available() else "cpu_world"
 
 METRICS = (("mpjpe", "MPJPE (mm) ↓"), ("pa_mpjpe", "PA-MPJPE (mm) ↓"), ("pck3d", "3DPCK (%) ↑"),
            ("miou_fg_bg", "mIoU FG/BG (%) ↑"), ("miou_parts", "mIoU parts (%) ↑"),
@@ -502,7 +508,8 @@ def main() -> int:
                         help="rows or groups of rows: paper (the default: the baselines, the settings and the "
                              f"paper's ablations), extra (the oracles and diagnoses), all; rows: {', '.join(ROWS)}")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
-    parser.add_argument("--budget", choices=list(BUDGETS), default="cpu_world")
+    parser.add_argument("--budget", choices=list(BUDGETS), default=None,
+                        help="the training budget of every row (default: gpu where CUDA is available, else cpu_world)")
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "learning")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads per row (0: PyTorch's default)")
     parser.add_argument("--jobs", type=int, default=1,
@@ -514,6 +521,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, got {args.jobs}")
+    args.budget = args.budget or default_budget()
     rows, failed = expand_rows(args.rows), []
     if args.rescore:
         if args.threads:

@@ -165,3 +165,14 @@ def test_a_job_command_runs_one_row_and_seed_without_the_table():
     command = learning.job_command("weak", 1, "cpu_world", ROOT / "runs", 1)
     assert command[command.index("--rows") + 1:command.index("--rows") + 2] == ["weak"]
     assert command[command.index("--seeds") + 1] == "1" and "--no-table" in command
+
+
+def test_the_gpu_budget_is_the_default_where_cuda_is_available(monkeypatch):
+    monkeypatch.setattr(learning.torch.cuda, "is_available", lambda: False)
+    assert learning.default_budget() == "cpu_world"
+    monkeypatch.setattr(learning.torch.cuda, "is_available", lambda: True)
+    assert learning.default_budget() == "gpu"
+    config_path, rest = learning.split_overrides(learning.BUDGETS["gpu"])
+    gpu, cpu = load_config(ROOT / config_path, rest), load_config(None, learning.BUDGETS["cpu_world"])
+    assert gpu.run.steps >= 30 * cpu.run.steps and gpu.model.resolution == 2 * cpu.model.resolution
+    assert gpu.optim.kind == cpu.optim.kind == "adam"
