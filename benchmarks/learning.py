@@ -2,7 +2,7 @@
 reasons the paper gives?
 
     python benchmarks/learning.py --jobs 2             # the paper's rows, the CPU budget (cpu_world), seeds 0 and 1,
-                                                       # two runs at a time (about 2.1 hours on 2 cores)
+                                                       # two runs at a time (2 h 4 min on 2 cores)
     python benchmarks/learning.py --rows extra         # the oracles and diagnoses; --rows all: every row
     python benchmarks/learning.py --rows unsup weak --seeds 0
     python benchmarks/learning.py --budget gpu         # the larger budget (the default where CUDA is available)
