@@ -33,6 +33,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from partpose.utils.files import atomic_path
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
@@ -308,10 +310,8 @@ def run_rows(rows: list[str], seeds: list[int], budget: str, runs: Path, threads
             "date": time.strftime("%Y-%m-%d %H:%M"),
         })
         # written whole or not at all: a run stopped mid-write must not leave a file the table cannot read
-        path = folder / f"{row}_seed{seed}.json"
-        partial = path.with_suffix(".json.partial")
-        partial.write_text(json.dumps(result, indent=1))
-        os.replace(partial, path)
+        with atomic_path(folder / f"{row}_seed{seed}.json") as tmp:
+            tmp.write_text(json.dumps(result, indent=1))
         m = result["metrics"]
         print(f"   MPJPE {m['mpjpe']:.1f}  PA-MPJPE {m['pa_mpjpe']:.1f}  ({result['wall_seconds'] / 60:.1f} min)",
               flush=True)

@@ -26,11 +26,11 @@ def test_the_studio_ours_config_is_the_tables_row():
     """configs/studio_ours_cpu.yaml trains what the row unsup_sil_rot_own_trunk of the cpu_world
     budget trains (the README sends users to the file for that row), but in its own run folder."""
     config_path, rest = learning.split_overrides(learning.BUDGETS["cpu_world"])
-    row = load_config(config_path, rest + learning.ROWS["unsup_sil_rot_own_trunk"][1])
+    overrides = rest + learning.ROWS["unsup_sil_rot_own_trunk"][1]
+    row = load_config(config_path, overrides)
     config = load_config(ROOT / "configs" / "studio_ours_cpu.yaml")
     assert config.run.out_dir == "runs/studio_ours_cpu"
-    assert config == load_config(config_path, rest + learning.ROWS["unsup_sil_rot_own_trunk"][1]
-                                 + ["run.out_dir=runs/studio_ours_cpu"])
+    assert config == load_config(config_path, overrides + ["run.out_dir=runs/studio_ours_cpu"])
     assert config != row and config.model == row.model and config.objective == row.objective
 
 

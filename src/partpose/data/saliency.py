@@ -9,13 +9,13 @@ Convention:
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from partpose.errors import UserError
+from partpose.utils.files import atomic_path
 
 SALIENCY_METHODS = ("spectral_residual", "fine_grained")
 """``spectral_residual``: Hou & Zhang (CVPR 2007), OpenCV's StaticSaliencySpectralResidual (works
@@ -139,10 +139,8 @@ class SaliencyCache:
         if maps is None:
             maps = saliency_maps(frames, self.method)
             if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")
-                np.save(tmp, maps)
-                os.replace(tmp, path)
+                with atomic_path(path, suffix=".npy") as tmp:
+                    np.save(tmp, maps)
         maps.flags.writeable = False
         self._memory[key] = maps
         return maps

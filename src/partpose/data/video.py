@@ -12,7 +12,6 @@ Convention:
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import numpy as np
 from partpose.errors import UserError
 
 from partpose.geometry.skeleton import H36M17
+from partpose.utils.files import atomic_path
 
 CAMERA_MOTION_PIXEL_THRESHOLD = 10.0
 """τ: a pixel differs from the background when its mean absolute RGB difference exceeds this
@@ -221,10 +221,8 @@ def _video_entry(video: Video) -> dict:
 
 
 def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    with atomic_path(path, suffix=".npz") as tmp:
+        np.savez(tmp, **arrays)
 
 
 def save_videos(path: str | Path, videos: list[Video]) -> None:
