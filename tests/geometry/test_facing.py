@@ -82,3 +82,26 @@ def test_shape_errors_are_one_line():
         front_weight(q, depth[:1], s)
     with pytest.raises(ValueError, match="scale"):
         front_weight(q, depth, s[:1])
+
+
+def test_depth_twin_projects_to_the_same_points_with_left_and_right_swapped():
+    from partpose.geometry.facing import depth_twin, depth_twin_pose
+    from partpose.geometry.kinematics import canonicalize
+
+    q, depth, s = seen_at(torch.tensor([0.0, 30.0, 100.0, 200.0]))
+    q_twin, depth_twin_ = depth_twin(q, depth)
+    flip = list(H36M17.flip_permutation)
+    for j, k in enumerate(flip):  # joint j of the twin is joint k of the pose, its depth negated
+        assert torch.equal(q_twin[:, j], q[:, k])
+        assert torch.equal(depth_twin_[:, j], -depth[:, k])
+    assert all(torch.equal(a, b) for a, b in zip(depth_twin(q_twin, depth_twin_), (q, depth)))
+    # the twin faces the other way: the complement of the pose's front weight
+    torch.testing.assert_close(front_weight(q_twin, depth_twin_, s), 1.0 - front_weight(q, depth, s))
+    # as a camera-frame pose it is a proper body again: canonicalised, it projects to the twin's points
+    pose_cam = torch.cat((q / s[:, None, None], depth[..., None]), dim=-1)
+    twin_cam = depth_twin_pose(pose_cam)
+    canonical, canon_R_cam = canonicalize(twin_cam)
+    assert torch.allclose(torch.linalg.det(canon_R_cam), torch.ones(4, dtype=F64))
+    q_back, depth_back = camera.project(canonical, canon_R_cam.transpose(1, 2), s, torch.zeros(4, 2, dtype=F64))
+    torch.testing.assert_close(q_back, q_twin)  # the pelvis sits at the image's origin here
+    torch.testing.assert_close(depth_back, depth_twin_)

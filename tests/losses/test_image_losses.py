@@ -171,3 +171,15 @@ def test_consistency_matches_loop_twin_and_grads_reach_both():
     loss.backward()
     assert ras.grad.abs().sum() > 0 and rat.grad.abs().sum() > 0
     assert torch.autograd.gradcheck(lambda a, b: image_consistency_loss(a, b, bg, wfg, valid), (ras, rat))
+
+
+def test_unpaired_per_sample_means_average_to_the_batch_mean():
+    generator = torch.Generator().manual_seed(3)
+    recon, target, background = (torch.rand(4, 3, 8, 8, generator=generator) for _ in range(3))
+    fg, saliency = (torch.rand(4, 1, 8, 8, generator=generator) for _ in range(2))
+    valid = torch.tensor([True, False, True, True])
+    per_sample = image_unpaired_loss(recon, target, background, fg, saliency, 0.5, valid, per_sample=True)
+    assert per_sample.shape == (4,)
+    torch.testing.assert_close(per_sample.mean(), image_unpaired_loss(recon, target, background, fg, saliency, 0.5, valid))
+    single = image_unpaired_loss(recon[1:2], target[1:2], background[1:2], fg[1:2], saliency[1:2], 0.5, valid[1:2])
+    torch.testing.assert_close(per_sample[1], single)

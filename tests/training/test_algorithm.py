@@ -171,6 +171,37 @@ def test_silhouette_weight_adds_l_sil_to_l_iu(setup):
     assert "loss/silhouette" not in without.scalars  # the ablation has no m_sal, so no L_sil
 
 
+
+def test_twin_choice_adds_l_twin_on_the_frames_whose_twin_reconstructs_better(setup):
+    config, model, batch, prior, up = setup
+    from dataclasses import replace
+
+    from partpose.geometry.facing import depth_twin
+    from partpose.losses.image import image_unpaired_loss
+    from partpose.losses.twin import twin_choice_loss, twin_targets
+
+    plain = training_losses(model, batch, prior, 0, 1.0, config.objective, step_generator(0, 0), prior_up=up)
+    objective = replace(config.objective, twin_choice_weight=3.0, twin_choice_margin=0.0)
+    with_twin = training_losses(model, batch, prior, 0, 1.0, objective, step_generator(0, 0), prior_up=up)
+    assert "twin_chosen_fraction" not in plain.scalars
+    # the slow way: draw pose and twin, compare their L_I^u frame by frame
+    est_s, est_t = model.encode(batch["image_s"]), model.encode(batch["image_t"])
+    drawn = [model.synthesize(est_s.appearance, q, d, est_t.scale, batch["background"])
+             for q, d in ((est_t.q, est_t.depth), depth_twin(est_t.q, est_t.depth))]
+    per_frame = [
+        [float(image_unpaired_loss(s.image[i:i + 1], batch["image_t"][i:i + 1], batch["background"][i:i + 1],
+                                   1.0 - s.seg_probs[i:i + 1, :1], batch["saliency_t"][i:i + 1], 1.0,
+                                   batch["background_valid"][i:i + 1]).detach()) for i in range(2)]
+        for s in drawn
+    ]
+    chosen = torch.tensor([twin < pose for pose, twin in zip(*per_frame)])
+    expected = twin_choice_loss(est_t.pose_canon_mm, est_t.cam_R_canon, *twin_targets(est_t.pose_cam_mm), chosen)
+    assert with_twin.scalars["twin_chosen_fraction"] == pytest.approx(float(chosen.float().mean()))
+    assert with_twin.scalars["loss/twin_choice"] == pytest.approx(float(expected.detach()), rel=1e-5, abs=1e-9)
+    total = plain.losses["image_unpaired"] + 3.0 * expected
+    assert float(with_twin.losses["image_unpaired"].detach()) == pytest.approx(float(total.detach()), rel=1e-5)
+
+
 def _pose_energy(setup, frame):
     """The energy_pose_* loss of one step with ``objective.energy_frame=frame`` (the same draws)."""
     from dataclasses import replace

@@ -114,6 +114,8 @@ def test_own_videos_have_no_test_split_and_training_skips_evaluation(tiny_config
         (["data.prior_fps=0"], "data.prior_fps must be > 0"),
         (["data.max_train_clips=-1"], "data.max_train_clips must be >= 0"),
         (["objective.silhouette_weight=-1"], "objective.silhouette_weight must be >= 0, got -1.0"),
+        (["objective.twin_choice_weight=-1"], "objective.twin_choice_weight must be >= 0, got -1.0"),
+        (["objective.twin_choice_margin=1"], "objective.twin_choice_margin must be in [0, 1), got 1.0"),
         (["optim.label_lr_scale=0"], "optim.label_lr_scale must be > 0, got 0.0"),
     ],
 )

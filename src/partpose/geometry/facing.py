@@ -21,6 +21,12 @@ Convention:
     camera, 0 when it points away, 1/2 seen from the side; linear in the cosine, so its
     gradient never vanishes away from the poles. The depth twin has ``n_z`` negated: its weight
     is ``1 -`` the pose's.
+
+    The depth twin (:func:`depth_twin`, :func:`depth_twin_pose`) mirrors a pose through the
+    plane of the image that holds its root (root-relative depth negated) and exchanges the
+    left and right labels, so that the mirrored body is again a proper one: the same person
+    seen from the other side, drawn at the same 2D joints with the left and right parts
+    swapped.
 """
 
 from __future__ import annotations
@@ -38,6 +44,29 @@ FACING_PART_INDICES: tuple[int, ...] = tuple(PART_NAMES.index(name) for name in 
 """Their channels among the part maps (``PARTS`` order)."""
 
 _EPS = 1e-8
+
+
+def depth_twin(q: torch.Tensor, depth: torch.Tensor, skeleton: Skeleton = H36M17) -> tuple[torch.Tensor, torch.Tensor]:
+    """The depth twin of a drawn pose (module docstring).
+
+    Args:
+        q: ``(B, J, 2)`` 2D joints; depth: ``(B, J)`` root-relative camera depth.
+    Returns:
+        ``q (B, J, 2)`` and ``depth (B, J)`` of the twin: the same points with the left and
+        right labels exchanged, the depths negated.
+    """
+    check_shape(q, ("B", skeleton.num_joints, 2), "q")
+    check_shape(depth, (q.shape[0], skeleton.num_joints), "depth")
+    flip = list(skeleton.flip_permutation)
+    return q[:, flip], -depth[:, flip]
+
+
+def depth_twin_pose(pose_cam: torch.Tensor, skeleton: Skeleton = H36M17) -> torch.Tensor:
+    """The depth twin of a root-relative camera-frame pose: ``z`` negated, left and right
+    exchanged. ``(B, J, 3)`` -> ``(B, J, 3)``, any unit."""
+    check_shape(pose_cam, ("B", skeleton.num_joints, 3), "pose_cam")
+    mirror = pose_cam.new_tensor([1.0, 1.0, -1.0])
+    return (pose_cam * mirror)[:, list(skeleton.flip_permutation)]
 
 
 def front_weight(

@@ -44,6 +44,7 @@ def image_unpaired_loss(
     background_valid: torch.Tensor,
     *,
     detach_weight: bool = True,
+    per_sample: bool = False,
 ) -> torch.Tensor:
     """L_I^u: the reconstruction of I_t from ``a_s`` and the pose of I_t.
 
@@ -59,8 +60,9 @@ def image_unpaired_loss(
         beta: weight of the saliency map, ``>= 0`` (0 in the "without m_sal" ablation).
         background_valid: ``(B,)`` bool; False drops the background term for that sample.
         detach_weight: stop the gradient through ``w`` (default True, see below).
+        per_sample: return each sample's mean, ``(B,)``, instead of the batch's (their mean).
     Returns:
-        Scalar mean.
+        Scalar mean (or ``(B,)`` with ``per_sample``).
 
     Why ``w`` is detached by default: ``dL/dw = |Î - I_t| - |Î - BG|``, so a gradient through
     ``w`` lets the model lower the loss by shrinking its own foreground wherever its
@@ -83,7 +85,7 @@ def image_unpaired_loss(
         weight = weight.detach()
     valid = valid.to(recon.dtype)[:, None, None, None]
     per_element = weight * (recon - target).abs() + valid * (1.0 - weight) * (recon - background).abs()
-    return per_element.mean()
+    return per_element.flatten(1).mean(dim=1) if per_sample else per_element.mean()
 
 
 def image_consistency_loss(

@@ -11,7 +11,9 @@ For a batch of frame pairs (I_s, I_t) of one video each and a batch of unpaired 
    optimiser: L_I^u (reconstruct I_t from a_s and the pose of I_t), L_I^c (the unpaired pose drawn
    with either frame's appearance must agree) and L_seg (the decoder's segmentation of the unpaired
    pose must match the puppet's labels). With ``objective.silhouette_weight`` > 0, L_sil (the 2D
-   skeleton of I_t against its saliency map) is added to L_I^u (not in the ``no_saliency`` ablation).
+   skeleton of I_t against its saliency map) is added to L_I^u (not in the ``no_saliency`` ablation);
+   with ``objective.twin_choice_weight`` > 0, L_twin (``losses/twin.py``: the depth twin of I_t's
+   pose as E's target where D reconstructs I_t better from it) as well.
 3. Supervision terms of the other settings (encoder only): 2D for ``weak``, 3D on labelled frames
    for ``semi``; ``supervised`` trains the encoder on 3D and 2D labels alone (the upper bound),
    ``labels_2d`` on the 2D labels alone (what ``weak``'s labels teach without the method).
@@ -27,13 +29,14 @@ from dataclasses import dataclass
 
 import torch
 
-from partpose.geometry import puppet
+from partpose.geometry import facing, puppet
 from partpose.geometry.camera import crop_framing, random_view_rotation
 from partpose.losses.energy import appearance_energy, pose_energy, rotation_angle
 from partpose.losses.image import image_consistency_loss, image_unpaired_loss
 from partpose.losses.segmentation import segmentation_loss
 from partpose.losses.silhouette import skeleton_silhouette_loss
 from partpose.losses.supervision import pose2d_loss, pose3d_loss
+from partpose.losses.twin import twin_choice, twin_choice_loss, twin_targets
 from partpose.training.config import ObjectiveConfig
 from partpose.training.schedules import is_encoder_energy_step
 
@@ -193,6 +196,22 @@ def training_losses(
         # m_sal" ablation has no saliency map, so no L_sil either.
         silhouette = skeleton_silhouette_loss(est_t.q, est_t.scale, saliency)
         losses["image_unpaired"] = losses["image_unpaired"] + objective.silhouette_weight * silhouette
+    use_twin = objective.twin_choice_weight > 0
+    if use_twin:
+        # L_twin: no gradient leads from a pose to its depth twin (the same 2D joints), so the
+        # twin is drawn too and, where D reconstructs I_t better from it, made E's target.
+        with torch.no_grad():
+            q_twin, depth_twin = facing.depth_twin(est_t.q, est_t.depth)
+            synth_twin = model.synthesize(est_s.appearance, q_twin, depth_twin, est_t.scale, background)
+            per_frame = [
+                image_unpaired_loss(synth.image, image_t, background, 1.0 - synth.seg_probs[:, :1], saliency, beta,
+                                    background_valid, per_sample=True)
+                for synth in (synth_t, synth_twin)
+            ]
+            chosen = twin_choice(*per_frame, objective.twin_choice_margin)
+            target_canon, target_R = twin_targets(est_t.pose_cam_mm)
+        twin = twin_choice_loss(est_t.pose_canon_mm, est_t.cam_R_canon, target_canon, target_R, chosen)
+        losses["image_unpaired"] = losses["image_unpaired"] + objective.twin_choice_weight * twin
     maps_z = synth_z_s.part_maps[-1].detach()
     if synth_z_t is not None:
         losses["image_consistency"] = image_consistency_loss(
@@ -213,6 +232,9 @@ def training_losses(
     scalars["foreground_fraction"] = float(fg_prob.detach().mean())
     if use_silhouette:
         scalars["loss/silhouette"] = float(silhouette.detach())
+    if use_twin:
+        scalars["loss/twin_choice"] = float(twin.detach())
+        scalars["twin_chosen_fraction"] = float(chosen.float().mean())
     if with_images:
         transfer = model.synthesize(
             est_s.appearance.roll(1, dims=0), est_t.q, est_t.depth, est_t.scale, background

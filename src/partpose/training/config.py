@@ -58,6 +58,8 @@ class ObjectiveConfig:
     # the appearance only; for weak, where the 2D labels hold the pose (docs/learning.md)
     reconstruction_pose_grad: bool = True
     silhouette_weight: float = 0.0  # > 0: add this times L_sil (the 2D skeleton against m_sal, a chamfer) to L_I^u; off with no_saliency (docs/learning.md)
+    twin_choice_weight: float = 0.0  # > 0: add this times L_twin (the pose's depth twin as E's target where D reconstructs I_t better from it; losses/twin.py) to L_I^u
+    twin_choice_margin: float = 0.02  # L_twin: the twin must lower L_I^u by more than this fraction of the pose's
 
 
 @dataclass
@@ -142,6 +144,10 @@ def validate(config: TrainConfig) -> None:
         raise UserError("objective.semi_fraction must be in (0, 1]")
     if not (math.isfinite(config.objective.silhouette_weight) and config.objective.silhouette_weight >= 0):
         raise UserError(f"objective.silhouette_weight must be >= 0, got {config.objective.silhouette_weight}")
+    if not (math.isfinite(config.objective.twin_choice_weight) and config.objective.twin_choice_weight >= 0):
+        raise UserError(f"objective.twin_choice_weight must be >= 0, got {config.objective.twin_choice_weight}")
+    if not 0.0 <= config.objective.twin_choice_margin < 1.0:
+        raise UserError(f"objective.twin_choice_margin must be in [0, 1), got {config.objective.twin_choice_margin}")
     if config.data.max_gap < 1:
         raise UserError("data.max_gap must be >= 1")
     if config.optim.lr <= 0:

@@ -1,0 +1,55 @@
+"""L_twin: the depth twin's targets, the choice between pose and twin, the loss on chosen frames."""
+
+import pytest
+import torch
+
+from partpose.geometry.camera import random_view_rotation
+from partpose.geometry.facing import depth_twin_pose
+from partpose.geometry.kinematics import forward_kinematics
+from partpose.geometry.skeleton import default_bone_lengths
+from partpose.losses.twin import twin_choice, twin_choice_loss, twin_targets
+
+
+def _poses(batch: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    vectors = torch.nn.functional.normalize(torch.randn(batch, 13, 3, generator=generator), dim=-1)
+    psi = torch.rand(batch, generator=generator) * 0.6 + 1.27
+    hip = torch.stack((psi.sin(), psi.cos()), dim=-1)
+    canonical = forward_kinematics(vectors, hip, default_bone_lengths())
+    return canonical, random_view_rotation(batch, generator=generator)
+
+
+def test_twin_targets_rebuild_the_twin_and_are_their_own_twins():
+    canonical, cam_R = _poses(5)
+    pose_cam = torch.einsum("bij,bkj->bki", cam_R, canonical)
+    target_canon, target_R = twin_targets(pose_cam)
+    torch.testing.assert_close(torch.einsum("bij,bkj->bki", target_R, target_canon), depth_twin_pose(pose_cam),
+                               atol=1e-3, rtol=0)
+    torch.testing.assert_close(torch.linalg.det(target_R), torch.ones(5), atol=1e-5, rtol=0)
+    # the twin of the twin is the pose again
+    back_canon, back_R = twin_targets(torch.einsum("bij,bkj->bki", target_R, target_canon))
+    torch.testing.assert_close(torch.einsum("bij,bkj->bki", back_R, back_canon), pose_cam, atol=1e-3, rtol=0)
+    assert not target_canon.requires_grad
+
+
+def test_twin_choice_needs_the_margin():
+    loss_pose = torch.tensor([1.0, 1.0, 1.0, 1.0])
+    loss_twin = torch.tensor([0.5, 0.97, 0.99, 1.2])
+    assert twin_choice(loss_pose, loss_twin, 0.02).tolist() == [True, True, False, False]
+    assert twin_choice(loss_pose, loss_twin, 0.0).tolist() == [True, True, True, False]
+    with pytest.raises(ValueError, match=r"margin must be in \[0, 1\)"):
+        twin_choice(loss_pose, loss_twin, 1.0)
+
+
+def test_twin_choice_loss_by_hand():
+    canonical, cam_R = _poses(3)
+    canonical.requires_grad_(True)
+    target_canon = canonical.detach() + 100.0  # every coordinate 100 mm off: 0.1 m
+    target_R = cam_R + 0.5
+    chosen = torch.tensor([True, False, True])
+    loss = twin_choice_loss(canonical, cam_R, target_canon, target_R, chosen)
+    assert float(loss.detach()) == pytest.approx(2 * (0.1 + 0.5) / 3, rel=1e-5)
+    loss.backward()
+    assert canonical.grad[1].abs().max() == 0 and canonical.grad[0].abs().max() > 0
+    none = twin_choice_loss(canonical, cam_R, target_canon, target_R, torch.zeros(3, dtype=torch.bool))
+    assert float(none) == 0.0
