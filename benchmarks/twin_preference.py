@@ -23,6 +23,7 @@ teach the encoder its front and back; one that prefers the right side of E's own
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -116,8 +117,9 @@ def main(argv: list[str] | None = None) -> int:
                 pairs = PairDataset(videos, max_gap=loaded.config.data.max_gap, labels="both",
                                     saliency_source=loaded.config.data.saliency)
                 m = preferences(loaded.model, pairs, args.pairs, args.margin)
+                rightly = "—" if math.isnan(m["chosen_right"]) else f"{m['chosen_right']:.0f}"  # none turned
                 lines.append(f"| {path} | {split} | {m['truth_preferred']:.0f} | {m['encoder_right']:.0f} | "
-                             f"{m['decoder_right']:.0f} | {m['chosen']:.0f} | {m['chosen_right']:.0f} |")
+                             f"{m['decoder_right']:.0f} | {m['chosen']:.0f} | {rightly} |")
                 print(lines[-1], flush=True)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
