@@ -4,6 +4,8 @@ their Markdown table."""
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -34,3 +36,19 @@ def finish_table(lines: list[str], out: Path | None) -> int:
         out.write_text(text + "\n")
     print("\n" + text)
     return 0
+
+
+def write_table(lines: list[str], rows: Iterable[str], out: Path | None) -> int:
+    """Append each row ``rows`` yields to ``lines``, printing it as it comes (a slow table shows
+    its progress), then :func:`finish_table`. A ``UserError`` raised while the rows are made
+    ends the script with its one-line message on stderr and the exit status 2."""
+    from partpose.errors import UserError
+
+    try:
+        for row in rows:
+            lines.append(row)
+            print(row, flush=True)
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return finish_table(lines, out)

@@ -26,7 +26,7 @@ import torch
 from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark_tables import checkpoints_parser, finish_table, use_threads  # noqa: E402
+from benchmark_tables import checkpoints_parser, use_threads, write_table  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,7 +69,6 @@ def test_images(config, frames: int) -> torch.Tensor:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from partpose.errors import UserError
     from partpose.inference.loading import load_model
 
     parser = checkpoints_parser(__doc__)
@@ -83,23 +82,20 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---|---|---|---|",
     ]
     images: dict[str, torch.Tensor] = {}  # rendered once per data configuration
-    try:
+
+    def rows():
         for path in args.checkpoints:
             loaded = load_model(path)
             key = repr(loaded.config.data)
             if key not in images:
                 images[key] = test_images(loaded.config, args.frames)
             a = unit_activity(loaded.model.encoder, images[key])
-            lines.append(
+            yield (
                 f"| {path} | {loaded.config.model.encoder.head_norm} | {a['trunk_spread']:.4f} "
                 f"({a['trunk_spread_relative']:.3f}) | {a['pose_units_live']:.2f} ({a['pose_units_per_image']:.2f}) "
                 f"| {a['appearance_units_live']:.2f} ({a['appearance_units_per_image']:.2f}) |"
             )
-            print(lines[-1], flush=True)
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return finish_table(lines, args.out)
+    return write_table(lines, rows(), args.out)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark_tables import checkpoints_parser, finish_table, use_threads  # noqa: E402
+from benchmark_tables import checkpoints_parser, use_threads, write_table  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 COMBINATIONS = (("train", "train"), ("train", "test"), ("test", "train"), ("test", "test"))
@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         "| test segments, train subjects | test segments, test subjects |",
         "|---|---|---|---|---|",
     ]
-    try:
+
+    def rows():
         for path in args.checkpoints:
             loaded = load_model(path)
             if loaded.config.data.dataset != "synthetic":
@@ -71,12 +72,8 @@ def main(argv: list[str] | None = None) -> int:
             results = gap(loaded.model, loaded.config.data.synthetic, args.videos)
             cells = [f"{m['mpjpe']:.1f} / {m['pa_mpjpe']:.1f}, {m['facing_error_median']:.0f}°"
                      for m in (results[c] for c in COMBINATIONS)]
-            lines.append(f"| {path} | " + " | ".join(cells) + " |")
-            print(lines[-1], flush=True)
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return finish_table(lines, args.out)
+            yield (f"| {path} | " + " | ".join(cells) + " |")
+    return write_table(lines, rows(), args.out)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark_tables import checkpoints_parser, finish_table, use_threads  # noqa: E402
+from benchmark_tables import checkpoints_parser, use_threads, write_table  # noqa: E402
 
 
 def pose_errors(q: torch.Tensor, q_true: torch.Tensor, pose_cam_mm: torch.Tensor, true_cam_mm: torch.Tensor) -> dict[str, float]:
@@ -85,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---|---|---|---|",
     ]
     frames: dict[str, FrameDataset] = {}  # rendered once per data configuration
-    try:
+
+    def rows():
         for path in args.checkpoints:
             loaded = load_model(path)
             key = repr(loaded.config.data)
@@ -95,13 +96,9 @@ def main(argv: list[str] | None = None) -> int:
                     raise UserError(f"{path}: its dataset has no test split with 2D and 3D labels")
                 frames[key] = FrameDataset(test)
             m = checkpoint_errors(loaded.model, frames[key], args.max_frames)
-            lines.append(f"| {path} | {m['error_2d']:.3f} | {m['error_xy_mm']:.1f} | {m['error_depth_mm']:.1f} | "
-                         f"{m['mpjpe']:.1f} |")
-            print(lines[-1], flush=True)
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return finish_table(lines, args.out)
+            yield (f"| {path} | {m['error_2d']:.3f} | {m['error_xy_mm']:.1f} | {m['error_depth_mm']:.1f} | "
+                   f"{m['mpjpe']:.1f} |")
+    return write_table(lines, rows(), args.out)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark_tables import checkpoints_parser, finish_table, use_threads  # noqa: E402
+from benchmark_tables import checkpoints_parser, use_threads, write_table  # noqa: E402
 
 
 def facing_sign(pose_cam_mm: torch.Tensor) -> torch.Tensor:
@@ -107,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         "| L_twin turns | of which rightly |",
         "|---|---|---|---|---|---|---|",
     ]
-    try:
+
+    def rows():
         for path in args.checkpoints:
             loaded = load_model(path)
             if loaded.config.data.dataset != "synthetic":
@@ -118,13 +119,9 @@ def main(argv: list[str] | None = None) -> int:
                                     saliency_source=loaded.config.data.saliency)
                 m = preferences(loaded.model, pairs, args.pairs, args.margin)
                 rightly = "—" if math.isnan(m["chosen_right"]) else f"{m['chosen_right']:.0f}"  # none turned
-                lines.append(f"| {path} | {split} | {m['truth_preferred']:.0f} | {m['encoder_right']:.0f} | "
-                             f"{m['decoder_right']:.0f} | {m['chosen']:.0f} | {rightly} |")
-                print(lines[-1], flush=True)
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return finish_table(lines, args.out)
+                yield (f"| {path} | {split} | {m['truth_preferred']:.0f} | {m['encoder_right']:.0f} | "
+                       f"{m['decoder_right']:.0f} | {m['chosen']:.0f} | {rightly} |")
+    return write_table(lines, rows(), args.out)
 
 
 if __name__ == "__main__":

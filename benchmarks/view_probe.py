@@ -35,7 +35,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark_tables import checkpoints_parser, finish_table, use_threads  # noqa: E402
+from benchmark_tables import checkpoints_parser, use_threads, write_table  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DECAYS = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)  # ridge weight decay, times the number of frames
@@ -194,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         "| probe on its training frames | ridge decay | MPJPE: heads | turned to the probe's azimuth | to the true azimuth |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    try:
+
+    def rows():
         models = []
         for path in args.checkpoints:
             loaded = load_model(path)
@@ -212,15 +213,11 @@ def main(argv: list[str] | None = None) -> int:
             if loaded.config.data.synthetic != synthetic:
                 raise UserError(f"{name}: a different synthetic benchmark from the first checkpoint's")
             m = probe(loaded.model, train_frames, test_frames, args.max_frames)
-            lines.append(f"| {name} | {m['head_front']:.0f} %, {m['head_front_clear']:.0f} % | {m['head_azimuth']:.0f}° | "
-                         f"{m['probe_front']:.0f} %, {m['probe_front_clear']:.0f} % | {m['probe_azimuth']:.0f}° | "
-                         f"{m['probe_train_front']:.0f} %, {m['probe_train_front_clear']:.0f} %, {m['probe_train_azimuth']:.0f}° | "
-                         f"{m['decay']:g} | {m['mpjpe_heads']:.1f} | {m['mpjpe_probe_azimuth']:.1f} | {m['mpjpe_true_azimuth']:.1f} |")
-            print(lines[-1], flush=True)
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return finish_table(lines, args.out)
+            yield (f"| {name} | {m['head_front']:.0f} %, {m['head_front_clear']:.0f} % | {m['head_azimuth']:.0f}° | "
+                   f"{m['probe_front']:.0f} %, {m['probe_front_clear']:.0f} % | {m['probe_azimuth']:.0f}° | "
+                   f"{m['probe_train_front']:.0f} %, {m['probe_train_front_clear']:.0f} %, {m['probe_train_azimuth']:.0f}° | "
+                   f"{m['decay']:g} | {m['mpjpe_heads']:.1f} | {m['mpjpe_probe_azimuth']:.1f} | {m['mpjpe_true_azimuth']:.1f} |")
+    return write_table(lines, rows(), args.out)
 
 
 if __name__ == "__main__":
