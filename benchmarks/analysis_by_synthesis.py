@@ -55,6 +55,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from partpose.geometry import camera, puppet
+from partpose.geometry.facing import depth_twin_pose
 from partpose.evaluation.metrics import mpjpe
 from partpose.geometry.kinematics import canonicalize, forward_kinematics, inverse_kinematics
 from partpose.geometry.skeleton import H36M17
@@ -125,9 +126,7 @@ def depth_twin(frames: Frames) -> Frames:
     """The frames' labels replaced by their depth-mirrored twins: camera depth negated and left and
     right swapped, a proper body that projects to the same 2D points with the left and right
     labels exchanged (seen from the other side). Images are unchanged."""
-    flip = list(H36M17.flip_permutation)
-    pose3d = frames.pose3d[:, flip] * torch.tensor([1.0, 1.0, -1.0], dtype=frames.pose3d.dtype)
-    return replace(frames, pose2d=frames.pose2d[:, flip], pose3d=pose3d)
+    return replace(frames, pose2d=frames.pose2d[:, list(H36M17.flip_permutation)], pose3d=depth_twin_pose(frames.pose3d))
 
 
 def pose_of(model, raw: RawPoseOutput):

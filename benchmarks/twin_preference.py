@@ -52,37 +52,51 @@ def reconstruction_errors(model, batch, appearance, q, depth, scale) -> torch.Te
                                batch["saliency_t"], 1.0, batch["background_valid"], per_sample=True)
 
 
+def tallies(true_error: torch.Tensor, true_twin_error: torch.Tensor, pose_error: torch.Tensor,
+            twin_error: torch.Tensor, right: torch.Tensor, margin: float) -> dict[str, torch.Tensor]:
+    """Per-frame bool tallies of one batch from ``(N,)`` L_I^u of the true pose, its twin, E's pose
+    and its twin, and ``right`` (E's front/back is the label's): ``truth_preferred``,
+    ``encoder_right``, ``decoder_right`` (D prefers the right one of E's pair), ``chosen`` (L_twin
+    turns the frame) and ``chosen_right`` (one per chosen frame: the twin faces the other way, so
+    a chosen twin is right where E's pose was wrong)."""
+    from partpose.losses.twin import twin_choice
+
+    chosen = twin_choice(pose_error, twin_error, margin)
+    return {"truth_preferred": true_error < true_twin_error, "encoder_right": right,
+            "decoder_right": (pose_error < twin_error) == right, "chosen": chosen, "chosen_right": ~right[chosen]}
+
+
 @torch.no_grad()
 def preferences(model, pairs, count: int, margin: float, batch_size: int = 64) -> dict[str, float]:
-    """The shares (%) of the module docstring on ``count`` pairs of ``pairs`` (evenly spread)."""
+    """The shares (%) of the module docstring on ``count`` pairs of ``pairs`` (evenly spread);
+    NaN for ``chosen_right`` when L_twin turns no frame."""
     from analysis_by_synthesis import Frames, pose_of, raw_from_truth
 
     from partpose.geometry.facing import depth_twin
-    from partpose.losses.twin import twin_choice
 
     model.eval()
     chosen_items = np.linspace(0, len(pairs) - 1, min(count, len(pairs))).astype(int)
-    tally = {"truth_preferred": [], "encoder_right": [], "decoder_right": [], "chosen": [], "chosen_right": []}
+    batches = []
     for start in range(0, len(chosen_items), batch_size):
         items = [pairs[int(i)] for i in chosen_items[start:start + batch_size]]
         batch = {key: torch.stack([item[key] for item in items]) for key in items[0]}
         appearance = model.encode(batch["image_s"]).appearance
         truth = Frames(batch["image_t"], batch["background"], batch["saliency_t"], batch["pose2d_t"], batch["pose3d_t"])
         q, depth, scale, _ = pose_of(model, raw_from_truth(model, truth))
-        true_error = reconstruction_errors(model, batch, appearance, q, depth, scale)
-        twin_error = reconstruction_errors(model, batch, appearance, *depth_twin(q, depth), scale)
-        tally["truth_preferred"].append(true_error < twin_error)
         est = model.encode(batch["image_t"])
-        pose_error = reconstruction_errors(model, batch, appearance, est.q, est.depth, est.scale)
-        twin_error = reconstruction_errors(model, batch, appearance, *depth_twin(est.q, est.depth), est.scale)
-        right = facing_sign(est.pose_cam_mm) == facing_sign(batch["pose3d_t"].float())
-        twin_chosen = twin_choice(pose_error, twin_error, margin)
-        tally["encoder_right"].append(right)
-        tally["decoder_right"].append((pose_error < twin_error) == right)
-        tally["chosen"].append(twin_chosen)
-        tally["chosen_right"].append(~right[twin_chosen])  # a chosen twin is right where the pose was wrong
-    return {key: 100.0 * float(torch.cat(values).float().mean()) if torch.cat(values).numel() else float("nan")
-            for key, values in tally.items()}
+        batches.append(tallies(
+            reconstruction_errors(model, batch, appearance, q, depth, scale),
+            reconstruction_errors(model, batch, appearance, *depth_twin(q, depth), scale),
+            reconstruction_errors(model, batch, appearance, est.q, est.depth, est.scale),
+            reconstruction_errors(model, batch, appearance, *depth_twin(est.q, est.depth), est.scale),
+            facing_sign(est.pose_cam_mm) == facing_sign(batch["pose3d_t"].float()),
+            margin,
+        ))
+    shares = {}
+    for key in batches[0]:
+        values = torch.cat([tally[key] for tally in batches])
+        shares[key] = 100.0 * float(values.float().mean()) if values.numel() else float("nan")
+    return shares
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
                 videos = build_synthetic_videos(loaded.config.data.synthetic, split, spread=args.videos)
                 pairs = PairDataset(videos, max_gap=loaded.config.data.max_gap, labels="both",
                                     saliency_source=loaded.config.data.saliency)
+                if len(pairs) == 0:
+                    raise UserError(f"{path}: the {split} split of {args.videos} videos has no frame pairs")
                 m = preferences(loaded.model, pairs, args.pairs, args.margin)
                 rightly = "—" if math.isnan(m["chosen_right"]) else f"{m['chosen_right']:.0f}"  # none turned
                 yield (f"| {path} | {split} | {m['truth_preferred']:.0f} | {m['encoder_right']:.0f} | "

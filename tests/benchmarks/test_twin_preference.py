@@ -31,3 +31,19 @@ def test_it_runs_end_to_end_and_refuses_a_bad_checkpoint(tiny_run, tmp_path, cap
     bad.write_bytes(b"not a checkpoint")
     assert twin_preference.main([str(bad)]) == 2
     assert capsys.readouterr().err.startswith("error:")
+
+
+
+def test_the_tallies_by_hand():
+    # four frames: errors of the true pose and its twin, of E's pose and its twin, E's front/back right
+    true_error, true_twin_error = torch.tensor([1.0, 2.0, 1.0, 1.0]), torch.tensor([2.0, 1.0, 3.0, 0.5])
+    pose_error, twin_error = torch.tensor([1.0, 1.0, 1.0, 1.0]), torch.tensor([0.5, 0.99, 2.0, 0.7])
+    right = torch.tensor([False, True, True, True])
+    tally = twin_preference.tallies(true_error, true_twin_error, pose_error, twin_error, right, margin=0.02)
+    assert tally["truth_preferred"].tolist() == [True, False, True, False]
+    assert tally["encoder_right"].tolist() == [False, True, True, True]
+    # D prefers the pose on frame 3 (right), the twin on 1 (right: the pose was wrong), 2 and 4 (wrong)
+    assert tally["decoder_right"].tolist() == [True, False, True, False]
+    # the margin turns frames 1 and 4 only (frame 2's twin is better by 1 %): one of them rightly
+    assert tally["chosen"].tolist() == [True, False, False, True]
+    assert tally["chosen_right"].tolist() == [True, False]

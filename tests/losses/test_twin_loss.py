@@ -6,6 +6,7 @@ import torch
 from partpose.geometry.camera import random_view_rotation
 from partpose.geometry.facing import depth_twin_pose
 from partpose.geometry.kinematics import forward_kinematics
+from partpose.geometry.skeleton import H36M17
 from partpose.geometry.skeleton import default_bone_lengths
 from partpose.losses.twin import twin_choice, twin_choice_loss, twin_targets
 
@@ -21,8 +22,11 @@ def _poses(batch: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
 
 def test_twin_targets_rebuild_the_twin_and_are_their_own_twins():
     canonical, cam_R = _poses(5)
-    pose_cam = torch.einsum("bij,bkj->bki", cam_R, canonical)
+    pose_cam = torch.einsum("bij,bkj->bki", cam_R, canonical).requires_grad_(True)
     target_canon, target_R = twin_targets(pose_cam)
+    # a proper body: the canonical pose mirrored across its sagittal plane (Y negated), left and right exchanged
+    mirrored = (canonical * torch.tensor([1.0, -1.0, 1.0]))[:, list(H36M17.flip_permutation)]
+    torch.testing.assert_close(target_canon, mirrored, atol=1e-3, rtol=0)
     torch.testing.assert_close(torch.einsum("bij,bkj->bki", target_R, target_canon), depth_twin_pose(pose_cam),
                                atol=1e-3, rtol=0)
     torch.testing.assert_close(torch.linalg.det(target_R), torch.ones(5), atol=1e-5, rtol=0)
@@ -53,3 +57,13 @@ def test_twin_choice_loss_by_hand():
     assert canonical.grad[1].abs().max() == 0 and canonical.grad[0].abs().max() > 0
     none = twin_choice_loss(canonical, cam_R, target_canon, target_R, torch.zeros(3, dtype=torch.bool))
     assert float(none.detach()) == 0.0
+
+
+def test_twin_targets_are_float32_under_autocast():
+    canonical, cam_R = _poses(2)
+    pose_cam = torch.einsum("bij,bkj->bki", cam_R, canonical)
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        target_canon, target_R = twin_targets(pose_cam)
+    assert target_canon.dtype == target_R.dtype == torch.float32
+    reference = twin_targets(pose_cam)
+    torch.testing.assert_close(target_canon, reference[0])

@@ -172,7 +172,8 @@ def test_silhouette_weight_adds_l_sil_to_l_iu(setup):
 
 
 
-def test_twin_choice_adds_l_twin_on_the_frames_whose_twin_reconstructs_better(setup):
+@pytest.mark.parametrize("margin", [0.0, 0.01, 0.5])
+def test_twin_choice_adds_l_twin_on_the_frames_whose_twin_reconstructs_better(setup, margin):
     config, model, batch, prior, up = setup
     from dataclasses import replace
 
@@ -181,7 +182,7 @@ def test_twin_choice_adds_l_twin_on_the_frames_whose_twin_reconstructs_better(se
     from partpose.losses.twin import twin_choice_loss, twin_targets
 
     plain = training_losses(model, batch, prior, 0, 1.0, config.objective, step_generator(0, 0), prior_up=up)
-    objective = replace(config.objective, twin_choice_weight=3.0, twin_choice_margin=0.0)
+    objective = replace(config.objective, twin_choice_weight=3.0, twin_choice_margin=margin)
     with_twin = training_losses(model, batch, prior, 0, 1.0, objective, step_generator(0, 0), prior_up=up)
     assert "twin_chosen_fraction" not in plain.scalars
     # the slow way: draw pose and twin, compare their L_I^u frame by frame
@@ -194,7 +195,7 @@ def test_twin_choice_adds_l_twin_on_the_frames_whose_twin_reconstructs_better(se
                                    batch["background_valid"][i:i + 1]).detach()) for i in range(2)]
         for s in drawn
     ]
-    chosen = torch.tensor([twin < pose for pose, twin in zip(*per_frame)])
+    chosen = torch.tensor([twin < (1.0 - margin) * pose for pose, twin in zip(*per_frame)])
     expected = twin_choice_loss(est_t.pose_canon_mm, est_t.cam_R_canon, *twin_targets(est_t.pose_cam_mm), chosen)
     assert with_twin.scalars["twin_chosen_fraction"] == pytest.approx(float(chosen.float().mean()))
     assert with_twin.scalars["loss/twin_choice"] == pytest.approx(float(expected.detach()), rel=1e-5, abs=1e-9)

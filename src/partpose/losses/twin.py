@@ -31,11 +31,13 @@ def twin_targets(pose_cam_mm: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]
         pose_cam_mm: ``(B, 17, 3)`` root-relative camera-frame poses, mm.
     Returns:
         ``canonical (B, 17, 3)`` mm and ``cam_R_canon (B, 3, 3)`` with
-        ``cam_R_canon @ canonical == depth_twin_pose(pose_cam_mm)``; detached.
+        ``cam_R_canon @ canonical == depth_twin_pose(pose_cam_mm)``; detached, float32 (also
+        under autocast).
     """
-    twin = depth_twin_pose(pose_cam_mm.detach().float())
-    canonical, canon_R_cam = canonicalize(twin)
-    return canonical, canon_R_cam.transpose(1, 2)
+    with torch.autocast(device_type=pose_cam_mm.device.type, enabled=False):  # geometry in float32
+        twin = depth_twin_pose(pose_cam_mm.detach().float())
+        canonical, canon_R_cam = canonicalize(twin)
+    return canonical.float(), canon_R_cam.transpose(1, 2).float()
 
 
 def twin_choice(loss_pose: torch.Tensor, loss_twin: torch.Tensor, margin: float) -> torch.Tensor:

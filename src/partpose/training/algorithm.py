@@ -199,7 +199,8 @@ def training_losses(
     use_twin = objective.twin_choice_weight > 0
     if use_twin:
         # L_twin: no gradient leads from a pose to its depth twin (the same 2D joints), so the
-        # twin is drawn too and, where D reconstructs I_t better from it, made E's target.
+        # twin is drawn too and, where D reconstructs I_t better from it, made E's target. It
+        # trains the pose whatever reconstruction_pose_grad says: a target, like L_sil.
         with torch.no_grad():
             q_twin, depth_twin = facing.depth_twin(est_t.q, est_t.depth)
             synth_twin = model.synthesize(est_s.appearance, q_twin, depth_twin, est_t.scale, background)
