@@ -38,6 +38,18 @@ def finish_table(lines: list[str], out: Path | None) -> int:
     return 0
 
 
+def load_synthetic_model(path):
+    """``load_model(path)`` of a checkpoint trained on the synthetic benchmark, which the scripts
+    that render its splits read; any other raises a ``UserError`` naming the dataset."""
+    from partpose.errors import UserError
+    from partpose.inference.loading import load_model
+
+    loaded = load_model(path)
+    if loaded.config.data.dataset != "synthetic":
+        raise UserError(f"{path}: trained on {loaded.config.data.dataset!r}; this script reads the synthetic benchmark only")
+    return loaded
+
+
 def write_table(lines: list[str], rows: Iterable[str], out: Path | None) -> int:
     """Append each row ``rows`` yields to ``lines``, printing it as it comes (a slow table shows
     its progress), then :func:`finish_table`. A ``UserError`` raised while the rows are made

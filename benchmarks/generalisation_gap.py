@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark_tables import checkpoints_parser, use_threads, write_table  # noqa: E402
+from benchmark_tables import checkpoints_parser, load_synthetic_model, use_threads, write_table  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 COMBINATIONS = (("train", "train"), ("train", "test"), ("test", "train"), ("test", "test"))
@@ -47,8 +47,6 @@ def gap(model, synthetic, videos: int, max_frames: int = 1024) -> dict[tuple[str
 
 
 def main(argv: list[str] | None = None) -> int:
-    from partpose.errors import UserError
-    from partpose.inference.loading import load_model
 
     parser = checkpoints_parser(__doc__)
     parser.add_argument("--videos", type=int, default=160, help="videos rendered per combination")
@@ -65,10 +63,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def rows():
         for path in args.checkpoints:
-            loaded = load_model(path)
-            if loaded.config.data.dataset != "synthetic":
-                raise UserError(f"{path}: trained on {loaded.config.data.dataset!r}; the gap is measured on the "
-                                "synthetic benchmark only")
+            loaded = load_synthetic_model(path)
             results = gap(loaded.model, loaded.config.data.synthetic, args.videos)
             cells = [f"{m['mpjpe']:.1f} / {m['pa_mpjpe']:.1f}, {m['facing_error_median']:.0f}°"
                      for m in (results[c] for c in COMBINATIONS)]

@@ -31,16 +31,15 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark_tables import checkpoints_parser, use_threads, write_table  # noqa: E402
+from benchmark_tables import checkpoints_parser, load_synthetic_model, use_threads, write_table  # noqa: E402
 
 
 def facing_sign(pose_cam_mm: torch.Tensor) -> torch.Tensor:
     """``(N, 17, 3)`` camera-frame poses -> ``(N,)`` bool: the chest faces the camera (its
     outward normal, ``canonicalize``'s x axis, has a negative camera z)."""
-    from partpose.geometry.kinematics import canonicalize
+    from view_probe import facing_in_camera
 
-    _, canon_R_cam = canonicalize(pose_cam_mm - pose_cam_mm[:, :1])
-    return canon_R_cam[:, 0, 2] < 0
+    return facing_in_camera(pose_cam_mm)[:, 2] < 0
 
 
 def reconstruction_errors(model, batch, appearance, q, depth, scale) -> torch.Tensor:
@@ -103,7 +102,6 @@ def main(argv: list[str] | None = None) -> int:
     from partpose.data.pairs import PairDataset
     from partpose.data.synthetic import build_synthetic_videos
     from partpose.errors import UserError
-    from partpose.inference.loading import load_model
 
     parser = checkpoints_parser(__doc__)
     parser.add_argument("--pairs", type=int, default=512, help="pairs scored per split")
@@ -124,9 +122,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def rows():
         for path in args.checkpoints:
-            loaded = load_model(path)
-            if loaded.config.data.dataset != "synthetic":
-                raise UserError(f"{path}: trained on {loaded.config.data.dataset!r}; this reads the synthetic benchmark only")
+            loaded = load_synthetic_model(path)
             for split in ("train", "test"):
                 videos = build_synthetic_videos(loaded.config.data.synthetic, split, spread=args.videos)
                 pairs = PairDataset(videos, max_gap=loaded.config.data.max_gap, labels="both",

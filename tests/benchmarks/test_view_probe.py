@@ -84,3 +84,17 @@ def test_it_runs_end_to_end_and_refuses_a_bad_checkpoint(tiny_run, tmp_path, cap
     bad.write_bytes(b"not a checkpoint")
     assert view_probe.main([str(bad)]) == 2
     assert capsys.readouterr().err.startswith("error:")
+
+
+def test_a_checkpoint_of_another_dataset_is_one_clear_error(tiny_run, monkeypatch, capsys):
+    from dataclasses import replace
+
+    import partpose.inference.loading as loading
+    from partpose.inference.loading import load_model
+
+    real = load_model(tiny_run)
+    other = replace(real, config=replace(real.config, data=replace(real.config.data, dataset="h36m")))
+    monkeypatch.setattr(loading, "load_model", lambda path: other)
+    assert view_probe.main([str(tiny_run)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: {tiny_run}: trained on 'h36m'; this script reads the synthetic benchmark only")

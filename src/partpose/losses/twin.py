@@ -37,7 +37,7 @@ def twin_targets(pose_cam_mm: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]
     with torch.autocast(device_type=pose_cam_mm.device.type, enabled=False):  # geometry in float32
         twin = depth_twin_pose(pose_cam_mm.detach().float())
         canonical, canon_R_cam = canonicalize(twin)
-    return canonical.float(), canon_R_cam.transpose(1, 2).float()
+    return canonical, canon_R_cam.transpose(1, 2)
 
 
 def twin_choice(loss_pose: torch.Tensor, loss_twin: torch.Tensor, margin: float) -> torch.Tensor:
