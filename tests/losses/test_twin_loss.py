@@ -8,7 +8,7 @@ from partpose.geometry.facing import depth_twin_pose
 from partpose.geometry.kinematics import forward_kinematics
 from partpose.geometry.skeleton import H36M17
 from partpose.geometry.skeleton import default_bone_lengths
-from partpose.losses.twin import twin_choice, twin_choice_loss, twin_targets
+from partpose.losses.twin import lean_choice, twin_choice, twin_choice_loss, twin_targets
 
 
 def _poses(batch: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -43,6 +43,23 @@ def test_twin_choice_needs_the_margin():
     assert twin_choice(loss_pose, loss_twin, 0.0).tolist() == [True, True, True, False]
     with pytest.raises(ValueError, match=r"margin must be in \[0, 1\)"):
         twin_choice(loss_pose, loss_twin, 1.0)
+
+
+def test_lean_choice_by_hand_and_the_twin_of_a_chosen_pose_is_not_chosen():
+    pose = torch.zeros(4, 17, 3)
+    thorax = H36M17.names.index("thorax")
+    pose[:, thorax] = torch.tensor([[0.0, -500.0, 80.0], [0.0, -500.0, 20.0], [0.0, -500.0, -80.0], [0.0, -500.0, 31.0]])
+    pose = pose + torch.tensor([10.0, 20.0, 4000.0])  # not root-relative: only the difference counts
+    assert lean_choice(pose, 30.0).tolist() == [True, False, False, True]
+    assert lean_choice(pose, 0.0).tolist() == [True, True, False, True]
+    # a pose leaning away has a twin leaning towards the camera, which keeps itself
+    canonical, cam_R = _poses(64)
+    pose_cam = torch.einsum("bij,bkj->bki", cam_R, canonical)
+    chosen = lean_choice(pose_cam, 10.0)
+    assert 0 < int(chosen.sum()) < 64
+    assert not (chosen & lean_choice(depth_twin_pose(pose_cam - pose_cam[:, :1]), 10.0)).any()
+    with pytest.raises(ValueError, match="margin_mm must be >= 0"):
+        lean_choice(pose, -1.0)
 
 
 def test_twin_choice_loss_by_hand():

@@ -203,6 +203,26 @@ def test_twin_choice_adds_l_twin_on_the_frames_whose_twin_reconstructs_better(se
     assert float(with_twin.losses["image_unpaired"].detach()) == pytest.approx(float(total.detach()), rel=1e-5)
 
 
+def test_the_lean_rule_turns_the_frames_whose_chest_leans_away(setup):
+    config, model, batch, prior, up = setup
+    from dataclasses import replace
+
+    from partpose.geometry.skeleton import H36M17
+    from partpose.losses.twin import twin_choice_loss, twin_targets
+
+    plain = training_losses(model, batch, prior, 0, 1.0, config.objective, step_generator(0, 0), prior_up=up)
+    objective = replace(config.objective, twin_choice_weight=2.0, twin_choice_rule="lean", twin_choice_lean_mm=0.0)
+    with_twin = training_losses(model, batch, prior, 0, 1.0, objective, step_generator(0, 0), prior_up=up)
+    # the slow way: frame by frame, the thorax's depth against the pelvis's
+    est_t = model.encode(batch["image_t"])
+    thorax = H36M17.names.index("thorax")
+    chosen = torch.tensor([bool(p[thorax, 2] > p[0, 2]) for p in est_t.pose_cam_mm])
+    expected = twin_choice_loss(est_t.pose_canon_mm, est_t.cam_R_canon, *twin_targets(est_t.pose_cam_mm), chosen)
+    assert with_twin.scalars["twin_chosen_fraction"] == pytest.approx(float(chosen.float().mean()))
+    total = plain.losses["image_unpaired"] + 2.0 * expected
+    assert float(with_twin.losses["image_unpaired"].detach()) == pytest.approx(float(total.detach()), rel=1e-5)
+
+
 def _pose_energy(setup, frame):
     """The energy_pose_* loss of one step with ``objective.energy_frame=frame`` (the same draws)."""
     from dataclasses import replace

@@ -1,4 +1,5 @@
-"""L_twin: the pose or its depth twin, whichever the decoder reconstructs the frame better from.
+"""L_twin: the pose or its depth twin, whichever the decoder reconstructs the frame better from,
+or whichever leans the way a camera above the hips sees a body lean.
 
 A pose and its depth twin (``geometry.facing``: depth negated about the root, left and right
 exchanged) project to the same 2D joints, so no gradient of the image losses leads from one to
@@ -9,6 +10,13 @@ decoder paints the face and the print on the side the pose faces), scores both d
 L_I^u, and where the twin's is lower by more than ``objective.twin_choice_margin`` (a fraction
 of the pose's), makes the twin the encoder's target on that frame: its canonical pose and its
 camera rotation, compared as the rotation energy compares them (``canonical_rotation``).
+
+``objective.twin_choice_rule = "lean"`` chooses without the decoder: a camera above the hips
+(every studio camera, most filmed videos) sees the chest nearer than the pelvis, and a pose's
+twin has the opposite lean, so where the encoder's pose has its thorax farther from the camera
+than its pelvis by more than ``objective.twin_choice_lean_mm``, the twin is the target
+(:func:`lean_choice`). On the benchmark's true poses the rule holds on about three frames in
+four (docs/learning.md).
 
 Convention:
     Targets are detached; the loss is the sum over the chosen frames divided by the batch
@@ -21,6 +29,7 @@ import torch
 
 from partpose.geometry.facing import depth_twin_pose
 from partpose.geometry.kinematics import canonicalize
+from partpose.geometry.skeleton import H36M17
 from partpose.utils.checks import check_shape
 
 
@@ -52,6 +61,22 @@ def twin_choice(loss_pose: torch.Tensor, loss_twin: torch.Tensor, margin: float)
     if not 0.0 <= margin < 1.0:
         raise ValueError(f"margin must be in [0, 1), got {margin}")
     return loss_twin.detach() < (1.0 - margin) * loss_pose.detach()
+
+
+def lean_choice(pose_cam_mm: torch.Tensor, margin_mm: float) -> torch.Tensor:
+    """``(B,)`` bool: the frames whose pose has its thorax farther from the camera than its
+    pelvis by more than ``margin_mm`` (so its twin's chest leans towards the camera).
+
+    Args:
+        pose_cam_mm: ``(B, 17, 3)`` camera-frame poses (H36M17 order), mm; camera z forward.
+        margin_mm: >= 0.
+    """
+    check_shape(pose_cam_mm, ("B", H36M17.num_joints, 3), "pose_cam_mm")
+    if margin_mm < 0:
+        raise ValueError(f"margin_mm must be >= 0, got {margin_mm}")
+    thorax, pelvis = H36M17.names.index("thorax"), H36M17.names.index("pelvis")
+    pose = pose_cam_mm.detach()
+    return pose[:, thorax, 2] - pose[:, pelvis, 2] > margin_mm
 
 
 def twin_choice_loss(

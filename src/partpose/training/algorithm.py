@@ -36,7 +36,7 @@ from partpose.losses.image import image_consistency_loss, image_unpaired_loss
 from partpose.losses.segmentation import segmentation_loss
 from partpose.losses.silhouette import skeleton_silhouette_loss
 from partpose.losses.supervision import pose2d_loss, pose3d_loss
-from partpose.losses.twin import twin_choice, twin_choice_loss, twin_targets
+from partpose.losses.twin import lean_choice, twin_choice, twin_choice_loss, twin_targets
 from partpose.training.config import ObjectiveConfig
 from partpose.training.schedules import is_encoder_energy_step
 
@@ -200,16 +200,20 @@ def training_losses(
     if use_twin:
         # L_twin: no gradient leads from a pose to its depth twin (the same 2D joints), so the
         # twin is drawn too and, where D reconstructs I_t better from it, made E's target. It
-        # trains the pose whatever reconstruction_pose_grad says: a target, like L_sil.
+        # trains the pose whatever reconstruction_pose_grad says: a target, like L_sil. The
+        # "lean" rule chooses by the chest's lean instead (a camera above the hips).
         with torch.no_grad():
-            q_twin, depth_twin = facing.depth_twin(est_t.q, est_t.depth)
-            synth_twin = model.synthesize(est_s.appearance, q_twin, depth_twin, est_t.scale, background)
-            per_frame = [
-                image_unpaired_loss(synth.image, image_t, background, 1.0 - synth.seg_probs[:, :1], saliency, beta,
-                                    background_valid, per_sample=True)
-                for synth in (synth_t, synth_twin)
-            ]
-            chosen = twin_choice(*per_frame, objective.twin_choice_margin)
+            if objective.twin_choice_rule == "lean":
+                chosen = lean_choice(est_t.pose_cam_mm, objective.twin_choice_lean_mm)
+            else:
+                q_twin, depth_twin = facing.depth_twin(est_t.q, est_t.depth)
+                synth_twin = model.synthesize(est_s.appearance, q_twin, depth_twin, est_t.scale, background)
+                per_frame = [
+                    image_unpaired_loss(synth.image, image_t, background, 1.0 - synth.seg_probs[:, :1], saliency,
+                                        beta, background_valid, per_sample=True)
+                    for synth in (synth_t, synth_twin)
+                ]
+                chosen = twin_choice(*per_frame, objective.twin_choice_margin)
             target_canon, target_R = twin_targets(est_t.pose_cam_mm)
         twin = twin_choice_loss(est_t.pose_canon_mm, est_t.cam_R_canon, target_canon, target_R, chosen)
         losses["image_unpaired"] = losses["image_unpaired"] + objective.twin_choice_weight * twin
