@@ -26,7 +26,9 @@ true pose replaced by its depth twin (``partpose.geometry.facing.depth_twin_pose
 joints seen from the other side) where the classifier is wrong, the floor of any pose estimator
 whose every limb and view axis are right and whose front/back is this classifier's; and the floor of any estimator blind to the front and
 back (``blind_floor``: half the twin's MPJPE), which no row whose front/back of unseen people is
-at chance can pass, however right its limbs.
+at chance can pass, however right its limbs. The last column is the share of test frames whose
+true chest leans towards the camera (the thorax nearer than the pelvis), where the lean rule of
+L_twin (``objective.twin_choice_rule=lean``) would keep the true pose rather than its twin.
 """
 
 from __future__ import annotations
@@ -106,6 +108,15 @@ def blind_floor(pose: torch.Tensor) -> float:
     return 0.5 * float(metrics.mpjpe(depth_twin_pose(pose), pose))
 
 
+def leaning_towards(pose: torch.Tensor) -> float:
+    """Share (%) of the camera-frame poses ``(N, 17, 3)`` whose thorax is nearer the camera than
+    their pelvis: where the true pose is kept by L_twin's lean rule
+    (``partpose.losses.twin.lean_choice`` with no margin) and its twin would be turned."""
+    from partpose.losses.twin import lean_choice
+
+    return float((~lean_choice(pose, 0.0)).double().mean() * 100.0)
+
+
 def twin_where_wrong(logits: torch.Tensor, labels: torch.Tensor, pose: torch.Tensor) -> torch.Tensor:
     """The true root-relative poses ``(N, 17, 3)``, each replaced by its depth twin where the
     classifier's front/back is wrong: the best a pose estimator whose front/back is this
@@ -183,8 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         "training frames and on the test split's unseen people.",
         "",
         "| resolution | training people | seed | training frames | test: all | test: clear | test motions, training people | chance "
-        "| MPJPE: the truth, its twin where wrong | MPJPE floor blind to front/back | wall time |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| MPJPE: the truth, its twin where wrong | MPJPE floor blind to front/back | chest towards the camera | wall time |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
 
     def rows():
@@ -197,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             test = load_split(FrameDataset(build_synthetic_videos(synthetic, "test", spread=args.videos)), args.max_frames)
             known = load_split(FrameDataset(build_synthetic_videos(synthetic, "test", subjects_from="train",
                                                                    spread=args.videos)), args.max_frames)
-            floor = blind_floor(test[3])
+            floor, leaning = blind_floor(test[3]), leaning_towards(test[3])
             chance = max(float(test[1].mean()), 1.0 - float(test[1].mean())) * 100.0
             for seed in args.seeds:
                 start = time.perf_counter()
@@ -207,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
                 yield (f"| {resolution}² | {synthetic.num_train_subjects} | {seed} | {accuracy(on_train, train[1]):.0f} | "
                        f"{accuracy(on_test, test[1]):.0f} | {accuracy(on_test, test[1], test[2]):.0f} | "
                        f"{accuracy(on_known, known[1]):.0f} | {chance:.0f} | "
-                       f"{float(metrics.mpjpe(twin_where_wrong(on_test, test[1], truth), truth)):.1f} | {floor:.1f} | "
+                       f"{float(metrics.mpjpe(twin_where_wrong(on_test, test[1], truth), truth)):.1f} | {floor:.1f} | {leaning:.0f} | "
                        f"{time.perf_counter() - start:.0f} s |")
 
     return write_table(lines, rows(), args.out)

@@ -24,6 +24,13 @@ def test_front_labels_and_clear_frames_by_hand():
     assert clear.tolist() == [True, True, False, False]
 
 
+def test_leaning_towards_by_hand():
+    pose = torch.zeros(4, 17, 3)
+    thorax = 8  # H36M17: pelvis 0, thorax 8
+    pose[:, thorax, 2] = torch.tensor([-100.0, -5.0, 5.0, 100.0])  # camera z: forward, away from the camera
+    assert legibility.leaning_towards(pose) == 50.0
+
+
 def test_accuracy_by_hand():
     logits = torch.tensor([2.0, -1.0, 0.5, -0.5])
     labels = torch.tensor([1.0, 1.0, 0.0, 0.0])
@@ -53,7 +60,7 @@ def test_it_runs_end_to_end_and_refuses_a_missing_config(tmp_path, capsys):
     cells = rows[0].strip("| ").split(" | ")
     shares = [float(x) for x in cells[3:8]]
     assert all(0.0 <= x <= 100.0 for x in shares)
-    assert float(cells[8]) >= 0.0 and float(cells[9]) > 0.0
+    assert float(cells[8]) >= 0.0 and float(cells[9]) > 0.0 and 0.0 <= float(cells[10]) <= 100.0
     assert legibility.main(["--config", str(tmp_path / "missing.yaml")]) == 2
     assert capsys.readouterr().err.startswith("error:")
 
