@@ -12,7 +12,9 @@ are read, and two things are compared on the test frames:
   and the cosine and sine of the facing azimuth), fitted on the training frames; its weight
   decay is chosen on the frames of a fifth of the training videos, held out.
 
-Three measures each: the share of frames whose front or back (the chest towards the camera or
+The heads also say on what share of the test frames they see the person from the front, beside
+the truth's share: a front/back near chance can be one side guessed for everyone. Three measures
+each: the share of frames whose front or back (the chest towards the camera or
 away from it) is right, the same share on the frames seen within 45° of straight from the front
 or the back (side on, the sign is a coin's edge), and the median azimuth error: the angle between the predicted and the
 true facing directions projected on the camera's ground plane (x–z), 0–180°, chance 90°.
@@ -152,8 +154,12 @@ def probe(model, train_frames, test_frames, max_frames: int = 2048) -> dict[str,
     train, test = read_frames(model, train_frames, max_frames), read_frames(model, test_frames, max_frames)
     y_train, y_test = facing_targets(facing_in_camera(train["truth"])), facing_targets(facing_in_camera(test["truth"]))
     fit, decay = fit_probe(train["features"], y_train, train["videos"])
-    result = {"decay": decay}
-    for name, predicted, truth in (("head", facing_targets(facing_in_camera(test["predicted"])), y_test),
+    head_test = facing_targets(facing_in_camera(test["predicted"]))
+    # the share of test frames the heads show from the front, against the truth's: a front/back
+    # "at chance" may be one side guessed for everyone
+    result = {"decay": decay, "head_says_front": float((head_test[:, 0] > 0).double().mean() * 100.0),
+              "truth_front": float((y_test[:, 0] > 0).double().mean() * 100.0)}
+    for name, predicted, truth in (("head", head_test, y_test),
                                    ("probe_train", apply_ridge(fit, train["features"]), y_train),
                                    ("probe", apply_ridge(fit, test["features"]), y_test)):
         result[f"{name}_front"], result[f"{name}_front_clear"], result[f"{name}_azimuth"] = scores(predicted, truth)
@@ -189,9 +195,9 @@ def main(argv: list[str] | None = None) -> int:
         "by the model's heads and by a linear probe fitted on the training split (its own training frames in the "
         "last column); front/back on every frame and on the clear ones, seen within 45° of the front or the back.",
         "",
-        "| checkpoint | heads: front/back (all, clear) | heads: azimuth | probe: front/back (all, clear) | probe: azimuth "
+        "| checkpoint | heads: front/back (all, clear) | heads: seen from the front (truth) | heads: azimuth | probe: front/back (all, clear) | probe: azimuth "
         "| probe on its training frames | ridge decay | MPJPE: heads | turned to the probe's azimuth | to the true azimuth |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
 
     def rows():
@@ -210,7 +216,8 @@ def main(argv: list[str] | None = None) -> int:
             if loaded.config.data.synthetic != synthetic:
                 raise UserError(f"{name}: a different synthetic benchmark from the first checkpoint's")
             m = probe(loaded.model, train_frames, test_frames, args.max_frames)
-            yield (f"| {name} | {m['head_front']:.0f} %, {m['head_front_clear']:.0f} % | {m['head_azimuth']:.0f}° | "
+            yield (f"| {name} | {m['head_front']:.0f} %, {m['head_front_clear']:.0f} % | "
+                   f"{m['head_says_front']:.0f} % ({m['truth_front']:.0f} %) | {m['head_azimuth']:.0f}° | "
                    f"{m['probe_front']:.0f} %, {m['probe_front_clear']:.0f} % | {m['probe_azimuth']:.0f}° | "
                    f"{m['probe_train_front']:.0f} %, {m['probe_train_front_clear']:.0f} %, {m['probe_train_azimuth']:.0f}° | "
                    f"{m['decay']:g} | {m['mpjpe_heads']:.1f} | {m['mpjpe_probe_azimuth']:.1f} | {m['mpjpe_true_azimuth']:.1f} |")

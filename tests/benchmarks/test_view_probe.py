@@ -80,6 +80,8 @@ def test_it_runs_end_to_end_and_refuses_a_bad_checkpoint(tiny_run, tmp_path, cap
     assert view_probe.main([str(tiny_run), "--untrained", "--videos", "8", "--max-frames", "64", "--out", str(out)]) == 0
     rows = [line for line in out.read_text().splitlines() if line.startswith("| ") and "%" in line]
     assert len(rows) == 2 and rows[0].startswith(f"| {tiny_run} |") and rows[1].startswith("| untrained")
+    says_front, truth_front = rows[0].split(" | ")[2].replace("%", "").strip("() ").split(" (")
+    assert 0.0 <= float(says_front) <= 100.0 and 0.0 <= float(truth_front) <= 100.0
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint")
     assert view_probe.main([str(bad)]) == 2
