@@ -23,7 +23,8 @@ If the probe reads the view from the features much better than the heads do, the
 it and the heads (the 6D rotation read through T_fk∘T_c, the loss) are what is slow; if the probe
 does no better, the trunk has not learnt it. The last columns price the difference: the MPJPE
 (mm) of the heads' poses as they are, turned about the camera's vertical axis to the probe's
-azimuth, and turned to the true azimuth. ``--untrained`` adds the first checkpoint's
+azimuth, turned to the true azimuth, and with their front/back alone put right (each replaced by
+its depth twin where it shows the wrong side). ``--untrained`` adds the first checkpoint's
 architecture with fresh weights: what random features already carry.
 """
 
@@ -174,7 +175,20 @@ def probe(model, train_frames, test_frames, max_frames: int = 2048) -> dict[str,
     result["mpjpe_probe_azimuth"] = float(metrics.mpjpe(
         turn_to_azimuth(test["predicted"], torch.atan2(probe_test[:, 2], probe_test[:, 1])), truth))
     result["mpjpe_true_azimuth"] = float(metrics.mpjpe(turn_to_azimuth(test["predicted"], true_azimuth), truth))
+    result["mpjpe_side_righted"] = float(metrics.mpjpe(side_righted(test["predicted"], head_test, y_test), truth))
     return result
+
+
+def side_righted(pose_cam_mm: torch.Tensor, predicted: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+    """``(N, 17, 3)`` poses made root-relative, each replaced by its depth twin
+    (``partpose.geometry.facing.depth_twin_pose``: the same 2D joints seen from the other side)
+    where its front/back (the sign of ``predicted[:, 0]``, ``facing_targets``' convention)
+    disagrees with ``truth``'s: the poses with their side put right and nothing else changed."""
+    from partpose.geometry.facing import depth_twin_pose
+
+    pose = pose_cam_mm - pose_cam_mm[:, :1]
+    wrong = (predicted[:, 0] > 0) != (truth[:, 0] > 0)
+    return torch.where(wrong[:, None, None], depth_twin_pose(pose), pose)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,8 +210,9 @@ def main(argv: list[str] | None = None) -> int:
         "last column); front/back on every frame and on the clear ones, seen within 45° of the front or the back.",
         "",
         "| checkpoint | heads: front/back (all, clear) | heads: seen from the front (truth) | heads: azimuth | probe: front/back (all, clear) | probe: azimuth "
-        "| probe on its training frames | ridge decay | MPJPE: heads | turned to the probe's azimuth | to the true azimuth |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| probe on its training frames | ridge decay | MPJPE: heads | turned to the probe's azimuth | to the true azimuth "
+        "| their side put right |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
 
     def rows():
@@ -220,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
                    f"{m['head_says_front']:.0f} % ({m['truth_front']:.0f} %) | {m['head_azimuth']:.0f}° | "
                    f"{m['probe_front']:.0f} %, {m['probe_front_clear']:.0f} % | {m['probe_azimuth']:.0f}° | "
                    f"{m['probe_train_front']:.0f} %, {m['probe_train_front_clear']:.0f} %, {m['probe_train_azimuth']:.0f}° | "
-                   f"{m['decay']:g} | {m['mpjpe_heads']:.1f} | {m['mpjpe_probe_azimuth']:.1f} | {m['mpjpe_true_azimuth']:.1f} |")
+                   f"{m['decay']:g} | {m['mpjpe_heads']:.1f} | {m['mpjpe_probe_azimuth']:.1f} | {m['mpjpe_true_azimuth']:.1f} | "
+                   f"{m['mpjpe_side_righted']:.1f} |")
     return write_table(lines, rows(), args.out)
 
 

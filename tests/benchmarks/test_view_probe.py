@@ -100,3 +100,20 @@ def test_a_checkpoint_of_another_dataset_is_one_clear_error(tiny_run, monkeypatc
     assert view_probe.main([str(tiny_run)]) == 2
     assert capsys.readouterr().err.strip() == (
         f"error: {tiny_run}: trained on 'h36m'; this script reads the synthetic benchmark only")
+
+
+def test_side_righted_twins_exactly_the_poses_showing_the_wrong_side():
+    from partpose.geometry.facing import depth_twin_pose
+    from partpose.models.encoder import rest_pose_canon_mm
+
+    rest = rest_pose_canon_mm()[None]  # faces +x in its canonical frame; the camera looks along +z
+    towards, away = rest @ turn(1, 90.0, torch.float32).T, rest @ turn(1, -90.0, torch.float32).T
+    pose = torch.cat((towards, towards, away)) + 300.0  # not root-relative: the result is
+    predicted = view_probe.facing_targets(view_probe.facing_in_camera(pose))
+    truth = torch.tensor([[1.0, 1.0, 0.0], [-1.0, -1.0, 0.0], [-1.0, -1.0, 0.0]])
+    righted = view_probe.side_righted(pose, predicted, truth)
+    relative = pose - pose[:, :1]
+    assert torch.allclose(righted[0], relative[0]) and torch.allclose(righted[2], relative[2])
+    assert torch.allclose(righted[1], depth_twin_pose(relative)[1])
+    # the twin shows the other side
+    assert view_probe.facing_targets(view_probe.facing_in_camera(righted))[1, 0] < 0
