@@ -45,7 +45,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchmark_tables import use_threads, write_table  # noqa: E402
-from view_probe import facing_in_camera, facing_targets  # noqa: E402
+from view_probe import facing_in_camera, facing_targets, twin_where  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -121,10 +121,7 @@ def twin_where_wrong(logits: torch.Tensor, labels: torch.Tensor, pose: torch.Ten
     """The true root-relative poses ``(N, 17, 3)``, each replaced by its depth twin where the
     classifier's front/back is wrong: the best a pose estimator whose front/back is this
     classifier's can do, every limb and the view's axis right."""
-    from partpose.geometry.facing import depth_twin_pose
-
-    wrong = (logits > 0) != (labels > 0.5)
-    return torch.where(wrong[:, None, None], depth_twin_pose(pose), pose)
+    return twin_where(pose, (logits > 0) != (labels > 0.5))
 
 
 @torch.no_grad()

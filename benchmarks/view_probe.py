@@ -184,10 +184,13 @@ def side_righted(pose_cam_mm: torch.Tensor, predicted: torch.Tensor, truth: torc
     (``partpose.geometry.facing.depth_twin_pose``: the same 2D joints seen from the other side)
     where its front/back (the sign of ``predicted[:, 0]``, ``facing_targets``' convention)
     disagrees with ``truth``'s: the poses with their side put right and nothing else changed."""
+    return twin_where(pose_cam_mm - pose_cam_mm[:, :1], (predicted[:, 0] > 0) != (truth[:, 0] > 0))
+
+
+def twin_where(pose: torch.Tensor, wrong: torch.Tensor) -> torch.Tensor:
+    """Root-relative poses ``(N, 17, 3)``, each replaced by its depth twin where ``wrong (N,)``."""
     from partpose.geometry.facing import depth_twin_pose
 
-    pose = pose_cam_mm - pose_cam_mm[:, :1]
-    wrong = (predicted[:, 0] > 0) != (truth[:, 0] > 0)
     return torch.where(wrong[:, None, None], depth_twin_pose(pose), pose)
 
 
