@@ -98,6 +98,9 @@ def test_semi_fraction_labels_a_fixed_random_share_of_frames():
     other = PairDataset(videos, max_gap=1, labels="3d", semi_fraction=0.1, seed=4)
     assert all(np.array_equal(a, b) for a, b in zip(ds.has_pose3d, same.has_pose3d))
     assert not all(np.array_equal(a, b) for a, b in zip(ds.has_pose3d, other.has_pose3d))
+    # the labelled items are exactly those whose I_t carries the label
+    items = ds.labelled_3d_items()
+    assert items.tolist() == [i for i in range(len(ds)) if bool(ds[i]["has_pose3d_t"])]
 
 
 def test_absent_labels_and_background():

@@ -17,6 +17,22 @@ def test_batches_depend_only_on_the_step():
     assert all(0 <= i < 100 for batch in full for i in batch)
 
 
+def test_labelled_items_fill_their_share_of_every_batch():
+    labelled = [7, 11, 42]
+    batches = list(StepBatchSampler(100, 8, seed=3, total_steps=20, labelled=labelled, labelled_per_batch=3))
+    assert all(len(b) == 8 and set(b[:3]) <= set(labelled) for b in batches)
+    assert len({i for b in batches for i in b[3:]}) > 20  # the rest from every item
+    resumed = list(StepBatchSampler(100, 8, seed=3, total_steps=20, start_step=5, labelled=labelled, labelled_per_batch=3))
+    assert resumed == batches[5:]
+    # no share: the batches of the plain sampler, item for item
+    assert list(StepBatchSampler(100, 8, seed=3, total_steps=20, labelled=labelled)) == \
+        list(StepBatchSampler(100, 8, seed=3, total_steps=20))
+    with pytest.raises(ValueError, match="labelled_per_batch must be in"):
+        StepBatchSampler(100, 8, seed=3, total_steps=20, labelled=labelled, labelled_per_batch=9)
+    with pytest.raises(ValueError, match="needs labelled items"):
+        StepBatchSampler(100, 8, seed=3, total_steps=20, labelled=[], labelled_per_batch=1)
+
+
 def test_step_generator_streams_differ():
     a = torch.rand(4, generator=step_generator(0, 5, 0, 1))
     b = torch.rand(4, generator=step_generator(0, 5, 0, 2))

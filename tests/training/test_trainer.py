@@ -112,6 +112,26 @@ def test_two_process_gloo_run_keeps_identical_weights(tiny_config):
     assert result.rank_weight_difference == 0.0
 
 
+@pytest.mark.parametrize("share", [1.0, 0.5])
+def test_semi_batches_carry_their_share_of_labelled_frames(tiny_config, monkeypatch, share):
+    from partpose.training import trainer as trainer_module
+    from partpose.training.algorithm import training_losses as real_losses
+
+    seen = []
+
+    def recording(model, batch, *args, **kwargs):
+        seen.append(batch["has_pose3d_t"].tolist())
+        return real_losses(model, batch, *args, **kwargs)
+
+    monkeypatch.setattr(trainer_module, "training_losses", recording)
+    config = tiny_config("objective.setting=semi", "objective.semi_fraction=0.05",
+                         f"objective.semi_labelled_share={share}", "run.eval_every=0", "run.image_every=0",
+                         out=f"semi_share_{share}")
+    train(config, resume=False)
+    labelled = round(share * config.run.batch_size)
+    assert len(seen) == 3 and all(all(flags[:labelled]) for flags in seen)
+
+
 def test_nan_guard_skips_steps_and_stops_when_it_persists(tiny_config, monkeypatch):
     from partpose.training import trainer as trainer_module
     from partpose.training.algorithm import training_losses as real_losses

@@ -159,6 +159,11 @@ class PairDataset(Dataset):
     def __len__(self) -> int:
         return len(self.pairs)
 
+    def labelled_3d_items(self) -> np.ndarray:
+        """``(K,)`` int64: the items whose I_t carries a 3D label, in item order."""
+        has = np.array([bool(self.has_pose3d[v][t]) for v, _, t in self.pairs], dtype=bool)
+        return np.flatnonzero(has).astype(np.int64)
+
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         v, s, t = (int(x) for x in self.pairs[index])
         video = self.videos[v]

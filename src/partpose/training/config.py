@@ -41,6 +41,7 @@ class DataConfig:
 class ObjectiveConfig:
     setting: Setting = "unsup"  # unsup | weak (2D labels) | semi (3D on a fraction) | supervised | labels_2d (the 2D labels alone, no method: weak's baseline)
     semi_fraction: float = 0.1  # fraction of training frames with 3D labels in "semi"
+    semi_labelled_share: float = 0.0  # semi: the share of each batch drawn from the labelled frames (0: batches drawn from all pairs, about semi_fraction of them labelled)
     no_saliency: bool = False  # ablation: beta = 0 (no saliency prior in L_I^u)
     no_adaptation: bool = False  # ablation: skip the decoupled energy steps of Algorithm 1
     beta_start: float = 1.0  # weight of m_sal in L_I^u at the start
@@ -144,6 +145,8 @@ def validate(config: TrainConfig) -> None:
         raise UserError("run.batch_size must be >= 1")
     if not 0.0 < config.objective.semi_fraction <= 1.0:
         raise UserError("objective.semi_fraction must be in (0, 1]")
+    if not 0.0 <= config.objective.semi_labelled_share <= 1.0:
+        raise UserError(f"objective.semi_labelled_share must be in [0, 1], got {config.objective.semi_labelled_share}")
     if not (math.isfinite(config.objective.silhouette_weight) and config.objective.silhouette_weight >= 0):
         raise UserError(f"objective.silhouette_weight must be >= 0, got {config.objective.silhouette_weight}")
     if not (math.isfinite(config.objective.twin_choice_weight) and config.objective.twin_choice_weight >= 0):

@@ -186,7 +186,13 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
 
         writer = SummaryWriter(str(out_dir / "tensorboard"))
 
-    sampler = StepBatchSampler(len(data.pairs), run.batch_size, run.seed, run.steps, start_step, fabric.global_rank)
+    labelled_per_batch = (round(config.objective.semi_labelled_share * run.batch_size)
+                          if config.objective.setting == "semi" else 0)
+    labelled = data.pairs.labelled_3d_items() if labelled_per_batch else None
+    if labelled is not None and len(labelled) == 0:
+        raise UserError("objective.semi_labelled_share > 0, but no training pair has a 3D-labelled target frame")
+    sampler = StepBatchSampler(len(data.pairs), run.batch_size, run.seed, run.steps, start_step, fabric.global_rank,
+                               labelled=labelled, labelled_per_batch=labelled_per_batch)
     loader = DataLoader(data.pairs, batch_sampler=sampler, num_workers=config.data.num_workers,
                         persistent_workers=config.data.num_workers > 0)
     reduce = (lambda g: fabric.all_reduce(g, reduce_op="mean")) if fabric.world_size > 1 else None
