@@ -94,6 +94,8 @@ ROWS["semi_own_trunk"] = ("semi, L_I^u without the pose's gradient, appearance's
                           SEMI_HALF + OWN_TRUNK)
 ROWS["semi_ours"] = ("ours + 3D labels on 10 %, half of each batch labelled",
                      ROWS["unsup_sil_rot_own_trunk"][1] + SEMI_HALF)
+# our row with weak's 2D labels: do its objectives add to the labels (`labels_2d`)?
+ROWS["weak_ours"] = ("ours + 2D labels", ROWS["unsup_sil_rot_own_trunk"][1] + ["objective.setting=weak"])
 
 # The table the method is judged by: the baselines, the three settings and the paper's ablations.
 # The other rows are oracles and diagnoses (docs/learning.md).
