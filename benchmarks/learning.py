@@ -429,6 +429,9 @@ def target_lines(grouped: dict[str, list[dict]]) -> list[str]:
         ("(L_I^u without the pose's gradient) weak < mean-pose baseline", "weak_pose_from_labels", "mean_pose", 1.0),
         ("(the same, appearance's own trunk) weak ≤ 1.3 × supervised", "weak_own_trunk", "supervised", 1.3),
         ("(the same, appearance's own trunk) weak < mean-pose baseline", "weak_own_trunk", "mean_pose", 1.0),
+        # our row with weak's 2D labels: the target, and whether the objectives add to the labels alone
+        ("(ours + 2D labels) weak ≤ 1.3 × supervised", "weak_ours", "supervised", 1.3),
+        ("(ours + 2D labels) weak < 2D labels alone", "weak_ours", "labels_2d", 1.0),
         # our row with the reconstruction and the appearance off the pose's trunk: the first target's two halves
         ("(ours, appearance's own trunk) ≤ 0.6 × mean-pose baseline", "unsup_sil_rot_own_trunk", "mean_pose", 0.6),
         ("(ours, appearance's own trunk) ≤ 2 × supervised", "unsup_sil_rot_own_trunk", "supervised", 2.0),
