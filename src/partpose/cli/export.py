@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="export format (default: torchscript)")
     parser.add_argument("--device", default="cpu", help="device the exported file runs on (default: cpu)")
     parser.add_argument("--check", action="store_true",
-                        help=f"fail (exit status 1) when the exported model differs from the eager one by more "
+                        help="fail (exit status 1) when the exported model differs from the eager one by more "
                         "than --tolerance")
     parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
                         help=f"largest accepted difference for --check (default: {DEFAULT_TOLERANCE:g})")
