@@ -10,23 +10,23 @@ frames in three. This script asks the plainest form of the question: the encoder
 configuration's architecture, fresh weights) and one linear unit on its pooled features are
 trained with a binary cross-entropy on the front/back sign alone (the chest towards the camera
 or away, ``view_probe.facing_targets``), on frames of the benchmark's training split, and scored
-on its test split: held-out motions, backdrops and people.
+on its test split: held-out motion segments (or motions) and people.
 
 If this classifier reads the front of unseen people well, the cue is in the frames and legible to
 the encoder at this resolution, and what the pose rows lack is a signal that teaches it; if it
 does not, the benchmark's front/back of new people is beyond this encoder and budget, and no
 row can be expected to learn it.
 
-Reported per resolution and seed: accuracy (%) on the training frames it was taught on, on the
+Reported per resolution, number of training people and seed: accuracy (%) on the training frames it was taught on, on the
 test frames (all, and the clear ones seen within 45° of the front or the back), on the test
-split's motions performed by the training people (what is lost to new people rather than to new
+split's motion segments performed by the training people (what is lost to new people rather than to new
 motions and views), the chance level (the larger class's share of the test frames), and the
 wall time. Two MPJPEs (mm, root-relative, on the test frames) price the front/back: that of the
 true pose replaced by its depth twin (``partpose.geometry.facing.depth_twin_pose``: the same 2D
 joints seen from the other side) where the classifier is wrong, the floor of any pose estimator
-whose every limb and view axis are right and whose front/back is this classifier's; and the floor of any estimator blind to the front and
-back (``blind_floor``: half the twin's MPJPE), which no row whose front/back of unseen people is
-at chance can pass, however right its limbs. The last column is the share of test frames whose
+whose every limb and view axis are right and whose front/back is this classifier's; and the
+floor of any estimator blind to the front and back (``blind_floor``: half the twin's MPJPE),
+which no row whose front/back of unseen people is at chance can pass, however right its limbs. The last column is the share of test frames whose
 true chest leans towards the camera (the thorax nearer than the pelvis), where the lean rule of
 L_twin (``objective.twin_choice_rule=lean``) would keep the true pose rather than its twin.
 """
@@ -51,7 +51,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 class FrontBackClassifier(torch.nn.Module):
-    """The encoder's trunk and a linear unit: ``(B, 3, H, W)`` images in [-1, 1] -> ``(B,)``
+    """The encoder's trunk and a linear unit: ``(B, 3, H, W)`` images in [0, 1] -> ``(B,)``
     logits of "the chest faces the camera"."""
 
     def __init__(self, encoder_config) -> None:
