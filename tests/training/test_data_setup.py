@@ -119,6 +119,7 @@ def test_own_videos_have_no_test_split_and_training_skips_evaluation(tiny_config
         (["objective.twin_choice_rule=coin"], "config.objective.twin_choice_rule must be one of 'reconstruction', 'lean', got 'coin'"),
         (["objective.twin_choice_lean_mm=-5"], "objective.twin_choice_lean_mm must be >= 0, got -5.0"),
         (["objective.semi_labelled_share=1.5"], "objective.semi_labelled_share must be in [0, 1], got 1.5"),
+        (["objective.semi_labelled_share=0.5"], "objective.semi_labelled_share draws labelled frames for objective.setting=semi, not 'unsup'"),
         (["optim.label_lr_scale=0"], "optim.label_lr_scale must be > 0, got 0.0"),
     ],
 )

@@ -147,6 +147,9 @@ def validate(config: TrainConfig) -> None:
         raise UserError("objective.semi_fraction must be in (0, 1]")
     if not 0.0 <= config.objective.semi_labelled_share <= 1.0:
         raise UserError(f"objective.semi_labelled_share must be in [0, 1], got {config.objective.semi_labelled_share}")
+    if config.objective.semi_labelled_share > 0 and config.objective.setting != "semi":
+        raise UserError("objective.semi_labelled_share draws labelled frames for objective.setting=semi, "
+                        f"not {config.objective.setting!r}")
     if not (math.isfinite(config.objective.silhouette_weight) and config.objective.silhouette_weight >= 0):
         raise UserError(f"objective.silhouette_weight must be >= 0, got {config.objective.silhouette_weight}")
     if not (math.isfinite(config.objective.twin_choice_weight) and config.objective.twin_choice_weight >= 0):

@@ -45,8 +45,8 @@ class StepBatchSampler(Sampler[list[int]]):
     def __iter__(self) -> Iterator[list[int]]:
         for step in range(self.start_step, self.total_steps):
             generator = step_generator(self.seed, step, self.rank, stream=1)
-            rest = torch.randint(self.num_items, (self.batch_size - self.labelled_per_batch,), generator=generator)
+            batch = torch.randint(self.num_items, (self.batch_size - self.labelled_per_batch,), generator=generator)
             if self.labelled_per_batch:
                 picks = torch.randint(len(self.labelled), (self.labelled_per_batch,), generator=generator)
-                rest = torch.cat((self.labelled[picks], rest))
-            yield rest.tolist()
+                batch = torch.cat((self.labelled[picks], batch))
+            yield batch.tolist()
