@@ -174,8 +174,11 @@ DEGENERATE_SPREAD = 0.1
 
 
 def commit() -> str:
+    """The checkout's short commit hash, with ``-dirty`` when tracked files differ from it (a row
+    run with uncommitted changes says so); ``unknown`` outside a git checkout."""
     try:
-        return subprocess.check_output(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True).strip()
+        return subprocess.check_output(["git", "describe", "--always", "--dirty", "--abbrev=7"], cwd=ROOT,
+                                       text=True, stderr=subprocess.DEVNULL).strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 

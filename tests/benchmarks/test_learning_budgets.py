@@ -186,3 +186,23 @@ def test_the_gpu_budget_is_the_default_where_cuda_is_available(monkeypatch):
     gpu, cpu = load_config(ROOT / config_path, rest), load_config(None, learning.BUDGETS["cpu_world"])
     assert gpu.run.steps >= 30 * cpu.run.steps and gpu.model.resolution == 2 * cpu.model.resolution
     assert gpu.optim.kind == cpu.optim.kind == "adam"
+
+
+def test_the_commit_says_when_the_checkout_has_changes(tmp_path, monkeypatch):
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args], cwd=tmp_path,
+                       check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "a.txt").write_text("one\n")
+    git("add", "a.txt")
+    git("commit", "-q", "-m", "one")
+    monkeypatch.setattr(learning, "ROOT", tmp_path)
+    clean = learning.commit()
+    assert len(clean) >= 7 and not clean.endswith("-dirty")
+    (tmp_path / "a.txt").write_text("two\n")
+    assert learning.commit() == clean + "-dirty"
+    monkeypatch.setattr(learning, "ROOT", tmp_path / "missing")
+    assert learning.commit() == "unknown"
