@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import math
 import sys
 import time
 from dataclasses import replace
@@ -45,7 +44,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchmark_tables import use_threads, write_table  # noqa: E402
-from view_probe import facing_in_camera, facing_targets, twin_where  # noqa: E402
+from view_probe import clear_view, facing_in_camera, facing_targets, twin_where  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,7 +68,7 @@ def front_labels(pose_cam_mm: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]
     """``(N, 17, 3)`` camera-frame poses -> ``(N,)`` float labels (1: the chest towards the camera)
     and ``(N,)`` bool "clear" flags (seen within 45° of straight from the front or the back)."""
     targets = facing_targets(facing_in_camera(pose_cam_mm.double()))
-    return (targets[:, 0] > 0).float(), targets[:, 1].abs() > math.cos(math.radians(45.0))
+    return (targets[:, 0] > 0).float(), clear_view(targets)
 
 
 def accuracy(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor | None = None) -> float:

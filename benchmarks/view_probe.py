@@ -62,6 +62,12 @@ def facing_targets(facing: torch.Tensor) -> torch.Tensor:
     return torch.stack((front, azimuth.cos(), azimuth.sin()), dim=1)
 
 
+def clear_view(targets: torch.Tensor) -> torch.Tensor:
+    """``(N,)`` bool of ``(N, 3)`` targets (``facing_targets``): the frames seen within 45° of
+    straight from the front or the back, where the side a person shows is clear."""
+    return targets[:, 1].abs() > math.cos(math.radians(45.0))
+
+
 def scores(predicted: torch.Tensor, truth: torch.Tensor) -> tuple[float, float, float]:
     """Scores of ``(N, 3)`` predicted targets against the true ones (only the signs of the first
     column and the directions of the last two matter): front/back accuracy (%) on every frame, the
@@ -69,7 +75,7 @@ def scores(predicted: torch.Tensor, truth: torch.Tensor) -> tuple[float, float, 
     person shows is clear; seen side on, the front/back sign is a coin's edge), and the median
     azimuth error (degrees)."""
     right = (predicted[:, 0] > 0) == (truth[:, 0] > 0)
-    clear = truth[:, 1].abs() > math.cos(math.radians(45.0))
+    clear = clear_view(truth)
     az_pred = torch.atan2(predicted[:, 2], predicted[:, 1])
     az_true = torch.atan2(truth[:, 2], truth[:, 1])
     error = torch.remainder(az_pred - az_true + math.pi, 2 * math.pi) - math.pi

@@ -186,8 +186,8 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
 
         writer = SummaryWriter(str(out_dir / "tensorboard"))
 
-    labelled_per_batch = (round(config.objective.semi_labelled_share * run.batch_size)
-                          if config.objective.setting == "semi" else 0)
+    # semi only (config.validate): that share of every batch from the 3D-labelled pairs
+    labelled_per_batch = round(config.objective.semi_labelled_share * run.batch_size)
     labelled = data.pairs.labelled_3d_items() if labelled_per_batch else None
     if labelled is not None and len(labelled) == 0:
         raise UserError("objective.semi_labelled_share > 0, but no training pair has a 3D-labelled target frame")
