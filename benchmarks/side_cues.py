@@ -1,0 +1,204 @@
+"""Which unlabelled cues tell the front of a person from the back? Each measured on the truth.
+
+    python benchmarks/side_cues.py [--config configs/studio_ours_cpu.yaml] [--iterations 1500]
+        [--seeds 0 1] [--min-speed 0.3] [--out FILE.md]
+
+No row of the learning table tells the side an unseen person shows the camera, and no estimator
+blind to it can meet the first target (``docs/learning.md``, "How legible is the front from the
+back?"). The reconstruction is as good under either side, so the side has to come from a cue the
+2D joints lack. This script prices the candidates on the benchmark's ground truth, before any is
+built into an objective:
+
+- **Which way people move.** People mostly move the way they face: a person coming towards the
+  camera shows it their front. Per training video, the root's travel in the camera frame from the
+  first frame to the last; on the videos whose root moves at least ``--min-speed`` m/s across the
+  image plane and the optical axis, "towards the camera" is a front/back label
+  (:func:`travel_front_labels`). Reported per motion: the share of videos that move and the share
+  of those whose label is right. (On real video the depth travel comes from the person's box
+  growing or shrinking; here from the root's true depth: the cue's best case.)
+- **Perspective.** The pose's depth twin has the same 2D joints only under an orthographic
+  camera; through the benchmark's pinhole the two differ by a few pixels at most
+  (:func:`perspective_gap_px`: the twin projected through each frame's camera against the truth's
+  joints with left and right exchanged, in crop pixels).
+- **The lean towards a camera above the hips** (L_twin's lean rule): the share of frames whose
+  thorax is nearer the camera than their pelvis.
+
+Then the one cue that labels many frames is taught as if it were the truth: the front/back
+classifier of ``front_back_legibility.py`` trained on the moving videos' frames with the travel
+labels, against the same classifier trained on the same frames with the true labels, both scored
+on the test split's unseen people. The gap between the two is what the travel cue's wrong labels
+cost; the second is its ceiling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import defaultdict
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchmark_tables import use_threads, write_table  # noqa: E402
+from front_back_legibility import accuracy, front_labels, leaning_towards, load_split, logits_of, train_classifier  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def travel_front_labels(pose_cam_mm: torch.Tensor, fps: float, min_speed_m_s: float) -> tuple[float, bool]:
+    """The front/back label that one video's travel gives, and whether it gives one.
+
+    Args:
+        pose_cam_mm: ``(T, J, 3)`` camera-frame joints of the video (root first), mm; the camera
+            looks along +z.
+        fps: frames per second.
+        min_speed_m_s: the least speed, over the first to the last frame, of the root across the
+            image plane and the optical axis (camera x and z) for the video to count as moving.
+    Returns:
+        ``(label, moving)``: ``label`` 1.0 when the root comes towards the camera (its depth
+        falls), 0.0 when it goes away; ``moving`` whether the speed reaches ``min_speed_m_s``.
+    """
+    travel = pose_cam_mm[-1, 0] - pose_cam_mm[0, 0]
+    duration_s = (len(pose_cam_mm) - 1) / fps
+    speed = float(torch.hypot(travel[0], travel[2])) / 1000.0 / duration_s if duration_s > 0 else 0.0
+    return float(travel[2] < 0), speed >= min_speed_m_s
+
+
+def fit_pinhole(pose_cam_mm: torch.Tensor, pose2d_norm: torch.Tensor) -> torch.Tensor:
+    """Each frame's crop camera, fitted by least squares: ``(N, J, 3)`` camera-frame joints and
+    their ``(N, J, 2)`` normalised crop coordinates -> ``(N, 3)`` ``(f, c_x, c_y)`` with
+    ``x = f X / Z + c_x``, ``y = f Y / Z + c_y`` (square pixels, no skew)."""
+    ratio = pose_cam_mm[..., :2] / pose_cam_mm[..., 2:]  # (N, J, 2)
+    n, j = ratio.shape[:2]
+    design = torch.zeros(n, j, 2, 3, dtype=ratio.dtype)
+    design[..., 0] = ratio
+    design[..., 0, 1] = 1.0
+    design[..., 1, 2] = 1.0
+    solution = torch.linalg.lstsq(design.reshape(n, 2 * j, 3), pose2d_norm.to(ratio.dtype).reshape(n, 2 * j, 1))
+    return solution.solution[..., 0]
+
+
+def project(pose_cam_mm: torch.Tensor, camera: torch.Tensor) -> torch.Tensor:
+    """``(N, J, 3)`` camera-frame joints through ``(N, 3)`` cameras (:func:`fit_pinhole`) ->
+    ``(N, J, 2)`` normalised crop coordinates."""
+    ratio = pose_cam_mm[..., :2] / pose_cam_mm[..., 2:]
+    return camera[:, None, :1] * ratio + camera[:, None, 1:]
+
+
+def perspective_gap_px(pose_cam_mm: torch.Tensor, pose2d_norm: torch.Tensor, resolution: int) -> torch.Tensor:
+    """How far perspective draws a pose's depth twin from the pose itself, per frame.
+
+    The twin (``partpose.geometry.facing.depth_twin_pose``: root-relative depth negated, left and
+    right exchanged) is put back at the root's depth and projected through the frame's own camera
+    (:func:`fit_pinhole`); under an orthographic camera its joints would be the truth's with left
+    and right exchanged. Returns ``(N,)`` the mean distance between the two, in pixels of a
+    ``resolution``-pixel crop."""
+    from partpose.geometry.facing import depth_twin_pose
+    from partpose.geometry.skeleton import H36M17
+
+    pose = pose_cam_mm.double()
+    camera = fit_pinhole(pose, pose2d_norm.double())
+    root = pose[:, :1]
+    twin = depth_twin_pose(pose - root) + root
+    truth_swapped = project(pose, camera)[:, list(H36M17.flip_permutation)]
+    gap = (project(twin, camera) - truth_swapped).norm(dim=-1).mean(dim=-1)
+    return gap * resolution / 2.0  # normalised units span 2 across the crop
+
+
+def video_frames(videos, labels: list[float]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Every frame of ``videos`` as ``(N, 3, H, W)`` images in [0, 1], each video's travel label
+    repeated over its frames ``(N,)``, and the true front/back labels ``(N,)``."""
+    images = torch.cat([torch.from_numpy(v.frames).permute(0, 3, 1, 2).float() / 255.0 for v in videos])
+    travel = torch.cat([torch.full((len(v.frames),), label) for v, label in zip(videos, labels)])
+    truth, _ = front_labels(torch.cat([torch.from_numpy(v.pose3d_cam_mm) for v in videos]))
+    return images, travel, truth
+
+
+def main(argv: list[str] | None = None) -> int:
+    from partpose.data.pairs import FrameDataset
+    from partpose.data.synthetic import build_synthetic_videos
+    from partpose.training.config import load_config
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, default=ROOT / "configs" / "studio_ours_cpu.yaml",
+                        help="training configuration whose benchmark and encoder are used")
+    parser.add_argument("--min-speed", type=float, default=0.3, help="m/s: the least travel speed of a moving video")
+    parser.add_argument("--iterations", type=int, default=1500)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--videos", type=int, default=1200, help="training videos rendered (spread over the plan)")
+    parser.add_argument("--test-videos", type=int, default=400, help="test videos rendered")
+    parser.add_argument("--max-frames", type=int, default=4096, help="test frames kept")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: PyTorch's default)")
+    parser.add_argument("--out", type=Path, help="also write the tables to this Markdown file")
+    args = parser.parse_args(argv)
+    use_threads(args.threads)
+
+    lines = [
+        f"Cues to the side a person shows (`python benchmarks/side_cues.py`; `{args.config.name}`'s benchmark, "
+        f"{args.videos} training videos, moving: at least {args.min_speed:g} m/s): per motion, the share of training videos "
+        "whose root moves and, of those, the share whose travel (towards the camera or away) tells the side right.",
+        "",
+        "| motion | videos | moving | travel tells the side right |",
+        "|---|---|---|---|",
+    ]
+
+    def rows():
+        config = load_config(args.config)
+        synthetic = replace(config.data.synthetic, cache_dir=None)
+        train_videos = build_synthetic_videos(synthetic, "train", spread=args.videos)
+        per_motion: dict[str, list[tuple[bool, bool]]] = defaultdict(list)
+        labels, moving = [], []
+        for video in train_videos:
+            pose = torch.from_numpy(video.pose3d_cam_mm).double()
+            label, moves = travel_front_labels(pose, synthetic.fps, args.min_speed)
+            truth, _ = front_labels(pose)
+            right = float((truth == label).double().mean()) > 0.5  # the label against most of the video's frames
+            per_motion[video.action].append((moves, right))
+            labels.append(label)
+            moving.append(moves)
+        for motion, marks in sorted(per_motion.items()):
+            moves = [m for m, _ in marks]
+            right = [r for m, r in marks if m]
+            told = f"{100.0 * sum(right) / len(right):.0f} %" if right else "–"
+            yield f"| {motion} | {len(marks)} | {100.0 * sum(moves) / len(marks):.0f} % | {told} |"
+
+        moving_videos = [v for v, m in zip(train_videos, moving) if m]
+        images, travel, truth = video_frames(moving_videos, [label for label, m in zip(labels, moving) if m])
+        all_pose = torch.cat([torch.from_numpy(v.pose3d_cam_mm) for v in train_videos]).double()
+        all_2d = torch.cat([torch.from_numpy(v.pose2d_norm) for v in train_videos]).double()
+        gap = perspective_gap_px(all_pose, all_2d, synthetic.resolution)
+        travel_right = accuracy(travel * 2.0 - 1.0, truth)
+        yield ""
+        yield "| cue (training frames) | frames it labels | right on them | note |"
+        yield "|---|---|---|---|"
+        yield (f"| travel towards / away from the camera | {100.0 * len(images) / len(all_pose):.0f} % | {travel_right:.0f} % | "
+               "the video's label on each of its frames |")
+        yield (f"| chest leaning towards a camera above the hips | 100 % | {leaning_towards(all_pose - all_pose[:, :1]):.0f} % | "
+               "E's poses all lean one way (L_twin's lean rule never fires) |")
+        yield (f"| perspective: the twin's joints off the truth's | – | – | median {float(gap.median()):.2f} px, 95th percentile "
+               f"{float(gap.quantile(0.95)):.2f} px at {synthetic.resolution}² |")
+
+        test = load_split(FrameDataset(build_synthetic_videos(synthetic, "test", spread=args.test_videos)), args.max_frames)
+        yield ""
+        yield "| classifier taught by | seed | training frames | its labels right | test (unseen people): all | test: clear | wall time |"
+        yield "|---|---|---|---|---|---|---|"
+        for name, taught in (("the travel labels", travel), ("the true labels (same frames)", truth)):
+            for seed in args.seeds:
+                start = time.perf_counter()
+                model = train_classifier(config.model.encoder, (images, taught), args.iterations, args.batch_size, args.lr, seed)
+                on_test = logits_of(model, test[0])
+                yield (f"| {name} | {seed} | {len(images)} | {accuracy(taught * 2.0 - 1.0, truth):.0f} % | "
+                       f"{accuracy(on_test, test[1]):.0f} % | {accuracy(on_test, test[1], test[2]):.0f} % | "
+                       f"{time.perf_counter() - start:.0f} s |")
+
+    return write_table(lines, rows(), args.out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

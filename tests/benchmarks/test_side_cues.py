@@ -1,0 +1,68 @@
+"""benchmarks/side_cues.py: the travel label, the fitted camera and the perspective gap by hand;
+the script end to end."""
+
+import torch
+
+from benchmark_scripts import ROOT, load_benchmark
+
+cues = load_benchmark("side_cues")
+
+
+def _walk(start_mm, end_mm, frames: int = 11) -> torch.Tensor:
+    """``(T, 17, 3)``: a rigid stick figure whose every joint moves from ``start`` to ``end``."""
+    offsets = torch.linspace(0.0, 1.0, frames, dtype=torch.float64)[:, None]
+    root = torch.tensor(start_mm, dtype=torch.float64) + offsets * (torch.tensor(end_mm, dtype=torch.float64) - torch.tensor(start_mm, dtype=torch.float64))
+    return root[:, None, :] + torch.randn(17, 3, dtype=torch.float64) * 100.0 * torch.tensor([1.0, 1.0, 0.0])
+
+
+def test_travel_labels_by_hand():
+    # 10 frames at 10 fps: 1 s. 1 m towards the camera (depth falls): front, moving at 1 m/s
+    assert cues.travel_front_labels(_walk([0, 0, 5000], [0, 0, 4000]), 10.0, 0.3) == (1.0, True)
+    # 1 m away from it: back
+    assert cues.travel_front_labels(_walk([0, 0, 4000], [0, 0, 5000]), 10.0, 0.3) == (0.0, True)
+    # 0.6 m across and 0.8 m back: 1 m/s, the back
+    assert cues.travel_front_labels(_walk([0, 0, 4000], [600, 0, 4800]), 10.0, 0.3) == (0.0, True)
+    # 0.2 m in 1 s: not moving; and up and down (camera y) is not travel
+    assert cues.travel_front_labels(_walk([0, 0, 4000], [0, 0, 3800]), 10.0, 0.3)[1] is False
+    assert cues.travel_front_labels(_walk([0, 0, 4000], [0, 900, 4000]), 10.0, 0.3)[1] is False
+
+
+def test_the_fitted_camera_reproduces_a_pinhole():
+    torch.manual_seed(0)
+    pose = torch.randn(5, 17, 3, dtype=torch.float64) * 300.0 + torch.tensor([0.0, 0.0, 4500.0], dtype=torch.float64)
+    camera = torch.tensor([[8.0, 0.1, -0.2], [9.0, 0.0, 0.0], [7.5, -0.3, 0.05], [8.2, 0.2, 0.2], [10.0, 0.0, 0.1]],
+                          dtype=torch.float64)
+    drawn = camera[:, None, :1] * pose[..., :2] / pose[..., 2:] + camera[:, None, 1:]
+    assert torch.allclose(cues.fit_pinhole(pose, drawn), camera, atol=1e-9)
+    assert torch.allclose(cues.project(pose, camera), drawn, atol=1e-12)
+
+
+def test_the_perspective_gap_vanishes_with_distance_and_is_worked_out_by_hand():
+    from partpose.geometry.skeleton import H36M17
+
+    # one joint 500 mm nearer than the root, 300 mm to its right, at 5 m; every other joint at the root
+    pose = torch.zeros(1, 17, 3, dtype=torch.float64)
+    pose[..., 2] = 5000.0
+    wrist = H36M17.index("r_wrist")
+    pose[0, wrist] = torch.tensor([300.0, 0.0, 4500.0])
+    camera = torch.tensor([[10.0, 0.0, 0.0]], dtype=torch.float64)
+    drawn = cues.project(pose, camera)
+    # the twin puts the wrist (relabelled left) 500 mm farther: x = 10 * 300 / 5500 against 10 * 300 / 4500
+    expected = 10.0 * 300.0 * (1.0 / 4500.0 - 1.0 / 5500.0) / 17.0 * 32.0 / 2.0
+    assert abs(float(cues.perspective_gap_px(pose, drawn, 32)[0]) - expected) < 1e-9
+    far = pose.clone()
+    far[..., 2] += 95000.0  # 100 m away: almost orthographic
+    assert float(cues.perspective_gap_px(far, cues.project(far, camera), 32)[0]) < 0.02 * expected
+
+
+def test_it_runs_end_to_end_and_refuses_a_missing_config(tmp_path, capsys):
+    out = tmp_path / "cues.md"
+    args = ["--config", str(ROOT / "configs" / "tiny.yaml"), "--iterations", "2", "--batch-size", "4", "--videos", "6",
+            "--test-videos", "4", "--max-frames", "32", "--threads", "1", "--out", str(out)]
+    assert cues.main(args) == 0
+    text = out.read_text()
+    assert "| travel towards / away from the camera |" in text and "median" in text
+    taught = [line for line in text.splitlines() if line.startswith("| the travel labels |") or line.startswith("| the true labels")]
+    assert len(taught) == 2
+    assert cues.main(["--config", str(tmp_path / "missing.yaml")]) == 2
+    assert capsys.readouterr().err.startswith("error:")
