@@ -48,6 +48,7 @@ def test_pair_items_keys_shapes_dtypes_and_values():
         "background_valid": ((), torch.bool), "pose3d_t": ((17, 3), torch.float32),
         "has_pose3d_t": ((), torch.bool), "pose2d_t": ((17, 2), torch.float32),
         "has_pose2d_t": ((), torch.bool), "segmentation_t": ((16, 16), torch.int64),
+        "travel_front": ((), torch.float32),
         "video_index": ((), torch.int64), "frame_s": ((), torch.int64), "frame_t": ((), torch.int64),
     }
     for i in range(len(ds)):
@@ -66,8 +67,23 @@ def test_pair_items_keys_shapes_dtypes_and_values():
         assert np.array_equal(item["pose2d_t"].numpy(), video.pose2d_norm[t])
         assert np.array_equal(item["segmentation_t"].numpy(), video.segmentation[t])
         assert 0 <= float(item["saliency_t"].min()) and float(item["saliency_t"].max()) <= 1
+        assert torch.isnan(item["travel_front"])  # no crop boxes: no travel label
     batch = next(iter(DataLoader(ds, batch_size=4, shuffle=True)))
     assert batch["image_s"].shape == (4, 3, 16, 16) and batch["background_valid"].shape == (4,)
+
+
+def test_each_item_carries_its_videos_travel():
+    # boxes growing 1 % a frame (the person 1 % nearer), shrinking 1 %, and steady
+    videos = [make_video(5, seed=k) for k in range(3)]
+    for video, growth in zip(videos, (1.01, 1.0 / 1.01, 1.0)):
+        video.crop_box = np.stack([np.zeros(5), np.zeros(5), 0.5 * growth ** np.arange(5)], axis=1).astype(np.float32)
+    ds = PairDataset(videos, max_gap=2, travel_min_rate=0.005)
+    seen = {}
+    for i in range(len(ds)):
+        item = ds[i]
+        seen.setdefault(int(item["video_index"]), []).append(float(item["travel_front"]))
+    assert set(seen[0]) == {1.0} and set(seen[1]) == {0.0}
+    assert np.isnan(seen[2]).all()
 
 
 @pytest.mark.parametrize("labels, has3d, has2d", [("none", False, False), ("2d", False, True),

@@ -98,6 +98,25 @@ def test_crop_intrinsics_frames_the_joints():
         S.crop_intrinsics(-pose_cam, 64)
 
 
+def test_crop_boxes_are_the_crops_in_the_image_plane():
+    # a rigid body walking straight away from the camera: the box's side falls as 1 / distance
+    pose = hand_pose(1)[0]
+    steps = np.arange(6)[:, None, None]
+    pose_cam = np.stack([pose[..., 1], -pose[..., 2] + 200, pose[..., 0] + 4000], axis=-1)[None] + steps * [0, 0, 300.0]
+    K = S.crop_intrinsics(pose_cam, 64, margin=0.25, static=False, smooth_sigma=1e-3)
+    boxes = S.crop_boxes(K, 64)
+    assert boxes.dtype == np.float32 and boxes.shape == (6, 3)
+    # the ray through each crop's centre pixel point and its corners' rays by hand
+    centre_px = 31.5
+    for t in range(6):
+        ray = np.linalg.solve(K[t], [centre_px, centre_px, 1.0])
+        assert np.allclose(boxes[t, :2], ray[:2], atol=1e-6)
+        left, right = (np.linalg.solve(K[t], [u, centre_px, 1.0])[0] for u in (-0.5, 63.5))
+        assert np.isclose(boxes[t, 2], right - left, rtol=1e-5)
+    depth = pose_cam[:, 0, 2]
+    assert np.allclose(boxes[0, 2] / boxes[:, 2], depth / depth[0], rtol=0.03)
+
+
 # ---------------------------------------------------------------- ray casting against slow twins
 
 
@@ -325,6 +344,7 @@ def test_plate_background_and_per_frame_crops():
         q = video.pose2d_norm
         assert np.abs(q).max() <= inner + 0.05
         assert ((q.max(1) - q.min(1)).max(-1) > 0.75 * 2 * inner).mean() > 0.5  # tight, not a union
+        assert np.allclose(video.crop_box, S.crop_boxes(clip.K, config.resolution))
     assert seen == {True, False}
     with pytest.raises(UserError, match="median needs"):
         S.build_synthetic_videos(S.SyntheticConfig(**TINY, background="median"), "train")

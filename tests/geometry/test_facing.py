@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from partpose.geometry import camera
-from partpose.geometry.facing import FACING_PART_INDICES, FACING_PARTS, front_weight
+from partpose.geometry.facing import FACING_PART_INDICES, FACING_PARTS, depth_twin_pose, faces_camera, front_weight
 from partpose.geometry.parts import PART_NAMES
 from partpose.geometry.skeleton import H36M17
 
@@ -46,6 +46,15 @@ def test_front_weight_is_half_one_minus_the_cosine_of_the_turn():
     assert front_weight(*seen_at(torch.tensor([0.0]))).item() == pytest.approx(1.0, abs=1e-6)
     assert front_weight(*seen_at(torch.tensor([180.0]))).item() == pytest.approx(0.0, abs=1e-6)
     assert front_weight(*seen_at(torch.tensor([90.0]))).item() == pytest.approx(0.5, abs=1e-6)
+
+
+def test_faces_camera_is_the_front_weight_above_a_half_and_flips_with_the_twin():
+    azimuth = torch.tensor([0.0, 30.0, 80.0, 100.0, 180.0, -60.0, -120.0])
+    q, depth, s = seen_at(azimuth)
+    pose = torch.cat((q / s[:, None, None], depth[..., None]), dim=-1) + torch.tensor([0.1, 0.2, 4.0], dtype=F64)
+    assert faces_camera(pose).tolist() == [True, True, True, False, False, True, False]
+    assert torch.equal(faces_camera(pose), front_weight(q, depth, s) > 0.5)
+    assert not (faces_camera(pose) & faces_camera(depth_twin_pose(pose - pose[:, :1]))).any()
 
 
 def test_depth_twin_has_the_complementary_weight():

@@ -8,7 +8,7 @@ from partpose.geometry.facing import depth_twin_pose
 from partpose.geometry.kinematics import forward_kinematics
 from partpose.geometry.skeleton import H36M17
 from partpose.geometry.skeleton import default_bone_lengths
-from partpose.losses.twin import lean_choice, twin_choice, twin_choice_loss, twin_targets
+from partpose.losses.twin import lean_choice, travel_choice, twin_choice, twin_choice_loss, twin_targets
 
 
 def _poses(batch: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -60,6 +60,25 @@ def test_lean_choice_by_hand_and_the_twin_of_a_chosen_pose_is_not_chosen():
     assert not (chosen & lean_choice(depth_twin_pose(pose_cam - pose_cam[:, :1]), 10.0)).any()
     with pytest.raises(ValueError, match="margin_mm must be >= 0"):
         lean_choice(pose, -1.0)
+
+
+def test_travel_choice_turns_the_poses_that_show_the_other_side():
+    from partpose.geometry.facing import faces_camera
+
+    canonical, cam_R = _poses(8)
+    pose_cam = torch.einsum("bij,bkj->bki", cam_R, canonical) + torch.tensor([0.0, 0.0, 4000.0])
+    front = faces_camera(pose_cam)
+    assert 0 < int(front.sum()) < 8
+    label = torch.tensor([1.0, 0.0, float("nan"), 1.0, 0.0, float("nan"), 1.0, 0.0])
+    chosen = travel_choice(pose_cam, label)
+    expected = [bool(torch.isfinite(x)) and bool(f) != bool(x > 0.5) for f, x in zip(front, label)]
+    assert chosen.tolist() == expected
+    # the twin of a chosen pose shows the side its travel says: it is not chosen again
+    twin = depth_twin_pose(pose_cam - pose_cam[:, :1])
+    assert not (chosen & travel_choice(twin, label)).any()
+    assert travel_choice(twin, label)[torch.isfinite(label) & ~chosen].all()
+    with pytest.raises(ValueError, match="travel_front"):
+        travel_choice(pose_cam, label[:3])
 
 
 def test_twin_choice_loss_by_hand():

@@ -223,6 +223,29 @@ def test_the_lean_rule_turns_the_frames_whose_chest_leans_away(setup):
     assert float(with_twin.losses["image_unpaired"].detach()) == pytest.approx(float(total.detach()), rel=1e-5)
 
 
+def test_the_travel_rule_turns_the_frames_that_show_another_side_than_their_travel(setup):
+    config, model, batch, prior, up = setup
+    from dataclasses import replace
+
+    from partpose.geometry.facing import faces_camera
+    from partpose.losses.twin import twin_choice_loss, twin_targets
+
+    plain = training_losses(model, batch, prior, 0, 1.0, config.objective, step_generator(0, 0), prior_up=up)
+    objective = replace(config.objective, twin_choice_weight=2.0, twin_choice_rule="travel")
+    est_t = model.encode(batch["image_t"])
+    shown = faces_camera(est_t.pose_cam_mm)
+    # one frame labelled with the side it shows, one with the other; then neither labelled
+    for label, expected_chosen in (([float(shown[0]), 1.0 - float(shown[1])], [False, True]),
+                                   ([float("nan"), float("nan")], [False, False])):
+        labelled = dict(batch, travel_front=torch.tensor(label))
+        with_twin = training_losses(model, labelled, prior, 0, 1.0, objective, step_generator(0, 0), prior_up=up)
+        chosen = torch.tensor(expected_chosen)
+        expected = twin_choice_loss(est_t.pose_canon_mm, est_t.cam_R_canon, *twin_targets(est_t.pose_cam_mm), chosen)
+        assert with_twin.scalars["twin_chosen_fraction"] == pytest.approx(float(chosen.float().mean()))
+        total = plain.losses["image_unpaired"] + 2.0 * expected
+        assert float(with_twin.losses["image_unpaired"].detach()) == pytest.approx(float(total.detach()), rel=1e-5)
+
+
 def _pose_energy(setup, frame):
     """The energy_pose_* loss of one step with ``objective.energy_frame=frame`` (the same draws)."""
     from dataclasses import replace

@@ -22,6 +22,7 @@ SALIENCY_SOURCES = ("motion", "static")
 """Where m_sal comes from: ``motion`` = the residual against the clip's median background for
 static-camera clips (OpenCV's static saliency for clips whose camera moves); ``static`` = OpenCV's
 static saliency for every clip."""
+from partpose.data.travel import travel_fronts
 from partpose.data.video import Video
 from partpose.geometry.skeleton import H36M17
 
@@ -92,6 +93,8 @@ class PairDataset(Dataset):
             (``round(f * frames)``, at least one) and hide them elsewhere; ``None`` keeps all.
         seed: seeds the semi-supervised frame choice.
         saliency_source: ``motion`` (default) or ``static``, see :data:`SALIENCY_SOURCES`.
+        travel_min_rate: the least relative change of a person's distance per frame for their
+            video's travel to tell the side they show (``partpose.data.travel``).
         saliency: a :class:`SaliencyCache` (share one to reuse maps between datasets);
             ``None`` makes an in-memory one.
 
@@ -99,8 +102,9 @@ class PairDataset(Dataset):
     ``(3, H, W)`` (the clip's temporal median, zeros when the video has none); ``saliency_t``
     ``(1, H, W)``; ``background_valid`` ``()`` bool (a background exists and the camera does
     not move); ``pose3d_t`` ``(17, 3)``, ``pose2d_t`` ``(17, 2)`` with ``has_pose3d_t``,
-    ``has_pose2d_t`` ``()`` bool; ``segmentation_t`` ``(H, W)`` int64; ``video_index``,
-    ``frame_s``, ``frame_t`` ``()`` int64.
+    ``has_pose2d_t`` ``()`` bool; ``segmentation_t`` ``(H, W)`` int64; ``travel_front``
+    ``()`` float32 (the side the video's travel shows: 1 the front, 0 the back, NaN none;
+    ``partpose.data.travel``); ``video_index``, ``frame_s``, ``frame_t`` ``()`` int64.
     """
 
     def __init__(
@@ -113,6 +117,7 @@ class PairDataset(Dataset):
         seed: int = 0,
         saliency: SaliencyCache | None = None,
         saliency_source: str = "motion",
+        travel_min_rate: float = 0.0025,
     ) -> None:
         self.videos = _check_videos(videos)
         if labels not in LABEL_MODES:
@@ -153,6 +158,7 @@ class PairDataset(Dataset):
             else self.saliency_cache.get(v.frames)
             for v in self.videos
         ]
+        self.travel_front = travel_fronts(self.videos, travel_min_rate)
         h, w = self.videos[0].size
         self._no_background = torch.zeros(3, h, w)
 
@@ -181,6 +187,7 @@ class PairDataset(Dataset):
             "pose2d_t": torch.from_numpy(video.pose2d_norm[t].copy()) if has2d else torch.zeros(j, 2),
             "has_pose2d_t": _scalar(has2d),
             "segmentation_t": _segmentation(video, t),
+            "travel_front": torch.tensor(self.travel_front[v]),
             "video_index": _scalar(v),
             "frame_s": _scalar(s),
             "frame_t": _scalar(t),

@@ -55,7 +55,7 @@ from partpose.geometry.parts import PART_NAMES
 from partpose.geometry.skeleton import H36M17
 
 # Bump when the renderer's output changes, so cached datasets are rebuilt.
-RENDERER_VERSION = 2
+RENDERER_VERSION = 3
 
 _J = {name: i for i, name in enumerate(H36M17.names)}
 
@@ -850,6 +850,20 @@ def crop_intrinsics(pose_cam_mm: np.ndarray, resolution: int, margin: float = 0.
     return K
 
 
+def crop_boxes(K: np.ndarray, resolution: int) -> np.ndarray:
+    """The crops of :func:`crop_intrinsics` as boxes in the camera's normalised image plane.
+
+    Args:
+        K: ``(T, 3, 3)`` crop intrinsics.
+    Returns:
+        ``(T, 3)`` float32: the ray ``(x, y)`` (z = 1) through each crop's centre and the crop's
+        side in the same units (``Video.crop_box``).
+    """
+    f = K[:, 0, 0]
+    centre = ((resolution / 2.0 - 0.5) - K[:, :2, 2]) / f[:, None]
+    return np.concatenate([centre, (resolution / f)[:, None]], axis=1).astype(np.float32)
+
+
 def pixel_rays(K: np.ndarray, resolution: int) -> np.ndarray:
     """Rays through the pixel centres of a ``resolution``-square crop.
 
@@ -1351,6 +1365,7 @@ def render_spec(config: SyntheticConfig, spec: VideoSpec, motion_world_mm: np.nd
         pose3d_cam_mm=clip.pose3d_cam_mm,
         pose2d_norm=clip.pose2d_norm,
         segmentation=clip.segmentation,
+        crop_box=crop_boxes(clip.K, config.resolution),
         name=spec.name,
         subject=spec.subject,
         action=spec.motion,

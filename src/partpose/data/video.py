@@ -50,6 +50,11 @@ class Video:
         pose3d_cam_mm: ``(T, 17, 3)`` float32 camera-frame joints in millimetres, or ``None``.
         pose2d_norm: ``(T, 17, 2)`` float32 normalised crop coordinates, or ``None``.
         segmentation: ``(T, H, W)`` uint8 part labels (0 = background), or ``None``.
+        crop_box: ``(T, 3)`` float32, each crop's square in the camera's normalised image plane
+            (a pixel's coordinates minus the principal point, over the focal length): its
+            centre ``(x, y)`` and side, as a person detector's boxes give them once the camera's
+            intrinsics are known; or ``None``. With the person's extent about constant, the
+            side is inversely proportional to their distance (``partpose.data.travel``).
         name, subject, action: identifiers for per-subject and per-action breakdowns.
     """
 
@@ -59,6 +64,7 @@ class Video:
     pose3d_cam_mm: np.ndarray | None = None
     pose2d_norm: np.ndarray | None = None
     segmentation: np.ndarray | None = None
+    crop_box: np.ndarray | None = None
     name: str = ""
     subject: str = ""
     action: str = ""
@@ -102,6 +108,9 @@ class Video:
         _check_field(self, "pose3d_cam_mm", (t, j, 3), np.float32)
         _check_field(self, "pose2d_norm", (t, j, 2), np.float32)
         _check_field(self, "segmentation", (t, h, w), np.uint8)
+        _check_field(self, "crop_box", (t, 3), np.float32)
+        if self.crop_box is not None and not (np.isfinite(self.crop_box).all() and (self.crop_box[:, 2] > 0).all()):
+            raise ValueError(f"Video {self.name!r}: crop_box must be finite with positive sides")
         if not isinstance(self.camera_moves, (bool, np.bool_)):
             raise ValueError(f"Video {self.name!r}: camera_moves must be a bool, got {type(self.camera_moves).__name__}")
         for key in ("name", "subject", "action"):
@@ -211,7 +220,7 @@ def camera_moves(
     return bool(np.median(fractions) > threshold)
 
 
-_ARRAY_FIELDS = ("frames", "background", "pose3d_cam_mm", "pose2d_norm", "segmentation")
+_ARRAY_FIELDS = ("frames", "background", "pose3d_cam_mm", "pose2d_norm", "segmentation", "crop_box")
 
 
 def _video_entry(video: Video) -> dict:

@@ -69,6 +69,18 @@ def depth_twin_pose(pose_cam: torch.Tensor, skeleton: Skeleton = H36M17) -> torc
     return (pose_cam * mirror)[:, list(skeleton.flip_permutation)]
 
 
+def faces_camera(pose_cam: torch.Tensor, skeleton: Skeleton = H36M17) -> torch.Tensor:
+    """``(B, J, 3)`` camera-frame poses (any unit) -> ``(B,)`` bool: the chest's outward normal
+    (module docstring) points at the camera (``n_z < 0``), i.e. ``front_weight > 1/2``."""
+    check_shape(pose_cam, ("B", skeleton.num_joints, 3), "pose_cam")
+    index = skeleton.index
+    across = (pose_cam[:, index("l_shoulder")] - pose_cam[:, index("r_shoulder")]) + (
+        pose_cam[:, skeleton.l_hip] - pose_cam[:, skeleton.r_hip]
+    )
+    up = pose_cam[:, skeleton.thorax] - pose_cam[:, skeleton.root]
+    return torch.linalg.cross(across, up, dim=-1)[:, 2] < 0
+
+
 def front_weight(
     q: torch.Tensor, depth: torch.Tensor, scale: torch.Tensor | None, skeleton: Skeleton = H36M17
 ) -> torch.Tensor:

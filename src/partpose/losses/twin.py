@@ -18,6 +18,13 @@ than its pelvis by more than ``objective.twin_choice_lean_mm``, the twin is the 
 (:func:`lean_choice`). On the benchmark's true poses the rule holds on about three frames in
 four (docs/learning.md).
 
+``objective.twin_choice_rule = "travel"`` chooses by which way the person travels: a person
+coming nearer the camera over their video shows it their front, one going away their back
+(``partpose.data.travel``: read from the growth of the crop boxes, right on about seven frames in
+ten of the benchmark's training videos that travel). Where the encoder's pose shows the other
+side than its video's travel (:func:`travel_choice`), the twin is the target; frames of videos
+that do not travel, or have no boxes, are left alone.
+
 Convention:
     Targets are detached; the loss is the sum over the chosen frames divided by the batch
     size, so it grows with the share of frames the decoder would turn round.
@@ -27,7 +34,7 @@ from __future__ import annotations
 
 import torch
 
-from partpose.geometry.facing import depth_twin_pose
+from partpose.geometry.facing import depth_twin_pose, faces_camera
 from partpose.geometry.kinematics import canonicalize
 from partpose.geometry.skeleton import H36M17
 from partpose.utils.checks import check_shape
@@ -77,6 +84,20 @@ def lean_choice(pose_cam_mm: torch.Tensor, margin_mm: float) -> torch.Tensor:
     thorax, pelvis = H36M17.names.index("thorax"), H36M17.names.index("pelvis")
     pose = pose_cam_mm.detach()
     return pose[:, thorax, 2] - pose[:, pelvis, 2] > margin_mm
+
+
+def travel_choice(pose_cam_mm: torch.Tensor, travel_front: torch.Tensor) -> torch.Tensor:
+    """``(B,)`` bool: the frames whose pose shows the camera the other side than their video's
+    travel says (``PairDataset``'s ``travel_front``: 1 the front, 0 the back, NaN no label).
+
+    Args:
+        pose_cam_mm: ``(B, 17, 3)`` camera-frame poses (H36M17 order); camera z forward.
+        travel_front: ``(B,)`` float.
+    """
+    check_shape(pose_cam_mm, ("B", H36M17.num_joints, 3), "pose_cam_mm")
+    check_shape(travel_front, (pose_cam_mm.shape[0],), "travel_front")
+    labelled = torch.isfinite(travel_front)
+    return labelled & (faces_camera(pose_cam_mm.detach()) != (travel_front > 0.5))
 
 
 def twin_choice_loss(

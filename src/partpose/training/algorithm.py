@@ -36,7 +36,7 @@ from partpose.losses.image import image_consistency_loss, image_unpaired_loss
 from partpose.losses.segmentation import segmentation_loss
 from partpose.losses.silhouette import skeleton_silhouette_loss
 from partpose.losses.supervision import pose2d_loss, pose3d_loss
-from partpose.losses.twin import lean_choice, twin_choice, twin_choice_loss, twin_targets
+from partpose.losses.twin import lean_choice, travel_choice, twin_choice, twin_choice_loss, twin_targets
 from partpose.training.config import ObjectiveConfig
 from partpose.training.schedules import is_encoder_energy_step
 
@@ -201,10 +201,13 @@ def training_losses(
         # L_twin: no gradient leads from a pose to its depth twin (the same 2D joints), so the
         # twin is drawn too and, where D reconstructs I_t better from it, made E's target. It
         # trains the pose whatever reconstruction_pose_grad says: a target, like L_sil. The
-        # "lean" rule chooses by the chest's lean instead (a camera above the hips).
+        # "lean" rule chooses by the chest's lean instead (a camera above the hips), the
+        # "travel" rule by the side the video's travel shows (towards the camera: the front).
         with torch.no_grad():
             if objective.twin_choice_rule == "lean":
                 chosen = lean_choice(est_t.pose_cam_mm, objective.twin_choice_lean_mm)
+            elif objective.twin_choice_rule == "travel":
+                chosen = travel_choice(est_t.pose_cam_mm, batch["travel_front"])
             else:
                 q_twin, depth_twin = facing.depth_twin(est_t.q, est_t.depth)
                 synth_twin = model.synthesize(est_s.appearance, q_twin, depth_twin, est_t.scale, background)

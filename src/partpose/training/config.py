@@ -61,8 +61,9 @@ class ObjectiveConfig:
     silhouette_weight: float = 0.0  # > 0: add this times L_sil (the 2D skeleton against m_sal, a chamfer) to L_I^u; off with no_saliency (docs/learning.md)
     twin_choice_weight: float = 0.0  # > 0: add this times L_twin (the pose's depth twin as E's target where D reconstructs I_t better from it; losses/twin.py) to L_I^u
     twin_choice_margin: float = 0.02  # L_twin: the twin must lower L_I^u by more than this fraction of the pose's
-    twin_choice_rule: Literal["reconstruction", "lean"] = "reconstruction"  # L_twin's choice: D's reconstruction, or the chest's lean towards a camera above the hips (losses/twin.py)
+    twin_choice_rule: Literal["reconstruction", "lean", "travel"] = "reconstruction"  # L_twin's choice: D's reconstruction, the chest's lean towards a camera above the hips, or the side the video's travel shows (losses/twin.py)
     twin_choice_lean_mm: float = 30.0  # twin_choice_rule=lean: the thorax must be this much farther than the pelvis for the twin to win
+    twin_choice_travel_rate: float = 0.0025  # twin_choice_rule=travel: the least relative change of the person's distance per frame over a video for its travel to tell the side (data/travel.py)
 
 
 @dataclass
@@ -158,6 +159,8 @@ def validate(config: TrainConfig) -> None:
         raise UserError(f"objective.twin_choice_margin must be in [0, 1), got {config.objective.twin_choice_margin}")
     if not (math.isfinite(config.objective.twin_choice_lean_mm) and config.objective.twin_choice_lean_mm >= 0):
         raise UserError(f"objective.twin_choice_lean_mm must be >= 0, got {config.objective.twin_choice_lean_mm}")
+    if not (math.isfinite(config.objective.twin_choice_travel_rate) and config.objective.twin_choice_travel_rate > 0):
+        raise UserError(f"objective.twin_choice_travel_rate must be > 0, got {config.objective.twin_choice_travel_rate}")
     if config.data.max_gap < 1:
         raise UserError("data.max_gap must be >= 1")
     if config.optim.lr <= 0:
