@@ -10,12 +10,12 @@ back?"). The reconstruction is as good under either side, so the side has to com
 built into an objective:
 
 - **Which way people move.** People mostly move the way they face: a person coming towards the
-  camera shows it their front. Per training video, the root's travel in the camera frame from the
-  first frame to the last; on the videos whose root moves at least ``--min-speed`` m/s across the
-  image plane and the optical axis, "towards the camera" is a front/back label
-  (:func:`travel_front_labels`). Reported per motion: the share of videos that move and the share
-  of those whose label is right. (On real video the depth travel comes from the person's box
-  growing or shrinking; here from the root's true depth: the cue's best case.)
+  camera shows it their front. Per training video, the label of ``partpose.data.travel`` (what
+  L_twin's travel rule uses): the person's distance read from their crop boxes, which grow as they
+  come nearer; where it changes by at least ``--min-rate`` per frame from the first frame to the
+  last, "nearer" labels every frame of the video the front and "farther" the back. Reported per
+  motion: the share of frames labelled and the share of those labelled right, and the same with
+  the root's true depth in place of the boxes (:func:`root_travel_front`, the cue's best case).
 - **Perspective.** The pose's depth twin has the same 2D joints only under an orthographic
   camera; through the benchmark's pinhole the two differ by a few pixels at most
   (:func:`perspective_gap_px`: the twin projected through each frame's camera against the truth's
@@ -24,7 +24,7 @@ built into an objective:
   thorax is nearer the camera than their pelvis.
 
 Then the one cue that labels many frames is taught as if it were the truth: the front/back
-classifier of ``front_back_legibility.py`` trained on the moving videos' frames with the travel
+classifier of ``front_back_legibility.py`` trained on the labelled frames with the boxes' travel
 labels, against the same classifier trained on the same frames with the true labels, both scored
 on the test split's unseen people. The gap between the two is what the travel cue's wrong labels
 cost; the second is its ceiling.
@@ -33,13 +33,13 @@ cost; the second is its ceiling.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -49,23 +49,20 @@ from front_back_legibility import accuracy, front_labels, leaning_towards, load_
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def travel_front_labels(pose_cam_mm: torch.Tensor, fps: float, min_speed_m_s: float) -> tuple[float, bool]:
-    """The front/back label that one video's travel gives, and whether it gives one.
+def root_travel_front(pose_cam_mm: torch.Tensor, min_rate: float) -> float:
+    """The label of ``partpose.data.travel.travel_front`` read from the root's true depth instead
+    of the crop boxes: the cue's best case.
 
     Args:
-        pose_cam_mm: ``(T, J, 3)`` camera-frame joints of the video (root first), mm; the camera
-            looks along +z.
-        fps: frames per second.
-        min_speed_m_s: the least speed, over the first to the last frame, of the root across the
-            image plane and the optical axis (camera x and z) for the video to count as moving.
+        pose_cam_mm: ``(T, J, 3)`` camera-frame joints of the video (root first); z forward.
+        min_rate: > 0, the least relative change of the root's depth per frame.
     Returns:
-        ``(label, moving)``: ``label`` 1.0 when the root comes towards the camera (its depth
-        falls), 0.0 when it goes away; ``moving`` whether the speed reaches ``min_speed_m_s``.
+        1.0 (the depth falls: the front), 0.0 (it grows: the back) or ``nan``.
     """
-    travel = pose_cam_mm[-1, 0] - pose_cam_mm[0, 0]
-    duration_s = (len(pose_cam_mm) - 1) / fps
-    speed = float(torch.hypot(travel[0], travel[2])) / 1000.0 / duration_s if duration_s > 0 else 0.0
-    return float(travel[2] < 0), speed >= min_speed_m_s
+    if len(pose_cam_mm) < 2:
+        return math.nan
+    rate = (float(pose_cam_mm[-1, 0, 2]) / float(pose_cam_mm[0, 0, 2]) - 1.0) / (len(pose_cam_mm) - 1)
+    return 1.0 if rate <= -min_rate else 0.0 if rate >= min_rate else math.nan
 
 
 def fit_pinhole(pose_cam_mm: torch.Tensor, pose2d_norm: torch.Tensor) -> torch.Tensor:
@@ -126,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=ROOT / "configs" / "studio_ours_cpu.yaml",
                         help="training configuration whose benchmark and encoder are used")
-    parser.add_argument("--min-speed", type=float, default=0.3, help="m/s: the least travel speed of a moving video")
+    parser.add_argument("--min-rate", type=float, default=0.0025,
+                        help="the least relative change of the distance per frame for a video's travel to count")
     parser.add_argument("--iterations", type=int, default=1500)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-3)
@@ -141,35 +139,45 @@ def main(argv: list[str] | None = None) -> int:
 
     lines = [
         f"Cues to the side a person shows (`python benchmarks/side_cues.py`; `{args.config.name}`'s benchmark, "
-        f"{args.videos} training videos, moving: at least {args.min_speed:g} m/s): per motion, the share of training videos "
-        "whose root moves and, of those, the share whose travel (towards the camera or away) tells the side right.",
+        f"{args.videos} training videos; travel counts from {args.min_rate:g} of the distance per frame): per motion, "
+        "the share of training frames whose video's travel labels them and, of those, the share labelled right.",
         "",
-        "| motion | videos | moving | travel tells the side right |",
-        "|---|---|---|---|",
+        "| motion | frames | labelled by the boxes | right | labelled by the true depth | right |",
+        "|---|---|---|---|---|---|",
     ]
 
     def rows():
+        from partpose.data.travel import travel_front
+        from partpose.errors import UserError
+
         config = load_config(args.config)
         synthetic = replace(config.data.synthetic, cache_dir=None)
         train_videos = build_synthetic_videos(synthetic, "train", spread=args.videos)
-        per_motion: dict[str, list[tuple[bool, bool]]] = defaultdict(list)
-        labels, moving = [], []
+        per_motion: dict[str, list[tuple[int, int, int, int, int]]] = defaultdict(list)
+        labels = []
         for video in train_videos:
             pose = torch.from_numpy(video.pose3d_cam_mm).double()
-            label, moves = travel_front_labels(pose, synthetic.fps, args.min_speed)
             truth, _ = front_labels(pose)
-            right = float((truth == label).double().mean()) > 0.5  # the label against most of the video's frames
-            per_motion[video.action].append((moves, right))
-            labels.append(label)
-            moving.append(moves)
-        for motion, marks in sorted(per_motion.items()):
-            moves = [m for m, _ in marks]
-            right = [r for m, r in marks if m]
-            told = f"{100.0 * sum(right) / len(right):.0f} %" if right else "–"
-            yield f"| {motion} | {len(marks)} | {100.0 * sum(moves) / len(marks):.0f} % | {told} |"
+            marks = [len(truth)]
+            for label in (travel_front(video.crop_box, args.min_rate), root_travel_front(pose, args.min_rate)):
+                labelled = not math.isnan(label)
+                marks += [len(truth) if labelled else 0, int((truth == label).sum()) if labelled else 0]
+            per_motion[video.action].append(tuple(marks))
+            labels.append(travel_front(video.crop_box, args.min_rate))
 
-        moving_videos = [v for v, m in zip(train_videos, moving) if m]
-        images, travel, truth = video_frames(moving_videos, [label for label, m in zip(labels, moving) if m])
+        def share(part: int, whole: int) -> str:
+            return f"{100.0 * part / whole:.0f} %" if whole else "–"
+
+        for motion, marks in sorted(per_motion.items()):
+            n, box_n, box_right, root_n, root_right = (sum(column) for column in zip(*marks))
+            yield f"| {motion} | {n} | {share(box_n, n)} | {share(box_right, box_n)} | {share(root_n, n)} | {share(root_right, root_n)} |"
+        n, box_n, box_right, root_n, root_right = (sum(m[k] for ms in per_motion.values() for m in ms) for k in range(5))
+        yield f"| all | {n} | {share(box_n, n)} | {share(box_right, box_n)} | {share(root_n, n)} | {share(root_right, root_n)} |"
+
+        labelled_videos = [v for v, label in zip(train_videos, labels) if not math.isnan(label)]
+        if not labelled_videos:
+            raise UserError(f"no training video's travel reaches --min-rate {args.min_rate:g}: nothing to teach")
+        images, travel, truth = video_frames(labelled_videos, [label for label in labels if not math.isnan(label)])
         all_pose = torch.cat([torch.from_numpy(v.pose3d_cam_mm) for v in train_videos]).double()
         all_2d = torch.cat([torch.from_numpy(v.pose2d_norm) for v in train_videos]).double()
         gap = perspective_gap_px(all_pose, all_2d, synthetic.resolution)
@@ -177,8 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         yield ""
         yield "| cue (training frames) | frames it labels | right on them | note |"
         yield "|---|---|---|---|"
-        yield (f"| travel towards / away from the camera | {100.0 * len(images) / len(all_pose):.0f} % | {travel_right:.0f} % | "
-               "the video's label on each of its frames |")
+        yield (f"| travel towards / away from the camera (crop boxes) | {100.0 * len(images) / len(all_pose):.0f} % | "
+               f"{travel_right:.0f} % | the video's label on each of its frames |")
         yield (f"| chest leaning towards a camera above the hips | 100 % | {leaning_towards(all_pose - all_pose[:, :1]):.0f} % | "
                "E's poses all lean one way (L_twin's lean rule never fires) |")
         yield (f"| perspective: the twin's joints off the truth's | – | – | median {float(gap.median()):.2f} px, 95th percentile "
@@ -188,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         yield ""
         yield "| classifier taught by | seed | training frames | its labels right | test (unseen people): all | test: clear | wall time |"
         yield "|---|---|---|---|---|---|---|"
-        for name, taught in (("the travel labels", travel), ("the true labels (same frames)", truth)):
+        for name, taught in (("the boxes' travel labels", travel), ("the true labels (same frames)", truth)):
             for seed in args.seeds:
                 start = time.perf_counter()
                 model = train_classifier(config.model.encoder, (images, taught), args.iterations, args.batch_size, args.lr, seed)

@@ -1,6 +1,8 @@
 """benchmarks/side_cues.py: the travel label, the fitted camera and the perspective gap by hand;
 the script end to end."""
 
+import math
+
 import torch
 
 from benchmark_scripts import ROOT, load_benchmark
@@ -11,20 +13,20 @@ cues = load_benchmark("side_cues")
 def _walk(start_mm, end_mm, frames: int = 11) -> torch.Tensor:
     """``(T, 17, 3)``: a rigid stick figure whose every joint moves from ``start`` to ``end``."""
     offsets = torch.linspace(0.0, 1.0, frames, dtype=torch.float64)[:, None]
-    root = torch.tensor(start_mm, dtype=torch.float64) + offsets * (torch.tensor(end_mm, dtype=torch.float64) - torch.tensor(start_mm, dtype=torch.float64))
+    start, end = (torch.tensor(x, dtype=torch.float64) for x in (start_mm, end_mm))
+    root = start + offsets * (end - start)
     return root[:, None, :] + torch.randn(17, 3, dtype=torch.float64) * 100.0 * torch.tensor([1.0, 1.0, 0.0])
 
 
-def test_travel_labels_by_hand():
-    # 10 frames at 10 fps: 1 s. 1 m towards the camera (depth falls): front, moving at 1 m/s
-    assert cues.travel_front_labels(_walk([0, 0, 5000], [0, 0, 4000]), 10.0, 0.3) == (1.0, True)
-    # 1 m away from it: back
-    assert cues.travel_front_labels(_walk([0, 0, 4000], [0, 0, 5000]), 10.0, 0.3) == (0.0, True)
-    # 0.6 m across and 0.8 m back: 1 m/s, the back
-    assert cues.travel_front_labels(_walk([0, 0, 4000], [600, 0, 4800]), 10.0, 0.3) == (0.0, True)
-    # 0.2 m in 1 s: not moving; and up and down (camera y) is not travel
-    assert cues.travel_front_labels(_walk([0, 0, 4000], [0, 0, 3800]), 10.0, 0.3)[1] is False
-    assert cues.travel_front_labels(_walk([0, 0, 4000], [0, 900, 4000]), 10.0, 0.3)[1] is False
+def test_the_roots_travel_labels_by_hand():
+    # 5 m to 4 m in 10 frames: 2 % nearer a frame: the front; away: the back
+    assert cues.root_travel_front(_walk([0, 0, 5000], [0, 0, 4000]), 0.0025) == 1.0
+    assert cues.root_travel_front(_walk([0, 0, 4000], [0, 0, 5000]), 0.0025) == 0.0
+    # across the image, or 4.0 to 3.95 m (0.125 % a frame): no label; one frame: none
+    assert math.isnan(cues.root_travel_front(_walk([0, 0, 4000], [900, 0, 4000]), 0.0025))
+    assert math.isnan(cues.root_travel_front(_walk([0, 0, 4000], [0, 0, 3950]), 0.0025))
+    assert cues.root_travel_front(_walk([0, 0, 4000], [0, 0, 3950]), 0.001) == 1.0
+    assert math.isnan(cues.root_travel_front(_walk([0, 0, 4000], [0, 0, 3000], frames=1), 0.0025))
 
 
 def test_the_fitted_camera_reproduces_a_pinhole():
@@ -61,8 +63,9 @@ def test_it_runs_end_to_end_and_refuses_a_missing_config(tmp_path, capsys):
             "--test-videos", "4", "--max-frames", "32", "--threads", "1", "--out", str(out)]
     assert cues.main(args) == 0
     text = out.read_text()
-    assert "| travel towards / away from the camera |" in text and "median" in text
-    taught = [line for line in text.splitlines() if line.startswith("| the travel labels |") or line.startswith("| the true labels")]
+    assert "| travel towards / away from the camera (crop boxes) |" in text and "median" in text
+    assert any(line.startswith("| all |") for line in text.splitlines())
+    taught = [line for line in text.splitlines() if line.startswith("| the boxes' travel labels |") or line.startswith("| the true labels")]
     assert len(taught) == 2
     assert cues.main(["--config", str(tmp_path / "missing.yaml")]) == 2
     assert capsys.readouterr().err.startswith("error:")
