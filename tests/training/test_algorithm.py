@@ -246,6 +246,24 @@ def test_the_travel_rule_turns_the_frames_that_show_another_side_than_their_trav
         assert float(with_twin.losses["image_unpaired"].detach()) == pytest.approx(float(total.detach()), rel=1e-5)
 
 
+def test_l_travel_scores_the_front_weight_against_the_travel(setup):
+    config, model, batch, prior, up = setup
+    from dataclasses import replace
+
+    from partpose.geometry.facing import front_weight
+    from partpose.losses.travel import travel_facing_loss
+
+    plain = training_losses(model, batch, prior, 0, 1.0, config.objective, step_generator(0, 0), prior_up=up)
+    objective = replace(config.objective, travel_facing_weight=0.5)
+    labelled = dict(batch, travel_front=torch.tensor([1.0, float("nan")]))
+    with_travel = training_losses(model, labelled, prior, 0, 1.0, objective, step_generator(0, 0), prior_up=up)
+    est_t = model.encode(batch["image_t"])
+    expected = travel_facing_loss(front_weight(est_t.q, est_t.depth, est_t.scale), labelled["travel_front"])
+    assert with_travel.scalars["loss/travel_facing"] == pytest.approx(float(expected.detach()), rel=1e-5)
+    total = plain.losses["image_unpaired"] + 0.5 * expected
+    assert float(with_travel.losses["image_unpaired"].detach()) == pytest.approx(float(total.detach()), rel=1e-5)
+
+
 def _pose_energy(setup, frame):
     """The energy_pose_* loss of one step with ``objective.energy_frame=frame`` (the same draws)."""
     from dataclasses import replace

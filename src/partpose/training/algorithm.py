@@ -13,7 +13,9 @@ For a batch of frame pairs (I_s, I_t) of one video each and a batch of unpaired 
    pose must match the puppet's labels). With ``objective.silhouette_weight`` > 0, L_sil (the 2D
    skeleton of I_t against its saliency map) is added to L_I^u (not in the ``no_saliency`` ablation);
    with ``objective.twin_choice_weight`` > 0, L_twin (``losses/twin.py``: the depth twin of I_t's
-   pose as E's target where D reconstructs I_t better from it) as well.
+   pose as E's target where D reconstructs I_t better from it) as well, and with
+   ``objective.travel_facing_weight`` > 0, L_travel (``losses/travel.py``: the front weight of I_t's
+   pose against the side its video's travel shows).
 3. Supervision terms of the other settings (encoder only): 2D for ``weak``, 3D on labelled frames
    for ``semi``; ``supervised`` trains the encoder on 3D and 2D labels alone (the upper bound),
    ``labels_2d`` on the 2D labels alone (what ``weak``'s labels teach without the method).
@@ -36,6 +38,7 @@ from partpose.losses.image import image_consistency_loss, image_unpaired_loss
 from partpose.losses.segmentation import segmentation_loss
 from partpose.losses.silhouette import skeleton_silhouette_loss
 from partpose.losses.supervision import pose2d_loss, pose3d_loss
+from partpose.losses.travel import travel_facing_loss
 from partpose.losses.twin import lean_choice, travel_choice, twin_choice, twin_choice_loss, twin_targets
 from partpose.training.config import ObjectiveConfig
 from partpose.training.schedules import is_encoder_energy_step
@@ -220,6 +223,14 @@ def training_losses(
             target_canon, target_R = twin_targets(est_t.pose_cam_mm)
         twin = twin_choice_loss(est_t.pose_canon_mm, est_t.cam_R_canon, target_canon, target_R, chosen)
         losses["image_unpaired"] = losses["image_unpaired"] + objective.twin_choice_weight * twin
+    use_travel = objective.travel_facing_weight > 0
+    if use_travel:
+        # L_travel: the side the video's travel shows (towards the camera: the front), taught
+        # smoothly through the front weight of E's pose; a target, like L_sil and L_twin.
+        with torch.autocast(device_type=est_t.q.device.type, enabled=False):  # geometry in float32
+            front = facing.front_weight(est_t.q.float(), est_t.depth.float(), est_t.scale.float())
+            travel = travel_facing_loss(front, batch["travel_front"].float())
+        losses["image_unpaired"] = losses["image_unpaired"] + objective.travel_facing_weight * travel
     maps_z = synth_z_s.part_maps[-1].detach()
     if synth_z_t is not None:
         losses["image_consistency"] = image_consistency_loss(
@@ -243,6 +254,8 @@ def training_losses(
     if use_twin:
         scalars["loss/twin_choice"] = float(twin.detach())
         scalars["twin_chosen_fraction"] = float(chosen.float().mean())
+    if use_travel:
+        scalars["loss/travel_facing"] = float(travel.detach())
     if with_images:
         transfer = model.synthesize(
             est_s.appearance.roll(1, dims=0), est_t.q, est_t.depth, est_t.scale, background

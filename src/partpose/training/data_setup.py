@@ -89,12 +89,13 @@ def build_training_data(config: TrainConfig) -> TrainingData:
         semi_fraction=objective.semi_fraction if objective.setting == "semi" else None,
         seed=config.run.seed,
         saliency_source=data.saliency,
-        travel_min_rate=objective.twin_choice_travel_rate,
+        travel_min_rate=objective.travel_min_rate,
     )
-    if objective.twin_choice_weight > 0 and objective.twin_choice_rule == "travel" and all(
-        v.crop_box is None for v in train_videos
-    ):
-        raise UserError(f"objective.twin_choice_rule=travel needs the crop boxes of the videos (Video.crop_box); "
+    travel = (objective.twin_choice_weight > 0 and objective.twin_choice_rule == "travel",
+              objective.travel_facing_weight > 0)
+    if any(travel) and all(v.crop_box is None for v in train_videos):
+        what = "objective.twin_choice_rule=travel" if travel[0] else "objective.travel_facing_weight > 0"
+        raise UserError(f"{what} needs the crop boxes of the videos (Video.crop_box); "
                         f"the {data.dataset!r} training videos have none")
     test_frames = FrameDataset(test_videos) if test_videos else None
     return TrainingData(pairs, test_frames, prior, train_videos, test_videos)

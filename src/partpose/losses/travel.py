@@ -1,0 +1,40 @@
+"""L_travel: the side a person shows, taught by which way they travel (not in the paper).
+
+A person coming nearer the camera over their video shows it their front, one going away their
+back (``partpose.data.travel``, read from the crop boxes). With ``objective.travel_facing_weight``
+> 0, the front weight of the encoder's pose for I_t (``geometry.facing.front_weight``: 1 the chest
+towards the camera, 0 away, smooth in between) is scored against that label with a binary
+cross-entropy on the frames whose video travels. Unlike L_twin's travel rule, which makes the
+pose's depth twin the target (a jump to the other side with the same 2D joints), its gradient
+turns the body smoothly towards the side the travel shows.
+
+Convention:
+    The loss is the sum over the labelled frames divided by the batch size; frames without a
+    label (``nan``) add nothing.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from partpose.utils.checks import check_shape
+
+_CLAMP = 1e-4
+
+
+def travel_facing_loss(front_weight: torch.Tensor, travel_front: torch.Tensor) -> torch.Tensor:
+    """``sum_labelled BCE(front_weight, travel_front) / B``.
+
+    Args:
+        front_weight: ``(B,)`` in ``[0, 1]``, the encoder's poses' front weights.
+        travel_front: ``(B,)`` 1.0 (the front), 0.0 (the back) or ``nan`` (no label).
+    Returns:
+        Scalar; 0 (with a zero gradient) when no frame is labelled.
+    """
+    check_shape(front_weight, ("B",), "front_weight")
+    check_shape(travel_front, tuple(front_weight.shape), "travel_front")
+    labelled = torch.isfinite(travel_front)
+    target = torch.where(labelled, travel_front, torch.zeros_like(travel_front)).to(front_weight.dtype)
+    weight = front_weight.clamp(_CLAMP, 1.0 - _CLAMP)
+    per_frame = -(target * weight.log() + (1.0 - target) * (1.0 - weight).log())
+    return (per_frame * labelled.to(per_frame.dtype)).sum() / front_weight.shape[0]

@@ -1,0 +1,30 @@
+"""losses/travel.py: L_travel by hand."""
+
+import math
+
+import pytest
+import torch
+
+from partpose.losses.travel import travel_facing_loss
+
+
+def test_travel_facing_loss_by_hand():
+    weight = torch.tensor([0.8, 0.8, 0.3, 0.5], requires_grad=True)
+    label = torch.tensor([1.0, 0.0, float("nan"), 0.0])
+    loss = travel_facing_loss(weight, label)
+    expected = (-math.log(0.8) - math.log(0.2) - math.log(0.5)) / 4
+    assert float(loss.detach()) == pytest.approx(expected, rel=1e-6)
+    loss.backward()
+    # the front-labelled frame is pushed towards 1, the back-labelled ones towards 0, the unlabelled not at all
+    assert weight.grad[0] < 0 and weight.grad[1] > 0 and weight.grad[2] == 0 and weight.grad[3] > 0
+    assert float(weight.grad[0]) == pytest.approx(-1.0 / 0.8 / 4, rel=1e-6)
+
+
+def test_no_label_no_loss_and_the_ends_stay_finite():
+    weight = torch.tensor([0.0, 1.0], requires_grad=True)
+    none = travel_facing_loss(weight, torch.full((2,), float("nan")))
+    assert float(none.detach()) == 0.0
+    wrong = travel_facing_loss(weight, torch.tensor([1.0, 0.0]))
+    assert math.isfinite(float(wrong.detach())) and float(wrong.detach()) > 9.0  # -log(1e-4) each
+    with pytest.raises(ValueError, match="travel_front"):
+        travel_facing_loss(weight, torch.ones(3))
