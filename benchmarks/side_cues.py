@@ -28,6 +28,11 @@ classifier of ``front_back_legibility.py`` trained on the labelled frames with t
 labels, against the same classifier trained on the same frames with the true labels, both scored
 on the test split's unseen people. The gap between the two is what the travel cue's wrong labels
 cost; the second is its ceiling.
+
+With ``--checkpoints`` (models trained on this benchmark), each model's test poses are also given
+the side the travel-taught classifier reads (:func:`side_from`: each pose replaced by its depth
+twin where it shows the other side): a pose network and a side network, both taught without
+labels. Reported beside the poses as they are and with the true side (``view_probe.side_righted``).
 """
 
 from __future__ import annotations
@@ -106,6 +111,18 @@ def perspective_gap_px(pose_cam_mm: torch.Tensor, pose2d_norm: torch.Tensor, res
     return gap * resolution / 2.0  # normalised units span 2 across the crop
 
 
+def side_from(pose_cam_mm: torch.Tensor, front_logits: torch.Tensor) -> torch.Tensor:
+    """``(N, 17, 3)`` camera-frame poses made root-relative, each replaced by its depth twin where
+    the side it shows (``geometry.facing.faces_camera``) is not the one ``front_logits (N,)`` say
+    (> 0: the front)."""
+    from partpose.geometry.facing import faces_camera
+
+    from view_probe import twin_where
+
+    pose = pose_cam_mm - pose_cam_mm[:, :1]
+    return twin_where(pose, faces_camera(pose) != (front_logits > 0))
+
+
 def video_frames(videos, labels: list[float]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Every frame of ``videos`` as ``(N, 3, H, W)`` images in [0, 1], each video's travel label
     repeated over its frames ``(N,)``, and the true front/back labels ``(N,)``."""
@@ -133,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test-videos", type=int, default=400, help="test videos rendered")
     parser.add_argument("--max-frames", type=int, default=4096, help="test frames kept")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: PyTorch's default)")
+    parser.add_argument("--checkpoints", nargs="*", default=[],
+                        help="models trained on this benchmark (files or run folders): their test poses given the classifier's side")
     parser.add_argument("--out", type=Path, help="also write the tables to this Markdown file")
     args = parser.parse_args(argv)
     use_threads(args.threads)
@@ -192,18 +211,45 @@ def main(argv: list[str] | None = None) -> int:
         yield (f"| perspective: the twin's joints off the truth's | – | – | median {float(gap.median()):.2f} px, 95th percentile "
                f"{float(gap.quantile(0.95)):.2f} px at {synthetic.resolution}² |")
 
-        test = load_split(FrameDataset(build_synthetic_videos(synthetic, "test", spread=args.test_videos)), args.max_frames)
+        test_frames = FrameDataset(build_synthetic_videos(synthetic, "test", spread=args.test_videos))
+        test = load_split(test_frames, args.max_frames)
         yield ""
         yield "| classifier taught by | seed | training frames | its labels right | test (unseen people): all | test: clear | wall time |"
         yield "|---|---|---|---|---|---|---|"
+        travel_logits = []
         for name, taught in (("the boxes' travel labels", travel), ("the true labels (same frames)", truth)):
             for seed in args.seeds:
                 start = time.perf_counter()
                 model = train_classifier(config.model.encoder, (images, taught), args.iterations, args.batch_size, args.lr, seed)
                 on_test = logits_of(model, test[0])
+                if taught is travel:
+                    travel_logits.append((seed, on_test))
                 yield (f"| {name} | {seed} | {len(images)} | {accuracy(taught * 2.0 - 1.0, truth):.0f} % | "
                        f"{accuracy(on_test, test[1]):.0f} % | {accuracy(on_test, test[1], test[2]):.0f} % | "
                        f"{time.perf_counter() - start:.0f} s |")
+        if not args.checkpoints:
+            return
+        from benchmark_tables import load_synthetic_model
+        from partpose.evaluation import metrics
+        from view_probe import facing_in_camera, facing_targets, read_frames, side_righted
+
+        yield ""
+        yield ("| checkpoint | classifier seed | its side right | MPJPE: as they are | the classifier's side | "
+               "the true side | shown from the front: as they are / truth |")
+        yield "|---|---|---|---|---|---|---|"
+        for path in args.checkpoints:
+            loaded = load_synthetic_model(path)
+            read = read_frames(loaded.model, test_frames, args.max_frames)
+            predicted, truth_pose = read["predicted"], read["truth"] - read["truth"][:, :1]
+            shown = facing_targets(facing_in_camera(predicted))
+            true_side = facing_targets(facing_in_camera(read["truth"]))
+            as_is = float(metrics.mpjpe(predicted - predicted[:, :1], truth_pose))
+            righted = float(metrics.mpjpe(side_righted(predicted, shown, true_side), truth_pose))
+            front = f"{float((shown[:, 0] > 0).double().mean() * 100):.0f} / {float((true_side[:, 0] > 0).double().mean() * 100):.0f} %"
+            for seed, logits in travel_logits:
+                sided = side_from(predicted, logits)
+                yield (f"| {Path(path).name} | {seed} | {accuracy(logits, test[1]):.0f} % | {as_is:.1f} | "
+                       f"{float(metrics.mpjpe(sided, truth_pose)):.1f} | {righted:.1f} | {front} |")
 
     return write_table(lines, rows(), args.out)
 

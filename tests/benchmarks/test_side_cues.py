@@ -57,12 +57,30 @@ def test_the_perspective_gap_vanishes_with_distance_and_is_worked_out_by_hand():
     assert float(cues.perspective_gap_px(far, cues.project(far, camera), 32)[0]) < 0.02 * expected
 
 
-def test_it_runs_end_to_end_and_refuses_a_missing_config(tmp_path, capsys):
+def test_side_from_turns_the_poses_that_show_the_other_side():
+    from partpose.geometry.facing import depth_twin_pose, faces_camera
+
+    generator = torch.Generator().manual_seed(0)
+    pose = torch.randn(6, 17, 3, generator=generator) * 300.0 + torch.tensor([0.0, 0.0, 4000.0])
+    front = faces_camera(pose)
+    logits = torch.tensor([2.0, -2.0, 2.0, -2.0, 2.0, -2.0])
+    sided = cues.side_from(pose, logits)
+    relative = pose - pose[:, :1]
+    for i in range(6):
+        expected = relative[i] if bool(front[i]) == bool(logits[i] > 0) else depth_twin_pose(relative[i:i + 1])[0]
+        assert torch.equal(sided[i], expected)
+    assert torch.equal(faces_camera(sided), logits > 0)
+
+
+def test_it_runs_end_to_end_and_refuses_a_missing_config(tiny_run, tmp_path, capsys):
     out = tmp_path / "cues.md"
     args = ["--config", str(ROOT / "configs" / "tiny.yaml"), "--iterations", "2", "--batch-size", "4", "--videos", "6",
-            "--test-videos", "4", "--max-frames", "32", "--threads", "1", "--out", str(out)]
+            "--test-videos", "4", "--max-frames", "32", "--threads", "1", "--checkpoints", str(tiny_run), "--out", str(out)]
     assert cues.main(args) == 0
     text = out.read_text()
+    sided = [line for line in text.splitlines() if line.startswith(f"| {tiny_run.name} |")]
+    assert len(sided) == 1  # one travel-taught classifier (seed 0)
+    assert all(float(x) > 0 for x in sided[0].split(" | ")[3:6])
     assert "| travel towards / away from the camera (crop boxes) |" in text and "median" in text
     assert any(line.startswith("| all |") for line in text.splitlines())
     taught = [line for line in text.splitlines() if line.startswith("| the boxes' travel labels |") or line.startswith("| the true labels")]
