@@ -30,9 +30,13 @@ on the test split's unseen people. The gap between the two is what the travel cu
 cost; the second is its ceiling.
 
 With ``--checkpoints`` (models trained on this benchmark), each model's test poses are also given
-the side the travel-taught classifier reads (:func:`side_from`: each pose replaced by its depth
-twin where it shows the other side): a pose network and a side network, both taught without
-labels. Reported beside the poses as they are and with the true side (``view_probe.side_righted``).
+the side the travel-taught classifier reads (:func:`side_from`: each pose replaced by its twin
+where it shows the other side): a pose network and a side network, both taught without labels.
+Two twins: the depth twin (mirrored through the image plane: the same 2D joints, but tilted by
+twice the camera's pitch) and, in the studio scene, whose cameras all look down at one known
+elevation, the upright twin (``geometry.facing.upright_twin_pose``: mirrored across the camera's
+horizontal line of sight about the world's up, which keeps an upright body upright). Reported
+beside the poses as they are and with the true side.
 """
 
 from __future__ import annotations
@@ -111,16 +115,16 @@ def perspective_gap_px(pose_cam_mm: torch.Tensor, pose2d_norm: torch.Tensor, res
     return gap * resolution / 2.0  # normalised units span 2 across the crop
 
 
-def side_from(pose_cam_mm: torch.Tensor, front_logits: torch.Tensor) -> torch.Tensor:
-    """``(N, 17, 3)`` camera-frame poses made root-relative, each replaced by its depth twin where
-    the side it shows (``geometry.facing.faces_camera``) is not the one ``front_logits (N,)`` say
-    (> 0: the front)."""
-    from partpose.geometry.facing import faces_camera
-
-    from view_probe import twin_where
+def side_from(pose_cam_mm: torch.Tensor, front_logits: torch.Tensor, up_cam: torch.Tensor | None = None) -> torch.Tensor:
+    """``(N, 17, 3)`` camera-frame poses made root-relative, each replaced by its twin where the
+    side it shows (``geometry.facing.faces_camera``) is not the one ``front_logits (N,)`` say
+    (> 0: the front): the depth twin, or with ``up_cam`` (the world's up in camera coordinates)
+    the upright twin (``geometry.facing.upright_twin_pose``)."""
+    from partpose.geometry.facing import depth_twin_pose, faces_camera, upright_twin_pose
 
     pose = pose_cam_mm - pose_cam_mm[:, :1]
-    return twin_where(pose, faces_camera(pose) != (front_logits > 0))
+    twin = depth_twin_pose(pose) if up_cam is None else upright_twin_pose(pose, up_cam)
+    return torch.where((faces_camera(pose) != (front_logits > 0))[:, None, None], twin, pose)
 
 
 def video_frames(videos, labels: list[float]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -231,25 +235,32 @@ def main(argv: list[str] | None = None) -> int:
             return
         from benchmark_tables import load_synthetic_model
         from partpose.evaluation import metrics
-        from view_probe import facing_in_camera, facing_targets, read_frames, side_righted
+        from partpose.geometry.facing import camera_up, faces_camera
+        from partpose.inference.loading import resolve_checkpoint
+        from view_probe import read_frames
 
+        # the studio's cameras all look down at the middle of the elevation range (data.synthetic.make_scene)
+        up = camera_up(0.5 * sum(synthetic.elevation_deg)).float() if synthetic.scene == "studio" else None
+        twins = [("depth", None)] + ([("upright", up)] if up is not None else [])
         yield ""
-        yield ("| checkpoint | classifier seed | its side right | MPJPE: as they are | the classifier's side | "
-               "the true side | shown from the front: as they are / truth |")
-        yield "|---|---|---|---|---|---|---|"
+        yield ("| checkpoint | classifier seed | its side right | MPJPE: as they are | "
+               + " | ".join(f"{who}'s side, {name} twin" for who in ("the classifier", "the truth") for name, _ in twins)
+               + " | shown from the front: as they are / truth |")
+        yield "|---" * (5 + 2 * len(twins)) + "|"
+        true_logits = test[1] * 2.0 - 1.0
         for path in args.checkpoints:
             loaded = load_synthetic_model(path)
+            file = resolve_checkpoint(path)
+            label = f"{file.parent.parent.name}/{file.name}"  # <run>/checkpoints/<file>
             read = read_frames(loaded.model, test_frames, args.max_frames)
             predicted, truth_pose = read["predicted"], read["truth"] - read["truth"][:, :1]
-            shown = facing_targets(facing_in_camera(predicted))
-            true_side = facing_targets(facing_in_camera(read["truth"]))
             as_is = float(metrics.mpjpe(predicted - predicted[:, :1], truth_pose))
-            righted = float(metrics.mpjpe(side_righted(predicted, shown, true_side), truth_pose))
-            front = f"{float((shown[:, 0] > 0).double().mean() * 100):.0f} / {float((true_side[:, 0] > 0).double().mean() * 100):.0f} %"
+            front = f"{float(faces_camera(predicted).double().mean() * 100):.0f} / {float(test[1].mean() * 100):.0f} %"
             for seed, logits in travel_logits:
-                sided = side_from(predicted, logits)
-                yield (f"| {Path(path).name} | {seed} | {accuracy(logits, test[1]):.0f} % | {as_is:.1f} | "
-                       f"{float(metrics.mpjpe(sided, truth_pose)):.1f} | {righted:.1f} | {front} |")
+                scores = [float(metrics.mpjpe(side_from(predicted, side, twin_up), truth_pose))
+                          for side in (logits, true_logits) for _, twin_up in twins]
+                yield (f"| {label} | {seed} | {accuracy(logits, test[1]):.0f} % | {as_is:.1f} | "
+                       + " | ".join(f"{x:.1f}" for x in scores) + f" | {front} |")
 
     return write_table(lines, rows(), args.out)
 

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from partpose.geometry import camera
-from partpose.geometry.facing import FACING_PART_INDICES, FACING_PARTS, depth_twin_pose, faces_camera, front_weight
+from partpose.geometry.facing import (FACING_PART_INDICES, FACING_PARTS, camera_up, depth_twin_pose, faces_camera,
+                                     front_weight, upright_twin_pose)
 from partpose.geometry.parts import PART_NAMES
 from partpose.geometry.skeleton import H36M17
 
@@ -55,6 +56,35 @@ def test_faces_camera_is_the_front_weight_above_a_half_and_flips_with_the_twin()
     assert faces_camera(pose).tolist() == [True, True, True, False, False, True, False]
     assert torch.equal(faces_camera(pose), front_weight(q, depth, s) > 0.5)
     assert not (faces_camera(pose) & faces_camera(depth_twin_pose(pose - pose[:, :1]))).any()
+
+
+def test_the_upright_twin_keeps_an_upright_body_upright_under_a_pitched_camera():
+    # the standing person, turned 30° from facing the camera about the world's up, seen from a camera 10° above
+    a, e = math.radians(210.0), math.radians(10.0)
+    world_from_canon = torch.tensor([[math.cos(a), -math.sin(a), 0.0], [math.sin(a), math.cos(a), 0.0], [0.0, 0.0, 1.0]], dtype=F64)
+    # world: z up, the camera looking along +x and down by e; camera rows: right, down, forward
+    cam_from_world = torch.tensor([[0.0, -1.0, 0.0], [-math.sin(e), 0.0, -math.cos(e)], [math.cos(e), 0.0, -math.sin(e)]], dtype=F64)
+    up = camera_up(10.0)
+    torch.testing.assert_close(cam_from_world @ torch.tensor([0.0, 0.0, 1.0], dtype=F64), up)
+    pose = (torch.tensor(STANDING_MM, dtype=F64) @ (cam_from_world @ world_from_canon).T)[None]
+    twin = upright_twin_pose(pose, up)
+    spine = H36M17.thorax, H36M17.root
+    # upright: the twin's spine is the world's up, as the pose's is; the depth twin's leans by twice the pitch
+    for body in (pose, twin):
+        torch.testing.assert_close(torch.nn.functional.normalize(body[0, spine[0]] - body[0, spine[1]], dim=0), up)
+    leaning = depth_twin_pose(pose)
+    cosine = torch.nn.functional.normalize(leaning[0, spine[0]] - leaning[0, spine[1]], dim=0) @ up
+    assert float(cosine) == pytest.approx(math.cos(2 * e), abs=1e-9)
+    # the other side, the same bones, its own twin's twin
+    assert bool(faces_camera(pose)) and not bool(faces_camera(twin))
+    parents = [p for p in H36M17.parents]
+    for j, parent in enumerate(parents):
+        if parent >= 0:
+            k, q = H36M17.flip_permutation[j], H36M17.flip_permutation[parent]
+            assert float((twin[0, j] - twin[0, parent]).norm()) == pytest.approx(float((pose[0, k] - pose[0, q]).norm()))
+    torch.testing.assert_close(upright_twin_pose(twin, up), pose)
+    # a level camera: the depth twin
+    torch.testing.assert_close(upright_twin_pose(pose, camera_up(0.0)), depth_twin_pose(pose))
 
 
 def test_depth_twin_has_the_complementary_weight():

@@ -69,6 +69,40 @@ def depth_twin_pose(pose_cam: torch.Tensor, skeleton: Skeleton = H36M17) -> torc
     return (pose_cam * mirror)[:, list(skeleton.flip_permutation)]
 
 
+def upright_twin_pose(pose_cam: torch.Tensor, up_cam: torch.Tensor, skeleton: Skeleton = H36M17) -> torch.Tensor:
+    """The twin of a root-relative camera-frame pose that stays upright under a tilted camera.
+
+    The depth twin (:func:`depth_twin_pose`) mirrors the pose through the image plane, which
+    keeps its 2D joints but tilts it by twice the camera's pitch: seen from 10° above, an upright
+    body's twin leans 20°. This twin mirrors it through the vertical plane (the world's up
+    ``up_cam`` and the image's horizontal) across the camera's horizontal line of sight instead,
+    then exchanges left and right: upright stays upright, the side shown flips, and the 2D
+    joints move by the pitch's sine times their depth offsets. With ``up_cam`` in the image plane
+    (a level camera) the two twins are the same.
+
+    Args:
+        pose_cam: ``(B, J, 3)`` root-relative camera-frame poses (camera z forward), any unit.
+        up_cam: ``(3,)`` or ``(B, 3)`` the world's up in camera coordinates (unit; y is down, so
+            a level camera has ``(0, -1, 0)``), not along the line of sight.
+    Returns:
+        ``(B, J, 3)``.
+    """
+    check_shape(pose_cam, ("B", skeleton.num_joints, 3), "pose_cam")
+    up = torch.nn.functional.normalize(up_cam.to(pose_cam.dtype).expand(pose_cam.shape[0], 3), dim=-1)
+    forward = pose_cam.new_tensor([0.0, 0.0, 1.0]).expand_as(up)
+    level = forward - (forward * up).sum(dim=-1, keepdim=True) * up
+    level = torch.nn.functional.normalize(level, dim=-1)  # the line of sight made horizontal
+    mirrored = pose_cam - 2.0 * (pose_cam * level[:, None]).sum(dim=-1, keepdim=True) * level[:, None]
+    return mirrored[:, list(skeleton.flip_permutation)]
+
+
+def camera_up(elevation_deg: float) -> torch.Tensor:
+    """``(3,)`` float64: the world's up in the coordinates of a camera that looks down at
+    ``elevation_deg`` (above the person, no roll): ``(0, -cos e, -sin e)``."""
+    e = torch.deg2rad(torch.tensor(float(elevation_deg), dtype=torch.float64))
+    return torch.stack((torch.zeros((), dtype=torch.float64), -torch.cos(e), -torch.sin(e)))
+
+
 def faces_camera(pose_cam: torch.Tensor, skeleton: Skeleton = H36M17) -> torch.Tensor:
     """``(B, J, 3)`` camera-frame poses (any unit) -> ``(B,)`` bool: the chest's outward normal
     (module docstring) points at the camera (``n_z < 0``), i.e. ``front_weight > 1/2``."""
