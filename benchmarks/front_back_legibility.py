@@ -159,22 +159,30 @@ def train_classifier(encoder_config, train: tuple, iterations: int, batch_size: 
     return model.eval()
 
 
+def classifier_parser(doc: str) -> argparse.ArgumentParser:
+    """An argument parser described by ``doc``'s first line, with the arguments of the scripts
+    that train a :class:`FrontBackClassifier`: the configuration whose benchmark and encoder are
+    used, and the classifier's iterations, batch size, learning rate and seeds."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--config", type=Path, default=ROOT / "configs" / "studio_ours_cpu.yaml",
+                        help="training configuration whose benchmark and encoder are used")
+    parser.add_argument("--iterations", type=int, default=1500)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
     from partpose.data.pairs import FrameDataset
     from partpose.data.synthetic import build_synthetic_videos
     from partpose.evaluation import metrics
     from partpose.training.config import load_config
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", type=Path, default=ROOT / "configs" / "studio_ours_cpu.yaml",
-                        help="training configuration whose benchmark and encoder are used")
+    parser = classifier_parser(__doc__)
     parser.add_argument("--resolutions", type=int, nargs="+", help="crop sides to compare (default: the configuration's)")
     parser.add_argument("--people", type=int, nargs="+", default=[0], help="training people to compare (0: the configuration's)")
-    parser.add_argument("--iterations", type=int, default=1500)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--augment", action="store_true", help="mirror the training images and shuffle their colour channels")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--videos", type=int, default=400, help="videos rendered per split")
     parser.add_argument("--max-frames", type=int, default=4096, help="frames kept per split")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: PyTorch's default)")

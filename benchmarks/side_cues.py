@@ -41,7 +41,6 @@ beside the poses as they are and with the true side.
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import time
@@ -53,7 +52,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchmark_tables import use_threads, write_table  # noqa: E402
-from front_back_legibility import accuracy, front_labels, leaning_towards, load_split, logits_of, train_classifier  # noqa: E402
+from front_back_legibility import accuracy, classifier_parser, front_labels, leaning_towards, load_split, logits_of, train_classifier  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -141,15 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     from partpose.data.synthetic import build_synthetic_videos
     from partpose.training.config import load_config
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", type=Path, default=ROOT / "configs" / "studio_ours_cpu.yaml",
-                        help="training configuration whose benchmark and encoder are used")
+    parser = classifier_parser(__doc__)
     parser.add_argument("--min-rate", type=float, default=0.0025,
                         help="the least relative change of the distance per frame for a video's travel to count")
-    parser.add_argument("--iterations", type=int, default=1500)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--videos", type=int, default=1200, help="training videos rendered (spread over the plan)")
     parser.add_argument("--test-videos", type=int, default=400, help="test videos rendered")
     parser.add_argument("--max-frames", type=int, default=4096, help="test frames kept")

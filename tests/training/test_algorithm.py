@@ -203,65 +203,61 @@ def test_twin_choice_adds_l_twin_on_the_frames_whose_twin_reconstructs_better(se
     assert float(with_twin.losses["image_unpaired"].detach()) == pytest.approx(float(total.detach()), rel=1e-5)
 
 
-def test_the_lean_rule_turns_the_frames_whose_chest_leans_away(setup):
-    config, model, batch, prior, up = setup
+def _with_l_iu_plus(setup, batch, extra: torch.Tensor, **changes):
+    """One step with ``changes`` to the objective: asserts that its L_I^u is the plain step's plus
+    ``extra`` (the same draws), and returns the step's output."""
     from dataclasses import replace
 
+    config, model, _, prior, up = setup
+    plain = training_losses(model, batch, prior, 0, 1.0, config.objective, step_generator(0, 0), prior_up=up)
+    out = training_losses(model, batch, prior, 0, 1.0, replace(config.objective, **changes), step_generator(0, 0), prior_up=up)
+    total = plain.losses["image_unpaired"] + extra
+    assert float(out.losses["image_unpaired"].detach()) == pytest.approx(float(total.detach()), rel=1e-5)
+    return out
+
+
+def test_the_lean_rule_turns_the_frames_whose_chest_leans_away(setup):
+    _, model, batch, _, _ = setup
     from partpose.geometry.skeleton import H36M17
     from partpose.losses.twin import twin_choice_loss, twin_targets
 
-    plain = training_losses(model, batch, prior, 0, 1.0, config.objective, step_generator(0, 0), prior_up=up)
-    objective = replace(config.objective, twin_choice_weight=2.0, twin_choice_rule="lean", twin_choice_lean_mm=0.0)
-    with_twin = training_losses(model, batch, prior, 0, 1.0, objective, step_generator(0, 0), prior_up=up)
     # the slow way: frame by frame, the thorax's depth against the pelvis's
     est_t = model.encode(batch["image_t"])
     thorax = H36M17.names.index("thorax")
     chosen = torch.tensor([bool(p[thorax, 2] > p[0, 2]) for p in est_t.pose_cam_mm])
     expected = twin_choice_loss(est_t.pose_canon_mm, est_t.cam_R_canon, *twin_targets(est_t.pose_cam_mm), chosen)
+    with_twin = _with_l_iu_plus(setup, batch, 2.0 * expected, twin_choice_weight=2.0, twin_choice_rule="lean",
+                                twin_choice_lean_mm=0.0)
     assert with_twin.scalars["twin_chosen_fraction"] == pytest.approx(float(chosen.float().mean()))
-    total = plain.losses["image_unpaired"] + 2.0 * expected
-    assert float(with_twin.losses["image_unpaired"].detach()) == pytest.approx(float(total.detach()), rel=1e-5)
 
 
 def test_the_travel_rule_turns_the_frames_that_show_another_side_than_their_travel(setup):
-    config, model, batch, prior, up = setup
-    from dataclasses import replace
-
+    _, model, batch, _, _ = setup
     from partpose.geometry.facing import faces_camera
     from partpose.losses.twin import twin_choice_loss, twin_targets
 
-    plain = training_losses(model, batch, prior, 0, 1.0, config.objective, step_generator(0, 0), prior_up=up)
-    objective = replace(config.objective, twin_choice_weight=2.0, twin_choice_rule="travel")
     est_t = model.encode(batch["image_t"])
     shown = faces_camera(est_t.pose_cam_mm)
     # one frame labelled with the side it shows, one with the other; then neither labelled
     for label, expected_chosen in (([float(shown[0]), 1.0 - float(shown[1])], [False, True]),
                                    ([float("nan"), float("nan")], [False, False])):
-        labelled = dict(batch, travel_front=torch.tensor(label))
-        with_twin = training_losses(model, labelled, prior, 0, 1.0, objective, step_generator(0, 0), prior_up=up)
         chosen = torch.tensor(expected_chosen)
         expected = twin_choice_loss(est_t.pose_canon_mm, est_t.cam_R_canon, *twin_targets(est_t.pose_cam_mm), chosen)
+        with_twin = _with_l_iu_plus(setup, dict(batch, travel_front=torch.tensor(label)), 2.0 * expected,
+                                    twin_choice_weight=2.0, twin_choice_rule="travel")
         assert with_twin.scalars["twin_chosen_fraction"] == pytest.approx(float(chosen.float().mean()))
-        total = plain.losses["image_unpaired"] + 2.0 * expected
-        assert float(with_twin.losses["image_unpaired"].detach()) == pytest.approx(float(total.detach()), rel=1e-5)
 
 
 def test_l_travel_scores_the_front_weight_against_the_travel(setup):
-    config, model, batch, prior, up = setup
-    from dataclasses import replace
-
+    _, model, batch, _, _ = setup
     from partpose.geometry.facing import front_weight
     from partpose.losses.travel import travel_facing_loss
 
-    plain = training_losses(model, batch, prior, 0, 1.0, config.objective, step_generator(0, 0), prior_up=up)
-    objective = replace(config.objective, travel_facing_weight=0.5)
     labelled = dict(batch, travel_front=torch.tensor([1.0, float("nan")]))
-    with_travel = training_losses(model, labelled, prior, 0, 1.0, objective, step_generator(0, 0), prior_up=up)
     est_t = model.encode(batch["image_t"])
     expected = travel_facing_loss(front_weight(est_t.q, est_t.depth, est_t.scale), labelled["travel_front"])
+    with_travel = _with_l_iu_plus(setup, labelled, 0.5 * expected, travel_facing_weight=0.5)
     assert with_travel.scalars["loss/travel_facing"] == pytest.approx(float(expected.detach()), rel=1e-5)
-    total = plain.losses["image_unpaired"] + 0.5 * expected
-    assert float(with_travel.losses["image_unpaired"].detach()) == pytest.approx(float(total.detach()), rel=1e-5)
 
 
 def _pose_energy(setup, frame):
