@@ -49,21 +49,6 @@ from view_probe import clear_view, facing_in_camera, facing_targets, twin_where 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-class FrontBackClassifier(torch.nn.Module):
-    """The encoder's trunk and a linear unit: ``(B, 3, H, W)`` images in [0, 1] -> ``(B,)``
-    logits of "the chest faces the camera"."""
-
-    def __init__(self, encoder_config) -> None:
-        super().__init__()
-        from partpose.models.encoder import Encoder
-
-        self.encoder = Encoder(encoder_config)
-        self.head = torch.nn.Linear(self.encoder.feature_dim, 1)
-
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return self.head(self.encoder.features(image)).squeeze(1)
-
-
 def front_labels(pose_cam_mm: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``(N, 17, 3)`` camera-frame poses -> ``(N,)`` float labels (1: the chest towards the camera)
     and ``(N,)`` bool "clear" flags (seen within 45° of straight from the front or the back)."""
@@ -141,10 +126,13 @@ def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
 def train_classifier(encoder_config, train: tuple, iterations: int, batch_size: int, lr: float, seed: int,
                      augmented: bool = False):
-    """A fresh :class:`FrontBackClassifier` trained with Adam on random batches of ``train``
+    """A fresh classifier (``partpose.models.side.SideNetwork``: the encoder's trunk and a linear
+    unit, the model's side network) trained with Adam on random batches of ``train``
     (images, labels), :func:`augment`-ed when ``augmented``; returns it in eval mode."""
     torch.manual_seed(seed)
-    model = FrontBackClassifier(encoder_config)
+    from partpose.models.side import SideNetwork
+
+    model = SideNetwork(encoder_config)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     images, labels = train[0], train[1]
     generator = torch.Generator().manual_seed(seed)
@@ -161,7 +149,7 @@ def train_classifier(encoder_config, train: tuple, iterations: int, batch_size: 
 
 def classifier_parser(doc: str) -> argparse.ArgumentParser:
     """An argument parser described by ``doc``'s first line, with the arguments of the scripts
-    that train a :class:`FrontBackClassifier`: the configuration whose benchmark and encoder are
+    that train a front/back classifier (:func:`train_classifier`): the configuration whose benchmark and encoder are
     used, and the classifier's iterations, batch size, learning rate and seeds."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--config", type=Path, default=ROOT / "configs" / "studio_ours_cpu.yaml",

@@ -50,12 +50,12 @@ class Video:
         pose3d_cam_mm: ``(T, 17, 3)`` float32 camera-frame joints in millimetres, or ``None``.
         pose2d_norm: ``(T, 17, 2)`` float32 normalised crop coordinates, or ``None``.
         segmentation: ``(T, H, W)`` uint8 part labels (0 = background), or ``None``.
+        name, subject, action: identifiers for per-subject and per-action breakdowns.
         crop_box: ``(T, 3)`` float32, each crop's square in the camera's normalised image plane
             (a pixel's coordinates minus the principal point, over the focal length): its
             centre ``(x, y)`` and side, as a person detector's boxes give them once the camera's
             intrinsics are known; or ``None``. With the person's extent about constant, the
             side is inversely proportional to their distance (``partpose.data.travel``).
-        name, subject, action: identifiers for per-subject and per-action breakdowns.
     """
 
     frames: np.ndarray
@@ -64,10 +64,10 @@ class Video:
     pose3d_cam_mm: np.ndarray | None = None
     pose2d_norm: np.ndarray | None = None
     segmentation: np.ndarray | None = None
-    crop_box: np.ndarray | None = None
     name: str = ""
     subject: str = ""
     action: str = ""
+    crop_box: np.ndarray | None = None
 
     @property
     def num_frames(self) -> int:

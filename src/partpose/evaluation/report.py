@@ -113,8 +113,9 @@ def resize_video(video: Video, size: int) -> Video:
         background = background if video.background.ndim == 4 else background[0]
     segmentation = None if video.segmentation is None else np.stack(
         [cv2.resize(s, (size, size), interpolation=cv2.INTER_NEAREST) for s in video.segmentation])
-    return Video(frames, background, video.camera_moves, video.pose3d_cam_mm, video.pose2d_norm, segmentation,
-                 video.name, video.subject, video.action).validate()
+    return Video(frames=frames, background=background, camera_moves=video.camera_moves, pose3d_cam_mm=video.pose3d_cam_mm,
+                 pose2d_norm=video.pose2d_norm, segmentation=segmentation, crop_box=video.crop_box,
+                 name=video.name, subject=video.subject, action=video.action).validate()
 
 
 def load_benchmark_videos(benchmark: Benchmark, config, split: str, root: str | None, resolution: int) -> list[Video]:

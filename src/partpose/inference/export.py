@@ -35,22 +35,26 @@ OUTPUTS = ("pose_cam_mm", "q", "depth")
 class PosePath(nn.Module):
     """E + T_fk + T_c of a ``PartPoseModel``: image → ``(pose_cam_mm, q, depth)``.
 
-    It holds the model's encoder and bone-length buffer only (the decoder is not part of the
-    pose path, nor of an exported file) and runs the model's own ``encode`` code on them, so
-    the exported computation is the eager one.
+    It holds the model's encoder, side network (if any) and bone-length buffer only (the decoder
+    is not part of the pose path, nor of an exported file) and runs the model's own
+    ``encode_sided`` code on them, so the exported computation is the eager one.
     """
 
     def __init__(self, model: PartPoseModel):
         super().__init__()
         self.config = model.config
         self.encoder = model.encoder
+        self.side = model.side
         self.register_buffer("bone_lengths_mm", model.bone_lengths_mm)
 
     pose_for_prior = PartPoseModel.pose_for_prior
     estimate = PartPoseModel.estimate
+    turn_to_side = PartPoseModel.turn_to_side
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         est = self.estimate(self.encoder(image))
+        if self.side is not None:
+            est = self.turn_to_side(est, self.side(image))
         return est.pose_cam_mm, est.q, est.depth
 
 

@@ -329,7 +329,7 @@ def encode_crops(model: PartPoseModel, images: np.ndarray, batch_size: int = 64,
     parts: dict[str, list[np.ndarray]] = {k: [] for k in keys}
     starts = range(0, len(images), batch_size)
     for start in tqdm(starts, desc="predict", unit=" batches", disable=not progress or len(starts) < 2, leave=False):
-        est = model.encode(images_to_tensor(images[start:start + batch_size], device))
+        est = model.encode_sided(images_to_tensor(images[start:start + batch_size], device))
         for key in keys:
             parts[key].append(getattr(est, key).float().cpu().numpy())
     return PosePrediction(**{k: np.concatenate(v) for k, v in parts.items()})

@@ -115,7 +115,7 @@ def transfer(model: PartPoseModel, pose_images: torch.Tensor, appearance_images:
     bp, ba = pose_images.shape[0], appearance_images.shape[0]
     if bp != ba and 1 not in (bp, ba):
         raise ValueError(f"pose_images and appearance_images must have the same batch size (or one of 1), got {bp} and {ba}")
-    est_p, est_a = model.encode(pose_images), model.encode(appearance_images)
+    est_p, est_a = model.encode_sided(pose_images), model.encode_sided(appearance_images)
     b = max(bp, ba)
     appearance = est_a.appearance.expand(b, -1)
     q, depth, scale = est_p.q.expand(b, -1, -1), est_p.depth.expand(b, -1), est_p.scale.expand(b)
@@ -149,7 +149,7 @@ def turntable(model: PartPoseModel, images: torch.Tensor, steps: int = 12) -> Tu
     _check_images(images, model, "images")
     if steps < 1:
         raise UserError(f"--steps must be >= 1, got {steps}")
-    est = model.encode(images)
+    est = model.encode_sided(images)
     b = images.shape[0]
     angles = torch.arange(steps, device=images.device, dtype=torch.float32) * (2.0 * math.pi / steps)
     angle = angles.repeat_interleave(b)  # (S·B,) step-major
@@ -183,7 +183,7 @@ def swap_grid(model: PartPoseModel, appearance_images: torch.Tensor, pose_images
     ``pose_images (Bp, 3, H, W)``: rows are appearances, columns poses."""
     _check_images(appearance_images, model, "appearance_images")
     _check_images(pose_images, model, "pose_images")
-    est_a, est_p = model.encode(appearance_images), model.encode(pose_images)
+    est_a, est_p = model.encode_sided(appearance_images), model.encode_sided(pose_images)
     ba, bp = appearance_images.shape[0], pose_images.shape[0]
     appearance = est_a.appearance.repeat_interleave(bp, dim=0)  # row-major: (i, j) -> i·Bp + j
     q = est_p.q.repeat(ba, 1, 1)

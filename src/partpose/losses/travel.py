@@ -8,8 +8,11 @@ cross-entropy on the frames whose video travels. Unlike L_twin's travel rule, wh
 pose's depth twin the target (a jump to the other side with the same 2D joints), its gradient
 turns the body smoothly towards the side the travel shows.
 
+The same label teaches the side network (``models/side.py``, ``objective.side_weight``):
+:func:`travel_side_loss`, a binary cross-entropy on its logits.
+
 Convention:
-    The loss is the sum over the labelled frames divided by the batch size; frames without a
+    The losses are sums over the labelled frames divided by the batch size; frames without a
     label (``nan``) add nothing.
 """
 
@@ -38,3 +41,21 @@ def travel_facing_loss(front_weight: torch.Tensor, travel_front: torch.Tensor) -
     weight = front_weight.clamp(_CLAMP, 1.0 - _CLAMP)
     per_frame = -(target * weight.log() + (1.0 - target) * (1.0 - weight).log())
     return (per_frame * labelled.to(per_frame.dtype)).sum() / front_weight.shape[0]
+
+
+def travel_side_loss(front_logits: torch.Tensor, travel_front: torch.Tensor) -> torch.Tensor:
+    """``sum_labelled BCE-with-logits(front_logits, travel_front) / B``: the side network's
+    logits (> 0: the front) against the side the video's travel shows.
+
+    Args:
+        front_logits: ``(B,)``.
+        travel_front: ``(B,)`` 1.0 (the front), 0.0 (the back) or ``nan`` (no label).
+    Returns:
+        Scalar; 0 (with a zero gradient) when no frame is labelled.
+    """
+    check_shape(front_logits, ("B",), "front_logits")
+    check_shape(travel_front, tuple(front_logits.shape), "travel_front")
+    labelled = torch.isfinite(travel_front)
+    target = torch.where(labelled, travel_front, torch.zeros_like(travel_front)).to(front_logits.dtype)
+    per_frame = torch.nn.functional.binary_cross_entropy_with_logits(front_logits, target, reduction="none")
+    return (per_frame * labelled.to(per_frame.dtype)).sum() / front_logits.shape[0]

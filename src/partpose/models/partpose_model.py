@@ -12,8 +12,8 @@ Convention:
     (T_fk, T_c, T_s, the softmax and the composite) runs in float32 with autocast disabled, and
     every output tensor is float32.
 
-    Trainable parameters live only in ``encoder`` and ``decoder`` (two optimiser groups);
-    the bone-length prior is a buffer.
+    Trainable parameters live in ``encoder`` and ``decoder`` (two optimiser groups) and, with
+    ``side_network``, in ``side`` (a third); the bone-length prior is a buffer.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from partpose.geometry.parts import NUM_PARTS
 from partpose.geometry.skeleton import H36M17, bone_lengths, default_bone_lengths
 from partpose.models.decoder import Decoder, DecoderConfig
 from partpose.models.encoder import Encoder, EncoderConfig, EncoderOutput
+from partpose.models.side import SideNetwork
 from partpose.utils.checks import check_shape
 
 _EPS = 1e-6
@@ -42,6 +43,8 @@ class ModelConfig:
     resolution: int = 64  # crop size (square); must equal decoder.resolution
     bone_lengths_mm: tuple[float, ...] | None = None  # 17 lengths (fk_parents); None: default_bone_lengths
     no_fk_camera: bool = False  # ablation "w/o T_fk o T_c": the encoder regresses 3D joints (sets encoder.regress_joints)
+    side_network: bool = False  # a second trunk reads the side a person shows (models/side.py); encode_sided gives poses that side
+    side_camera_elevation_deg: float = 0.0  # the cameras' pitch, for the upright twin of encode_sided (0: a level camera, the depth twin)
 
     def __post_init__(self) -> None:
         if self.decoder.resolution != self.resolution:
@@ -150,6 +153,7 @@ class PartPoseModel(nn.Module):
         else:
             lengths = torch.tensor(config.bone_lengths_mm, dtype=torch.float32)
         self.register_buffer("bone_lengths_mm", lengths)
+        self.side = SideNetwork(config.encoder) if config.side_network else None
 
     @property
     def no_fk_camera(self) -> bool:
@@ -188,6 +192,42 @@ class PartPoseModel(nn.Module):
             ``J[..., 2]``).
         """
         return self.estimate(self.encoder(image))
+
+    def encode_sided(self, image: torch.Tensor) -> PoseEstimate:
+        """:meth:`encode`, each pose given the side the side network reads (:meth:`turn_to_side`);
+        :meth:`encode` itself without a side network. What evaluation, prediction and export use."""
+        est = self.encode(image)
+        return est if self.side is None else self.turn_to_side(est, self.side(image))
+
+    def turn_to_side(self, est: PoseEstimate, front_logits: torch.Tensor) -> PoseEstimate:
+        """``est`` with each pose that shows the other side than ``front_logits (B,)`` say (> 0:
+        the front; ``geometry.facing.faces_camera``) replaced by its upright twin under a camera
+        pitched by ``config.side_camera_elevation_deg`` (``geometry.facing.upright_twin_pose``):
+        its camera-frame and canonical pose, camera rotation, local vectors and 2D joints and
+        depths under the same scale and offset. The other poses are returned as they are."""
+        with torch.autocast(device_type=est.pose_cam_mm.device.type, enabled=False):
+            pose = est.pose_cam_mm.float()
+            turn = facing.faces_camera(pose) != (front_logits.float() > 0)
+            up = facing.camera_up(self.config.side_camera_elevation_deg).to(pose)
+            twin = facing.upright_twin_pose(pose, up)
+            canonical, canon_R_cam = kinematics.canonicalize(twin)
+            cam_R_canon = canon_R_cam.transpose(1, 2)
+            q, depth = self.pose_for_prior(canonical, cam_R_canon, est.scale.float(), est.offset.float())
+            local_vectors, hip_angle = kinematics.inverse_kinematics(canonical)
+
+        def pick(turned: torch.Tensor, kept: torch.Tensor) -> torch.Tensor:
+            return torch.where(turn.reshape(-1, *([1] * (kept.ndim - 1))), turned.to(kept.dtype), kept)
+
+        return replace(
+            est,
+            pose_canon_mm=pick(canonical, est.pose_canon_mm),
+            cam_R_canon=pick(cam_R_canon, est.cam_R_canon),
+            pose_cam_mm=pick(twin, est.pose_cam_mm),
+            q=pick(q, est.q),
+            depth=pick(depth, est.depth),
+            local_vectors=pick(local_vectors, est.local_vectors),
+            hip_angle=pick(hip_angle, est.hip_angle),
+        )
 
     def estimate(self, out: EncoderOutput) -> PoseEstimate:
         """T_fk and T_c of the encoder's outputs (the conventions of :meth:`encode`, which is

@@ -15,7 +15,9 @@ For a batch of frame pairs (I_s, I_t) of one video each and a batch of unpaired 
    with ``objective.twin_choice_weight`` > 0, L_twin (``losses/twin.py``: the depth twin of I_t's
    pose as E's target where D reconstructs I_t better from it) as well, and with
    ``objective.travel_facing_weight`` > 0, L_travel (``losses/travel.py``: the front weight of I_t's
-   pose against the side its video's travel shows).
+   pose against the side its video's travel shows). With ``objective.side_weight`` > 0 the side
+   network (``models/side.py``) is taught the same label on I_s and I_t, with an optimiser of
+   its own.
 3. Supervision terms of the other settings (encoder only): 2D for ``weak``, 3D on labelled frames
    for ``semi``; ``supervised`` trains the encoder on 3D and 2D labels alone (the upper bound),
    ``labels_2d`` on the 2D labels alone (what ``weak``'s labels teach without the method).
@@ -38,7 +40,7 @@ from partpose.losses.image import image_consistency_loss, image_unpaired_loss
 from partpose.losses.segmentation import segmentation_loss
 from partpose.losses.silhouette import skeleton_silhouette_loss
 from partpose.losses.supervision import pose2d_loss, pose3d_loss
-from partpose.losses.travel import travel_facing_loss
+from partpose.losses.travel import travel_facing_loss, travel_side_loss
 from partpose.losses.twin import lean_choice, travel_choice, twin_choice, twin_choice_loss, twin_targets
 from partpose.training.config import ObjectiveConfig
 from partpose.training.schedules import is_encoder_energy_step
@@ -231,6 +233,11 @@ def training_losses(
             front = facing.front_weight(est_t.q.float(), est_t.depth.float(), est_t.scale.float())
             travel = travel_facing_loss(front, batch["travel_front"].float())
         losses["image_unpaired"] = losses["image_unpaired"] + objective.travel_facing_weight * travel
+    if objective.side_weight > 0:
+        # the side network (models/side.py), taught on both frames the side their video's travel shows
+        side_logits = model.side(torch.cat((image_s, image_t)))
+        travel_twice = batch["travel_front"].float().repeat(2)
+        losses["side"] = objective.side_weight * travel_side_loss(side_logits.float(), travel_twice)
     maps_z = synth_z_s.part_maps[-1].detach()
     if synth_z_t is not None:
         losses["image_consistency"] = image_consistency_loss(
@@ -256,6 +263,10 @@ def training_losses(
         scalars["twin_chosen_fraction"] = float(chosen.float().mean())
     if use_travel:
         scalars["loss/travel_facing"] = float(travel.detach())
+    if objective.side_weight > 0:
+        labelled = torch.isfinite(travel_twice)
+        agrees = ((side_logits.detach() > 0) == (travel_twice > 0.5))[labelled]
+        scalars["side_agrees_with_travel"] = float(agrees.float().mean()) if len(agrees) else float("nan")
     if with_images:
         transfer = model.synthesize(
             est_s.appearance.roll(1, dims=0), est_t.q, est_t.depth, est_t.scale, background

@@ -63,6 +63,7 @@ class ObjectiveConfig:
     twin_choice_margin: float = 0.02  # L_twin: the twin must lower L_I^u by more than this fraction of the pose's
     twin_choice_rule: Literal["reconstruction", "lean", "travel"] = "reconstruction"  # L_twin's choice: D's reconstruction, the chest's lean towards a camera above the hips, or the side the video's travel shows (losses/twin.py)
     twin_choice_lean_mm: float = 30.0  # twin_choice_rule=lean: the thorax must be this much farther than the pelvis for the twin to win
+    side_weight: float = 0.0  # > 0: teach the side network (model.side_network) the side each frame's video travel shows (losses/travel.py); needs model.side_network
     travel_facing_weight: float = 0.0  # > 0: add this times L_travel (the front weight of E's pose against the side its video's travel shows; losses/travel.py) to L_I^u
     travel_min_rate: float = 0.0025  # twin_choice_rule=travel and L_travel: the least relative change of the person's distance per frame over a video for its travel to tell the side (data/travel.py)
 
@@ -160,6 +161,12 @@ def validate(config: TrainConfig) -> None:
         raise UserError(f"objective.twin_choice_margin must be in [0, 1), got {config.objective.twin_choice_margin}")
     if not (math.isfinite(config.objective.twin_choice_lean_mm) and config.objective.twin_choice_lean_mm >= 0):
         raise UserError(f"objective.twin_choice_lean_mm must be >= 0, got {config.objective.twin_choice_lean_mm}")
+    if not (math.isfinite(config.objective.side_weight) and config.objective.side_weight >= 0):
+        raise UserError(f"objective.side_weight must be >= 0, got {config.objective.side_weight}")
+    if (config.objective.side_weight > 0) != config.model.side_network:
+        raise UserError("model.side_network and objective.side_weight > 0 go together: the side network is taught by "
+                        f"that loss alone (got model.side_network={config.model.side_network}, "
+                        f"objective.side_weight={config.objective.side_weight})")
     if not (math.isfinite(config.objective.travel_facing_weight) and config.objective.travel_facing_weight >= 0):
         raise UserError(f"objective.travel_facing_weight must be >= 0, got {config.objective.travel_facing_weight}")
     if not (math.isfinite(config.objective.travel_min_rate) and config.objective.travel_min_rate > 0):

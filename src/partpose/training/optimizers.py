@@ -25,6 +25,7 @@ LOSS_PARAMETERS: dict[str, str] = {
     "segmentation": "both",
     "pose2d": "encoder",
     "pose3d": "encoder",
+    "side": "side",
 }
 
 
@@ -41,7 +42,9 @@ def label_lr_scales(setting: str, scale: float) -> dict[str, float]:
 def parameter_groups(model: nn.Module) -> dict[str, list[nn.Parameter]]:
     encoder = [p for p in model.encoder.parameters() if p.requires_grad]
     decoder = [p for p in model.decoder.parameters() if p.requires_grad]
-    return {"encoder": encoder, "decoder": decoder, "both": encoder + decoder}
+    side_network = getattr(model, "side", None)
+    side = [] if side_network is None else [p for p in side_network.parameters() if p.requires_grad]
+    return {"encoder": encoder, "decoder": decoder, "both": encoder + decoder, "side": side}
 
 
 def build_optimizers(
@@ -51,7 +54,8 @@ def build_optimizers(
     kind: str = "adagrad",
     lr_scales: dict[str, float] | None = None,
 ) -> dict[str, torch.optim.Optimizer]:
-    """One optimiser per loss: Adagrad as in the paper (``kind="adagrad"``), or Adam.
+    """One optimiser per loss: Adagrad as in the paper (``kind="adagrad"``), or Adam; none for a
+    loss whose parameters the model does not have (``side`` without a side network).
 
     ``lr_scales`` maps a loss name to a factor on its optimiser's learning rate (1 for the
     others); the factor is kept in the parameter group as ``lr_scale``, so that
@@ -66,6 +70,8 @@ def build_optimizers(
     groups = parameter_groups(model)
     optimizers: dict[str, torch.optim.Optimizer] = {}
     for name, which in LOSS_PARAMETERS.items():
+        if not groups[which]:
+            continue  # the side network's loss, without a side network
         scale = float(lr_scales.get(name, 1.0))
         group = [{"params": groups[which], "lr_scale": scale}]
         if kind == "adagrad":

@@ -161,7 +161,7 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
     optimizers = build_optimizers(model, config.optim.lr, config.optim.initial_accumulator_value, config.optim.kind,
                                   label_lr_scales(config.objective.setting, config.optim.label_lr_scale))
     groups = parameter_groups(model)
-    params_of = {name: groups[which] for name, which in LOSS_PARAMETERS.items()}
+    params_of = {name: groups[which] for name, which in LOSS_PARAMETERS.items() if groups[which]}
 
     start_step, best, skipped_total = 0, None, 0
     if state is not None:
