@@ -43,6 +43,26 @@ def test_export_of_the_ablation_without_fk_camera(model_factory, images, tmp_pat
         assert (e - t).abs().max() < 1e-4
 
 
+def test_export_of_a_model_with_a_side_network_turns_its_poses(model_factory, images, tmp_path):
+    from partpose.geometry.facing import faces_camera
+
+    _, model = model_factory("model.side_network=true", "objective.side_weight=1", "model.side_camera_elevation_deg=10")
+    with torch.no_grad():
+        plain = model.encode(images)
+        front = faces_camera(plain.pose_cam_mm)
+        # a side network that says "the back" for every image when most poses show the front, and "the front" if not
+        model.side.head.weight.zero_()
+        model.side.head.bias.fill_(-5.0 if int(front.sum()) * 2 >= len(images) else 5.0)
+        sided = model.encode_sided(images)
+    exported, _ = load_exported(export_pose_path(model, tmp_path / "sided.pt"))
+    with torch.no_grad():
+        pose_cam_mm, q, depth = exported(images)
+    assert (pose_cam_mm - sided.pose_cam_mm).abs().max() < 1e-4 and (q - sided.q).abs().max() < 1e-4
+    assert (depth - sided.depth).abs().max() < 1e-4
+    turned = (sided.pose_cam_mm - plain.pose_cam_mm).abs().flatten(1).amax(dim=1) > 1.0
+    assert torch.equal(turned, front if float(model.side.head.bias) < 0 else ~front) and int(turned.sum()) > 0
+
+
 def test_max_export_difference_detects_a_different_model(model_factory, tiny):
     _, model = tiny
     _, other = model_factory(seed=1)

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from partpose.losses.travel import travel_facing_loss
+from partpose.losses.travel import travel_facing_loss, travel_side_loss
 
 
 def test_travel_facing_loss_by_hand():
@@ -28,3 +28,15 @@ def test_no_label_no_loss_and_the_ends_stay_finite():
     assert math.isfinite(float(wrong.detach())) and float(wrong.detach()) > 9.0  # -log(1e-4) each
     with pytest.raises(ValueError, match="travel_front"):
         travel_facing_loss(weight, torch.ones(3))
+
+
+def test_travel_side_loss_by_hand():
+    logits = torch.tensor([2.0, 2.0, -1.0, 0.0], requires_grad=True)
+    label = torch.tensor([1.0, 0.0, float("nan"), 0.0])
+    loss = travel_side_loss(logits, label)
+    sigmoid = torch.sigmoid(torch.tensor([2.0, 0.0]))
+    expected = (-math.log(float(sigmoid[0])) - math.log(1.0 - float(sigmoid[0])) - math.log(0.5)) / 4
+    assert float(loss.detach()) == pytest.approx(expected, rel=1e-6)
+    loss.backward()
+    assert logits.grad[0] < 0 and logits.grad[1] > 0 and logits.grad[2] == 0 and logits.grad[3] > 0
+    assert float(travel_side_loss(logits, torch.full((4,), float("nan"))).detach()) == 0.0

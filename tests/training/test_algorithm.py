@@ -260,6 +260,26 @@ def test_l_travel_scores_the_front_weight_against_the_travel(setup):
     assert with_travel.scalars["loss/travel_facing"] == pytest.approx(float(expected.detach()), rel=1e-5)
 
 
+def test_the_side_network_is_taught_the_travel_on_both_frames(setup):
+    config, _, batch, prior, up = setup
+    from dataclasses import replace
+
+    from partpose.losses.travel import travel_side_loss
+    from partpose.models.partpose_model import PartPoseModel
+
+    torch.manual_seed(0)
+    model = PartPoseModel(replace(config.model, side_network=True))
+    labelled = dict(batch, travel_front=torch.tensor([1.0, float("nan")]))
+    objective = replace(config.objective, side_weight=0.5)
+    out = training_losses(model, labelled, prior, 0, 1.0, objective, step_generator(0, 0), prior_up=up)
+    logits = model.side(torch.cat((batch["image_s"], batch["image_t"])))
+    expected = 0.5 * travel_side_loss(logits, torch.tensor([1.0, float("nan"), 1.0, float("nan")]))
+    assert float(out.losses["side"].detach()) == pytest.approx(float(expected.detach()), rel=1e-5)
+    assert out.scalars["side_agrees_with_travel"] == pytest.approx(float((logits[[0, 2]] > 0).float().mean()))
+    plain = training_losses(model, labelled, prior, 0, 1.0, config.objective, step_generator(0, 0), prior_up=up)
+    assert "side" not in plain.losses
+
+
 def _pose_energy(setup, frame):
     """The energy_pose_* loss of one step with ``objective.energy_frame=frame`` (the same draws)."""
     from dataclasses import replace

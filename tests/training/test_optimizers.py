@@ -68,3 +68,13 @@ def test_label_lr_scales_reach_the_labels_beside_the_method_only():
     assert label_lr_scales("semi", 3.0) == {"pose2d": 3.0, "pose3d": 3.0}
     for setting in ("unsup", "supervised", "labels_2d"):
         assert label_lr_scales(setting, 3.0) == {}
+
+
+def test_the_side_network_has_an_optimiser_of_its_own_and_no_side_network_none():
+    model = _TwoHalves()
+    assert "side" not in build_optimizers(model, 1e-3)
+    model.side = nn.Linear(4, 1)
+    optimizers = build_optimizers(model, 1e-3)
+    assert [p for group in optimizers["side"].param_groups for p in group["params"]] == list(model.side.parameters())
+    others = {id(p) for name, o in optimizers.items() if name != "side" for g in o.param_groups for p in g["params"]}
+    assert not others & {id(p) for p in model.side.parameters()}

@@ -1,0 +1,67 @@
+"""models/side.py and PartPoseModel.encode_sided / turn_to_side: the side network's logits, and the
+poses turned to the side it reads, against the geometry worked out separately."""
+
+import torch
+
+from partpose.geometry import facing, kinematics
+from partpose.geometry.skeleton import H36M17
+from partpose.models.encoder import EncoderConfig
+from partpose.models.partpose_model import ModelConfig, PartPoseModel
+from partpose.models.side import SideNetwork
+
+
+def _model(**changes) -> PartPoseModel:
+    torch.manual_seed(0)
+    return PartPoseModel(ModelConfig(**changes)).eval()
+
+
+def test_the_side_network_reads_one_logit_per_image():
+    torch.manual_seed(0)
+    network = SideNetwork(EncoderConfig())
+    logits = network(torch.rand(3, 3, 64, 64))
+    assert logits.shape == (3,) and torch.isfinite(logits).all()
+    assert not torch.allclose(logits[0], logits[1])
+
+
+def test_without_a_side_network_encode_sided_is_encode():
+    model = _model()
+    assert model.side is None
+    images = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(model.encode_sided(images).pose_cam_mm, model.encode(images).pose_cam_mm)
+
+
+def test_turn_to_side_turns_exactly_the_poses_that_show_the_other_side():
+    model = _model(side_network=True, side_camera_elevation_deg=10.0)
+    with torch.no_grad():
+        est = model.encode(torch.rand(4, 3, 64, 64))
+        shown = facing.faces_camera(est.pose_cam_mm)
+        # frames 0 and 2 are told the side they show, 1 and 3 the other one
+        logits = torch.where(shown, 1.0, -1.0) * torch.tensor([1.0, -1.0, 1.0, -1.0])
+        turned = model.turn_to_side(est, logits)
+    kept, changed = [0, 2], [1, 3]
+    for name in ("pose_cam_mm", "pose_canon_mm", "cam_R_canon", "q", "depth", "local_vectors", "hip_angle"):
+        assert torch.equal(getattr(turned, name)[kept], getattr(est, name)[kept]), name
+    twin = facing.upright_twin_pose(est.pose_cam_mm, facing.camera_up(10.0).float())
+    torch.testing.assert_close(turned.pose_cam_mm[changed], twin[changed])
+    # the turned estimate is one pose throughout: R @ canonical, its projection, its kinematics
+    torch.testing.assert_close(torch.einsum("bij,bkj->bki", turned.cam_R_canon, turned.pose_canon_mm), turned.pose_cam_mm,
+                               atol=1e-3, rtol=0)
+    q, depth = model.pose_for_prior(turned.pose_canon_mm, turned.cam_R_canon, turned.scale, turned.offset)
+    torch.testing.assert_close(turned.q, q)
+    torch.testing.assert_close(turned.depth, depth)
+    fk = kinematics.forward_kinematics(turned.local_vectors, turned.hip_angle, model.bone_lengths_mm)
+    torch.testing.assert_close(fk[changed], turned.pose_canon_mm[changed], atol=1e-2, rtol=0)
+    # a level camera: the depth twin, the same 2D joints with left and right exchanged
+    level = _model(side_network=True)
+    with torch.no_grad():
+        flat = level.turn_to_side(est, logits)
+    torch.testing.assert_close(flat.q[changed], est.q[changed][:, list(H36M17.flip_permutation)], atol=1e-4, rtol=0)
+
+
+def test_encode_sided_uses_the_side_networks_logits():
+    model = _model(side_network=True, side_camera_elevation_deg=10.0)
+    images = torch.rand(3, 3, 64, 64)
+    with torch.no_grad():
+        expected = model.turn_to_side(model.encode(images), model.side(images))
+        assert torch.equal(model.encode_sided(images).pose_cam_mm, expected.pose_cam_mm)
