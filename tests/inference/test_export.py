@@ -60,7 +60,7 @@ def test_export_of_a_model_with_a_side_network_turns_its_poses(model_factory, im
     assert (pose_cam_mm - sided.pose_cam_mm).abs().max() < 1e-4 and (q - sided.q).abs().max() < 1e-4
     assert (depth - sided.depth).abs().max() < 1e-4
     turned = (sided.pose_cam_mm - plain.pose_cam_mm).abs().flatten(1).amax(dim=1) > 1.0
-    assert torch.equal(turned, front if float(model.side.head.bias) < 0 else ~front) and int(turned.sum()) > 0
+    assert torch.equal(turned, front if float(model.side.head.bias.detach()) < 0 else ~front) and int(turned.sum()) > 0
 
 
 def test_max_export_difference_detects_a_different_model(model_factory, tiny):
