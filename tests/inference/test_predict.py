@@ -97,6 +97,20 @@ def test_encode_crops_matches_the_model_in_any_batch_size(tiny, images):
         encode_crops(model, crops[:, :16, :16], batch_size=2)
 
 
+def test_encode_crops_gives_the_side_networks_side(model_factory, images):
+    _, model = model_factory("model.side_network=true", "objective.side_weight=1", "model.side_camera_elevation_deg=10")
+    crops = (images.permute(0, 2, 3, 1) * 255).round().to(torch.uint8).numpy()
+    pred = encode_crops(model, crops, batch_size=5)
+    with torch.no_grad():
+        tensor = torch.from_numpy(crops).permute(0, 3, 1, 2).float() / 255.0
+        sided, plain = model.encode_sided(tensor), model.encode(tensor)
+    np.testing.assert_allclose(pred.pose_cam_mm, sided.pose_cam_mm.numpy(), atol=1e-3)
+    np.testing.assert_allclose(pred.q, sided.q.numpy(), atol=1e-5)
+    turned = (sided.pose_cam_mm - plain.pose_cam_mm).abs().flatten(1).amax(dim=1) > 1.0
+    kept = ~turned.numpy()
+    np.testing.assert_allclose(pred.pose_cam_mm[kept], plain.pose_cam_mm.numpy()[kept], atol=1e-3)
+
+
 def _moving_average_naive(x, window):
     r = window // 2
     return np.stack([x[max(0, t - r):t + r + 1].mean(0) for t in range(len(x))])
