@@ -104,11 +104,11 @@ def test_encode_crops_gives_the_side_networks_side(model_factory, images):
     with torch.no_grad():
         tensor = torch.from_numpy(crops).permute(0, 3, 1, 2).float() / 255.0
         sided, plain = model.encode_sided(tensor), model.encode(tensor)
-    np.testing.assert_allclose(pred.pose_cam_mm, sided.pose_cam_mm.numpy(), atol=1e-3)
+    np.testing.assert_allclose(pred.pose_cam_mm, sided.pose_cam_mm.numpy(), atol=1e-2)
     np.testing.assert_allclose(pred.q, sided.q.numpy(), atol=1e-5)
     turned = (sided.pose_cam_mm - plain.pose_cam_mm).abs().flatten(1).amax(dim=1) > 1.0
     kept = ~turned.numpy()
-    np.testing.assert_allclose(pred.pose_cam_mm[kept], plain.pose_cam_mm.numpy()[kept], atol=1e-3)
+    np.testing.assert_allclose(pred.pose_cam_mm[kept], plain.pose_cam_mm.numpy()[kept], atol=1e-2)
 
 
 def _moving_average_naive(x, window):
