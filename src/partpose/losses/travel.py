@@ -19,6 +19,7 @@ Convention:
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from partpose.utils.checks import check_shape
 
@@ -35,12 +36,7 @@ def travel_facing_loss(front_weight: torch.Tensor, travel_front: torch.Tensor) -
         Scalar; 0 (with a zero gradient) when no frame is labelled.
     """
     check_shape(front_weight, ("B",), "front_weight")
-    check_shape(travel_front, tuple(front_weight.shape), "travel_front")
-    labelled = torch.isfinite(travel_front)
-    target = torch.where(labelled, travel_front, torch.zeros_like(travel_front)).to(front_weight.dtype)
-    weight = front_weight.clamp(_CLAMP, 1.0 - _CLAMP)
-    per_frame = -(target * weight.log() + (1.0 - target) * (1.0 - weight).log())
-    return (per_frame * labelled.to(per_frame.dtype)).sum() / front_weight.shape[0]
+    return _over_labelled(F.binary_cross_entropy, front_weight.clamp(_CLAMP, 1.0 - _CLAMP), travel_front)
 
 
 def travel_side_loss(front_logits: torch.Tensor, travel_front: torch.Tensor) -> torch.Tensor:
@@ -54,8 +50,13 @@ def travel_side_loss(front_logits: torch.Tensor, travel_front: torch.Tensor) -> 
         Scalar; 0 (with a zero gradient) when no frame is labelled.
     """
     check_shape(front_logits, ("B",), "front_logits")
-    check_shape(travel_front, tuple(front_logits.shape), "travel_front")
+    return _over_labelled(F.binary_cross_entropy_with_logits, front_logits, travel_front)
+
+
+def _over_labelled(cross_entropy, prediction: torch.Tensor, travel_front: torch.Tensor) -> torch.Tensor:
+    """``cross_entropy(prediction, label)`` per frame, summed over the labelled frames, over ``B``."""
+    check_shape(travel_front, tuple(prediction.shape), "travel_front")
     labelled = torch.isfinite(travel_front)
-    target = torch.where(labelled, travel_front, torch.zeros_like(travel_front)).to(front_logits.dtype)
-    per_frame = torch.nn.functional.binary_cross_entropy_with_logits(front_logits, target, reduction="none")
-    return (per_frame * labelled.to(per_frame.dtype)).sum() / front_logits.shape[0]
+    target = torch.where(labelled, travel_front, torch.zeros_like(travel_front)).to(prediction.dtype)
+    per_frame = cross_entropy(prediction, target, reduction="none")
+    return (per_frame * labelled.to(per_frame.dtype)).sum() / prediction.shape[0]
