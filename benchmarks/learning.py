@@ -508,7 +508,8 @@ def plot_curves(budget: str, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     grouped = load_results(budget)
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    colours = plt.get_cmap("tab20")  # one colour per row: more rows than the default cycle's ten
     for row, (label, _) in ROWS.items():
         for i, result in enumerate(grouped.get(row, [])):
             if row in REFERENCE_ROWS:
@@ -518,15 +519,15 @@ def plot_curves(budget: str, path: Path) -> None:
             curve = result["curve"]
             if curve:
                 ax.plot([c["step"] for c in curve], [c["mpjpe"] for c in curve], label=label.strip("*") if i == 0 else None,
-                        color=f"C{list(ROWS).index(row)}", alpha=0.9 if i == 0 else 0.5)
+                        color=colours(list(ROWS).index(row) % colours.N), alpha=0.9 if i == 0 else 0.5)
     ax.set_xlabel("Algorithm-1 iteration")
     ax.set_ylabel("test MPJPE (mm)")
     ax.set_title(f"Learning curves on the synthetic benchmark ({budget} budget)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
+    # the legend under the axes: with some twenty rows it would cover the curves inside them
+    ax.legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.14), frameon=False)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
 
 
