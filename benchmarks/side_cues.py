@@ -119,11 +119,13 @@ def side_from(pose_cam_mm: torch.Tensor, front_logits: torch.Tensor, up_cam: tor
     side it shows (``geometry.facing.faces_camera``) is not the one ``front_logits (N,)`` say
     (> 0: the front): the depth twin, or with ``up_cam`` (the world's up in camera coordinates)
     the upright twin (``geometry.facing.upright_twin_pose``)."""
-    from partpose.geometry.facing import depth_twin_pose, faces_camera, upright_twin_pose
+    from partpose.geometry.facing import faces_camera, upright_twin_pose
+
+    from view_probe import twin_where
 
     pose = pose_cam_mm - pose_cam_mm[:, :1]
-    twin = depth_twin_pose(pose) if up_cam is None else upright_twin_pose(pose, up_cam)
-    return torch.where((faces_camera(pose) != (front_logits > 0))[:, None, None], twin, pose)
+    twin = None if up_cam is None else upright_twin_pose(pose, up_cam)
+    return twin_where(pose, faces_camera(pose) != (front_logits > 0), twin)
 
 
 def video_frames(videos, labels: list[float]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

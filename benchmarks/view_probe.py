@@ -193,11 +193,12 @@ def side_righted(pose_cam_mm: torch.Tensor, predicted: torch.Tensor, truth: torc
     return twin_where(pose_cam_mm - pose_cam_mm[:, :1], (predicted[:, 0] > 0) != (truth[:, 0] > 0))
 
 
-def twin_where(pose: torch.Tensor, wrong: torch.Tensor) -> torch.Tensor:
-    """Root-relative poses ``(N, 17, 3)``, each replaced by its depth twin where ``wrong (N,)``."""
+def twin_where(pose: torch.Tensor, wrong: torch.Tensor, twin: torch.Tensor | None = None) -> torch.Tensor:
+    """Root-relative poses ``(N, 17, 3)``, each replaced by its twin where ``wrong (N,)``: the
+    depth twin, or the poses ``twin (N, 17, 3)`` when given."""
     from partpose.geometry.facing import depth_twin_pose
 
-    return torch.where(wrong[:, None, None], depth_twin_pose(pose), pose)
+    return torch.where(wrong[:, None, None], depth_twin_pose(pose) if twin is None else twin, pose)
 
 
 def main(argv: list[str] | None = None) -> int:

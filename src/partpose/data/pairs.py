@@ -17,14 +17,14 @@ import torch
 from torch.utils.data import Dataset
 
 from partpose.data.saliency import SaliencyCache, background_residual_saliency
+from partpose.data.travel import travel_fronts
+from partpose.data.video import Video
+from partpose.geometry.skeleton import H36M17
 
 SALIENCY_SOURCES = ("motion", "static")
 """Where m_sal comes from: ``motion`` = the residual against the clip's median background for
 static-camera clips (OpenCV's static saliency for clips whose camera moves); ``static`` = OpenCV's
 static saliency for every clip."""
-from partpose.data.travel import travel_fronts
-from partpose.data.video import Video
-from partpose.geometry.skeleton import H36M17
 
 LABEL_MODES = ("none", "2d", "3d", "both")
 """Which pose labels a :class:`PairDataset` exposes: none (self-supervised), 2D (weak

@@ -107,12 +107,18 @@ def faces_camera(pose_cam: torch.Tensor, skeleton: Skeleton = H36M17) -> torch.T
     """``(B, J, 3)`` camera-frame poses (any unit) -> ``(B,)`` bool: the chest's outward normal
     (module docstring) points at the camera (``n_z < 0``), i.e. ``front_weight > 1/2``."""
     check_shape(pose_cam, ("B", skeleton.num_joints, 3), "pose_cam")
+    return chest_normal(pose_cam, skeleton)[:, 2] < 0
+
+
+def chest_normal(points: torch.Tensor, skeleton: Skeleton = H36M17) -> torch.Tensor:
+    """``(B, J, 3)`` camera-frame joints (any unit) -> ``(B, 3)`` the chest's outward normal
+    ``across x up`` (module docstring), not normalised."""
     index = skeleton.index
-    across = (pose_cam[:, index("l_shoulder")] - pose_cam[:, index("r_shoulder")]) + (
-        pose_cam[:, skeleton.l_hip] - pose_cam[:, skeleton.r_hip]
+    across = (points[:, index("l_shoulder")] - points[:, index("r_shoulder")]) + (
+        points[:, skeleton.l_hip] - points[:, skeleton.r_hip]
     )
-    up = pose_cam[:, skeleton.thorax] - pose_cam[:, skeleton.root]
-    return torch.linalg.cross(across, up, dim=-1)[:, 2] < 0
+    up = points[:, skeleton.thorax] - points[:, skeleton.root]
+    return torch.linalg.cross(across, up, dim=-1)
 
 
 def front_weight(
@@ -132,11 +138,6 @@ def front_weight(
     s = q.new_ones(q.shape[0]) if scale is None else scale.to(q.dtype)
     check_shape(s, (q.shape[0],), "scale")
     points = torch.cat((q / s[:, None, None], depth.to(q.dtype)[..., None]), dim=-1)  # (B, J, 3) metres
-    index = skeleton.index
-    across = (points[:, index("l_shoulder")] - points[:, index("r_shoulder")]) + (
-        points[:, skeleton.l_hip] - points[:, skeleton.r_hip]
-    )
-    up = points[:, skeleton.thorax] - points[:, skeleton.root]
-    normal = torch.linalg.cross(across, up, dim=-1)
+    normal = chest_normal(points, skeleton)
     cosine = normal[:, 2] / (normal.pow(2).sum(dim=-1) + _EPS).sqrt()
     return 0.5 * (1.0 - cosine)
