@@ -177,11 +177,11 @@ def main(argv: list[str] | None = None) -> int:
             pose = torch.from_numpy(video.pose3d_cam_mm).double()
             truth, _ = front_labels(pose)
             marks = [len(truth)]
-            for label in (travel_front(video.crop_box, args.min_rate), root_travel_front(pose, args.min_rate)):
+            for label in (travel_front(video.person_box, args.min_rate), root_travel_front(pose, args.min_rate)):
                 labelled = not math.isnan(label)
                 marks += [len(truth) if labelled else 0, int((truth == label).sum()) if labelled else 0]
             per_motion[video.action].append(tuple(marks))
-            labels.append(travel_front(video.crop_box, args.min_rate))
+            labels.append(travel_front(video.person_box, args.min_rate))
 
         def share(part: int, whole: int) -> str:
             return f"{100.0 * part / whole:.0f} %" if whole else "–"

@@ -87,5 +87,9 @@ def test_predict_bad_inputs(cli, assert_one_line_error, checkpoint, frames, tmp_
     iio.imwrite(tmp_path / "ok.png", frames[0])
     assert_one_line_error(cli("predict", tmp_path / "ok.png", "--checkpoint", checkpoint, "--box", "1,2"), "--box")
     assert_one_line_error(cli("predict", tmp_path / "ok.png", "--checkpoint", checkpoint, "--smooth", 4), "--smooth")
+    assert_one_line_error(cli("predict", tmp_path / "ok.png", "--checkpoint", checkpoint, "--camera-pitch", 95),
+                          "--camera-pitch")
+    assert_one_line_error(cli("predict", tmp_path / "ok.png", "--checkpoint", checkpoint, "--camera-pitch", 10),
+                          "no side network")
     torch.save({"model": {}}, tmp_path / "random.pt")
     assert_one_line_error(cli("predict", tmp_path / "ok.png", "--checkpoint", tmp_path / "random.pt"), "random.pt")

@@ -76,7 +76,7 @@ def test_each_item_carries_its_videos_travel():
     # boxes growing 1 % a frame (the person 1 % nearer), shrinking 1 %, and steady
     videos = [make_video(5, seed=k) for k in range(3)]
     for video, growth in zip(videos, (1.01, 1.0 / 1.01, 1.0)):
-        video.crop_box = np.stack([np.zeros(5), np.zeros(5), 0.5 * growth ** np.arange(5)], axis=1).astype(np.float32)
+        video.person_box = np.stack([np.zeros(5), np.zeros(5), 0.5 * growth ** np.arange(5)], axis=1).astype(np.float32)
     ds = PairDataset(videos, max_gap=2, travel_min_rate=0.005)
     seen = {}
     for i in range(len(ds)):
@@ -183,6 +183,7 @@ def test_motion_saliency_comes_from_the_background_residual():
 
 def test_frame_dataset_items():
     videos = [make_video(3), make_video(2, labels=False, seed=1)]
+    videos[0].camera_up = np.float32([[0, -1, 0], [0, -0.6, -0.8], [0, -0.8, -0.6]])
     ds = FrameDataset(videos)
     assert len(ds) == 5
     item = ds[1]
@@ -195,3 +196,4 @@ def test_frame_dataset_items():
     assert int(last["video_index"]) == 1 and int(last["frame"]) == 1
     assert not bool(last["has_pose3d"]) and not bool(last["has_pose2d"]) and not bool(last["has_segmentation"])
     assert torch.all(last["segmentation"] == -1) and not last["foreground"].any()
+    assert np.array_equal(item["camera_up"].numpy(), videos[0].camera_up[1]) and last["camera_up"].isnan().all()

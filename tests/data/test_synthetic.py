@@ -344,7 +344,7 @@ def test_plate_background_and_per_frame_crops():
         q = video.pose2d_norm
         assert np.abs(q).max() <= inner + 0.05
         assert ((q.max(1) - q.min(1)).max(-1) > 0.75 * 2 * inner).mean() > 0.5  # tight, not a union
-        assert np.allclose(video.crop_box, S.crop_boxes(clip.K, config.resolution))
+        assert np.allclose(video.person_box, S.crop_boxes(clip.K, config.resolution))
     assert seen == {True, False}
     with pytest.raises(UserError, match="median needs"):
         S.build_synthetic_videos(S.SyntheticConfig(**TINY, background="median"), "train")
@@ -457,6 +457,35 @@ def test_studio_scene_shares_cameras_and_backdrop_across_splits():
     assert backdrops["train"] == backdrops["test"] == {"photo:brick"}
     # the subjects stay held out
     assert not set(subjects["train"]) & set(subjects["test"])
+
+
+def test_camera_up_is_the_worlds_up_in_each_frames_camera():
+    """Video.camera_up: 10° above in the studio, (0, -cos 10°, -sin 10°); for every camera, fixed
+    or moving, the heights of the body's centre joints above the root in the world are their
+    camera-frame offsets along camera_up (up to the subject's body scale)."""
+    studio = S.SyntheticConfig(**{**TINY, "scene": "studio", "moving_camera_fraction": 0.0})
+    motions = S.load_split_motions(studio, "train")
+    specs = S.plan_videos(studio, "train", {m: len(p) for m, p in motions.items()})
+    video, _ = S.render_spec(studio, specs[0], motions[specs[0].motion], {s.name: s for s in S.split_subjects(studio, "train")})
+    e = math.radians(10.0)
+    np.testing.assert_allclose(video.camera_up, np.tile([0.0, -math.cos(e), -math.sin(e)], (video.num_frames, 1)), atol=1e-6)
+
+    config = S.SyntheticConfig(**{**TINY, "moving_camera_fraction": 1.0})
+    motions = S.load_split_motions(config, "train")
+    specs = S.plan_videos(config, "train", {m: len(p) for m, p in motions.items()})
+    subjects = {s.name: s for s in S.split_subjects(config, "train")}
+    for spec in specs[:3]:
+        video, _ = S.render_spec(config, spec, motions[spec.motion], subjects)
+        assert spec.moving_camera and video.camera_up.dtype == np.float32
+        world = motions[spec.motion][spec.start:spec.start + spec.num_frames]
+        centre = [H36M17.index(n) for n in ("spine", "thorax", "nose", "head")]  # not swapped by a mirror
+        height_world = world[:, centre, 2] - world[:, [H36M17.root], 2]
+        offset_cam = video.pose3d_cam_mm[:, centre] - video.pose3d_cam_mm[:, [H36M17.root]]
+        along_up = (offset_cam * video.camera_up[:, None]).sum(-1)
+        scale = (along_up * height_world).sum() / (height_world**2).sum()  # the subject's body scale
+        assert 0.7 < scale < 1.3
+        np.testing.assert_allclose(along_up, scale * height_world, atol=2.0)
+        assert np.ptp(video.camera_up, axis=0).max() > 1e-5  # the orbit turns the camera
 
 
 def test_studio_scene_bad_config_raises_clear_errors():

@@ -40,8 +40,8 @@ def test_only_the_first_and_last_boxes_count():
 
 def test_travel_fronts_reads_every_video():
     frames = np.zeros((11, 8, 8, 3), np.uint8)
-    videos = [Video(frames=frames, crop_box=_boxes(np.linspace(4500, 4000, 11))),
+    videos = [Video(frames=frames, person_box=_boxes(np.linspace(4500, 4000, 11))),
               Video(frames=frames),
-              Video(frames=frames, crop_box=_boxes(np.linspace(4000, 4500, 11)))]
+              Video(frames=frames, person_box=_boxes(np.linspace(4000, 4500, 11)))]
     labels = travel_fronts(videos, 0.0025)
     assert labels.dtype == np.float32 and labels[0] == 1.0 and np.isnan(labels[1]) and labels[2] == 0.0

@@ -67,10 +67,13 @@ def test_a_background_per_frame():
         ("pose2d_norm", np.zeros((5, 16, 2), np.float32)),
         ("segmentation", np.zeros((5, 16, 16), np.int64)),
         ("segmentation", np.zeros((6, 16, 16), np.uint8)),
-        ("crop_box", np.ones((5, 4), np.float32)),
-        ("crop_box", np.ones((5, 3), np.float64)),
-        ("crop_box", np.zeros((5, 3), np.float32)),
-        ("crop_box", np.full((5, 3), np.nan, np.float32)),
+        ("person_box", np.ones((5, 4), np.float32)),
+        ("person_box", np.ones((5, 3), np.float64)),
+        ("person_box", np.zeros((5, 3), np.float32)),
+        ("person_box", np.full((5, 3), np.nan, np.float32)),
+        ("camera_up", np.tile(np.float32([0, -1, 0]), (4, 1))),
+        ("camera_up", np.tile(np.float32([0, -2, 0]), (5, 1))),
+        ("camera_up", np.full((5, 3), np.nan, np.float32)),
         ("camera_moves", "yes"),
     ],
 )
@@ -81,13 +84,15 @@ def test_validate_names_the_inconsistent_field(field, value):
 
 def test_save_and_load_round_trip(tmp_path):
     a = make_video(camera_moves=True)
-    a.crop_box = np.tile(np.float32([0.1, -0.2, 0.5]), (len(a.frames), 1))
+    a.person_box = np.tile(np.float32([0.1, -0.2, 0.5]), (len(a.frames), 1))
+    a.camera_up = np.tile(np.float32([0.0, -0.6, -0.8]), (len(a.frames), 1))
     b = make_video(t=3, pose3d_cam_mm=None, segmentation=None, name="v1")
     save_videos(tmp_path / "two.npz", [a, b])
     loaded = load_videos(tmp_path / "two.npz")
     assert [v.name for v in loaded] == ["v0", "v1"]
-    assert loaded[0].camera_moves is True and loaded[1].pose3d_cam_mm is None and loaded[1].crop_box is None
-    for key in ("frames", "background", "pose3d_cam_mm", "pose2d_norm", "segmentation", "crop_box"):
+    assert loaded[0].camera_moves is True and loaded[1].pose3d_cam_mm is None and loaded[1].person_box is None
+    assert loaded[1].camera_up is None
+    for key in ("frames", "background", "pose3d_cam_mm", "pose2d_norm", "segmentation", "person_box", "camera_up"):
         assert np.array_equal(getattr(loaded[0], key), getattr(a, key))
     save_video(tmp_path / "one.npz", b)
     assert np.array_equal(load_video(tmp_path / "one.npz").frames, b.frames)

@@ -45,7 +45,7 @@ def test_resize_video_keeps_labels_consistent():
     video = Video(frames, frames[0].copy(), False, np.ones((2, 17, 3), np.float32), np.zeros((2, 17, 2), np.float32),
                   segmentation, "v", "s", "a", np.float32([[0.0, 0.1, 0.5], [0.0, 0.1, 0.6]]))
     small = resize_video(video, 4)
-    assert np.array_equal(small.crop_box, video.crop_box)  # the box in the image plane does not change
+    assert np.array_equal(small.person_box, video.person_box)  # the box in the image plane does not change
     assert small.frames.shape == (2, 4, 4, 3) and small.background.shape == (4, 4, 3)
     np.testing.assert_array_equal(small.frames[0, :, 0, 0], [200, 200, 0, 0])
     np.testing.assert_array_equal(small.segmentation[0, 0], [0, 0, 0, 3])

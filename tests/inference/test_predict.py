@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from partpose.errors import UserError
+from partpose.geometry import facing
 from partpose.inference.predict import (
     encode_crops,
     frame_box,
@@ -109,6 +110,13 @@ def test_encode_crops_gives_the_side_networks_side(model_factory, images):
     turned = (sided.pose_cam_mm - plain.pose_cam_mm).abs().flatten(1).amax(dim=1) > 1.0
     kept = ~turned.numpy()
     np.testing.assert_allclose(pred.pose_cam_mm[kept], plain.pose_cam_mm.numpy()[kept], atol=1e-2)
+    # another camera pitch turns the same poses about that camera's up
+    steep = encode_crops(model, crops, batch_size=5, camera_pitch_deg=30.0)
+    with torch.no_grad():
+        expected = model.encode_sided(tensor, facing.camera_up(30.0).float())
+    np.testing.assert_allclose(steep.pose_cam_mm, expected.pose_cam_mm.numpy(), atol=1e-2)
+    if turned.any():
+        assert np.abs(steep.pose_cam_mm[turned.numpy()] - pred.pose_cam_mm[turned.numpy()]).max() > 1.0
 
 
 def _moving_average_naive(x, window):

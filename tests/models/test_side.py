@@ -65,3 +65,20 @@ def test_encode_sided_uses_the_side_networks_logits():
     with torch.no_grad():
         expected = model.turn_to_side(model.encode(images), model.side(images))
         assert torch.equal(model.encode_sided(images).pose_cam_mm, expected.pose_cam_mm)
+
+
+def test_turn_to_side_takes_each_frames_camera_up_and_falls_back_where_it_is_nan():
+    model = _model(side_network=True, side_camera_elevation_deg=10.0)
+    with torch.no_grad():
+        est = model.encode(torch.rand(3, 3, 64, 64))
+        logits = torch.where(facing.faces_camera(est.pose_cam_mm), -1.0, 1.0)  # turn every pose
+        up = torch.stack([facing.camera_up(25.0).float(), torch.full((3,), float("nan")), facing.camera_up(-5.0).float()])
+        turned = model.turn_to_side(est, logits, up)
+        fallback = facing.camera_up(10.0).float()
+        expected = torch.stack([
+            facing.upright_twin_pose(est.pose_cam_mm[i:i + 1], u)[0] for i, u in enumerate((up[0], fallback, up[2]))
+        ])
+        torch.testing.assert_close(turned.pose_cam_mm, expected)
+        # one up for the whole batch, as a (3,) vector
+        torch.testing.assert_close(model.turn_to_side(est, logits, up[0]).pose_cam_mm[2],
+                                   facing.upright_twin_pose(est.pose_cam_mm[2:], up[0])[0])

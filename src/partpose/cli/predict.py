@@ -1,6 +1,7 @@
 """``partpose predict``: 3D poses of an image, a folder of images or a video.
 
     partpose predict INPUT --checkpoint C [--out DIR] [--box centre|full|x0,y0,side] [--smooth K]
+                     [--camera-pitch DEG]
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="mean (centred moving average) or savgol (Savitzky-Golay, order 2)")
     parser.add_argument("--overlay", default="auto", choices=OVERLAY_FORMATS,
                         help="overlay animation: auto (mp4 for videos, gif otherwise), gif, mp4 or none")
+    parser.add_argument("--camera-pitch", type=float, default=None, metavar="DEG",
+                        help="how far the camera looks down at the person, in degrees, for a model with a side "
+                        "network (default: the pitch it was trained with, model.side_camera_elevation_deg)")
     parser.add_argument("--every", type=int, default=1, help="keep every N-th frame (default: 1)")
     parser.add_argument("--max-frames", type=int, default=None, help="keep at most N frames")
     parser.add_argument("--batch-size", type=int, default=64, help="crops per forward pass (default: 64)")
@@ -54,15 +58,20 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--smooth must be an odd number of frames >= 1, got {args.smooth}")
     if not args.input.exists():
         raise UserError(f"{args.input}: no such file or folder")
+    if args.camera_pitch is not None and not -80.0 <= args.camera_pitch <= 80.0:
+        raise UserError(f"--camera-pitch must be within -80..80 degrees, got {args.camera_pitch}")
     set_threads(args.threads)
     loaded = load_model(args.checkpoint, args.device)
+    if args.camera_pitch is not None and loaded.model.side is None:
+        raise UserError("--camera-pitch turns the side network's poses, and this model has no side network "
+                        "(model.side_network)")
     info = {"checkpoint": str(loaded.path), "step": loaded.step, "input": str(args.input), "box": args.box,
             "smooth": args.smooth, "smooth_method": args.smooth_method if args.smooth > 1 else None,
-            "resolution": loaded.resolution}
+            "resolution": loaded.resolution, "camera_pitch_deg": args.camera_pitch}
     result = predict_path(loaded.model, args.input, args.out, box=box, smooth=args.smooth,
                           smooth_method=args.smooth_method, overlay=args.overlay, every=args.every,
                           max_frames=args.max_frames, batch_size=args.batch_size,
-                          progress=not args.no_progress, info=info)
+                          progress=not args.no_progress, info=info, camera_pitch_deg=args.camera_pitch)
     n = len(result.crops)
     print(f"{n} frame{'s' if n != 1 else ''} of {args.input} ({result.crops.kind}) at "
           f"{loaded.resolution}x{loaded.resolution}; wrote:")

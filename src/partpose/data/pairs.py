@@ -10,6 +10,7 @@ Convention:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -200,7 +201,8 @@ class FrameDataset(Dataset):
     Items (dicts of tensors): ``image`` ``(3, H, W)``; ``pose3d`` ``(17, 3)`` camera mm and
     ``has_pose3d``; ``pose2d`` ``(17, 2)`` and ``has_pose2d``; ``segmentation`` ``(H, W)``
     int64 (-1 when absent), ``foreground`` ``(H, W)`` bool (segmentation > 0) and
-    ``has_segmentation``; ``video_index``, ``frame`` ``()`` int64.
+    ``has_segmentation``; ``camera_up`` ``(3,)`` the world's up in camera coordinates
+    (``Video.camera_up``; NaN when the video has none); ``video_index``, ``frame`` ``()`` int64.
     """
 
     def __init__(self, videos: Sequence[Video]) -> None:
@@ -226,6 +228,8 @@ class FrameDataset(Dataset):
             "segmentation": segmentation,
             "foreground": segmentation > 0,
             "has_segmentation": _scalar(video.segmentation is not None),
+            "camera_up": torch.from_numpy(video.camera_up[t].copy()) if video.camera_up is not None
+            else torch.full((3,), math.nan),
             "video_index": _scalar(v),
             "frame": _scalar(t),
         }

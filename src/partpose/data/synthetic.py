@@ -55,7 +55,7 @@ from partpose.geometry.parts import PART_NAMES
 from partpose.geometry.skeleton import H36M17
 
 # Bump when the renderer's output changes, so cached datasets are rebuilt.
-RENDERER_VERSION = 3
+RENDERER_VERSION = 4
 
 _J = {name: i for i, name in enumerate(H36M17.names)}
 
@@ -857,7 +857,7 @@ def crop_boxes(K: np.ndarray, resolution: int) -> np.ndarray:
         K: ``(T, 3, 3)`` crop intrinsics.
     Returns:
         ``(T, 3)`` float32: the ray ``(x, y)`` (z = 1) through each crop's centre and the crop's
-        side in the same units (``Video.crop_box``).
+        side in the same units (``Video.person_box``).
     """
     f = K[:, 0, 0]
     centre = ((resolution / 2.0 - 0.5) - K[:, :2, 2]) / f[:, None]
@@ -1365,7 +1365,8 @@ def render_spec(config: SyntheticConfig, spec: VideoSpec, motion_world_mm: np.nd
         pose3d_cam_mm=clip.pose3d_cam_mm,
         pose2d_norm=clip.pose2d_norm,
         segmentation=clip.segmentation,
-        crop_box=crop_boxes(clip.K, config.resolution),
+        person_box=crop_boxes(clip.K, config.resolution),
+        camera_up=clip.cam_R_world[:, :, 2].astype(np.float32),  # cam_R_world @ world +Z
         name=spec.name,
         subject=spec.subject,
         action=spec.motion,

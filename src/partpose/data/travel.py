@@ -8,7 +8,7 @@ training videos the label it gives is right on about three frames in four (on wa
 running nearly always, on backflips and rolls mostly wrong; ``benchmarks/side_cues.py``).
 
 Convention:
-    A crop box is ``Video.crop_box``: ``(x, y, side)`` in the camera's normalised image plane.
+    A person box is ``Video.person_box``: ``(x, y, side)`` in the camera's normalised image plane.
     With the person's extent about constant, their distance is proportional to ``1 / side``;
     a video's depth change is read from its first and last boxes as
     ``rate = (side_first / side_last - 1) / (T - 1)``: the relative change of the distance per
@@ -22,11 +22,11 @@ import math
 import numpy as np
 
 
-def travel_front(crop_box: np.ndarray | None, min_rate: float) -> float:
+def travel_front(person_box: np.ndarray | None, min_rate: float) -> float:
     """The side a video's travel shows: 1.0 the front, 0.0 the back, ``nan`` none.
 
     Args:
-        crop_box: ``(T, 3)`` the video's crop boxes (module docstring), or ``None``.
+        person_box: ``(T, 3)`` the video's person boxes (module docstring), or ``None``.
         min_rate: > 0, the least relative change of the person's distance per frame for the
             travel to count (0.0025: 0.28 m/s at 4.5 m and 25 fps).
     Returns:
@@ -35,9 +35,9 @@ def travel_front(crop_box: np.ndarray | None, min_rate: float) -> float:
     """
     if not (math.isfinite(min_rate) and min_rate > 0):
         raise ValueError(f"min_rate must be > 0, got {min_rate}")
-    if crop_box is None or len(crop_box) < 2:
+    if person_box is None or len(person_box) < 2:
         return math.nan
-    rate = (float(crop_box[0, 2]) / float(crop_box[-1, 2]) - 1.0) / (len(crop_box) - 1)
+    rate = (float(person_box[0, 2]) / float(person_box[-1, 2]) - 1.0) / (len(person_box) - 1)
     if rate <= -min_rate:
         return 1.0
     if rate >= min_rate:
@@ -46,5 +46,5 @@ def travel_front(crop_box: np.ndarray | None, min_rate: float) -> float:
 
 
 def travel_fronts(videos, min_rate: float) -> np.ndarray:
-    """``(V,)`` float32: :func:`travel_front` of each video's ``crop_box``."""
-    return np.array([travel_front(video.crop_box, min_rate) for video in videos], dtype=np.float32)
+    """``(V,)`` float32: :func:`travel_front` of each video's ``person_box``."""
+    return np.array([travel_front(video.person_box, min_rate) for video in videos], dtype=np.float32)

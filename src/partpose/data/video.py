@@ -51,11 +51,17 @@ class Video:
         pose2d_norm: ``(T, 17, 2)`` float32 normalised crop coordinates, or ``None``.
         segmentation: ``(T, H, W)`` uint8 part labels (0 = background), or ``None``.
         name, subject, action: identifiers for per-subject and per-action breakdowns.
-        crop_box: ``(T, 3)`` float32, each crop's square in the camera's normalised image plane
-            (a pixel's coordinates minus the principal point, over the focal length): its
-            centre ``(x, y)`` and side, as a person detector's boxes give them once the camera's
-            intrinsics are known; or ``None``. With the person's extent about constant, the
-            side is inversely proportional to their distance (``partpose.data.travel``).
+        person_box: ``(T, 3)`` float32, the person's square box in each frame in the camera's
+            normalised image plane (a pixel's coordinates minus the principal point, over the
+            focal length): its centre ``(x, y)`` and side, as a person detector's boxes give
+            them once the camera's intrinsics are known (where the crops follow the person, as
+            on the synthetic benchmark, the crops themselves); or ``None``. With the person's
+            extent about constant, the side is inversely proportional to their distance
+            (``partpose.data.travel``).
+        camera_up: ``(T, 3)`` float32, the world's up in each frame's camera coordinates (unit;
+            x right, y down, z forward, so a level camera has ``(0, -1, 0)``), where the
+            camera's orientation is known; or ``None``. The side network turns a pose to its
+            other side about it (``PartPoseModel.encode_sided``).
     """
 
     frames: np.ndarray
@@ -67,7 +73,8 @@ class Video:
     name: str = ""
     subject: str = ""
     action: str = ""
-    crop_box: np.ndarray | None = None
+    person_box: np.ndarray | None = None
+    camera_up: np.ndarray | None = None
 
     @property
     def num_frames(self) -> int:
@@ -108,9 +115,14 @@ class Video:
         _check_field(self, "pose3d_cam_mm", (t, j, 3), np.float32)
         _check_field(self, "pose2d_norm", (t, j, 2), np.float32)
         _check_field(self, "segmentation", (t, h, w), np.uint8)
-        _check_field(self, "crop_box", (t, 3), np.float32)
-        if self.crop_box is not None and not (np.isfinite(self.crop_box).all() and (self.crop_box[:, 2] > 0).all()):
-            raise ValueError(f"Video {self.name!r}: crop_box must be finite with positive sides")
+        _check_field(self, "person_box", (t, 3), np.float32)
+        if self.person_box is not None and not (np.isfinite(self.person_box).all() and (self.person_box[:, 2] > 0).all()):
+            raise ValueError(f"Video {self.name!r}: person_box must be finite with positive sides")
+        _check_field(self, "camera_up", (t, 3), np.float32)
+        if self.camera_up is not None and not (
+            np.isfinite(self.camera_up).all() and np.allclose(np.linalg.norm(self.camera_up, axis=1), 1.0, atol=1e-3)
+        ):
+            raise ValueError(f"Video {self.name!r}: camera_up must hold finite unit vectors")
         if not isinstance(self.camera_moves, (bool, np.bool_)):
             raise ValueError(f"Video {self.name!r}: camera_moves must be a bool, got {type(self.camera_moves).__name__}")
         for key in ("name", "subject", "action"):
@@ -220,7 +232,7 @@ def camera_moves(
     return bool(np.median(fractions) > threshold)
 
 
-_ARRAY_FIELDS = ("frames", "background", "pose3d_cam_mm", "pose2d_norm", "segmentation", "crop_box")
+_ARRAY_FIELDS = ("frames", "background", "pose3d_cam_mm", "pose2d_norm", "segmentation", "person_box", "camera_up")
 
 
 def _video_entry(video: Video) -> dict:

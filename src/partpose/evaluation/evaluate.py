@@ -45,7 +45,7 @@ def predict_frames(model, frames, batch_size: int = 64, max_frames: int | None =
     out: dict[str, list[np.ndarray]] = {k: [] for k in ("pose", "gt", "q", "seg", "gt_seg", "video")}
     for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):
         image = batch["image"].to(device)
-        est = model.encode_sided(image)
+        est = model.encode_sided(image, batch["camera_up"].to(device))
         out["pose"].append(_root_relative(est.pose_cam_mm).float().cpu().numpy())
         out["gt"].append(_root_relative(batch["pose3d"].float()).numpy())
         out["q"].append(est.q.float().cpu().numpy())

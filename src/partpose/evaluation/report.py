@@ -114,7 +114,8 @@ def resize_video(video: Video, size: int) -> Video:
     segmentation = None if video.segmentation is None else np.stack(
         [cv2.resize(s, (size, size), interpolation=cv2.INTER_NEAREST) for s in video.segmentation])
     return Video(frames=frames, background=background, camera_moves=video.camera_moves, pose3d_cam_mm=video.pose3d_cam_mm,
-                 pose2d_norm=video.pose2d_norm, segmentation=segmentation, crop_box=video.crop_box,
+                 pose2d_norm=video.pose2d_norm, segmentation=segmentation, person_box=video.person_box,
+                 camera_up=video.camera_up,
                  name=video.name, subject=video.subject, action=video.action).validate()
 
 

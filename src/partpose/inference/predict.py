@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from partpose.data.datasets.crops import crop_and_resize, crop_normalised_to_pixels, full_frame_box, read_image
 from partpose.errors import UserError
+from partpose.geometry import facing
 from partpose.geometry.skeleton import H36M17
 from partpose.inference import figures
 from partpose.models.partpose_model import PartPoseModel
@@ -310,12 +311,16 @@ def _device_of(model: torch.nn.Module) -> torch.device:
 
 
 @torch.no_grad()
-def encode_crops(model: PartPoseModel, images: np.ndarray, batch_size: int = 64, progress: bool = False) -> PosePrediction:
-    """Run E + T_fk + T_c on crops in batches.
+def encode_crops(model: PartPoseModel, images: np.ndarray, batch_size: int = 64, progress: bool = False,
+                 camera_pitch_deg: float | None = None) -> PosePrediction:
+    """Run E + T_fk + T_c on crops in batches (and the side network, where the model has one).
 
     Args:
         model: the model (its mode is left as it is; pass an eval-mode model).
         images: ``(N, S, S, 3)`` uint8 crops at the model resolution.
+        camera_pitch_deg: how far the camera looks down at the person (no roll), for the side
+            network's upright twin (``PartPoseModel.turn_to_side``); ``None``: the model's
+            ``side_camera_elevation_deg``.
     Raises:
         ValueError: crops of another size than ``model.config.resolution``.
     """
@@ -325,11 +330,12 @@ def encode_crops(model: PartPoseModel, images: np.ndarray, batch_size: int = 64,
     if batch_size < 1:
         raise UserError(f"--batch-size must be >= 1, got {batch_size}")
     device = _device_of(model)
+    camera_up = None if camera_pitch_deg is None else facing.camera_up(camera_pitch_deg).float().to(device)
     keys = ("pose_cam_mm", "q", "depth", "pose_canon_mm", "cam_R_canon", "scale", "offset", "appearance")
     parts: dict[str, list[np.ndarray]] = {k: [] for k in keys}
     starts = range(0, len(images), batch_size)
     for start in tqdm(starts, desc="predict", unit=" batches", disable=not progress or len(starts) < 2, leave=False):
-        est = model.encode_sided(images_to_tensor(images[start:start + batch_size], device))
+        est = model.encode_sided(images_to_tensor(images[start:start + batch_size], device), camera_up)
         for key in keys:
             parts[key].append(getattr(est, key).float().cpu().numpy())
     return PosePrediction(**{k: np.concatenate(v) for k, v in parts.items()})
@@ -483,18 +489,18 @@ class PredictResult:
 def predict_path(model: PartPoseModel, input_path: str | Path, out_dir: str | Path, box: str | np.ndarray = "centre",
                  smooth: int = 1, smooth_method: str = "mean", overlay: str = "auto", every: int = 1,
                  max_frames: int | None = None, batch_size: int = 64, tile: int = 192, progress: bool = True,
-                 info: dict | None = None) -> PredictResult:
+                 info: dict | None = None, camera_pitch_deg: float | None = None) -> PredictResult:
     """The ``partpose predict`` pipeline: read and crop, encode, smooth, segment, write files.
 
     Writes into ``out_dir``: ``poses.npz`` and ``poses.json`` (:func:`write_poses`), the overlay
     animation ``overlay.gif`` / ``overlay.mp4`` (``overlay="auto"``: MP4 for a video input, GIF
     otherwise; a single image gets ``overlay.png``), and ``skeleton3d.png`` (the first and the
-    middle frame, 2D and 3D).
+    middle frame, 2D and 3D). ``camera_pitch_deg``: see :func:`encode_crops`.
     """
     if overlay not in OVERLAY_FORMATS:
         raise UserError(f"--overlay must be one of {', '.join(OVERLAY_FORMATS)}, got {overlay!r}")
     crops = read_crops(input_path, model.config.resolution, box, every, max_frames, progress)
-    pred = encode_crops(model, crops.images, batch_size, progress)
+    pred = encode_crops(model, crops.images, batch_size, progress, camera_pitch_deg)
     if smooth > 1 and len(crops) > 1:
         pred = smooth_prediction(pred, smooth, smooth_method)
     out_dir = Path(out_dir)

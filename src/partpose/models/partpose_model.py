@@ -44,7 +44,7 @@ class ModelConfig:
     bone_lengths_mm: tuple[float, ...] | None = None  # 17 lengths (fk_parents); None: default_bone_lengths
     no_fk_camera: bool = False  # ablation "w/o T_fk o T_c": the encoder regresses 3D joints (sets encoder.regress_joints)
     side_network: bool = False  # a second trunk reads the side a person shows (models/side.py); encode_sided gives poses that side
-    side_camera_elevation_deg: float = 0.0  # the cameras' pitch, for the upright twin of encode_sided (0: a level camera, the depth twin)
+    side_camera_elevation_deg: float = 0.0  # the cameras' pitch for the upright twin of encode_sided where a video gives no camera_up (0: a level camera, the depth twin)
 
     def __post_init__(self) -> None:
         if self.decoder.resolution != self.resolution:
@@ -193,22 +193,31 @@ class PartPoseModel(nn.Module):
         """
         return self.estimate(self.encoder(image))
 
-    def encode_sided(self, image: torch.Tensor) -> PoseEstimate:
+    def encode_sided(self, image: torch.Tensor, camera_up: torch.Tensor | None = None) -> PoseEstimate:
         """:meth:`encode`, each pose given the side the side network reads (:meth:`turn_to_side`);
-        :meth:`encode` itself without a side network. What evaluation, prediction and export use."""
+        :meth:`encode` itself without a side network. What evaluation, prediction and export use.
+        ``camera_up``: see :meth:`turn_to_side`."""
         est = self.encode(image)
-        return est if self.side is None else self.turn_to_side(est, self.side(image))
+        return est if self.side is None else self.turn_to_side(est, self.side(image), camera_up)
 
-    def turn_to_side(self, est: PoseEstimate, front_logits: torch.Tensor) -> PoseEstimate:
+    def turn_to_side(
+        self, est: PoseEstimate, front_logits: torch.Tensor, camera_up: torch.Tensor | None = None
+    ) -> PoseEstimate:
         """``est`` with each pose that shows the other side than ``front_logits (B,)`` say (> 0:
-        the front; ``geometry.facing.faces_camera``) replaced by its upright twin under a camera
-        pitched by ``config.side_camera_elevation_deg`` (``geometry.facing.upright_twin_pose``):
-        its camera-frame and canonical pose, camera rotation, local vectors and 2D joints and
-        depths under the same scale and offset. The other poses are returned as they are."""
+        the front; ``geometry.facing.faces_camera``) replaced by its upright twin about the
+        world's up ``camera_up`` (``(3,)`` or ``(B, 3)`` in camera coordinates, ``Video.camera_up``;
+        ``None``, or a row with a NaN: a camera pitched by ``config.side_camera_elevation_deg``;
+        ``geometry.facing.upright_twin_pose``): its camera-frame and canonical pose, camera
+        rotation, local vectors and 2D joints and depths under the same scale and offset. The
+        other poses are returned as they are."""
         with torch.autocast(device_type=est.pose_cam_mm.device.type, enabled=False):
             pose = est.pose_cam_mm.float()
             turn = facing.faces_camera(pose) != (front_logits.float() > 0)
-            up = facing.camera_up(self.config.side_camera_elevation_deg).to(pose)
+            rows = pose[:, 0]  # (B, 3): expand_as keeps the batch size traceable (export)
+            up = facing.camera_up(self.config.side_camera_elevation_deg).to(pose).expand_as(rows)
+            if camera_up is not None:
+                given = camera_up.to(pose).expand_as(rows)
+                up = torch.where(given.isfinite().all(dim=1, keepdim=True), given, up)
             twin = facing.upright_twin_pose(pose, up)
             canonical, canon_R_cam = kinematics.canonicalize(twin)
             cam_R_canon = canon_R_cam.transpose(1, 2)

@@ -94,9 +94,9 @@ def build_training_data(config: TrainConfig) -> TrainingData:
     travel = {"objective.twin_choice_rule=travel": objective.twin_choice_weight > 0 and objective.twin_choice_rule == "travel",
               "objective.travel_facing_weight > 0": objective.travel_facing_weight > 0,
               "objective.side_weight > 0": objective.side_weight > 0}
-    if any(travel.values()) and all(v.crop_box is None for v in train_videos):
+    if any(travel.values()) and all(v.person_box is None for v in train_videos):
         what = next(name for name, used in travel.items() if used)
-        raise UserError(f"{what} needs the crop boxes of the videos (Video.crop_box); "
+        raise UserError(f"{what} needs the person boxes of the videos (Video.person_box); "
                         f"the {data.dataset!r} training videos have none")
     test_frames = FrameDataset(test_videos) if test_videos else None
     return TrainingData(pairs, test_frames, prior, train_videos, test_videos)

@@ -11,6 +11,7 @@ from partpose.data.datasets.crops import (
     crop_box_from_joints,
     crop_normalised_to_pixels,
     full_frame_box,
+    image_plane_boxes,
     load_prepared,
     pixels_to_crop_normalised,
     plan_clips,
@@ -107,6 +108,34 @@ def test_plan_clips_segments_and_boxes():
         plan_clips(np.array([3, 1]), boxes[:2], "v")
 
 
+def test_image_plane_boxes_hand_values():
+    boxes = np.array([[90.0, 40.0, 20.0], [-10.0, 0.0, 50.0]])  # centres (100, 50) and (15, 25)
+    got = image_plane_boxes(boxes, np.array([200.0, 100.0, 100.0, 50.0]))
+    # x: (100 - 100) / 200, y: (50 - 50) / 100, side: 20 / sqrt(200 * 100)
+    np.testing.assert_allclose(got, [[0.0, 0.0, 20 / np.sqrt(2e4)], [-85 / 200, -25 / 100, 50 / np.sqrt(2e4)]], rtol=1e-6)
+    assert got.dtype == np.float32
+    # nominal intrinsics: the longer side (W = 120) as the focal length, the centre (59.5, 39.5)
+    nominal = image_plane_boxes(boxes, None, image_size=(80, 120))
+    np.testing.assert_allclose(nominal[0], [(100 - 59.5) / 120, (50 - 39.5) / 120, 20 / 120], rtol=1e-6)
+    with pytest.raises(ValueError, match="intrinsics or the image size"):
+        image_plane_boxes(boxes, None)
+
+
+def test_plan_clips_keeps_each_frames_person_box_and_camera_up():
+    boxes = np.column_stack([np.arange(6.0), np.zeros(6), 10.0 + np.arange(6.0)])
+    up = np.tile([0.0, -1.0, 0.0], (6, 1))
+    up[3:] = [0.0, -0.6, -0.8]
+    plans = plan_clips(np.arange(6), boxes, "v", segment_frames=3, intrinsics=np.array([10.0, 10.0, 0.0, 0.0]),
+                       camera_up=up)
+    assert all(p.fixed_box for p in plans)  # one crop per clip, the union ...
+    np.testing.assert_allclose(plans[1].person_boxes, boxes[3:])  # ... but every frame's own box kept
+    np.testing.assert_allclose(plans[1].camera_up, up[3:])
+    with pytest.raises(ValueError, match="camera_up must have shape"):
+        plan_clips(np.arange(6), boxes, "v", camera_up=up[:2])
+    with pytest.raises(ValueError, match="intrinsics must be"):
+        plan_clips(np.arange(6), boxes, "v", intrinsics=np.ones(3))
+
+
 def test_read_clips_crops_labels_and_median_background(tmp_path):
     frames, backdrop, centres = _scene()
     for k, image in enumerate(frames):
@@ -127,6 +156,9 @@ def test_read_clips_crops_labels_and_median_background(tmp_path):
     u, v = (q + 1) * 40 / 2 - 0.5
     np.testing.assert_allclose([u, v - 4], centres[2], atol=1e-4)
     assert video.pose3d_cam_mm.dtype == np.float32 and (video.subject, video.action) == ("s", "a")
+    # the person box: the (fixed) crop here, with nominal intrinsics (focal 40, centre (19.5, 15.5))
+    np.testing.assert_allclose(video.person_box, np.repeat([[0.0, 0.0, 1.0]], 6, axis=0), atol=1e-6)
+    assert video.camera_up is None
     # detection of a static camera from the frames gives the same verdict
     (detected,) = read_clips(source, plans, size=40, static_camera=None)
     assert not detected.camera_moves

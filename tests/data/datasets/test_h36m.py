@@ -169,6 +169,14 @@ def test_dataset_from_frames_and_video(tmp_path):
         np.testing.assert_allclose(video.pose3d_cam_mm, world_to_camera(world_mm, cameras[cam_id]), atol=1e-2)
         np.testing.assert_allclose(video.pose3d_cam_mm[:, 0, 2], 5000.0, atol=1e-2)
         np.testing.assert_allclose(video.pose3d_cam_mm[:, 0, 0], 80.0 * np.arange(T), atol=1e-2)
+        # the person box in the camera's image plane: the box of the projected joints, through
+        # the camera's intrinsics; the world's up (+z) in camera coordinates
+        projected = world_to_camera(world_mm, cameras[cam_id])
+        xy = projected[..., :2] / projected[..., 2:]
+        expected_side = (xy.max(axis=1) - xy.min(axis=1)).max(axis=1) * 1.6  # margin 0.3 each side
+        np.testing.assert_allclose(video.person_box[:, 2], expected_side, rtol=1e-5)
+        np.testing.assert_allclose(video.person_box[:, :2], 0.5 * (xy.max(axis=1) + xy.min(axis=1)), atol=1e-6)
+        np.testing.assert_allclose(video.camera_up, np.tile([0.0, -1.0, 0.0], (T, 1)), atol=1e-6)  # a level camera
         # the marker drawn at the projected pelvis sits where pose2d_norm says, in every crop
         for k in range(T):
             expected = (video.pose2d_norm[k, 0] + 1) * 32 / 2 - 0.5

@@ -98,6 +98,43 @@ def full_frame_box(height: int, width: int) -> np.ndarray:
     return np.array([(width - side) / 2 - 0.5, (height - side) / 2 - 0.5, side])
 
 
+def image_plane_boxes(
+    boxes_px: np.ndarray, intrinsics: np.ndarray | None, image_size: tuple[int, int] | None = None
+) -> np.ndarray:
+    """Pixel boxes → ``Video.person_box``: centre and side in the camera's normalised image plane.
+
+    Args:
+        boxes_px: ``(T, 3)`` ``(x0, y0, side)`` source pixels.
+        intrinsics: ``(4,)`` ``(fx, fy, cx, cy)``; ``None`` takes nominal ones from
+            ``image_size``: the focal length the longer image side (a 53° field of view), the
+            principal point the image centre. The travel cue reads only ratios of sides
+            (``partpose.data.travel``), which the focal length cancels from.
+        image_size: ``(H, W)`` of the source frames, needed when ``intrinsics`` is ``None``.
+    Returns:
+        ``(T, 3)`` float32 ``((cx_box - cx) / fx, (cy_box - cy) / fy, side / sqrt(fx fy))``.
+    """
+    boxes = np.asarray(boxes_px, dtype=np.float64)
+    if boxes.ndim != 2 or boxes.shape[1] != 3:
+        raise ValueError(f"boxes_px must have shape (T, 3), got {boxes.shape}")
+    if intrinsics is None:
+        if image_size is None:
+            raise ValueError("image_plane_boxes needs the intrinsics or the image size")
+        h, w = image_size
+        intrinsics = np.array([max(h, w), max(h, w), (w - 1) / 2, (h - 1) / 2], dtype=np.float64)
+    fx, fy, cx, cy = np.asarray(intrinsics, dtype=np.float64)
+    if not (fx > 0 and fy > 0):
+        raise ValueError(f"focal lengths must be > 0, got {fx}, {fy}")
+    half = boxes[:, 2] / 2
+    centre_x = (boxes[:, 0] + half - cx) / fx
+    centre_y = (boxes[:, 1] + half - cy) / fy
+    return np.stack([centre_x, centre_y, boxes[:, 2] / np.sqrt(fx * fy)], axis=1).astype(np.float32)
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float64)
+    return vectors / np.linalg.norm(vectors, axis=-1, keepdims=True)
+
+
 def pixels_to_crop_normalised(joints_px: np.ndarray, box: np.ndarray) -> np.ndarray:
     """Source pixel coordinates → normalised crop coordinates (see the module convention).
 
@@ -314,6 +351,13 @@ class ClipPlan:
         fixed_box: every frame uses the same box, so a static camera gives a valid background.
         pose3d_cam_mm: ``(T, 17, 3)`` camera-frame joints, mm, or ``None``.
         pose2d_px: ``(T, 17, 2)`` source pixels, or ``None``.
+        person_boxes: ``(T, 3)`` the person's own box in every frame, source pixels
+            ``(x0, y0, side)`` (``crop_box_from_joints``; a fixed-box clip's crop is their union),
+            or ``None``.
+        intrinsics: ``(4,)`` the source camera's ``(fx, fy, cx, cy)`` in pixels, or ``None``:
+            :func:`image_plane_boxes` then takes nominal ones from the frame size.
+        camera_up: ``(T, 3)`` the world's up in camera coordinates (``Video.camera_up``), or
+            ``None``.
     """
 
     frame_indices: np.ndarray
@@ -324,6 +368,9 @@ class ClipPlan:
     action: str = ""
     pose3d_cam_mm: np.ndarray | None = None
     pose2d_px: np.ndarray | None = None
+    person_boxes: np.ndarray | None = None
+    intrinsics: np.ndarray | None = None
+    camera_up: np.ndarray | None = None
 
 
 def plan_clips(
@@ -336,6 +383,8 @@ def plan_clips(
     pose2d_px: np.ndarray | None = None,
     segment_frames: int | None = 25,
     box_mode: str = "segment",
+    intrinsics: np.ndarray | None = None,
+    camera_up: np.ndarray | None = None,
 ) -> list[ClipPlan]:
     """Cut a run of annotated frames into clips and choose their crop boxes.
 
@@ -349,6 +398,10 @@ def plan_clips(
         frame_boxes: ``(T, 3)`` per-frame boxes (``crop_box_from_joints``).
         segment_frames: frames per clip (``None``: one clip); clips are named ``{name}#{k}``
             when there is more than one.
+        intrinsics: ``(4,)`` ``(fx, fy, cx, cy)`` of the source camera, or ``None`` (nominal).
+        camera_up: ``(T, 3)`` the world's up in camera coordinates per frame, or ``None``.
+
+    Every clip keeps ``frame_boxes`` as its person boxes (``Video.person_box`` once read).
     """
     frame_indices = np.asarray(frame_indices, dtype=np.int64)
     frame_boxes = np.asarray(frame_boxes, dtype=np.float64)
@@ -357,6 +410,10 @@ def plan_clips(
         raise ValueError(f"frame_boxes must have shape ({t}, 3), got {frame_boxes.shape}")
     if box_mode not in ("segment", "frame"):
         raise ValueError(f"box_mode must be 'segment' or 'frame', got {box_mode!r}")
+    if intrinsics is not None and np.shape(intrinsics) != (4,):
+        raise ValueError(f"intrinsics must be (fx, fy, cx, cy), got shape {np.shape(intrinsics)}")
+    if camera_up is not None and np.shape(camera_up) != (t, 3):
+        raise ValueError(f"camera_up must have shape ({t}, 3), got {np.shape(camera_up)}")
     if segment_frames is not None and segment_frames < 1:
         raise ValueError(f"segment_frames must be >= 1, got {segment_frames}")
     if t and np.any(np.diff(frame_indices) <= 0):
@@ -383,6 +440,9 @@ def plan_clips(
                 action=action,
                 pose3d_cam_mm=None if pose3d_cam_mm is None else np.asarray(pose3d_cam_mm)[part],
                 pose2d_px=None if pose2d_px is None else np.asarray(pose2d_px)[part],
+                person_boxes=frame_boxes[part],
+                intrinsics=None if intrinsics is None else np.asarray(intrinsics, dtype=np.float64),
+                camera_up=None if camera_up is None else np.asarray(camera_up, dtype=np.float64)[part],
             )
         )
     return plans
@@ -428,7 +488,9 @@ def read_clips(
         np.zeros((sample.size, size, size, 3), np.uint8) if box is not None else None for box in background_boxes
     ]
     thumbnails: list[np.ndarray] = []
+    source_size = None
     for index, image in source.read(all_frames):
+        source_size = source_size or image.shape[:2]
         for p_index, position in users.get(index, ()):
             crops[p_index][position] = crop_and_resize(image, plans[p_index].boxes[position], size)
         slot = sample_slot.get(index)
@@ -456,6 +518,9 @@ def read_clips(
                 camera_moves=not valid_background,
                 pose3d_cam_mm=pose3d,
                 pose2d_norm=pose2d,
+                person_box=None if plan.person_boxes is None else image_plane_boxes(
+                    plan.person_boxes, plan.intrinsics, source_size),
+                camera_up=None if plan.camera_up is None else _unit(plan.camera_up).astype(np.float32),
                 name=plan.name,
                 subject=plan.subject,
                 action=plan.action,

@@ -58,6 +58,10 @@ POSES_3D_FILE = "data_3d_h36m.npz"
 POSES_2D_FILE = "data_2d_h36m_gt.npz"
 CAMERAS_FILE = "cameras.json"
 
+WORLD_UP = np.array([0.0, 0.0, 1.0])
+"""The world's up in Human3.6M's world coordinates; a camera's is ``world_R_camᵀ @ WORLD_UP``
+(``Video.camera_up``)."""
+
 
 # --------------------------------------------------------------------------------------------
 # Cameras
@@ -415,6 +419,8 @@ def _recording_videos(
         pose2d_px=pose_px,
         segment_frames=segment_frames,
         box_mode=box_mode,
+        intrinsics=np.concatenate([camera.focal_length, camera.center]),
+        camera_up=np.tile(camera.world_R_cam.T @ WORLD_UP, (len(indices), 1)),
     )
     return read_clips(source, plans, resolution, static_camera=True, background_frames=background_frames)
 

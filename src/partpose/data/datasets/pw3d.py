@@ -166,6 +166,8 @@ def iter_pw3d_videos(
         source = ImageFolder(root / "imageFiles" / sequence, prefix="image_", digits=5, suffix=".jpg", first=0)
         frame_ids = np.asarray(data["img_frame_ids"]).reshape(-1)
         check_frame_count(source, frame_ids.size)
+        k = np.asarray(data["cam_intrinsics"], dtype=np.float64)
+        intrinsics = np.array([k[0, 0], k[1, 1], k[0, 2], k[1, 2]])
         plans = []
         for actor in range(len(data["jointPositions"])):
             labels = actor_labels(data, actor)
@@ -188,6 +190,7 @@ def iter_pw3d_videos(
                 pose2d_px=labels["pose2d_px"][rows],
                 segment_frames=segment_frames,
                 box_mode=box_mode,
+                intrinsics=intrinsics,
             )
         yield from read_clips(source, plans, resolution, static_camera=False, background_frames=background_frames)
 

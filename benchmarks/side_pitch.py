@@ -1,0 +1,114 @@
+"""About which up the side network's poses are turned: each test video's own camera, or one pitch.
+
+    python benchmarks/side_pitch.py CHECKPOINT_OR_RUN [...] [--pitches 0 10 20] [--max-frames 1024]
+        [--threads 2] [--out FILE.md]
+
+A model with a side network (``model.side_network``) replaces every pose that shows the other side
+than the network reads by its upright twin about the world's up in the camera
+(``PartPoseModel.turn_to_side``, ``geometry.facing.upright_twin_pose``). That up comes from each
+video (``Video.camera_up``: the synthetic benchmark and Human3.6M know their cameras) and, where a
+video has none, from one camera pitch (``model.side_camera_elevation_deg``; ``partpose predict
+--camera-pitch``). For every checkpoint (trained on the synthetic benchmark) this scores, on the
+test split's frames (evenly thinned to ``--max-frames``, as the trainer's evaluation does):
+
+- E alone (``PartPoseModel.encode``: no pose turned) and how often the side network is right;
+- the poses turned about each video's own camera up (what ``partpose evaluate`` reports);
+- the poses turned about the up of one pitch for every video, for each of ``--pitches``
+  (0°: a level camera, the depth twin);
+- the poses turned to the true side about each video's own up: what a perfect side network gives
+  this E.
+
+On the studio scene every camera looks down 10°, so the videos' own ups are that pitch's; on the
+random scenes (``data.synthetic.scene=random``) each video's camera has an elevation of its own.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchmark_tables import checkpoints_parser, load_synthetic_model, use_threads, write_table  # noqa: E402
+
+DEFAULT_PITCHES = (0.0, 10.0, 20.0)
+
+
+def turned_scores(model, frames, pitches=DEFAULT_PITCHES, max_frames: int | None = 1024,
+                  batch_size: int = 64) -> dict[str, float]:
+    """MPJPE (mm) of ``model``'s poses on ``frames`` (a ``FrameDataset``) turned each way.
+
+    Returns:
+        ``{"alone": ..., "own_up": ..., "pitch <p>": ... for p in pitches, "true_side": ...}``
+        in mm, and ``"side_right"``: the share of frames (%) whose side the side network reads
+        right (``geometry.facing.faces_camera`` of the truth).
+    Raises:
+        UserError: the model has no side network.
+    """
+    import torch
+    from torch.utils.data import DataLoader
+
+    from partpose.errors import UserError
+    from partpose.evaluation import metrics
+    from partpose.evaluation.evaluate import thin_frames
+    from partpose.geometry import facing
+
+    if model.side is None:
+        raise UserError("the model has no side network (model.side_network); nothing is turned")
+    was_training = model.training
+    model.eval()
+    ups = {f"pitch {p:g}": facing.camera_up(p).float() for p in pitches}
+    poses: dict[str, list[torch.Tensor]] = {k: [] for k in ("alone", "own_up", *ups, "true_side", "truth")}
+    right = []
+    with torch.no_grad():
+        for batch in DataLoader(thin_frames(frames, max_frames), batch_size=batch_size, shuffle=False):
+            image, truth = batch["image"], batch["pose3d"].float()
+            est, logits = model.encode(image), model.side(image)
+            true_logits = torch.where(facing.faces_camera(truth), 1.0, -1.0)
+            right.append((logits > 0) == (true_logits > 0))
+            poses["alone"].append(est.pose_cam_mm)
+            poses["own_up"].append(model.turn_to_side(est, logits, batch["camera_up"]).pose_cam_mm)
+            for key, up in ups.items():
+                poses[key].append(model.turn_to_side(est, logits, up).pose_cam_mm)
+            poses["true_side"].append(model.turn_to_side(est, true_logits, batch["camera_up"]).pose_cam_mm)
+            poses["truth"].append(truth)
+    model.train(was_training)
+    joined = {k: torch.cat(v) for k, v in poses.items()}
+    truth = joined.pop("truth")
+    truth = truth - truth[:, :1]
+    scores = {k: float(metrics.mpjpe(p - p[:, :1], truth)) for k, p in joined.items()}
+    scores["side_right"] = float(torch.cat(right).double().mean() * 100)
+    return scores
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = checkpoints_parser(__doc__)
+    parser.add_argument("--pitches", type=float, nargs="+", default=list(DEFAULT_PITCHES),
+                        help="camera pitches (degrees down) to turn every video's poses about (default: 0 10 20)")
+    parser.add_argument("--max-frames", type=int, default=1024, help="test frames, evenly thinned (default: 1024)")
+    args = parser.parse_args(argv)
+    use_threads(args.threads)
+    pitches = [f"{p:g}°" for p in args.pitches]
+    lines = ["| checkpoint | scene | E alone | side network right | turned: each video's own up | "
+             + " | ".join(f"turned: {p} for all" for p in pitches) + " | true side, own up |",
+             "|---" * (6 + len(pitches)) + "|"]
+
+    def rows():
+        from partpose.data.pairs import FrameDataset
+        from partpose.data.synthetic import build_synthetic_videos
+
+        frames_of = {}
+        for path in args.checkpoints:
+            loaded = load_synthetic_model(path)
+            synthetic = loaded.config.data.synthetic
+            key = repr(synthetic)
+            if key not in frames_of:
+                frames_of[key] = FrameDataset(build_synthetic_videos(synthetic, "test"))
+            s = turned_scores(loaded.model, frames_of[key], args.pitches, args.max_frames)
+            yield (f"| {path} | {synthetic.scene} | {s['alone']:.1f} | {s['side_right']:.0f} % | {s['own_up']:.1f} | "
+                   + " | ".join(f"{s[f'pitch {p:g}']:.1f}" for p in args.pitches) + f" | {s['true_side']:.1f} |")
+
+    return write_table(lines, rows(), args.out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

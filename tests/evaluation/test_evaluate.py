@@ -1,0 +1,50 @@
+"""evaluation/evaluate.py: predictions are the side network's poses turned about each video's
+own camera up (Video.camera_up), and about the configured pitch where a video has none."""
+
+import numpy as np
+import torch
+from torch import nn
+
+from partpose.data.pairs import FrameDataset
+from partpose.data.video import Video
+from partpose.evaluation.evaluate import predict_frames
+from partpose.geometry import facing
+from partpose.models.partpose_model import ModelConfig, PartPoseModel
+
+
+class _BrightIsFront(nn.Module):
+    """A stand-in side network: the front on bright frames, the back on dark ones."""
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return image.mean(dim=(1, 2, 3)) - 0.5
+
+
+def _video(levels: list[int], camera_up: np.ndarray | None, name: str) -> Video:
+    rng = np.random.default_rng(len(name))
+    frames = np.stack([np.clip(level + rng.integers(-20, 20, (64, 64, 3)), 0, 255) for level in levels]).astype(np.uint8)
+    return Video(frames=frames, pose3d_cam_mm=rng.normal(0, 300, (len(levels), 17, 3)).astype(np.float32),
+                 camera_up=camera_up, name=name).validate()
+
+
+def test_predictions_turn_each_video_about_its_own_camera_up():
+    torch.manual_seed(0)
+    model = PartPoseModel(ModelConfig(side_network=True, side_camera_elevation_deg=10.0)).eval()
+    model.side = _BrightIsFront()
+    steep = facing.camera_up(40.0).float()
+    videos = [_video([200, 40, 60], np.tile(steep.numpy(), (3, 1)), "a"), _video([30, 220], None, "b")]
+    frames = FrameDataset(videos)
+    pred = predict_frames(model, frames, batch_size=4, with_segmentation=False)
+    images = torch.stack([frames[i]["image"] for i in range(len(frames))])
+    with torch.no_grad():
+        est = model.encode(images)
+        turned = facing.faces_camera(est.pose_cam_mm) != (model.side(images) > 0)
+        expected = torch.cat([facing.upright_twin_pose(est.pose_cam_mm[:3], steep),
+                              facing.upright_twin_pose(est.pose_cam_mm[3:], facing.camera_up(10.0).float())])
+        expected = torch.where(turned[:, None, None], expected, est.pose_cam_mm)
+    assert turned[:3].any() and turned[3:].any()  # both videos have turned frames
+    np.testing.assert_allclose(pred.pose_cam_mm, (expected - expected[:, :1]).numpy(), atol=1e-3)
+    # and the up matters: about the other video's up, the first video's turned frames differ
+    with torch.no_grad():
+        other = facing.upright_twin_pose(est.pose_cam_mm[:3], facing.camera_up(10.0).float())
+    i = int(torch.nonzero(turned[:3])[0])
+    assert np.abs(pred.pose_cam_mm[i] - (other[i] - other[i, :1]).numpy()).max() > 1.0
