@@ -97,7 +97,7 @@ def build_training_data(config: TrainConfig) -> TrainingData:
     if any(travel.values()) and all(v.person_box is None for v in train_videos):
         what = next(name for name, used in travel.items() if used)
         raise UserError(f"{what} needs the person boxes of the videos (Video.person_box); "
-                        f"the {data.dataset!r} training videos have none")
+                        f"the {data.dataset!r} training videos have none (prepare them again: `partpose data prepare`)")
     test_frames = FrameDataset(test_videos) if test_videos else None
     return TrainingData(pairs, test_frames, prior, train_videos, test_videos)
 
