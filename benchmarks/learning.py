@@ -97,7 +97,7 @@ ROWS["semi_ours"] = ("ours + 3D labels on 10 %, half of each batch labelled",
 # our row with weak's 2D labels: do its objectives add to the labels (`labels_2d`)?
 ROWS["weak_ours"] = ("ours + 2D labels", ROWS["unsup_sil_rot_own_trunk"][1] + ["objective.setting=weak"])
 # our row with a side network beside it: a second trunk taught, without labels, the side each
-# video's travel shows (the crop boxes grow as the person comes nearer), whose side the row's poses
+# video's travel shows (the person boxes grow as the person comes nearer), whose side the row's poses
 # take through the upright twin under the studio's cameras, 10° above (docs/learning.md, "Which way
 # people travel")
 SIDE_NETWORK = ["model.side_network=true", "objective.side_weight=1", "model.side_camera_elevation_deg=10"]

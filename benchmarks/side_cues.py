@@ -11,7 +11,7 @@ built into an objective:
 
 - **Which way people move.** People mostly move the way they face: a person coming towards the
   camera shows it their front. Per training video, the label of ``partpose.data.travel`` (what
-  L_twin's travel rule uses): the person's distance read from their crop boxes, which grow as they
+  L_twin's travel rule uses): the person's distance read from their person boxes, which grow as they
   come nearer; where it changes by at least ``--min-rate`` per frame from the first frame to the
   last, "nearer" labels every frame of the video the front and "farther" the back. Reported per
   motion: the share of frames labelled and the share of those labelled right, and the same with
@@ -59,7 +59,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def root_travel_front(pose_cam_mm: torch.Tensor, min_rate: float) -> float:
     """The label of ``partpose.data.travel.travel_front`` read from the root's true depth instead
-    of the crop boxes: the cue's best case.
+    of the person boxes: the cue's best case.
 
     Args:
         pose_cam_mm: ``(T, J, 3)`` camera-frame joints of the video (root first); z forward.
@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         yield ""
         yield "| cue (training frames) | frames it labels | right on them | note |"
         yield "|---|---|---|---|"
-        yield (f"| travel towards / away from the camera (crop boxes) | {100.0 * len(images) / len(all_pose):.0f} % | "
+        yield (f"| travel towards / away from the camera (person boxes) | {100.0 * len(images) / len(all_pose):.0f} % | "
                f"{travel_right:.0f} % | the video's label on each of its frames |")
         yield (f"| chest leaning towards a camera above the hips | 100 % | {leaning_towards(all_pose - all_pose[:, :1]):.0f} % | "
                "E's poses all lean one way (L_twin's lean rule never fires) |")

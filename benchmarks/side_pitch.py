@@ -15,8 +15,8 @@ test split's frames (evenly thinned to ``--max-frames``, as the trainer's evalua
 - the poses turned about each video's own camera up (what ``partpose evaluate`` reports);
 - the poses turned about the up of one pitch for every video, for each of ``--pitches``
   (0°: a level camera, the depth twin);
-- the poses turned to the true side about each video's own up: what a perfect side network gives
-  this E.
+- the poses turned to the true side, about each video's own up and about each pitch's: what a
+  perfect side network gives this E, and what the up costs it.
 
 On the studio scene every camera looks down 10°, so the videos' own ups are that pitch's; on the
 random scenes (``data.synthetic.scene=random``) each video's camera has an elevation of its own.
@@ -38,8 +38,8 @@ def turned_scores(model, frames, pitches=DEFAULT_PITCHES, max_frames: int | None
     """MPJPE (mm) of ``model``'s poses on ``frames`` (a ``FrameDataset``) turned each way.
 
     Returns:
-        ``{"alone": ..., "own_up": ..., "pitch <p>": ... for p in pitches, "true_side": ...}``
-        in mm, and ``"side_right"``: the share of frames (%) whose side the side network reads
+        ``{"alone": ..., "own_up": ..., "pitch <p>": ..., "true_side": ...,
+        "true_side pitch <p>": ...}`` in mm (``<p>`` each of ``pitches``), and ``"side_right"``: the share of frames (%) whose side the side network reads
         right (``geometry.facing.faces_camera`` of the truth).
     Raises:
         UserError: the model has no side network.
@@ -57,7 +57,8 @@ def turned_scores(model, frames, pitches=DEFAULT_PITCHES, max_frames: int | None
     was_training = model.training
     model.eval()
     ups = {f"pitch {p:g}": facing.camera_up(p).float() for p in pitches}
-    poses: dict[str, list[torch.Tensor]] = {k: [] for k in ("alone", "own_up", *ups, "true_side", "truth")}
+    keys = ("alone", "own_up", *ups, "true_side", *(f"true_side {k}" for k in ups), "truth")
+    poses: dict[str, list[torch.Tensor]] = {k: [] for k in keys}
     right = []
     with torch.no_grad():
         for batch in DataLoader(thin_frames(frames, max_frames), batch_size=batch_size, shuffle=False):
@@ -70,6 +71,8 @@ def turned_scores(model, frames, pitches=DEFAULT_PITCHES, max_frames: int | None
             for key, up in ups.items():
                 poses[key].append(model.turn_to_side(est, logits, up).pose_cam_mm)
             poses["true_side"].append(model.turn_to_side(est, true_logits, batch["camera_up"]).pose_cam_mm)
+            for key, up in ups.items():
+                poses[f"true_side {key}"].append(model.turn_to_side(est, true_logits, up).pose_cam_mm)
             poses["truth"].append(truth)
     model.train(was_training)
     joined = {k: torch.cat(v) for k, v in poses.items()}
@@ -88,9 +91,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     use_threads(args.threads)
     pitches = [f"{p:g}°" for p in args.pitches]
-    lines = ["| checkpoint | scene | E alone | side network right | turned: each video's own up | "
-             + " | ".join(f"turned: {p} for all" for p in pitches) + " | true side, own up |",
-             "|---" * (6 + len(pitches)) + "|"]
+    command = " ".join(["python benchmarks/side_pitch.py", *(argv if argv is not None else sys.argv[1:])])
+    lines = [f"MPJPE (mm) of the side network's poses turned each way (`{command}`): the test split's frames, "
+             f"at most {args.max_frames}, of each checkpoint's benchmark.", "",
+             "| checkpoint | scene | E alone | side network right | turned: each video's own up | "
+             + " | ".join(f"turned: {p} for all" for p in pitches) + " | true side, own up | "
+             + " | ".join(f"true side, {p} for all" for p in pitches) + " |",
+             "|---" * (6 + 2 * len(pitches)) + "|"]
 
     def rows():
         from partpose.data.pairs import FrameDataset
@@ -105,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
                 frames_of[key] = FrameDataset(build_synthetic_videos(synthetic, "test"))
             s = turned_scores(loaded.model, frames_of[key], args.pitches, args.max_frames)
             yield (f"| {path} | {synthetic.scene} | {s['alone']:.1f} | {s['side_right']:.0f} % | {s['own_up']:.1f} | "
-                   + " | ".join(f"{s[f'pitch {p:g}']:.1f}" for p in args.pitches) + f" | {s['true_side']:.1f} |")
+                   + " | ".join(f"{s[f'pitch {p:g}']:.1f}" for p in args.pitches) + f" | {s['true_side']:.1f} | "
+                   + " | ".join(f"{s[f'true_side pitch {p:g}']:.1f}" for p in args.pitches) + " |")
 
     return write_table(lines, rows(), args.out)
 

@@ -88,7 +88,7 @@ def test_it_runs_end_to_end_and_refuses_a_missing_config(tiny_run, tmp_path, cap
     sided = [line for line in text.splitlines() if line.startswith(f"| {tiny_run.name}/")]
     assert len(sided) == 1  # one travel-taught classifier (seed 0); tiny's random scene: the depth twin alone
     assert all(float(x) > 0 for x in sided[0].split(" | ")[3:6])
-    assert "| travel towards / away from the camera (crop boxes) |" in text and "median" in text
+    assert "| travel towards / away from the camera (person boxes) |" in text and "median" in text
     assert any(line.startswith("| all |") for line in text.splitlines())
     taught = [line for line in text.splitlines() if line.startswith("| the boxes' travel labels |") or line.startswith("| the true labels")]
     assert len(taught) == 2

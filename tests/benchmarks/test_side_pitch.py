@@ -41,6 +41,7 @@ def test_the_columns_against_the_evaluation_and_by_hand(tiny_side_run):
         video.camera_up = np.tile(facing.camera_up(15.0).float().numpy(), (video.num_frames, 1))
     same = side_pitch.turned_scores(loaded.model, FrameDataset(videos), pitches=[15.0])
     assert same["pitch 15"] == pytest.approx(same["own_up"], rel=1e-6)
+    assert same["true_side pitch 15"] == pytest.approx(same["true_side"], rel=1e-6)
     assert same["alone"] == pytest.approx(scores["alone"], rel=1e-6)
 
 
@@ -48,6 +49,6 @@ def test_it_runs_end_to_end_and_refuses_a_model_without_a_side_network(tiny_side
     out = tmp_path / "pitch.md"
     assert side_pitch.main([str(tiny_side_run), "--pitches", "0", "10", "--out", str(out)]) == 0
     row = out.read_text().splitlines()[-1]
-    assert row.startswith(f"| {tiny_side_run} |") and row.count("|") == 9  # eight columns
+    assert row.startswith(f"| {tiny_side_run} |") and row.count("|") == 11  # ten columns
     assert side_pitch.main([str(tiny_run)]) == 2
     assert "no side network" in capsys.readouterr().err

@@ -67,7 +67,7 @@ def test_pair_items_keys_shapes_dtypes_and_values():
         assert np.array_equal(item["pose2d_t"].numpy(), video.pose2d_norm[t])
         assert np.array_equal(item["segmentation_t"].numpy(), video.segmentation[t])
         assert 0 <= float(item["saliency_t"].min()) and float(item["saliency_t"].max()) <= 1
-        assert torch.isnan(item["travel_front"])  # no crop boxes: no travel label
+        assert torch.isnan(item["travel_front"])  # no person boxes: no travel label
     batch = next(iter(DataLoader(ds, batch_size=4, shuffle=True)))
     assert batch["image_s"].shape == (4, 3, 16, 16) and batch["background_valid"].shape == (4,)
 

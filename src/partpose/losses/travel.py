@@ -1,7 +1,7 @@
 """L_travel: the side a person shows, taught by which way they travel (not in the paper).
 
 A person coming nearer the camera over their video shows it their front, one going away their
-back (``partpose.data.travel``, read from the crop boxes). With ``objective.travel_facing_weight``
+back (``partpose.data.travel``, read from the person boxes). With ``objective.travel_facing_weight``
 > 0, the front weight of the encoder's pose for I_t (``geometry.facing.front_weight``: 1 the chest
 towards the camera, 0 away, smooth in between) is scored against that label with a binary
 cross-entropy on the frames whose video travels. Unlike L_twin's travel rule, which makes the

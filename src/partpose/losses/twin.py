@@ -20,7 +20,7 @@ four (docs/learning.md).
 
 ``objective.twin_choice_rule = "travel"`` chooses by which way the person travels: a person
 coming nearer the camera over their video shows it their front, one going away their back
-(``partpose.data.travel``: read from the growth of the crop boxes, right on about seven frames in
+(``partpose.data.travel``: read from the growth of the person boxes, right on about seven frames in
 ten of the benchmark's training videos that travel). Where the encoder's pose shows the other
 side than its video's travel (:func:`travel_choice`), the twin is the target; frames of videos
 that do not travel, or have no boxes, are left alone.
