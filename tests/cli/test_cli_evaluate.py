@@ -38,6 +38,30 @@ def test_evaluate_per_action_table(cli, checkpoint, tmp_path):
         assert f"| {action} |" in stdout
 
 
+def test_evaluate_smoothed_within_each_video(cli, assert_one_line_error, checkpoint, tmp_path):
+    from partpose.data.pairs import FrameDataset
+    from partpose.evaluation.evaluate import predict_frames, score
+    from partpose.utils.smoothing import smooth_sequence
+
+    out = tmp_path / "smoothed.json"
+    status, stdout, _ = cli("evaluate", "--checkpoint", checkpoint, "--smooth", 3, "--out", out)
+    assert status == 0 and "smoothed over 3 frames" in stdout
+    report = json.loads(out.read_text())
+    assert report["smooth"] == {"window": 3, "method": "mean"}
+    # by hand: every video's poses smoothed on their own, then scored
+    loaded = load_model(checkpoint)
+    videos = build_synthetic_videos(loaded.config.data.synthetic, "test")
+    pred = predict_frames(loaded.model, FrameDataset(videos), with_segmentation=False)
+    start = 0
+    for video in videos:
+        part = slice(start, start + video.num_frames)
+        pred.pose_cam_mm[part] = smooth_sequence(pred.pose_cam_mm[part], 3)
+        start += video.num_frames
+    assert abs(report["metrics"]["mpjpe"] - score(pred)["mpjpe"]) < 1e-3
+    assert_one_line_error(cli("evaluate", "--checkpoint", checkpoint, "--smooth", 4), "--smooth")
+    assert_one_line_error(cli("evaluate", "--checkpoint", checkpoint, "--smooth", 3, "--max-frames", 8), "--max-frames")
+
+
 def test_evaluate_prepared_dataset_with_protocol(cli, checkpoint, tmp_path):
     # A folder in the prepared layout (here: synthetic clips at 40 px, labelled as Human3.6M) is
     # resized to the model's 32 px and scored with the Human3.6M protocol.

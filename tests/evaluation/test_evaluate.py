@@ -2,6 +2,7 @@
 own camera up (Video.camera_up), and about the configured pitch where a video has none."""
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
@@ -48,3 +49,21 @@ def test_predictions_turn_each_video_about_its_own_camera_up():
         other = facing.upright_twin_pose(est.pose_cam_mm[:3], facing.camera_up(10.0).float())
     i = int(torch.nonzero(turned[:3])[0])
     assert np.abs(pred.pose_cam_mm[i] - (other[i] - other[i, :1]).numpy()).max() > 1.0
+
+
+def test_smooth_within_videos_never_crosses_a_video():
+    from partpose.evaluation.evaluate import Predictions, smooth_within_videos
+
+    rng = np.random.default_rng(0)
+    pose, q = rng.normal(size=(7, 17, 3)), rng.normal(size=(7, 17, 2))
+    index = np.array([0, 0, 0, 1, 1, 1, 1])
+    pred = Predictions(pose.copy(), pose.copy(), q.copy(), None, None, index)
+    smoothed = smooth_within_videos(pred, 3)
+    # frame 2 (the first video's last) averages frames 1 and 2 only; frame 3 (the second's first) 3 and 4
+    np.testing.assert_allclose(smoothed.pose_cam_mm[2], pose[1:3].mean(0))
+    np.testing.assert_allclose(smoothed.pose_cam_mm[3], pose[3:5].mean(0))
+    np.testing.assert_allclose(smoothed.q_norm[5], q[4:7].mean(0))
+    np.testing.assert_array_equal(smoothed.gt_pose_cam_mm, pose)  # the truth is left as it is
+    assert smooth_within_videos(pred, 1) is pred
+    with pytest.raises(ValueError, match="consecutive"):
+        smooth_within_videos(Predictions(pose, pose, q, None, None, np.array([0, 0, 1, 1, 0, 0, 0])), 3)

@@ -1,7 +1,7 @@
 """``partpose evaluate``: score a checkpoint on a benchmark's test frames.
 
     partpose evaluate --checkpoint runs/default [--dataset synthetic] [--split test]
-                      [--root DIR] [--out FILE.json] [--max-frames N]
+                      [--root DIR] [--out FILE.json] [--max-frames N] [--smooth K]
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from partpose.errors import UserError
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from partpose.evaluation.report import BENCHMARKS
+    from partpose.utils.smoothing import SMOOTHING_METHODS
 
     parser = subparsers.add_parser(
         "evaluate",
@@ -34,6 +35,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, default=None,
                         help="JSON report (default: evaluation_<dataset>_<split>.json next to the checkpoint)")
     parser.add_argument("--max-frames", type=int, default=None, help="evaluate at most N frames, spread evenly")
+    parser.add_argument("--smooth", type=int, default=1,
+                        help="smooth each video's poses over this many of its frames before scoring (odd; "
+                        "1 = none, the per-frame protocol), as `partpose predict --smooth` does; needs every frame")
+    parser.add_argument("--smooth-method", default="mean", choices=SMOOTHING_METHODS,
+                        help="mean (centred moving average) or savgol (Savitzky-Golay, order 2)")
     parser.add_argument("--batch-size", type=int, default=64, help="frames per forward pass (default: 64)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     parser.add_argument("--threads", type=int, default=0,
@@ -55,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--max-frames must be >= 1, got {args.max_frames}")
     if args.batch_size < 1:
         raise UserError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.smooth < 1 or args.smooth % 2 == 0:
+        raise UserError(f"--smooth must be an odd number of frames >= 1, got {args.smooth}")
     if args.dataset is not None:
         get_benchmark(args.dataset)  # an unknown name fails before the checkpoint is read
     set_threads(args.threads)
@@ -66,9 +74,11 @@ def run(args: argparse.Namespace) -> int:
     benchmark = get_benchmark(dataset)
     root = args.root if args.root is not None else getattr(loaded.config.data, "root", None)
     videos = load_benchmark_videos(benchmark, loaded.config, args.split, root, loaded.resolution)
-    report = evaluate_videos(loaded.model, videos, benchmark, args.max_frames, args.batch_size, loaded.device)
+    report = evaluate_videos(loaded.model, videos, benchmark, args.max_frames, args.batch_size, loaded.device,
+                             smooth=args.smooth, smooth_method=args.smooth_method)
     report.update(split=args.split, checkpoint=str(loaded.path), step=loaded.step, clips=len(videos))
     step = f", step {loaded.step}" if loaded.step is not None else ""
+    step += f"; poses smoothed over {args.smooth} frames ({args.smooth_method})" if args.smooth > 1 else ""
     print(markdown_report(report, f"{dataset} {args.split}: {report['frames']} frames of {len(videos)} clips "
                                   f"({loaded.path}{step})"))
     out = args.out if args.out is not None else loaded.path.parent / f"evaluation_{dataset}_{args.split}.json"

@@ -13,7 +13,8 @@ from partpose.errors import UserError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from partpose.inference.predict import OVERLAY_FORMATS, SMOOTHING_METHODS
+    from partpose.inference.predict import OVERLAY_FORMATS
+    from partpose.utils.smoothing import SMOOTHING_METHODS
 
     parser = subparsers.add_parser(
         "predict",

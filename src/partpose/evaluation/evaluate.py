@@ -2,12 +2,14 @@
 
 Predictions are root-relative camera-frame poses in millimetres (``PoseEstimate.pose_cam_mm``),
 compared with the root-relative ground truth. The predicted segmentation of a frame is the
-decoder's segmentation of that frame's own appearance and pose (Î_{a_t}^{p_t}).
+decoder's segmentation of that frame's own appearance and pose (Î_{a_t}^{p_t}). With temporal
+smoothing (:func:`smooth_within_videos`, ``partpose evaluate --smooth``) each video's poses are
+smoothed over its frames before scoring, as ``partpose predict --smooth`` smooths a video's.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -15,6 +17,7 @@ from torch.utils.data import DataLoader, Subset
 
 from partpose.evaluation import metrics
 from partpose.geometry.parts import NUM_PARTS
+from partpose.utils.smoothing import smooth_sequence
 
 
 @dataclass
@@ -57,6 +60,30 @@ def predict_frames(model, frames, batch_size: int = 64, max_frames: int | None =
     model.train(was_training)
     cat = {k: (np.concatenate(v) if v else None) for k, v in out.items()}
     return Predictions(cat["pose"], cat["gt"], cat["q"], cat["seg"], cat["gt_seg"], cat["video"])
+
+
+def smooth_within_videos(pred: Predictions, window: int, method: str = "mean") -> Predictions:
+    """``pred`` with every video's poses and 2D joints smoothed over its own frames
+    (:func:`partpose.utils.smoothing.smooth_sequence`, never across two videos).
+
+    Args:
+        pred: predictions of every frame of each video, in order (:func:`predict_frames` without
+            thinning: a video's frames are consecutive).
+        window, method: as ``smooth_sequence``.
+    Raises:
+        ValueError: a video's frames are not consecutive in ``pred``.
+    """
+    if window == 1:
+        return pred
+    index = np.asarray(pred.video_index)
+    starts = np.flatnonzero(np.r_[True, index[1:] != index[:-1]])
+    if len(np.unique(index)) != len(starts):
+        raise ValueError("every video's frames must be consecutive to be smoothed")
+    pose, q = pred.pose_cam_mm.copy(), pred.q_norm.copy()
+    for start, stop in zip(starts, np.r_[starts[1:], len(index)]):
+        pose[start:stop] = smooth_sequence(pred.pose_cam_mm[start:stop], window, method)
+        q[start:stop] = smooth_sequence(pred.q_norm[start:stop], window, method)
+    return replace(pred, pose_cam_mm=pose, q_norm=q)
 
 
 def score(pred: Predictions) -> dict[str, float]:

@@ -29,7 +29,7 @@ from partpose.data.pairs import FrameDataset
 from partpose.data.video import Video
 from partpose.errors import UserError
 from partpose.evaluation import metrics
-from partpose.evaluation.evaluate import Predictions, predict_frames, score
+from partpose.evaluation.evaluate import Predictions, predict_frames, score, smooth_within_videos
 from partpose.evaluation.protocols import h36m_protocols, mpi_inf_3dhp_protocol, pw3d_protocol
 
 
@@ -157,15 +157,23 @@ def group_metrics(pred: Predictions, groups: Sequence[str]) -> dict[str, dict[st
 
 
 def evaluate_videos(model, videos: Sequence[Video], benchmark: Benchmark, max_frames: int | None = None,
-                    batch_size: int = 64, device: torch.device | str = "cpu") -> dict:
-    """Predict every frame (evenly thinned to ``max_frames``) and score it.
+                    batch_size: int = 64, device: torch.device | str = "cpu", smooth: int = 1,
+                    smooth_method: str = "mean") -> dict:
+    """Predict every frame (evenly thinned to ``max_frames``) and score it; with ``smooth`` > 1,
+    each video's poses smoothed over that many of its frames first (``smooth_within_videos``).
 
     Returns:
         ``{"dataset", "frames", "metrics": score(...), "group_label", "per_group":
-        group_metrics(...), "protocol": the protocol's dict (when the benchmark has one)}``.
+        group_metrics(...), "protocol": the protocol's dict (when the benchmark has one),
+        "smooth": {"window", "method"} (when smoothed)}``.
+    Raises:
+        UserError: smoothing asked for with thinned frames.
     """
     frames = FrameDataset(videos)
+    if smooth > 1 and max_frames is not None and max_frames < len(frames):
+        raise UserError("--smooth needs every frame of each video; drop --max-frames")
     pred = predict_frames(model, frames, batch_size=batch_size, max_frames=max_frames, device=device)
+    pred = smooth_within_videos(pred, smooth, smooth_method)
     groups = [benchmark.group_of(videos[int(v)]) for v in pred.video_index]
     report = {
         "dataset": benchmark.name,
@@ -176,6 +184,8 @@ def evaluate_videos(model, videos: Sequence[Video], benchmark: Benchmark, max_fr
     }
     if benchmark.protocol is not None:
         report["protocol"] = benchmark.protocol(pred.pose_cam_mm, pred.gt_pose_cam_mm, groups)
+    if smooth > 1:
+        report["smooth"] = {"window": smooth, "method": smooth_method}
     return report
 
 

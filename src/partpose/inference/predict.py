@@ -9,7 +9,7 @@ Convention:
     crop coordinates, ``depth (N, 17)`` root-relative metres; ``q_px`` maps ``q`` back to
     source pixels through each frame's box.
 
-    Temporal smoothing (``smooth_sequence``) filters along the frame axis only; it is applied to
+    Temporal smoothing (``partpose.utils.smoothing.smooth_sequence``) filters along the frame axis only; it is applied to
     ``pose_cam_mm``, ``q`` and ``depth`` (the outputs) and the unsmoothed values are kept.
 """
 
@@ -31,11 +31,11 @@ from partpose.geometry import facing
 from partpose.geometry.skeleton import H36M17
 from partpose.inference import figures
 from partpose.models.partpose_model import PartPoseModel
+from partpose.utils.smoothing import smooth_sequence
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".gif")
 BOX_MODES = ("centre", "full")
-SMOOTHING_METHODS = ("mean", "savgol")
 OVERLAY_FORMATS = ("auto", "gif", "mp4", "none")
 
 TRUNCATION_TOLERANCE = 0.02
@@ -339,45 +339,6 @@ def encode_crops(model: PartPoseModel, images: np.ndarray, batch_size: int = 64,
         for key in keys:
             parts[key].append(getattr(est, key).float().cpu().numpy())
     return PosePrediction(**{k: np.concatenate(v) for k, v in parts.items()})
-
-
-def smooth_sequence(x: np.ndarray, window: int, method: str = "mean") -> np.ndarray:
-    """Smooth a sequence along its first (frame) axis.
-
-    Args:
-        x: ``(N, ...)`` values per frame.
-        window: odd number of frames ``K >= 1`` (1 returns a copy).
-        method: ``"mean"``: centred moving average; near the ends the window shrinks to the
-            frames that exist (frame ``t`` averages frames ``max(0, t − r) .. min(N − 1, t + r)``,
-            ``r = (K − 1)/2``), so nothing is padded. ``"savgol"``: Savitzky–Golay filter of
-            order 2 (``scipy.signal.savgol_filter``, ``mode="interp"``: the ends are fitted by
-            the polynomial of the first/last window), which keeps peaks better; ``K`` shrinks to
-            the longest odd window the sequence holds, and sequences shorter than 3 frames are
-            returned unchanged.
-    Returns:
-        ``(N, ...)`` float64.
-    """
-    if window < 1 or window % 2 == 0:
-        raise UserError(f"the smoothing window must be an odd number of frames >= 1, got {window}")
-    if method not in SMOOTHING_METHODS:
-        raise UserError(f"unknown smoothing method {method!r}; known: {', '.join(SMOOTHING_METHODS)}")
-    values = np.asarray(x, dtype=np.float64)
-    n = values.shape[0]
-    if window == 1 or n < 2:
-        return values.copy()
-    if method == "mean":
-        r = (window - 1) // 2
-        cumulative = np.concatenate([np.zeros((1,) + values.shape[1:]), np.cumsum(values, axis=0)])
-        t = np.arange(n)
-        lo, hi = np.maximum(t - r, 0), np.minimum(t + r, n - 1) + 1
-        count = (hi - lo).reshape((n,) + (1,) * (values.ndim - 1))
-        return (cumulative[hi] - cumulative[lo]) / count
-    from scipy.signal import savgol_filter
-
-    k = min(window, n if n % 2 else n - 1)
-    if k < 3:
-        return values.copy()
-    return savgol_filter(values, k, polyorder=2, axis=0, mode="interp")
 
 
 def smooth_prediction(pred: PosePrediction, window: int, method: str = "mean") -> PosePrediction:
