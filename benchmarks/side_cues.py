@@ -16,6 +16,10 @@ built into an objective:
   last, "nearer" labels every frame of the video the front and "farther" the back. Reported per
   motion: the share of frames labelled and the share of those labelled right, and the same with
   the root's true depth in place of the boxes (:func:`root_travel_front`, the cue's best case).
+  Beside them, the whole direction of travel: the boxes give the person's path up to their size
+  (``partpose.data.travel.travel_heading``), and its direction about the world's up is compared
+  with the way the chest faces in each frame (:func:`heading_angle_deg`; videos that travel at
+  least ``--min-rate`` of their distance per frame): the median angle and the share within 45°.
 - **Perspective.** The pose's depth twin has the same 2D joints only under an orthographic
   camera; through the benchmark's pinhole the two differ by a few pixels at most
   (:func:`perspective_gap_px`: the twin projected through each frame's camera against the truth's
@@ -128,6 +132,26 @@ def side_from(pose_cam_mm: torch.Tensor, front_logits: torch.Tensor, up_cam: tor
     return twin_where(pose, faces_camera(pose) != (front_logits > 0), twin)
 
 
+def heading_angle_deg(video, pose_cam_mm: torch.Tensor, min_rate: float) -> torch.Tensor | None:
+    """``(T,)`` the angle (degrees) about the world's up between the way the video's boxes say
+    its person travels (``partpose.data.travel.travel_heading``) and the way the chest faces in
+    each frame (``geometry.facing.chest_normal`` on the ground plane); ``None`` for a video that
+    travels less than ``min_rate`` of its distance per frame or has no boxes or up."""
+    from partpose.data.travel import travel_heading
+    from partpose.geometry.facing import chest_normal
+
+    if video.camera_up is None:
+        return None
+    direction, rate = travel_heading(video.person_box, video.camera_up[0])
+    if direction is None or rate < min_rate:
+        return None
+    up = torch.from_numpy(video.camera_up[0]).double()
+    normal = chest_normal(pose_cam_mm)
+    normal = normal - (normal @ up)[:, None] * up
+    cosine = (normal @ torch.from_numpy(direction)) / normal.norm(dim=1).clamp_min(1e-9)
+    return torch.rad2deg(torch.arccos(cosine.clamp(-1.0, 1.0)))
+
+
 def video_frames(videos, labels: list[float]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Every frame of ``videos`` as ``(N, 3, H, W)`` images in [0, 1], each video's travel label
     repeated over its frames ``(N,)``, and the true front/back labels ``(N,)``."""
@@ -160,8 +184,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.videos} training videos; travel counts from {args.min_rate:g} of the distance per frame): per motion, "
         "the share of training frames whose video's travel labels them and, of those, the share labelled right.",
         "",
-        "| motion | frames | labelled by the boxes | right | labelled by the true depth | right |",
-        "|---|---|---|---|---|---|",
+        "| motion | frames | labelled by the boxes | right | labelled by the true depth | right "
+        "| boxes' heading against the facing: median, within 45° |",
+        "|---|---|---|---|---|---|---|",
     ]
 
     def rows():
@@ -172,10 +197,14 @@ def main(argv: list[str] | None = None) -> int:
         synthetic = replace(config.data.synthetic, cache_dir=None)
         train_videos = build_synthetic_videos(synthetic, "train", spread=args.videos)
         per_motion: dict[str, list[tuple[int, int, int, int, int]]] = defaultdict(list)
+        heading_angles: dict[str, list[torch.Tensor]] = defaultdict(list)
         labels = []
         for video in train_videos:
             pose = torch.from_numpy(video.pose3d_cam_mm).double()
             truth, _ = front_labels(pose)
+            angle = heading_angle_deg(video, pose, args.min_rate)
+            if angle is not None:
+                heading_angles[video.action].append(angle)
             marks = [len(truth)]
             for label in (travel_front(video.person_box, args.min_rate), root_travel_front(pose, args.min_rate)):
                 labelled = not math.isnan(label)
@@ -186,11 +215,19 @@ def main(argv: list[str] | None = None) -> int:
         def share(part: int, whole: int) -> str:
             return f"{100.0 * part / whole:.0f} %" if whole else "–"
 
+        def heading(angles: list[torch.Tensor]) -> str:
+            if not angles:
+                return "–"
+            joined = torch.cat(angles)
+            return f"{float(joined.median()):.0f}°, {float((joined < 45).double().mean() * 100):.0f} %"
+
         for motion, marks in sorted(per_motion.items()):
             n, box_n, box_right, root_n, root_right = (sum(column) for column in zip(*marks))
-            yield f"| {motion} | {n} | {share(box_n, n)} | {share(box_right, box_n)} | {share(root_n, n)} | {share(root_right, root_n)} |"
+            yield (f"| {motion} | {n} | {share(box_n, n)} | {share(box_right, box_n)} | {share(root_n, n)} | "
+                   f"{share(root_right, root_n)} | {heading(heading_angles[motion])} |")
         n, box_n, box_right, root_n, root_right = (sum(m[k] for ms in per_motion.values() for m in ms) for k in range(5))
-        yield f"| all | {n} | {share(box_n, n)} | {share(box_right, box_n)} | {share(root_n, n)} | {share(root_right, root_n)} |"
+        yield (f"| all | {n} | {share(box_n, n)} | {share(box_right, box_n)} | {share(root_n, n)} | "
+               f"{share(root_right, root_n)} | {heading([a for v in heading_angles.values() for a in v])} |")
 
         labelled_videos = [v for v, label in zip(train_videos, labels) if not math.isnan(label)]
         if not labelled_videos:

@@ -79,6 +79,33 @@ def test_side_from_turns_the_poses_that_show_the_other_side():
     assert torch.equal(turned, (sided != relative).flatten(1).any(dim=1)) and not torch.allclose(pitched, sided)
 
 
+def test_the_heading_against_the_facing_by_hand():
+    import numpy as np
+
+    from partpose.data.video import Video
+    from partpose.geometry.skeleton import H36M17
+
+    # a body facing the camera (chest normal -z: l_shoulder and l_hip at +x, thorax up), walking
+    # straight at a level camera from 5 m to 4 m: heading and facing agree (0°)
+    body = torch.zeros(17, 3, dtype=torch.float64)
+    body[H36M17.index("l_shoulder"), 0], body[H36M17.index("r_shoulder"), 0] = 200.0, -200.0
+    body[H36M17.l_hip, 0], body[H36M17.r_hip, 0] = 100.0, -100.0
+    body[H36M17.thorax, 1] = -500.0  # y down: the thorax above the pelvis
+    assert float(torch.linalg.cross(body[H36M17.l_hip] - body[H36M17.r_hip], body[H36M17.thorax], dim=0)[2]) < 0
+    pose = body.expand(11, 17, 3).clone()
+    distance = torch.linspace(5000.0, 4000.0, 11, dtype=torch.float64)
+    boxes = np.stack([np.zeros(11), np.zeros(11), 2000.0 / distance.numpy()], 1).astype(np.float32)
+    level = np.tile(np.float32([0.0, -1.0, 0.0]), (11, 1))
+    frames = np.zeros((11, 8, 8, 3), np.uint8)
+    video = Video(frames=frames, person_box=boxes, camera_up=level)
+    assert torch.allclose(cues.heading_angle_deg(video, pose, 0.0025), torch.zeros(11, dtype=torch.float64), atol=1e-4)
+    # walking backwards (away from the camera, still facing it): 180°; no up or too slow: None
+    away = Video(frames=frames, person_box=boxes[::-1].copy(), camera_up=level)
+    assert torch.allclose(cues.heading_angle_deg(away, pose, 0.0025), torch.full((11,), 180.0, dtype=torch.float64), atol=1e-4)
+    assert cues.heading_angle_deg(Video(frames=frames, person_box=boxes), pose, 0.0025) is None
+    assert cues.heading_angle_deg(video, pose, 0.5) is None
+
+
 def test_it_runs_end_to_end_and_refuses_a_missing_config(tiny_run, tmp_path, capsys):
     out = tmp_path / "cues.md"
     args = ["--config", str(ROOT / "configs" / "tiny.yaml"), "--iterations", "2", "--batch-size", "4", "--videos", "6",
@@ -89,7 +116,7 @@ def test_it_runs_end_to_end_and_refuses_a_missing_config(tiny_run, tmp_path, cap
     assert len(sided) == 1  # one travel-taught classifier (seed 0); tiny's random scene: the depth twin alone
     assert all(float(x) > 0 for x in sided[0].split(" | ")[3:6])
     assert "| travel towards / away from the camera (person boxes) |" in text and "median" in text
-    assert any(line.startswith("| all |") for line in text.splitlines())
+    assert any(line.startswith("| all |") and line.count("|") == 8 for line in text.splitlines())
     taught = [line for line in text.splitlines() if line.startswith("| the boxes' travel labels |") or line.startswith("| the true labels")]
     assert len(taught) == 2
     assert cues.main(["--config", str(tmp_path / "missing.yaml")]) == 2

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from partpose.data.travel import travel_front, travel_fronts
+from partpose.data.travel import travel_front, travel_fronts, travel_heading
 from partpose.data.video import Video
 
 
@@ -45,3 +45,29 @@ def test_travel_fronts_reads_every_video():
               Video(frames=frames, person_box=_boxes(np.linspace(4000, 4500, 11)))]
     labels = travel_fronts(videos, 0.0025)
     assert labels.dtype == np.float32 and labels[0] == 1.0 and np.isnan(labels[1]) and labels[2] == 0.0
+
+
+def test_travel_heading_by_hand():
+    level = np.array([0.0, -1.0, 0.0])
+    # 5 m to 4 m straight at a level camera: the boxes grow 5/4, their centre stays on the axis
+    towards = np.float32([[0.0, 0.0, 0.4], [0.0, 0.0, 0.5]])
+    heading, rate = travel_heading(towards, level)
+    np.testing.assert_allclose(heading, [0.0, 0.0, -1.0], atol=1e-6)
+    assert rate == pytest.approx(0.2, rel=1e-5)  # 1 m of the first 5 m in one frame
+    # across the image at 4 m, from x = -0.5 m to +0.5 m over 10 frames: the heading is +x
+    side = 2.0 / 4.0
+    across = np.float32([[-0.5 / 4.0 + k * (1.0 / 4.0) / 10, 0.0, side] for k in range(11)])
+    heading, rate = travel_heading(across, level)
+    np.testing.assert_allclose(heading, [1.0, 0.0, 0.0], atol=1e-6)
+    assert rate == pytest.approx(1.0 / math.hypot(4.0, 0.5) / 10, rel=1e-5)
+    # a camera 30° above: a person walking away along the ground rises in the image; the
+    # heading stays on the ground plane (perpendicular to the up)
+    e = math.radians(30.0)
+    up = np.array([0.0, -math.cos(e), -math.sin(e)])
+    forward = np.array([0.0, -math.sin(e), math.cos(e)])  # along the ground, away from the camera
+    start = np.array([0.0, 1.0, 4.0])  # the person's position, m (below the optical axis)
+    points = [start + k * 0.2 * forward for k in range(5)]
+    boxes = np.float32([[p[0] / p[2], p[1] / p[2], 1.8 / p[2]] for p in points])
+    heading, _ = travel_heading(boxes, up)
+    np.testing.assert_allclose(heading, forward, atol=1e-5)
+    assert travel_heading(boxes, None) == (None, 0.0) and travel_heading(boxes[:1], up) == (None, 0.0)

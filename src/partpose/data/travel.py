@@ -48,3 +48,35 @@ def travel_front(person_box: np.ndarray | None, min_rate: float) -> float:
 def travel_fronts(videos, min_rate: float) -> np.ndarray:
     """``(V,)`` float32: :func:`travel_front` of each video's ``person_box``."""
     return np.array([travel_front(video.person_box, min_rate) for video in videos], dtype=np.float32)
+
+
+def travel_heading(person_box: np.ndarray | None, camera_up: np.ndarray | None) -> tuple[np.ndarray | None, float]:
+    """Which way about the world's up a video's person travels, and how fast, from its boxes.
+
+    With the person's extent about constant, a box centred on the ray ``(x, y, 1)`` with side
+    ``s`` puts the person at ``(x, y, 1) / s`` times one unknown length (their size): the path is
+    known up to scale, and its direction exactly. People mostly face the way they travel, so the
+    direction is a cue to the whole azimuth, not only the side (``benchmarks/side_cues.py``).
+
+    Args:
+        person_box: ``(T, 3)`` the video's person boxes (module docstring), or ``None``.
+        camera_up: ``(3,)`` the world's up in camera coordinates (``Video.camera_up[0]``), or
+            ``None``.
+    Returns:
+        ``(heading, rate)``: ``heading`` the ``(3,)`` unit direction, in camera coordinates and
+        perpendicular to ``camera_up``, from the first frame's position to the last's (``None``
+        without boxes, an up or travel), and ``rate`` that travel's length over the first
+        position's distance, per frame (0.0 when ``heading`` is ``None``).
+    """
+    if person_box is None or camera_up is None or len(person_box) < 2:
+        return None, 0.0
+    box = np.asarray(person_box, dtype=np.float64)
+    up = np.asarray(camera_up, dtype=np.float64)
+    up = up / np.linalg.norm(up)
+    position = np.stack([box[:, 0], box[:, 1], np.ones(len(box))], axis=1) / box[:, 2:3]
+    travel = position[-1] - position[0]
+    travel = travel - (travel @ up) * up
+    length = float(np.linalg.norm(travel))
+    if length == 0.0:
+        return None, 0.0
+    return travel / length, length / float(np.linalg.norm(position[0])) / (len(box) - 1)
