@@ -50,6 +50,22 @@ def load_synthetic_model(path):
     return loaded
 
 
+def synthetic_checkpoints(paths):
+    """Yield ``(path, loaded, test_frames)`` for each checkpoint of ``paths`` trained on the
+    synthetic benchmark (:func:`load_synthetic_model`), with its benchmark's test split as a
+    ``FrameDataset``, rendered once for every distinct benchmark."""
+    from partpose.data.pairs import FrameDataset
+    from partpose.data.synthetic import build_synthetic_videos
+
+    frames_of = {}
+    for path in paths:
+        loaded = load_synthetic_model(path)
+        key = repr(loaded.config.data.synthetic)
+        if key not in frames_of:
+            frames_of[key] = FrameDataset(build_synthetic_videos(loaded.config.data.synthetic, "test"))
+        yield path, loaded, frames_of[key]
+
+
 def write_table(lines: list[str], rows: Iterable[str], out: Path | None) -> int:
     """Append each row ``rows`` yields to ``lines``, printing it as it comes (a slow table shows
     its progress), then :func:`finish_table`. A ``UserError`` raised while the rows are made

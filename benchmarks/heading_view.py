@@ -36,7 +36,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchmark_tables import use_threads, write_table  # noqa: E402
-from front_back_legibility import classifier_parser  # noqa: E402
+from side_cues import travel_parser  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -147,16 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     from partpose.data.synthetic import build_synthetic_videos
     from partpose.training.config import load_config
 
-    parser = classifier_parser(__doc__)
+    parser = travel_parser(__doc__, "their encoder's poses turned to the view network's azimuth")
     parser.set_defaults(config=ROOT / "configs" / "studio_side_cpu.yaml")
-    parser.add_argument("--min-rate", type=float, default=0.0025,
-                        help="the least relative travel per frame for a video's heading to label it")
-    parser.add_argument("--videos", type=int, default=1200, help="training videos rendered (spread over the plan)")
-    parser.add_argument("--test-videos", type=int, default=400, help="test videos rendered")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: PyTorch's default)")
-    parser.add_argument("--checkpoints", nargs="*", default=[],
-                        help="models trained on this benchmark: their encoder's poses turned to the view network's azimuth")
-    parser.add_argument("--out", type=Path, help="also write the tables to this Markdown file")
     args = parser.parse_args(argv)
     use_threads(args.threads)
     command = " ".join(["python benchmarks/heading_view.py", *(argv if argv is not None else sys.argv[1:])])

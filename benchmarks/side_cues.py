@@ -161,21 +161,29 @@ def video_frames(videos, labels: list[float]) -> tuple[torch.Tensor, torch.Tenso
     return images, travel, truth
 
 
+def travel_parser(doc: str, checkpoints_help: str):
+    """:func:`front_back_legibility.classifier_parser` with the arguments of the scripts that
+    teach the travel's cues: ``--min-rate``, ``--videos``, ``--test-videos``, ``--threads``,
+    ``--checkpoints`` (what is done with them: ``checkpoints_help``) and ``--out``."""
+    parser = classifier_parser(doc)
+    parser.add_argument("--min-rate", type=float, default=0.0025,
+                        help="the least relative change of the distance per frame for a video's travel to count")
+    parser.add_argument("--videos", type=int, default=1200, help="training videos rendered (spread over the plan)")
+    parser.add_argument("--test-videos", type=int, default=400, help="test videos rendered")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: PyTorch's default)")
+    parser.add_argument("--checkpoints", nargs="*", default=[],
+                        help=f"models trained on this benchmark (files or run folders): {checkpoints_help}")
+    parser.add_argument("--out", type=Path, help="also write the tables to this Markdown file")
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
     from partpose.data.pairs import FrameDataset
     from partpose.data.synthetic import build_synthetic_videos
     from partpose.training.config import load_config
 
-    parser = classifier_parser(__doc__)
-    parser.add_argument("--min-rate", type=float, default=0.0025,
-                        help="the least relative change of the distance per frame for a video's travel to count")
-    parser.add_argument("--videos", type=int, default=1200, help="training videos rendered (spread over the plan)")
-    parser.add_argument("--test-videos", type=int, default=400, help="test videos rendered")
+    parser = travel_parser(__doc__, "their test poses given the classifier's side")
     parser.add_argument("--max-frames", type=int, default=4096, help="test frames kept")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: PyTorch's default)")
-    parser.add_argument("--checkpoints", nargs="*", default=[],
-                        help="models trained on this benchmark (files or run folders): their test poses given the classifier's side")
-    parser.add_argument("--out", type=Path, help="also write the tables to this Markdown file")
     args = parser.parse_args(argv)
     use_threads(args.threads)
 

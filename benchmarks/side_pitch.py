@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark_tables import checkpoints_parser, load_synthetic_model, use_threads, write_table  # noqa: E402
+from benchmark_tables import checkpoints_parser, synthetic_checkpoints, use_threads, write_table  # noqa: E402
 
 DEFAULT_PITCHES = (0.0, 10.0, 20.0)
 
@@ -100,19 +100,11 @@ def main(argv: list[str] | None = None) -> int:
              "|---" * (6 + 2 * len(pitches)) + "|"]
 
     def rows():
-        from partpose.data.pairs import FrameDataset
-        from partpose.data.synthetic import build_synthetic_videos
-
-        frames_of = {}
-        for path in args.checkpoints:
-            loaded = load_synthetic_model(path)
-            synthetic = loaded.config.data.synthetic
-            key = repr(synthetic)
-            if key not in frames_of:
-                frames_of[key] = FrameDataset(build_synthetic_videos(synthetic, "test"))
-            s = turned_scores(loaded.model, frames_of[key], args.pitches, args.max_frames)
-            yield (f"| {path} | {synthetic.scene} | {s['alone']:.1f} | {s['side_right']:.0f} % | {s['own_up']:.1f} | "
-                   + " | ".join(f"{s[f'pitch {p:g}']:.1f}" for p in args.pitches) + f" | {s['true_side']:.1f} | "
+        for path, loaded, frames in synthetic_checkpoints(args.checkpoints):
+            s = turned_scores(loaded.model, frames, args.pitches, args.max_frames)
+            yield (f"| {path} | {loaded.config.data.synthetic.scene} | {s['alone']:.1f} | {s['side_right']:.0f} % | "
+                   f"{s['own_up']:.1f} | " + " | ".join(f"{s[f'pitch {p:g}']:.1f}" for p in args.pitches)
+                   + f" | {s['true_side']:.1f} | "
                    + " | ".join(f"{s[f'true_side pitch {p:g}']:.1f}" for p in args.pitches) + " |")
 
     return write_table(lines, rows(), args.out)

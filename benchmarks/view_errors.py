@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark_tables import checkpoints_parser, load_synthetic_model, use_threads, write_table  # noqa: E402
+from benchmark_tables import checkpoints_parser, synthetic_checkpoints, use_threads, write_table  # noqa: E402
 
 
 def swing_twist(rotation: np.ndarray, axis: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -157,19 +157,14 @@ def main(argv: list[str] | None = None) -> int:
              "|---" * 11 + "|"]
 
     def rows():
-        from partpose.data.pairs import FrameDataset
         from partpose.data.synthetic import build_synthetic_videos
 
-        cache = {}
-        for path in args.checkpoints:
-            loaded = load_synthetic_model(path)
+        mean_limbs = {}
+        for path, loaded, frames in synthetic_checkpoints(args.checkpoints):
             synthetic = loaded.config.data.synthetic
-            key = repr(synthetic)
-            if key not in cache:
-                cache[key] = (FrameDataset(build_synthetic_videos(synthetic, "test")),
-                              mean_canonical_pose(build_synthetic_videos(synthetic, "train")))
-            frames, mean_limbs = cache[key]
-            e = view_errors(loaded.model, frames, mean_limbs, args.max_frames)
+            if repr(synthetic) not in mean_limbs:
+                mean_limbs[repr(synthetic)] = mean_canonical_pose(build_synthetic_videos(synthetic, "train"))
+            e = view_errors(loaded.model, frames, mean_limbs[repr(synthetic)], args.max_frames)
             yield (f"| {path} | {synthetic.scene} | {e['model']:.1f} | {e['true_view_model_limbs']:.1f} | "
                    f"{e['model_view_mean_limbs']:.1f} | {e['twist_only']:.1f} | {e['swing_only']:.1f} | "
                    f"{e['azimuth_deg']:.0f}° | {e['turned_share']:.0f} % | {e['azimuth_others_deg']:.0f}° | "
