@@ -36,31 +36,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchmark_tables import use_threads, write_table  # noqa: E402
-from side_cues import travel_parser  # noqa: E402
+from side_cues import angle_error, chest_azimuth, ground_azimuth, travel_parser  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def ground_azimuth(vectors: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
-    """``(N, 3)`` camera-frame directions → ``(N,)`` azimuths (radians) about ``up`` ``(N, 3)``.
-
-    With ``f`` the camera's z axis and ``r`` its x axis, each made perpendicular to the up
-    (``r × f = up``), the azimuth is ``atan2(v · r, −v · f)``: 0 for a chest facing the camera,
-    ±π facing away. A rotation by ``θ`` about the up (right-handed) adds ``θ``.
-    """
-    up = torch.nn.functional.normalize(up, dim=1)
-    forward = torch.zeros_like(up)
-    forward[:, 2] = 1.0
-    forward = torch.nn.functional.normalize(forward - (forward * up).sum(1, keepdim=True) * up, dim=1)
-    right = torch.linalg.cross(forward, up, dim=1)
-    return torch.atan2((vectors * right).sum(1), -(vectors * forward).sum(1))
-
-
-def chest_azimuth(pose_cam_mm: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
-    """``(N, 17, 3)`` poses → ``(N,)`` the azimuth of their chests' outward normals."""
-    from partpose.geometry.facing import chest_normal
-
-    return ground_azimuth(chest_normal(pose_cam_mm), up.to(pose_cam_mm.dtype))
 
 
 def turn_to_azimuth(pose_cam_mm: torch.Tensor, up: torch.Tensor, azimuth: torch.Tensor) -> torch.Tensor:
@@ -73,11 +51,6 @@ def turn_to_azimuth(pose_cam_mm: torch.Tensor, up: torch.Tensor, azimuth: torch.
     angle = azimuth.to(pose.dtype) - chest_azimuth(pose, unit)
     rotation = torch.from_numpy(Rotation.from_rotvec((unit * angle[:, None]).numpy()).as_matrix()).to(pose.dtype)
     return torch.einsum("bij,bnj->bni", rotation, pose)
-
-
-def angle_error(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """``|a − b|`` wrapped to [0, π]."""
-    return torch.atan2(torch.sin(a - b), torch.cos(a - b)).abs()
 
 
 class ViewNetwork(torch.nn.Module):

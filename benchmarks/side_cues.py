@@ -132,24 +132,48 @@ def side_from(pose_cam_mm: torch.Tensor, front_logits: torch.Tensor, up_cam: tor
     return twin_where(pose, faces_camera(pose) != (front_logits > 0), twin)
 
 
+def ground_azimuth(vectors: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
+    """``(N, 3)`` camera-frame directions → ``(N,)`` azimuths (radians) about ``up`` ``(N, 3)``.
+
+    With ``f`` the camera's z axis and ``r`` its x axis, each made perpendicular to the up
+    (``r × f = up``), the azimuth is ``atan2(v · r, −v · f)``: 0 for a chest facing the camera,
+    ±π facing away. A rotation by ``θ`` about the up (right-handed) adds ``θ``.
+    """
+    up = torch.nn.functional.normalize(up, dim=1)
+    forward = torch.zeros_like(up)
+    forward[:, 2] = 1.0
+    forward = torch.nn.functional.normalize(forward - (forward * up).sum(1, keepdim=True) * up, dim=1)
+    right = torch.linalg.cross(forward, up, dim=1)
+    return torch.atan2((vectors * right).sum(1), -(vectors * forward).sum(1))
+
+
+def chest_azimuth(pose_cam_mm: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
+    """``(N, 17, 3)`` poses → ``(N,)`` the azimuth of their chests' outward normals."""
+    from partpose.geometry.facing import chest_normal
+
+    return ground_azimuth(chest_normal(pose_cam_mm), up.to(pose_cam_mm.dtype))
+
+
+def angle_error(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``|a − b|`` wrapped to [0, π]."""
+    return torch.atan2(torch.sin(a - b), torch.cos(a - b)).abs()
+
+
 def heading_angle_deg(video, pose_cam_mm: torch.Tensor, min_rate: float) -> torch.Tensor | None:
     """``(T,)`` the angle (degrees) about the world's up between the way the video's boxes say
     its person travels (``partpose.data.travel.travel_heading``) and the way the chest faces in
-    each frame (``geometry.facing.chest_normal`` on the ground plane); ``None`` for a video that
-    travels less than ``min_rate`` of its distance per frame or has no boxes or up."""
+    each frame (:func:`chest_azimuth`); ``None`` for a video that travels less than ``min_rate``
+    of its distance per frame or has no boxes or up."""
     from partpose.data.travel import travel_heading
-    from partpose.geometry.facing import chest_normal
 
     if video.camera_up is None:
         return None
     direction, rate = travel_heading(video.person_box, video.camera_up[0])
     if direction is None or rate < min_rate:
         return None
-    up = torch.from_numpy(video.camera_up[0]).double()
-    normal = chest_normal(pose_cam_mm)
-    normal = normal - (normal @ up)[:, None] * up
-    cosine = (normal @ torch.from_numpy(direction)) / normal.norm(dim=1).clamp_min(1e-9)
-    return torch.rad2deg(torch.arccos(cosine.clamp(-1.0, 1.0)))
+    up = torch.from_numpy(video.camera_up[:1]).double().expand(len(pose_cam_mm), 3)
+    heading = ground_azimuth(torch.from_numpy(direction).expand(len(pose_cam_mm), 3), up)
+    return torch.rad2deg(angle_error(chest_azimuth(pose_cam_mm, up), heading))
 
 
 def video_frames(videos, labels: list[float]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -113,10 +113,7 @@ def resize_video(video: Video, size: int) -> Video:
         background = background if video.background.ndim == 4 else background[0]
     segmentation = None if video.segmentation is None else np.stack(
         [cv2.resize(s, (size, size), interpolation=cv2.INTER_NEAREST) for s in video.segmentation])
-    return Video(frames=frames, background=background, camera_moves=video.camera_moves, pose3d_cam_mm=video.pose3d_cam_mm,
-                 pose2d_norm=video.pose2d_norm, segmentation=segmentation, person_box=video.person_box,
-                 camera_up=video.camera_up,
-                 name=video.name, subject=video.subject, action=video.action).validate()
+    return replace(video, frames=frames, background=background, segmentation=segmentation).validate()
 
 
 def load_benchmark_videos(benchmark: Benchmark, config, split: str, root: str | None, resolution: int) -> list[Video]:
