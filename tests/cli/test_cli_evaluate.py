@@ -99,3 +99,27 @@ def test_evaluate_real_dataset_needs_root(cli, assert_one_line_error, checkpoint
     assert_one_line_error(cli("evaluate", "--checkpoint", checkpoint, "--dataset", "3dpw", "--root", tmp_path / "none"),
                           "none")
     assert_one_line_error(cli("evaluate", "--checkpoint", checkpoint, "--max-frames", 0), "--max-frames")
+
+
+def test_evaluate_flip_test(cli, checkpoint, tmp_path):
+    from partpose.data.pairs import FrameDataset
+    from partpose.evaluation import metrics
+    from partpose.evaluation.evaluate import thin_frames
+
+    out = tmp_path / "flip.json"
+    status, stdout, _ = cli("evaluate", "--checkpoint", checkpoint, "--max-frames", 8, "--flip-test", "--out", out)
+    assert status == 0 and "flip test" in stdout
+    report = json.loads(out.read_text())
+    assert report["flip_test"] is True and report["frames"] == 8
+    # by hand: each frame with its camera's up through encode_flip_test, root-relative, scored
+    loaded = load_model(checkpoint)
+    frames = thin_frames(FrameDataset(build_synthetic_videos(loaded.config.data.synthetic, "test")), 8)
+    items = [frames[i] for i in range(len(frames))]
+    with torch.no_grad():
+        est = loaded.model.eval().encode_flip_test(torch.stack([x["image"] for x in items]),
+                                                   torch.stack([x["camera_up"] for x in items]))
+    pose = est.pose_cam_mm - est.pose_cam_mm[:, :1]
+    truth = torch.stack([x["pose3d"].float() for x in items])
+    assert abs(report["metrics"]["mpjpe"] - float(metrics.mpjpe(pose, truth - truth[:, :1]))) < 1e-3
+    status, _, _ = cli("evaluate", "--checkpoint", checkpoint, "--max-frames", 8, "--out", tmp_path / "plain.json")
+    assert status == 0 and json.loads((tmp_path / "plain.json").read_text())["flip_test"] is False

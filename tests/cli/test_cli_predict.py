@@ -39,6 +39,22 @@ def test_predict_image(cli, checkpoint, frames, tmp_path):
     _not_blank(iio.imread(tmp_path / "out" / "skeleton3d.png"))
 
 
+def test_predict_flip_test_of_a_mirrored_picture_is_the_mirrored_pose(cli, checkpoint, frames, tmp_path):
+    from partpose.geometry.skeleton import H36M17
+
+    iio.imwrite(tmp_path / "person.png", frames[3])
+    iio.imwrite(tmp_path / "mirror.png", np.ascontiguousarray(frames[3][:, ::-1]))
+    poses = {}
+    for name in ("person", "mirror"):
+        out = tmp_path / name
+        status, _, _ = cli("predict", tmp_path / f"{name}.png", "--checkpoint", checkpoint, "--out", out,
+                           "--flip-test", "--overlay", "none")
+        assert status == 0 and json.loads((out / "poses.json").read_text())["info"]["flip_test"] is True
+        poses[name] = np.load(out / "poses.npz")["pose_cam_mm"][0]
+    mirrored_back = poses["mirror"][list(H36M17.flip_permutation)] * np.array([-1.0, 1.0, 1.0])
+    np.testing.assert_allclose(mirrored_back, poses["person"], atol=0.05)
+
+
 def test_predict_folder_with_smoothing(cli, checkpoint, frames, tmp_path):
     folder = tmp_path / "frames"
     folder.mkdir()

@@ -1,7 +1,7 @@
 """``partpose evaluate``: score a checkpoint on a benchmark's test frames.
 
     partpose evaluate --checkpoint runs/default [--dataset synthetic] [--split test]
-                      [--root DIR] [--out FILE.json] [--max-frames N] [--smooth K]
+                      [--root DIR] [--out FILE.json] [--max-frames N] [--smooth K] [--flip-test]
 """
 
 from __future__ import annotations
@@ -40,6 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "1 = none, the per-frame protocol), as `partpose predict --smooth` does; needs every frame")
     parser.add_argument("--smooth-method", default="mean", choices=SMOOTHING_METHODS,
                         help="mean (centred moving average) or savgol (Savitzky-Golay, order 2)")
+    parser.add_argument("--flip-test", action="store_true",
+                        help="read every frame and its mirror image and average the two poses, both given one "
+                        "side (twice the compute; docs/usage.md)")
     parser.add_argument("--batch-size", type=int, default=64, help="frames per forward pass (default: 64)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     parser.add_argument("--threads", type=int, default=0,
@@ -75,10 +78,11 @@ def run(args: argparse.Namespace) -> int:
     root = args.root if args.root is not None else getattr(loaded.config.data, "root", None)
     videos = load_benchmark_videos(benchmark, loaded.config, args.split, root, loaded.resolution)
     report = evaluate_videos(loaded.model, videos, benchmark, args.max_frames, args.batch_size, loaded.device,
-                             smooth=args.smooth, smooth_method=args.smooth_method)
+                             smooth=args.smooth, smooth_method=args.smooth_method, flip_test=args.flip_test)
     report.update(split=args.split, checkpoint=str(loaded.path), step=loaded.step, clips=len(videos))
     step = f", step {loaded.step}" if loaded.step is not None else ""
     step += f"; poses smoothed over {args.smooth} frames ({args.smooth_method})" if args.smooth > 1 else ""
+    step += "; flip test" if args.flip_test else ""
     print(markdown_report(report, f"{dataset} {args.split}: {report['frames']} frames of {len(videos)} clips "
                                   f"({loaded.path}{step})"))
     out = args.out if args.out is not None else loaded.path.parent / f"evaluation_{dataset}_{args.split}.json"

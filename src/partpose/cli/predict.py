@@ -1,7 +1,7 @@
 """``partpose predict``: 3D poses of an image, a folder of images or a video.
 
     partpose predict INPUT --checkpoint C [--out DIR] [--box centre|full|x0,y0,side] [--smooth K]
-                     [--camera-pitch DEG]
+                     [--camera-pitch DEG] [--flip-test]
 """
 
 from __future__ import annotations
@@ -40,6 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--camera-pitch", type=float, default=None, metavar="DEG",
                         help="how far the camera looks down at the person, in degrees, for a model with a side "
                         "network (default: the pitch it was trained with, model.side_camera_elevation_deg)")
+    parser.add_argument("--flip-test", action="store_true",
+                        help="read every crop and its mirror image and average the two poses, both given one "
+                        "side (twice the compute)")
     parser.add_argument("--every", type=int, default=1, help="keep every N-th frame (default: 1)")
     parser.add_argument("--max-frames", type=int, default=None, help="keep at most N frames")
     parser.add_argument("--batch-size", type=int, default=64, help="crops per forward pass (default: 64)")
@@ -68,11 +71,12 @@ def run(args: argparse.Namespace) -> int:
                         "(model.side_network)")
     info = {"checkpoint": str(loaded.path), "step": loaded.step, "input": str(args.input), "box": args.box,
             "smooth": args.smooth, "smooth_method": args.smooth_method if args.smooth > 1 else None,
-            "resolution": loaded.resolution, "camera_pitch_deg": args.camera_pitch}
+            "resolution": loaded.resolution, "camera_pitch_deg": args.camera_pitch, "flip_test": args.flip_test}
     result = predict_path(loaded.model, args.input, args.out, box=box, smooth=args.smooth,
                           smooth_method=args.smooth_method, overlay=args.overlay, every=args.every,
                           max_frames=args.max_frames, batch_size=args.batch_size,
-                          progress=not args.no_progress, info=info, camera_pitch_deg=args.camera_pitch)
+                          progress=not args.no_progress, info=info, camera_pitch_deg=args.camera_pitch,
+                          flip_test=args.flip_test)
     n = len(result.crops)
     print(f"{n} frame{'s' if n != 1 else ''} of {args.input} ({result.crops.kind}) at "
           f"{loaded.resolution}x{loaded.resolution}; wrote:")

@@ -2,7 +2,9 @@
 
 Predictions are root-relative camera-frame poses in millimetres (``PoseEstimate.pose_cam_mm``),
 compared with the root-relative ground truth. The predicted segmentation of a frame is the
-decoder's segmentation of that frame's own appearance and pose (Î_{a_t}^{p_t}). With temporal
+decoder's segmentation of that frame's own appearance and pose (Î_{a_t}^{p_t}). With the flip
+test (``flip_test``, ``partpose evaluate --flip-test``) each frame is read together with its
+mirror (``PartPoseModel.encode_flip_test``). With temporal
 smoothing (:func:`smooth_within_videos`, ``partpose evaluate --smooth``) each video's poses are
 smoothed over its frames before scoring, as ``partpose predict --smooth`` smooths a video's.
 """
@@ -40,15 +42,17 @@ def thin_frames(frames, max_frames: int | None):
 
 @torch.no_grad()
 def predict_frames(model, frames, batch_size: int = 64, max_frames: int | None = None,
-                   device: torch.device | str = "cpu", with_segmentation: bool = True) -> Predictions:
-    """Predict every frame of a ``FrameDataset`` (evenly thinned to ``max_frames``)."""
+                   device: torch.device | str = "cpu", with_segmentation: bool = True,
+                   flip_test: bool = False) -> Predictions:
+    """Predict every frame of a ``FrameDataset`` (evenly thinned to ``max_frames``); with
+    ``flip_test``, each frame and its mirror (``PartPoseModel.encode_flip_test``)."""
     dataset = thin_frames(frames, max_frames)
     was_training = model.training
     model.eval()
     out: dict[str, list[np.ndarray]] = {k: [] for k in ("pose", "gt", "q", "seg", "gt_seg", "video")}
     for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):
         image = batch["image"].to(device)
-        est = model.encode_sided(image, batch["camera_up"].to(device))
+        est = model.encode_sided(image, batch["camera_up"].to(device), flip_test=flip_test)
         out["pose"].append(_root_relative(est.pose_cam_mm).float().cpu().numpy())
         out["gt"].append(_root_relative(batch["pose3d"].float()).numpy())
         out["q"].append(est.q.float().cpu().numpy())

@@ -155,21 +155,23 @@ def group_metrics(pred: Predictions, groups: Sequence[str]) -> dict[str, dict[st
 
 def evaluate_videos(model, videos: Sequence[Video], benchmark: Benchmark, max_frames: int | None = None,
                     batch_size: int = 64, device: torch.device | str = "cpu", smooth: int = 1,
-                    smooth_method: str = "mean") -> dict:
+                    smooth_method: str = "mean", flip_test: bool = False) -> dict:
     """Predict every frame (evenly thinned to ``max_frames``) and score it; with ``smooth`` > 1,
-    each video's poses smoothed over that many of its frames first (``smooth_within_videos``).
+    each video's poses smoothed over that many of its frames first (``smooth_within_videos``);
+    with ``flip_test``, each frame read together with its mirror (``predict_frames``).
 
     Returns:
         ``{"dataset", "frames", "metrics": score(...), "group_label", "per_group":
         group_metrics(...), "protocol": the protocol's dict (when the benchmark has one),
-        "smooth": {"window", "method"} (when smoothed)}``.
+        "smooth": {"window", "method"} (when smoothed), "flip_test": bool}``.
     Raises:
         UserError: smoothing asked for with thinned frames.
     """
     frames = FrameDataset(videos)
     if smooth > 1 and max_frames is not None and max_frames < len(frames):
         raise UserError("--smooth needs every frame of each video; drop --max-frames")
-    pred = predict_frames(model, frames, batch_size=batch_size, max_frames=max_frames, device=device)
+    pred = predict_frames(model, frames, batch_size=batch_size, max_frames=max_frames, device=device,
+                          flip_test=flip_test)
     pred = smooth_within_videos(pred, smooth, smooth_method)
     groups = [benchmark.group_of(videos[int(v)]) for v in pred.video_index]
     report = {
@@ -178,6 +180,7 @@ def evaluate_videos(model, videos: Sequence[Video], benchmark: Benchmark, max_fr
         "metrics": score(pred),
         "group_label": benchmark.group_label,
         "per_group": group_metrics(pred, groups),
+        "flip_test": bool(flip_test),
     }
     if benchmark.protocol is not None:
         report["protocol"] = benchmark.protocol(pred.pose_cam_mm, pred.gt_pose_cam_mm, groups)

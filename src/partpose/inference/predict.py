@@ -312,7 +312,7 @@ def _device_of(model: torch.nn.Module) -> torch.device:
 
 @torch.no_grad()
 def encode_crops(model: PartPoseModel, images: np.ndarray, batch_size: int = 64, progress: bool = False,
-                 camera_pitch_deg: float | None = None) -> PosePrediction:
+                 camera_pitch_deg: float | None = None, flip_test: bool = False) -> PosePrediction:
     """Run E + T_fk + T_c on crops in batches (and the side network, where the model has one).
 
     Args:
@@ -321,6 +321,7 @@ def encode_crops(model: PartPoseModel, images: np.ndarray, batch_size: int = 64,
         camera_pitch_deg: how far the camera looks down at the person (no roll), for the side
             network's upright twin (``PartPoseModel.turn_to_side``); ``None``: the model's
             ``side_camera_elevation_deg``.
+        flip_test: read each crop together with its mirror (``PartPoseModel.encode_flip_test``).
     Raises:
         ValueError: crops of another size than ``model.config.resolution``.
     """
@@ -335,7 +336,8 @@ def encode_crops(model: PartPoseModel, images: np.ndarray, batch_size: int = 64,
     parts: dict[str, list[np.ndarray]] = {k: [] for k in keys}
     starts = range(0, len(images), batch_size)
     for start in tqdm(starts, desc="predict", unit=" batches", disable=not progress or len(starts) < 2, leave=False):
-        est = model.encode_sided(images_to_tensor(images[start:start + batch_size], device), camera_up)
+        est = model.encode_sided(images_to_tensor(images[start:start + batch_size], device), camera_up,
+                                 flip_test=flip_test)
         for key in keys:
             parts[key].append(getattr(est, key).float().cpu().numpy())
     return PosePrediction(**{k: np.concatenate(v) for k, v in parts.items()})
@@ -450,18 +452,19 @@ class PredictResult:
 def predict_path(model: PartPoseModel, input_path: str | Path, out_dir: str | Path, box: str | np.ndarray = "centre",
                  smooth: int = 1, smooth_method: str = "mean", overlay: str = "auto", every: int = 1,
                  max_frames: int | None = None, batch_size: int = 64, tile: int = 192, progress: bool = True,
-                 info: dict | None = None, camera_pitch_deg: float | None = None) -> PredictResult:
+                 info: dict | None = None, camera_pitch_deg: float | None = None,
+                 flip_test: bool = False) -> PredictResult:
     """The ``partpose predict`` pipeline: read and crop, encode, smooth, segment, write files.
 
     Writes into ``out_dir``: ``poses.npz`` and ``poses.json`` (:func:`write_poses`), the overlay
     animation ``overlay.gif`` / ``overlay.mp4`` (``overlay="auto"``: MP4 for a video input, GIF
     otherwise; a single image gets ``overlay.png``), and ``skeleton3d.png`` (the first and the
-    middle frame, 2D and 3D). ``camera_pitch_deg``: see :func:`encode_crops`.
+    middle frame, 2D and 3D). ``camera_pitch_deg``, ``flip_test``: see :func:`encode_crops`.
     """
     if overlay not in OVERLAY_FORMATS:
         raise UserError(f"--overlay must be one of {', '.join(OVERLAY_FORMATS)}, got {overlay!r}")
     crops = read_crops(input_path, model.config.resolution, box, every, max_frames, progress)
-    pred = encode_crops(model, crops.images, batch_size, progress, camera_pitch_deg)
+    pred = encode_crops(model, crops.images, batch_size, progress, camera_pitch_deg, flip_test)
     if smooth > 1 and len(crops) > 1:
         pred = smooth_prediction(pred, smooth, smooth_method)
     out_dir = Path(out_dir)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 import torch
 from torch import nn
 
-from partpose.geometry import camera, facing, kinematics, puppet
+from partpose.geometry import camera, facing, kinematics, mirror, puppet
 from partpose.geometry.parts import NUM_PARTS
 from partpose.geometry.skeleton import H36M17, bone_lengths, default_bone_lengths
 from partpose.models.decoder import Decoder, DecoderConfig
@@ -193,12 +193,74 @@ class PartPoseModel(nn.Module):
         """
         return self.estimate(self.encoder(image))
 
-    def encode_sided(self, image: torch.Tensor, camera_up: torch.Tensor | None = None) -> PoseEstimate:
+    def encode_sided(
+        self, image: torch.Tensor, camera_up: torch.Tensor | None = None, flip_test: bool = False
+    ) -> PoseEstimate:
         """:meth:`encode`, each pose given the side the side network reads (:meth:`turn_to_side`);
         :meth:`encode` itself without a side network. What evaluation, prediction and export use.
-        ``camera_up``: see :meth:`turn_to_side`."""
+        ``camera_up``: see :meth:`turn_to_side`. ``flip_test``: :meth:`encode_flip_test` instead."""
+        if flip_test:
+            return self.encode_flip_test(image, camera_up)
         est = self.encode(image)
         return est if self.side is None else self.turn_to_side(est, self.side(image), camera_up)
+
+    def encode_flip_test(self, image: torch.Tensor, camera_up: torch.Tensor | None = None) -> PoseEstimate:
+        """The flip test: each image and its mirror read, the two poses averaged.
+
+        The mirror's pose is reflected back into the image's frame (``geometry.mirror``: camera
+        ``x`` negated, left and right relabelled). Before averaging, both readings take one
+        side, so that the mean is not a hedge between a pose and its twin: with a side network
+        the mean of its logits of the image and of the mirror (a mirror keeps the side a person
+        shows), without one the side the two poses' chests agree on (the sign of the mean of
+        their ``n_z / |n|``, ``geometry.facing.chest_normal``); each reading is turned to it by
+        :meth:`turn_to_side`, the mirror's under the mirrored ``camera_up``.
+
+        Args:
+            image: ``(B, 3, H, W)`` RGB in [0, 1].
+            camera_up: as :meth:`turn_to_side`, for ``image``.
+        Returns:
+            :class:`PoseEstimate` of the mean: ``pose_cam_mm`` the mean of the two root-relative
+            camera-frame poses (its bones a little shorter where the two readings disagree);
+            ``pose_canon_mm`` and ``cam_R_canon`` from ``kinematics.canonicalize`` of it;
+            ``scale`` the mean scale and ``offset`` the mean of the image's and the mirror's
+            reflected back; ``q`` and ``depth`` by :meth:`pose_for_prior` of these, so the
+            identities of :meth:`encode` hold; ``local_vectors`` and ``hip_angle`` by inverse
+            kinematics; ``appearance`` the image's own. Mirroring ``image`` (and ``camera_up``)
+            mirrors the result.
+        """
+        flipped = mirror.mirror_image(image)
+        flipped_up = None if camera_up is None else mirror.mirror_directions(camera_up)
+        est, est_flipped = self.encode(image), self.encode(flipped)
+        if self.side is not None:
+            front_logits = (self.side(image).float() + self.side(flipped).float()) / 2
+        else:
+            with torch.autocast(device_type=image.device.type, enabled=False):
+                facing_z = [nn.functional.normalize(facing.chest_normal(e.pose_cam_mm.float()), dim=-1)[:, 2]
+                            for e in (est, est_flipped)]
+                front_logits = -(facing_z[0] + facing_z[1]) / 2
+        est = self.turn_to_side(est, front_logits, camera_up)
+        est_flipped = self.turn_to_side(est_flipped, front_logits, flipped_up)
+        with torch.autocast(device_type=image.device.type, enabled=False):
+            poses = [e.pose_cam_mm.float() - e.pose_cam_mm[:, :1].float() for e in (est, est_flipped)]
+            pose_cam_mm = (poses[0] + mirror.mirror_joints(poses[1])) / 2
+            canonical, canon_R_cam = kinematics.canonicalize(pose_cam_mm)
+            cam_R_canon = canon_R_cam.transpose(1, 2)
+            scale = (est.scale.float() + est_flipped.scale.float()) / 2
+            offset = (est.offset.float() + mirror.mirror_directions(est_flipped.offset.float())) / 2
+            q, depth = self.pose_for_prior(canonical, cam_R_canon, scale, offset)
+            local_vectors, hip_angle = kinematics.inverse_kinematics(canonical)
+        return PoseEstimate(
+            pose_canon_mm=canonical,
+            cam_R_canon=cam_R_canon,
+            scale=scale,
+            offset=offset,
+            pose_cam_mm=pose_cam_mm,
+            q=q,
+            depth=depth,
+            appearance=est.appearance.float(),
+            local_vectors=local_vectors,
+            hip_angle=hip_angle,
+        )
 
     def turn_to_side(
         self, est: PoseEstimate, front_logits: torch.Tensor, camera_up: torch.Tensor | None = None

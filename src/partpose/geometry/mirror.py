@@ -1,0 +1,52 @@
+"""What a horizontal flip of the image does to what is read from it (the flip test).
+
+Convention:
+    Normalised image coordinates are those of ``affine_grid(..., align_corners=False)``: the
+    centre of pixel column ``i`` of ``W`` is at ``x = (2 i + 1) / W - 1``, so flipping the image
+    (column ``i`` to ``W - 1 - i``) maps ``x`` to ``-x``. The camera (``partpose.geometry.camera``)
+    is weak perspective along +z with x to the right, so the mirrored image is the picture of
+    the world reflected through the camera's ``x = 0`` plane: a camera-frame point ``(x, y, z)``
+    goes to ``(-x, y, z)``, a 2D joint ``(x, y)`` to ``(-x, y)``, an offset likewise. A
+    reflection turns a left hand into a right one, so the joints of the reflected body are
+    relabelled by ``skeleton.flip_permutation``: the mirrored picture shows a proper person, the
+    same pose with its sides exchanged. The direction of the chest (``facing.chest_normal``)
+    keeps its depth component: a person who faces the camera still does in the mirror.
+
+    Every function here is its own inverse.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from partpose.geometry.skeleton import H36M17, Skeleton
+from partpose.utils.checks import check_shape
+
+
+def mirror_image(image: torch.Tensor) -> torch.Tensor:
+    """``(B, C, H, W)`` -> ``(B, C, H, W)``: each image flipped left to right."""
+    check_shape(image, ("B", "C", "H", "W"), "image")
+    return image.flip(-1)
+
+
+def mirror_joints(joints: torch.Tensor, skeleton: Skeleton = H36M17) -> torch.Tensor:
+    """The joints of the mirrored person: ``x`` negated, left and right relabelled.
+
+    Args:
+        joints: ``(B, J, D)`` with ``D = 2`` (image points) or ``3`` (camera-frame points, any
+            unit; root-relative or not: the camera's ``x = 0`` plane is the mirror).
+    Returns:
+        ``(B, J, D)``.
+    """
+    check_shape(joints, ("B", skeleton.num_joints, "D"), "joints")
+    if joints.shape[-1] not in (2, 3):
+        raise ValueError(f"joints must have 2 or 3 coordinates, got {joints.shape[-1]}")
+    return mirror_directions(joints)[:, list(skeleton.flip_permutation)]
+
+
+def mirror_directions(vectors: torch.Tensor) -> torch.Tensor:
+    """Points or directions with no joint labels (an image offset ``(..., 2)``, the world's up
+    in camera coordinates ``(..., 3)``): ``x`` negated. NaN stays NaN."""
+    sign = torch.ones(vectors.shape[-1], dtype=vectors.dtype, device=vectors.device)
+    sign[0] = -1.0
+    return vectors * sign
