@@ -197,3 +197,64 @@ def test_frame_dataset_items():
     assert not bool(last["has_pose3d"]) and not bool(last["has_pose2d"]) and not bool(last["has_segmentation"])
     assert torch.all(last["segmentation"] == -1) and not last["foreground"].any()
     assert np.array_equal(item["camera_up"].numpy(), videos[0].camera_up[1]) and last["camera_up"].isnan().all()
+
+
+def test_mirror_pairs_flips_the_chosen_pairs_and_keeps_the_rest():
+    from partpose.data.pairs import mirror_pairs
+
+    batch = next(iter(DataLoader(PairDataset([make_video(8, size=16)], max_gap=3, labels="both"), batch_size=4)))
+    which = torch.tensor([True, False, True, False])
+    out = mirror_pairs(batch, which)
+    perm = [4, 5, 6, 1, 2, 3, 7, 8, 9, 10, 14, 15, 16, 11, 12, 13]  # H3.6M-17: hips, legs, arms exchanged
+    perm = [0] + perm
+    for i in range(4):
+        for key in ("image_s", "image_t", "background", "saliency_t"):
+            expected = batch[key][i].flip(-1) if which[i] else batch[key][i]
+            assert torch.equal(out[key][i], expected), key
+        pose = batch["pose3d_t"][i]
+        expected = torch.stack([pose[perm[j]] * torch.tensor([-1.0, 1.0, 1.0]) for j in range(17)]) if which[i] else pose
+        torch.testing.assert_close(out["pose3d_t"][i], expected)
+        assert torch.equal(out["travel_front"][i], batch["travel_front"][i], ) or torch.isnan(out["travel_front"][i])
+    assert batch["image_t"].data_ptr() != out["image_t"].data_ptr()  # the batch itself is left alone
+    with pytest.raises(ValueError, match="which"):
+        mirror_pairs(batch, torch.tensor([True]))
+
+
+def test_a_mirrored_rendered_pair_keeps_its_labels_on_its_pixels():
+    """The 2D label of each limb's middle lands on that limb's part label, in the rendered frame
+    and in its mirror: the joints and the parts are relabelled alike."""
+    from partpose.data.pairs import mirror_pairs
+    from partpose.data.synthetic import SyntheticConfig, build_synthetic_videos
+    from partpose.geometry.parts import PARTS
+
+    video = build_synthetic_videos(SyntheticConfig(resolution=64, frames_per_video=6), "train", indices=[0])[0]
+    batch = next(iter(DataLoader(PairDataset([video], max_gap=2, labels="both"), batch_size=8)))
+    mirrored = mirror_pairs(batch, torch.ones(len(batch["image_t"]), dtype=torch.bool))
+
+    def agreement(items):
+        hits, total = 0, 0
+        for label, part in enumerate(PARTS, start=1):
+            if len(part.anchors) != 2:
+                continue
+            a, b = part.anchor_indices()
+            middle = (items["pose2d_t"][:, a] + items["pose2d_t"][:, b]) / 2  # normalised, align_corners=False
+            px = ((middle + 1) * 64 / 2 - 0.5).round().long().clamp(0, 63)
+            found = items["segmentation_t"][torch.arange(len(px)), px[:, 1], px[:, 0]]
+            hits += int((found == label).sum())
+            total += len(px)
+        return hits / total
+
+    assert agreement(batch) > 0.6
+    assert agreement(mirrored) == pytest.approx(agreement(batch))
+    # with the parts left unrelabelled the mirror would put every limb's label on the other side
+    unrelabelled = dict(mirrored, segmentation_t=batch["segmentation_t"].flip(-1))
+    assert agreement(unrelabelled) < 0.5 * agreement(batch)
+
+
+def test_mirror_part_labels_by_hand():
+    from partpose.geometry.mirror import mirror_part_labels
+    from partpose.geometry.parts import PART_NAMES
+
+    label = {name: i + 1 for i, name in enumerate(PART_NAMES)}
+    row = torch.tensor([[0, label["head"], label["l_upper_arm"], label["r_lower_leg"], -1]])
+    assert mirror_part_labels(row).tolist() == [[-1, label["l_lower_leg"], label["r_upper_arm"], label["head"], 0]]

@@ -168,3 +168,18 @@ def test_label_lr_scale_reaches_the_labels_optimiser_in_weak(tiny_config):
     lrs = {name: [g["lr"] for g in s["param_groups"]] for name, s in state["optimizers"].items()}
     assert lrs.pop("pose2d") == pytest.approx([0.03]) and lrs.pop("pose3d") == pytest.approx([0.03])
     assert [lr for group in lrs.values() for lr in group] == pytest.approx([0.01] * sum(map(len, lrs.values())))
+
+
+def test_flip_augment_trains_on_mirrored_pairs_and_resumes_to_the_same_weights(tiny_config):
+    common = ("data.flip_augment=0.5", "objective.setting=supervised", "run.eval_every=0")
+    straight = train(tiny_config(*common, "run.steps=4", out="flip_straight"), resume=False)
+    train(tiny_config(*common, "run.steps=2", out="flip_stopped"), resume=False)
+    resumed = train(tiny_config(*common, "run.steps=4", out="flip_stopped"), resume=True)
+    a = ckpt.load(straight.out_dir / "checkpoints" / "last.pt")["model"]
+    b = ckpt.load(resumed.out_dir / "checkpoints" / "last.pt")["model"]
+    assert all(torch.allclose(v, b[k], atol=1e-6) for k, v in a.items())
+    plain = ckpt.load(train(tiny_config(common[1], common[2], "run.steps=4", out="flip_none"),
+                            resume=False).out_dir / "checkpoints" / "last.pt")["model"]
+    assert max(float((v - plain[k]).abs().max()) for k, v in a.items()) > 1e-7  # some pairs were mirrored
+    with pytest.raises(UserError, match="data.flip_augment"):
+        train(tiny_config("data.flip_augment=1.5", out="flip_bad"), resume=False)

@@ -20,6 +20,7 @@ from torch.utils.data import Dataset
 from partpose.data.saliency import SaliencyCache, background_residual_saliency
 from partpose.data.travel import travel_fronts
 from partpose.data.video import Video
+from partpose.geometry import mirror
 from partpose.geometry.skeleton import H36M17
 
 SALIENCY_SOURCES = ("motion", "static")
@@ -233,3 +234,36 @@ class FrameDataset(Dataset):
             "video_index": _scalar(v),
             "frame": _scalar(t),
         }
+
+
+def mirror_pairs(batch: dict[str, torch.Tensor], which: torch.Tensor) -> dict[str, torch.Tensor]:
+    """A batch of :class:`PairDataset` items with the pairs ``which`` mirrored left to right.
+
+    The mirror of a pair is the pair a mirror-image world would have filmed
+    (``partpose.geometry.mirror``): ``image_s``, ``image_t``, ``background`` and ``saliency_t``
+    flipped, ``segmentation_t`` flipped with its left and right parts exchanged, ``pose3d_t``
+    and ``pose2d_t`` with x negated and left and right joints exchanged (absent labels are
+    zeros, and stay zeros). The side a person shows (``travel_front``) and the other entries are
+    kept: a mirror shows the camera the same side.
+
+    Args:
+        batch: collated items (``B`` first), on any device.
+        which: ``(B,)`` bool.
+    Returns:
+        A new dict; ``batch`` is left as it is.
+    """
+    check = batch["image_t"]
+    if which.shape != (check.shape[0],):
+        raise ValueError(f"which must have shape ({check.shape[0]},), got {tuple(which.shape)}")
+    which = which.to(check.device)
+
+    def pick(mirrored: torch.Tensor, kept: torch.Tensor) -> torch.Tensor:
+        return torch.where(which.reshape(-1, *([1] * (kept.ndim - 1))), mirrored, kept)
+
+    out = dict(batch)
+    for key in ("image_s", "image_t", "background", "saliency_t"):
+        out[key] = pick(batch[key].flip(-1), batch[key])
+    out["segmentation_t"] = pick(mirror.mirror_part_labels(batch["segmentation_t"]), batch["segmentation_t"])
+    for key in ("pose3d_t", "pose2d_t"):
+        out[key] = pick(mirror.mirror_joints(batch[key]), batch[key])
+    return out

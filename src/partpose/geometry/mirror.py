@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import torch
 
+from partpose.geometry.parts import PART_FLIP_PERMUTATION
 from partpose.geometry.skeleton import H36M17, Skeleton
 from partpose.utils.checks import check_shape
 
@@ -50,3 +51,12 @@ def mirror_directions(vectors: torch.Tensor) -> torch.Tensor:
     sign = torch.ones(vectors.shape[-1], dtype=vectors.dtype, device=vectors.device)
     sign[0] = -1.0
     return vectors * sign
+
+
+def mirror_part_labels(labels: torch.Tensor) -> torch.Tensor:
+    """A part segmentation of the mirrored picture: ``(..., H, W)`` int labels (0 background,
+    ``l + 1`` part ``PARTS[l]``, negative: unknown) flipped left to right, each left part
+    relabelled as its right part and the other way round."""
+    lookup = torch.tensor([0, *(i + 1 for i in PART_FLIP_PERMUTATION)], dtype=labels.dtype, device=labels.device)
+    flipped = labels.flip(-1)
+    return torch.where(flipped > 0, lookup[flipped.clamp(0, len(lookup) - 1)], flipped)

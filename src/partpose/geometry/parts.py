@@ -41,3 +41,13 @@ PARTS: tuple[Part, ...] = (
 )
 NUM_PARTS = len(PARTS)
 PART_NAMES: tuple[str, ...] = tuple(p.name for p in PARTS)
+
+
+def _swap_sides(name: str) -> str:
+    return {"l_": "r_", "r_": "l_"}.get(name[:2], name[:2]) + name[2:]
+
+
+PART_FLIP_PERMUTATION: tuple[int, ...] = tuple(PART_NAMES.index(_swap_sides(name)) for name in PART_NAMES)
+"""The part of the mirrored body that each part becomes (left and right exchanged):
+``mirrored_maps = maps[:, PART_FLIP_PERMUTATION]``; for labels (background 0) see
+``partpose.geometry.mirror.mirror_part_labels``."""

@@ -33,6 +33,7 @@ class DataConfig:
     num_workers: int = 0  # DataLoader worker processes (0: load in the training process)
     prior_clips: Literal["prior", "non_test"] = "non_test"  # synthetic with synthetic.split=motions: DeepMimic clips of the prior (segments: the training parts of every clip)
     prior_mirror: bool = True  # add left/right mirrored copies of the prior's poses
+    flip_augment: float = 0.0  # share of training pairs mirrored left to right at each step (images, background, m_sal, labels; data.pairs.mirror_pairs)
     saliency: Literal["motion", "static"] = "motion"  # m_sal: background residual (static cameras) or OpenCV only
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
 
@@ -173,6 +174,8 @@ def validate(config: TrainConfig) -> None:
         raise UserError(f"objective.travel_min_rate must be > 0, got {config.objective.travel_min_rate}")
     if config.data.max_gap < 1:
         raise UserError("data.max_gap must be >= 1")
+    if not 0.0 <= config.data.flip_augment <= 1.0:
+        raise UserError(f"data.flip_augment must be within 0..1, got {config.data.flip_augment}")
     if config.optim.lr <= 0:
         raise UserError("optim.lr must be > 0")
     if not (math.isfinite(config.optim.label_lr_scale) and config.optim.label_lr_scale > 0):

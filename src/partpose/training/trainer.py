@@ -31,6 +31,7 @@ from lightning_fabric import Fabric
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from partpose.data.pairs import mirror_pairs
 from partpose.errors import UserError
 from partpose.evaluation.evaluate import predict_frames, score
 from partpose.models.partpose_model import PartPoseModel
@@ -235,6 +236,10 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
     last_log_time, last_log_step = time.perf_counter(), start_step
     for step, batch in zip(range(start_step, run.steps), loader):
         batch = fabric.to_device(batch)
+        if config.data.flip_augment > 0:  # which pairs are mirrored: drawn per step, so a resumed run mirrors the same
+            flips = step_generator(run.seed, step, fabric.global_rank, stream=3)
+            which = torch.rand(batch["image_t"].shape[0], generator=flips) < config.data.flip_augment
+            batch = mirror_pairs(batch, which)
         generator = step_generator(run.seed, step, fabric.global_rank, stream=2)
         prior_z, up_z = data.prior.sample(run.batch_size, generator, with_up=True)
         prior_z = prior_z.to(device=fabric.device)  # up_z stays with the generator: the views are drawn there
