@@ -26,6 +26,19 @@ def test_export_matches_eager(cli, checkpoint, tmp_path):
     assert (pose_cam_mm[0] - pose_cam_mm[1]).abs().max() > 0
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated")
+def test_export_of_the_flip_test(cli, checkpoint, tmp_path):
+    out = tmp_path / "flip.pt"
+    status, stdout, _ = cli("export", "--checkpoint", checkpoint, "--out", out, "--flip-test", "--check")
+    assert status == 0 and "flip test" in stdout and "check: passed" in stdout
+    model = load_model(checkpoint).model
+    image = torch.rand(3, 3, 32, 32, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        expected = model.encode_flip_test(image).pose_cam_mm
+        pose_cam_mm, _, _ = torch.jit.load(str(out))(image)
+    assert (pose_cam_mm - expected).abs().max() < 1e-3
+
+
 def test_export_bad_inputs(cli, assert_one_line_error, checkpoint, tmp_path):
     torch.save([1, 2, 3], tmp_path / "list.pt")
     assert_one_line_error(cli("export", "--checkpoint", tmp_path / "list.pt", "--out", tmp_path / "m.pt"), "list.pt")

@@ -63,6 +63,24 @@ def test_export_of_a_model_with_a_side_network_turns_its_poses(model_factory, im
     assert torch.equal(turned, front if float(model.side.head.bias.detach()) < 0 else ~front) and int(turned.sum()) > 0
 
 
+@pytest.mark.parametrize("side_network", [False, True])
+def test_export_of_the_flip_test(model_factory, images, tmp_path, side_network):
+    extra = ("model.side_network=true", "objective.side_weight=1", "model.side_camera_elevation_deg=10")
+    _, model = model_factory(*(extra if side_network else ()))
+    path = export_pose_path(model, tmp_path / "flip.pt", flip_test=True)
+    exported, info = load_exported(path)
+    assert info["flip_test"] is True
+    for batch in (1, 5):
+        with torch.no_grad():
+            est = model.encode_flip_test(images[:batch])
+            pose_cam_mm, q, depth = exported(images[:batch])
+        assert (pose_cam_mm - est.pose_cam_mm).abs().max() < 1e-3
+        assert (q - est.q).abs().max() < 1e-4 and (depth - est.depth).abs().max() < 1e-5
+    assert max_export_difference(model, exported, flip_test=True)["max"] < 1e-3
+    assert max_export_difference(model, exported)["pose_cam_mm"] > 1e-3  # not the plain pose path
+    assert load_exported(export_pose_path(model, tmp_path / "plain.pt"))[1]["flip_test"] is False
+
+
 def test_max_export_difference_detects_a_different_model(model_factory, tiny):
     _, model = tiny
     _, other = model_factory(seed=1)

@@ -1,6 +1,6 @@
 """``partpose export``: the pose path (E + T_fk + T_c) as a stand-alone TorchScript file.
 
-    partpose export --checkpoint C --out model.pt [--format torchscript] [--check]
+    partpose export --checkpoint C --out model.pt [--format torchscript] [--check] [--flip-test]
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--format", default="torchscript", choices=EXPORT_FORMATS,
                         help="export format (default: torchscript)")
     parser.add_argument("--device", default="cpu", help="device the exported file runs on (default: cpu)")
+    parser.add_argument("--flip-test", action="store_true",
+                        help="export the flip test: every image read with its mirror, the two poses averaged "
+                        "(as partpose evaluate --flip-test)")
     parser.add_argument("--check", action="store_true",
                         help="fail (exit status 1) when the exported model differs from the eager one by more "
                         "than --tolerance")
@@ -44,12 +47,12 @@ def run(args: argparse.Namespace) -> int:
     if not args.tolerance > 0:
         raise UserError(f"--tolerance must be > 0, got {args.tolerance}")
     loaded = load_model(args.checkpoint, args.device)
-    path = export_pose_path(loaded.model, args.out, args.format, loaded.device)
+    path = export_pose_path(loaded.model, args.out, args.format, loaded.device, flip_test=args.flip_test)
     exported, info = load_exported(path, loaded.device)
-    difference = max_export_difference(loaded.model, exported)
+    difference = max_export_difference(loaded.model, exported, flip_test=args.flip_test)
     size = path.stat().st_size / 1e6
     print(f"wrote {path} ({args.format}, {size:.1f} MB): image (B, 3, {info['resolution']}, {info['resolution']}) "
-          f"-> pose_cam_mm (B, 17, 3) mm, q (B, 17, 2), depth (B, 17) m")
+          f"-> pose_cam_mm (B, 17, 3) mm, q (B, 17, 2), depth (B, 17) m" + ("; flip test" if args.flip_test else ""))
     print("max |exported - eager| on random images: "
           + ", ".join(f"{k} {v:.2e}" for k, v in difference.items() if k != "max"))
     if args.check:

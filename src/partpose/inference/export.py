@@ -2,7 +2,8 @@
 
 The exported module takes ``image (B, 3, S, S)`` float RGB in [0, 1] (``S`` the model
 resolution, any batch size) and returns the tuple ``(pose_cam_mm (B, 17, 3), q (B, 17, 2),
-depth (B, 17))`` of ``PartPoseModel.encode`` (units and frames of docs/architecture.md). It runs
+depth (B, 17))`` of ``PartPoseModel.encode_sided`` (units and frames of docs/architecture.md;
+with ``flip_test``, of ``PartPoseModel.encode_flip_test``: each image read with its mirror). It runs
 without partpose installed: ``torch.jit.load(path)``. The file also carries ``partpose.json``
 (resolution, joint names, outputs, units), read with :func:`load_exported`.
 
@@ -37,34 +38,38 @@ class PosePath(nn.Module):
 
     It holds the model's encoder, side network (if any) and bone-length buffer only (the decoder
     is not part of the pose path, nor of an exported file) and runs the model's own
-    ``encode_sided`` code on them, so the exported computation is the eager one.
+    ``encode_sided`` code on them (with ``flip_test``, ``encode_flip_test``), so the exported
+    computation is the eager one.
     """
 
-    def __init__(self, model: PartPoseModel):
+    def __init__(self, model: PartPoseModel, flip_test: bool = False):
         super().__init__()
         self.config = model.config
         self.encoder = model.encoder
         self.side = model.side
+        self.flip_test = flip_test
         self.register_buffer("bone_lengths_mm", model.bone_lengths_mm)
 
     pose_for_prior = PartPoseModel.pose_for_prior
     estimate = PartPoseModel.estimate
+    encode = PartPoseModel.encode
     turn_to_side = PartPoseModel.turn_to_side
+    encode_sided = PartPoseModel.encode_sided
+    encode_flip_test = PartPoseModel.encode_flip_test
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        est = self.estimate(self.encoder(image))
-        if self.side is not None:
-            est = self.turn_to_side(est, self.side(image))
+        est = self.encode_sided(image, flip_test=self.flip_test)
         return est.pose_cam_mm, est.q, est.depth
 
 
-def metadata(model: PartPoseModel) -> dict:
+def metadata(model: PartPoseModel, flip_test: bool = False) -> dict:
     """What the exported file says about itself."""
     r = int(model.config.resolution)
     return {
         "format": METADATA_FORMAT,
         "version": 1,
         "resolution": r,
+        "flip_test": bool(flip_test),
         "input": f"image (B, 3, {r}, {r}) float32 RGB in [0, 1]",
         "outputs": list(OUTPUTS),
         "joint_names": list(H36M17.names),
@@ -75,7 +80,7 @@ def metadata(model: PartPoseModel) -> dict:
 
 
 def trace_pose_path(model: PartPoseModel, example_batch: int = 2,
-                    device: torch.device | str | None = None) -> torch.jit.ScriptModule:
+                    device: torch.device | str | None = None, flip_test: bool = False) -> torch.jit.ScriptModule:
     """Trace the pose path of ``model`` (put in eval mode) on random images of ``example_batch``.
 
     The trace keeps the batch dimension symbolic, so the module accepts any batch size.
@@ -90,13 +95,13 @@ def trace_pose_path(model: PartPoseModel, example_batch: int = 2,
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
         with torch.no_grad():
-            traced = torch.jit.trace(PosePath(model).eval(), example, check_trace=False)
+            traced = torch.jit.trace(PosePath(model, flip_test).eval(), example, check_trace=False)
     return traced
 
 
 def export_pose_path(model: PartPoseModel, path: str | Path, fmt: str = "torchscript",
-                     device: torch.device | str | None = None) -> Path:
-    """Write the traced pose path with its metadata to ``path``.
+                     device: torch.device | str | None = None, flip_test: bool = False) -> Path:
+    """Write the traced pose path (with ``flip_test``, the flip test's) with its metadata to ``path``.
 
     Raises:
         UserError: an unknown format or a file that cannot be written.
@@ -104,12 +109,12 @@ def export_pose_path(model: PartPoseModel, path: str | Path, fmt: str = "torchsc
     if fmt not in EXPORT_FORMATS:
         raise UserError(f"unknown export format {fmt!r}; known formats: {', '.join(EXPORT_FORMATS)}")
     path = Path(path)
-    traced = trace_pose_path(model, device=device)
+    traced = trace_pose_path(model, device=device, flip_test=flip_test)
     ensure_folder(path.parent)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            torch.jit.save(traced, str(path), _extra_files={METADATA_FILE: json.dumps(metadata(model))})
+            torch.jit.save(traced, str(path), _extra_files={METADATA_FILE: json.dumps(metadata(model, flip_test))})
     except (OSError, RuntimeError) as error:
         raise UserError(f"cannot write {path} ({_first_line(error)})") from None
     return path
@@ -142,8 +147,9 @@ def load_exported(path: str | Path, map_location: str | torch.device = "cpu") ->
 
 @torch.no_grad()
 def max_export_difference(model: PartPoseModel, exported: torch.jit.ScriptModule, batch_sizes: tuple[int, ...] = (1, 5),
-                          seed: int = 0) -> dict[str, float]:
-    """Largest ``|exported − eager|`` of each output on random images of each batch size.
+                          seed: int = 0, flip_test: bool = False) -> dict[str, float]:
+    """Largest ``|exported − eager|`` of each output on random images of each batch size
+    (``flip_test``: the eager flip test's).
 
     Returns:
         ``{"pose_cam_mm": mm, "q": normalised units, "depth": metres, "max": the largest}``.
@@ -155,7 +161,7 @@ def max_export_difference(model: PartPoseModel, exported: torch.jit.ScriptModule
     worst = dict.fromkeys(OUTPUTS, 0.0)
     for b in batch_sizes:
         image = torch.rand(b, 3, r, r, generator=generator).to(device)
-        eager = PosePath(model)(image)
+        eager = PosePath(model, flip_test)(image)
         traced = exported(image)
         for name, e, t in zip(OUTPUTS, eager, traced):
             worst[name] = max(worst[name], float((e.float() - t.float()).abs().max()))
