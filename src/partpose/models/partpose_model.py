@@ -243,24 +243,25 @@ class PartPoseModel(nn.Module):
         with torch.autocast(device_type=image.device.type, enabled=False):
             poses = [e.pose_cam_mm.float() - e.pose_cam_mm[:, :1].float() for e in (est, est_flipped)]
             pose_cam_mm = (poses[0] + mirror.mirror_joints(poses[1])) / 2
-            canonical, canon_R_cam = kinematics.canonicalize(pose_cam_mm)
-            cam_R_canon = canon_R_cam.transpose(1, 2)
             scale = (est.scale.float() + est_flipped.scale.float()) / 2
             offset = (est.offset.float() + mirror.mirror_directions(est_flipped.offset.float())) / 2
+            return self.estimate_from_camera_pose(pose_cam_mm, scale, offset, est.appearance.float())
+
+    def estimate_from_camera_pose(
+        self, pose_cam_mm: torch.Tensor, scale: torch.Tensor, offset: torch.Tensor, appearance: torch.Tensor
+    ) -> PoseEstimate:
+        """The :class:`PoseEstimate` of a root-relative camera-frame pose ``(B, 17, 3)`` (mm,
+        float32) under a camera ``scale (B,)``, ``offset (B, 2)``: ``pose_canon_mm`` and
+        ``cam_R_canon`` from ``kinematics.canonicalize``, ``q`` and ``depth`` by
+        :meth:`pose_for_prior`, ``local_vectors`` and ``hip_angle`` by inverse kinematics."""
+        with torch.autocast(device_type=pose_cam_mm.device.type, enabled=False):
+            canonical, canon_R_cam = kinematics.canonicalize(pose_cam_mm)
+            cam_R_canon = canon_R_cam.transpose(1, 2)
             q, depth = self.pose_for_prior(canonical, cam_R_canon, scale, offset)
             local_vectors, hip_angle = kinematics.inverse_kinematics(canonical)
-        return PoseEstimate(
-            pose_canon_mm=canonical,
-            cam_R_canon=cam_R_canon,
-            scale=scale,
-            offset=offset,
-            pose_cam_mm=pose_cam_mm,
-            q=q,
-            depth=depth,
-            appearance=est.appearance.float(),
-            local_vectors=local_vectors,
-            hip_angle=hip_angle,
-        )
+        return PoseEstimate(pose_canon_mm=canonical, cam_R_canon=cam_R_canon, scale=scale, offset=offset,
+                            pose_cam_mm=pose_cam_mm, q=q, depth=depth, appearance=appearance,
+                            local_vectors=local_vectors, hip_angle=hip_angle)
 
     def turn_to_side(
         self, est: PoseEstimate, front_logits: torch.Tensor, camera_up: torch.Tensor | None = None
@@ -281,24 +282,14 @@ class PartPoseModel(nn.Module):
                 given = camera_up.to(pose).expand_as(rows)
                 up = torch.where(given.isfinite().all(dim=1, keepdim=True), given, up)
             twin = facing.upright_twin_pose(pose, up)
-            canonical, canon_R_cam = kinematics.canonicalize(twin)
-            cam_R_canon = canon_R_cam.transpose(1, 2)
-            q, depth = self.pose_for_prior(canonical, cam_R_canon, est.scale.float(), est.offset.float())
-            local_vectors, hip_angle = kinematics.inverse_kinematics(canonical)
+            turned = self.estimate_from_camera_pose(twin, est.scale.float(), est.offset.float(), est.appearance)
 
-        def pick(turned: torch.Tensor, kept: torch.Tensor) -> torch.Tensor:
-            return torch.where(turn.reshape(-1, *([1] * (kept.ndim - 1))), turned.to(kept.dtype), kept)
+        def pick(name: str) -> torch.Tensor:
+            kept = getattr(est, name)
+            return torch.where(turn.reshape(-1, *([1] * (kept.ndim - 1))), getattr(turned, name).to(kept.dtype), kept)
 
-        return replace(
-            est,
-            pose_canon_mm=pick(canonical, est.pose_canon_mm),
-            cam_R_canon=pick(cam_R_canon, est.cam_R_canon),
-            pose_cam_mm=pick(twin, est.pose_cam_mm),
-            q=pick(q, est.q),
-            depth=pick(depth, est.depth),
-            local_vectors=pick(local_vectors, est.local_vectors),
-            hip_angle=pick(hip_angle, est.hip_angle),
-        )
+        fields = ("pose_canon_mm", "cam_R_canon", "pose_cam_mm", "q", "depth", "local_vectors", "hip_angle")
+        return replace(est, **{name: pick(name) for name in fields})
 
     def estimate(self, out: EncoderOutput) -> PoseEstimate:
         """T_fk and T_c of the encoder's outputs (the conventions of :meth:`encode`, which is
