@@ -454,6 +454,8 @@ def target_lines(grouped: dict[str, list[dict]]) -> list[str]:
         # our row with the side network: the first target, and whether the side network adds to the row
         ("(ours + a side network) ≤ 0.6 × mean-pose baseline", "ours_side", "mean_pose", 0.6),
         ("(ours + a side network) < ours", "ours_side", "unsup_sil_rot_own_trunk", 1.0),
+        ("(ours + a side network + mirrored pairs) ≤ 0.6 × mean-pose baseline", "ours_side_flip", "mean_pose", 0.6),
+        ("(ours + a side network + mirrored pairs) < ours + a side network", "ours_side_flip", "ours_side", 1.0),
         ("unsup < w/o adaptation", "unsup", "no_adaptation", 1.0),
         ("unsup < w/o T_fk∘T_c", "unsup", "no_fk_camera", 1.0),
     ]
