@@ -76,3 +76,11 @@ def test_bad_joints_are_refused():
         mirror_joints(torch.zeros(1, H36M17.num_joints, 4))
     with pytest.raises(ValueError):
         mirror_joints(torch.zeros(1, 5, 3))
+
+
+def test_the_reflection_through_the_image_plane_is_the_depth_twin():
+    pose = _random_pose()
+    twin = mirror_joints(pose, axis=2)
+    torch.testing.assert_close(twin[:, list(H36M17.flip_permutation), 2], -pose[..., 2])
+    torch.testing.assert_close(twin[:, list(H36M17.flip_permutation), :2], pose[..., :2])
+    assert torch.equal(mirror_joints(twin, axis=2), pose)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import torch
 
+from partpose.geometry.mirror import mirror_joints
 from partpose.geometry.parts import PART_NAMES
 from partpose.geometry.skeleton import H36M17, Skeleton
 from partpose.utils.checks import check_shape
@@ -65,8 +66,7 @@ def depth_twin_pose(pose_cam: torch.Tensor, skeleton: Skeleton = H36M17) -> torc
     """The depth twin of a root-relative camera-frame pose: ``z`` negated, left and right
     exchanged. ``(B, J, 3)`` -> ``(B, J, 3)``, any unit."""
     check_shape(pose_cam, ("B", skeleton.num_joints, 3), "pose_cam")
-    mirror = pose_cam.new_tensor([1.0, 1.0, -1.0])
-    return (pose_cam * mirror)[:, list(skeleton.flip_permutation)]
+    return mirror_joints(pose_cam, skeleton, axis=2)
 
 
 def upright_twin_pose(pose_cam: torch.Tensor, up_cam: torch.Tensor, skeleton: Skeleton = H36M17) -> torch.Tensor:

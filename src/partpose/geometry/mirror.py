@@ -30,26 +30,28 @@ def mirror_image(image: torch.Tensor) -> torch.Tensor:
     return image.flip(-1)
 
 
-def mirror_joints(joints: torch.Tensor, skeleton: Skeleton = H36M17) -> torch.Tensor:
+def mirror_joints(joints: torch.Tensor, skeleton: Skeleton = H36M17, axis: int = 0) -> torch.Tensor:
     """The joints of the mirrored person: ``x`` negated, left and right relabelled.
 
     Args:
         joints: ``(B, J, D)`` with ``D = 2`` (image points) or ``3`` (camera-frame points, any
             unit; root-relative or not: the camera's ``x = 0`` plane is the mirror).
+        axis: the coordinate negated; ``2`` reflects a root-relative pose through the image
+            plane instead (``facing.depth_twin_pose``).
     Returns:
         ``(B, J, D)``.
     """
     check_shape(joints, ("B", skeleton.num_joints, "D"), "joints")
     if joints.shape[-1] not in (2, 3):
         raise ValueError(f"joints must have 2 or 3 coordinates, got {joints.shape[-1]}")
-    return mirror_directions(joints)[:, list(skeleton.flip_permutation)]
+    return mirror_directions(joints, axis)[:, list(skeleton.flip_permutation)]
 
 
-def mirror_directions(vectors: torch.Tensor) -> torch.Tensor:
+def mirror_directions(vectors: torch.Tensor, axis: int = 0) -> torch.Tensor:
     """Points or directions with no joint labels (an image offset ``(..., 2)``, the world's up
-    in camera coordinates ``(..., 3)``): ``x`` negated. NaN stays NaN."""
+    in camera coordinates ``(..., 3)``): ``x`` (the coordinate ``axis``) negated. NaN stays NaN."""
     sign = torch.ones(vectors.shape[-1], dtype=vectors.dtype, device=vectors.device)
-    sign[0] = -1.0
+    sign[axis] = -1.0
     return vectors * sign
 
 

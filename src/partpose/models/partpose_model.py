@@ -228,24 +228,26 @@ class PartPoseModel(nn.Module):
             kinematics; ``appearance`` the image's own. Mirroring ``image`` (and ``camera_up``)
             mirrors the result.
         """
-        flipped = mirror.mirror_image(image)
-        flipped_up = None if camera_up is None else mirror.mirror_directions(camera_up)
-        est, est_flipped = self.encode(image), self.encode(flipped)
-        if self.side is not None:
-            front_logits = (self.side(image).float() + self.side(flipped).float()) / 2
-        else:
-            with torch.autocast(device_type=image.device.type, enabled=False):
-                facing_z = [nn.functional.normalize(facing.chest_normal(e.pose_cam_mm.float()), dim=-1)[:, 2]
-                            for e in (est, est_flipped)]
-                front_logits = -(facing_z[0] + facing_z[1]) / 2
-        est = self.turn_to_side(est, front_logits, camera_up)
-        est_flipped = self.turn_to_side(est_flipped, front_logits, flipped_up)
+        both = torch.cat((image, mirror.mirror_image(image)))  # one pass: the images, then their mirrors
+        if camera_up is not None:
+            up = camera_up.expand(image.shape[0], 3)
+            camera_up = torch.cat((up, mirror.mirror_directions(up)))
+        est = self.encode(both)
         with torch.autocast(device_type=image.device.type, enabled=False):
-            poses = [e.pose_cam_mm.float() - e.pose_cam_mm[:, :1].float() for e in (est, est_flipped)]
-            pose_cam_mm = (poses[0] + mirror.mirror_joints(poses[1])) / 2
-            scale = (est.scale.float() + est_flipped.scale.float()) / 2
-            offset = (est.offset.float() + mirror.mirror_directions(est_flipped.offset.float())) / 2
-            return self.estimate_from_camera_pose(pose_cam_mm, scale, offset, est.appearance.float())
+            if self.side is not None:
+                logits = self.side(both).float()
+            else:  # n_z / |n| < 0: the chest faces the camera
+                logits = -nn.functional.normalize(facing.chest_normal(est.pose_cam_mm.float()), dim=-1)[:, 2]
+            plain, mirrored = logits.chunk(2)
+            est = self.turn_to_side(est, ((plain + mirrored) / 2).repeat(2), camera_up)
+            pose = est.pose_cam_mm.float()
+            pose, pose_mirrored = (pose - pose[:, :1]).chunk(2)
+            scale, scale_mirrored = est.scale.float().chunk(2)
+            offset, offset_mirrored = est.offset.float().chunk(2)
+            return self.estimate_from_camera_pose((pose + mirror.mirror_joints(pose_mirrored)) / 2,
+                                                  (scale + scale_mirrored) / 2,
+                                                  (offset + mirror.mirror_directions(offset_mirrored)) / 2,
+                                                  est.appearance.float().chunk(2)[0])
 
     def estimate_from_camera_pose(
         self, pose_cam_mm: torch.Tensor, scale: torch.Tensor, offset: torch.Tensor, appearance: torch.Tensor
