@@ -196,8 +196,26 @@ def commit() -> str:
         return "unknown"
 
 
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux, else ``platform.processor()``), or ``cpu``."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "cpu"
+
+
 def machine() -> str:
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"{platform.processor() or 'cpu'}"
+    """Where a row ran. On a CPU this names the vector instructions PyTorch's kernels use
+    (``torch.backends.cpu.get_cpu_capability()``): the same seed takes another path on a CPU
+    with others (set ``ATEN_CPU_CAPABILITY`` to retrace one; docs/learning.md, "Reproducing a
+    row")."""
+    if torch.cuda.is_available():
+        device = torch.cuda.get_device_name(0)
+    else:
+        device = f"{cpu_model()} ({torch.backends.cpu.get_cpu_capability()})"
     return f"{platform.node()} | {device} | {torch.get_num_threads()} threads | torch {torch.__version__}"
 
 

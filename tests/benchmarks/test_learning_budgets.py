@@ -216,3 +216,10 @@ def test_the_commit_says_when_the_checkout_has_changes(tmp_path, monkeypatch):
     assert learning.commit() == clean + "-dirty"
     monkeypatch.setattr(learning, "ROOT", tmp_path / "missing")
     assert learning.commit() == "unknown"
+
+
+def test_the_machine_names_the_cpu_kernels_a_row_ran_with(monkeypatch):
+    monkeypatch.setattr(learning.torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(learning.torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
+    monkeypatch.setattr(learning, "cpu_model", lambda: "Some CPU")
+    assert "| Some CPU (AVX2) |" in learning.machine()
