@@ -41,6 +41,7 @@ def test_evaluate_per_action_table(cli, checkpoint, tmp_path):
 def test_evaluate_smoothed_within_each_video(cli, assert_one_line_error, checkpoint, tmp_path):
     from partpose.data.pairs import FrameDataset
     from partpose.evaluation.evaluate import predict_frames, score
+    from partpose.geometry.view_smoothing import smooth_view
     from partpose.utils.smoothing import smooth_sequence
 
     out = tmp_path / "smoothed.json"
@@ -58,6 +59,17 @@ def test_evaluate_smoothed_within_each_video(cli, assert_one_line_error, checkpo
         pred.pose_cam_mm[part] = smooth_sequence(pred.pose_cam_mm[part], 3)
         start += video.num_frames
     assert abs(report["metrics"]["mpjpe"] - score(pred)["mpjpe"]) < 1e-3
+    status, _, _ = cli("evaluate", "--checkpoint", checkpoint, "--smooth", 3, "--smooth-method", "view", "--out", out)
+    view = json.loads(out.read_text())
+    assert status == 0 and view["smooth"] == {"window": 3, "method": "view"}
+    pred = predict_frames(loaded.model, FrameDataset(videos), with_segmentation=False)
+    start = 0
+    for video in videos:  # by hand again: each video's view alone
+        part = slice(start, start + video.num_frames)
+        pred.pose_cam_mm[part] = smooth_view(pred.pose_cam_mm[part], 3)
+        start += video.num_frames
+    assert abs(view["metrics"]["mpjpe"] - score(pred)["mpjpe"]) < 1e-3
+    assert abs(view["metrics"]["pa_mpjpe"] - score(pred)["pa_mpjpe"]) < 1e-3
     assert_one_line_error(cli("evaluate", "--checkpoint", checkpoint, "--smooth", 4), "--smooth")
     assert_one_line_error(cli("evaluate", "--checkpoint", checkpoint, "--smooth", 3, "--max-frames", 8), "--max-frames")
 

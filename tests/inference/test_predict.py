@@ -9,6 +9,7 @@ import torch
 
 from partpose.errors import UserError
 from partpose.geometry import facing
+from partpose.geometry.view_smoothing import smooth_view
 from partpose.inference.predict import (
     encode_crops,
     frame_box,
@@ -127,6 +128,11 @@ def test_smooth_prediction_keeps_the_raw_values(tiny, images):
     np.testing.assert_allclose(smooth.q[2], pred.q[1:4].mean(0), atol=1e-6)
     np.testing.assert_array_equal(smooth.cam_R_canon, pred.cam_R_canon)
     assert smooth_prediction(pred, 1) is pred
+    view = smooth_prediction(pred, 3, "view")  # the 3D pose's view alone; the 2D reading stays
+    np.testing.assert_allclose(view.pose_cam_mm, smooth_view(pred.pose_cam_mm, 3), atol=1e-3)
+    np.testing.assert_array_equal(view.q, pred.q)
+    np.testing.assert_array_equal(view.depth, pred.depth)
+    np.testing.assert_array_equal(view.raw["pose_cam_mm"], pred.pose_cam_mm)
 
 
 def test_write_poses_and_overlay(tiny, images, tmp_path):

@@ -183,3 +183,31 @@ def test_flip_augment_trains_on_mirrored_pairs_and_resumes_to_the_same_weights(t
     assert max(float((v - plain[k]).abs().max()) for k, v in a.items()) > 1e-7  # some pairs were mirrored
     with pytest.raises(UserError, match="data.flip_augment"):
         train(tiny_config("data.flip_augment=1.5", out="flip_bad"), resume=False)
+
+
+def test_ema_averages_the_raw_weights_of_each_step_and_resumes_to_the_same_average(tiny_config):
+    decay = 0.8
+    common = ("optim.ema_decay=0.8", "objective.setting=supervised", "run.eval_every=0", "run.checkpoint_every=1")
+    train(tiny_config(*common, "run.steps=1", out="ema"), resume=False)
+    first = ckpt.load(tiny_config(out="ema").run.out_dir + "/checkpoints/last.pt")
+    result = train(tiny_config(*common, "run.steps=2", out="ema"), resume=True)
+    second = ckpt.load(result.out_dir / "checkpoints" / "last.pt")
+    assert first["ema_updates"] == 1 and second["ema_updates"] == 2
+    w1, w2 = first["training_model"], second["training_model"]
+    for key, value in first["model"].items():  # the first update copies the weights
+        assert torch.equal(value, w1[key]), key
+    moved = 0
+    for key, average in second["model"].items():
+        if not average.is_floating_point():
+            continue
+        expected = decay * w1[key] + (1 - decay) * w2[key]  # worked out by hand: two updates
+        assert torch.allclose(average, expected, atol=1e-6), key
+        moved += int(not torch.equal(w1[key], w2[key]))
+    assert moved > 0  # the raw weights did change between the steps
+    straight = train(tiny_config(*common, "run.steps=2", out="ema_straight"), resume=False)
+    direct = ckpt.load(straight.out_dir / "checkpoints" / "last.pt")["model"]
+    assert all(torch.allclose(v, direct[k], atol=1e-6) for k, v in second["model"].items())
+    lines = [json.loads(line) for line in (straight.out_dir / "metrics.jsonl").read_text().splitlines()]
+    assert "mpjpe_training_weights" in lines[-1] and "mpjpe" in lines[-1]
+    with pytest.raises(UserError, match="optim.ema_decay"):
+        train(tiny_config("optim.ema_decay=1", out="ema_bad"), resume=False)

@@ -15,7 +15,7 @@ from partpose.errors import UserError
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from partpose.evaluation.report import BENCHMARKS
-    from partpose.utils.smoothing import SMOOTHING_METHODS
+    from partpose.geometry.view_smoothing import POSE_SMOOTHING_METHODS
 
     parser = subparsers.add_parser(
         "evaluate",
@@ -38,8 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--smooth", type=int, default=1,
                         help="smooth each video's poses over this many of its frames before scoring (odd; "
                         "1 = none, the per-frame protocol), as `partpose predict --smooth` does; needs every frame")
-    parser.add_argument("--smooth-method", default="mean", choices=SMOOTHING_METHODS,
-                        help="mean (centred moving average) or savgol (Savitzky-Golay, order 2)")
+    parser.add_argument("--smooth-method", default="mean", choices=POSE_SMOOTHING_METHODS,
+                        help="mean (centred moving average), savgol (Savitzky-Golay, order 2), or view: the body's "
+                        "rotation averaged over the window, the limbs and 2D joints per frame")
     parser.add_argument("--flip-test", action="store_true",
                         help="read every frame and its mirror image and average the two poses, both given one "
                         "side (twice the compute; docs/usage.md)")

@@ -14,7 +14,7 @@ from partpose.errors import UserError
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from partpose.inference.predict import OVERLAY_FORMATS
-    from partpose.utils.smoothing import SMOOTHING_METHODS
+    from partpose.geometry.view_smoothing import POSE_SMOOTHING_METHODS
 
     parser = subparsers.add_parser(
         "predict",
@@ -33,8 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "whole frame with black bars) or x0,y0,side in source pixels")
     parser.add_argument("--smooth", type=int, default=1,
                         help="temporal smoothing window in frames (odd; 1 = none) for folders and videos")
-    parser.add_argument("--smooth-method", default="mean", choices=SMOOTHING_METHODS,
-                        help="mean (centred moving average) or savgol (Savitzky-Golay, order 2)")
+    parser.add_argument("--smooth-method", default="mean", choices=POSE_SMOOTHING_METHODS,
+                        help="mean (centred moving average), savgol (Savitzky-Golay, order 2), or view: the body's "
+                        "rotation averaged over the window, the limbs and 2D joints per frame")
     parser.add_argument("--overlay", default="auto", choices=OVERLAY_FORMATS,
                         help="overlay animation: auto (mp4 for videos, gif otherwise), gif, mp4 or none")
     parser.add_argument("--camera-pitch", type=float, default=None, metavar="DEG",

@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader, Subset
 
 from partpose.evaluation import metrics
 from partpose.geometry.parts import NUM_PARTS
+from partpose.geometry.view_smoothing import smooth_pose_sequence
 from partpose.utils.smoothing import smooth_sequence
 
 
@@ -68,12 +69,13 @@ def predict_frames(model, frames, batch_size: int = 64, max_frames: int | None =
 
 def smooth_within_videos(pred: Predictions, window: int, method: str = "mean") -> Predictions:
     """``pred`` with every video's poses and 2D joints smoothed over its own frames
-    (:func:`partpose.utils.smoothing.smooth_sequence`, never across two videos).
+    (:func:`partpose.geometry.view_smoothing.smooth_pose_sequence`, never across two videos);
+    with ``method="view"`` only the poses' view, and the 2D joints stay per frame.
 
     Args:
         pred: predictions of every frame of each video, in order (:func:`predict_frames` without
             thinning: a video's frames are consecutive).
-        window, method: as ``smooth_sequence``.
+        window, method: as ``smooth_pose_sequence``.
     Raises:
         ValueError: a video's frames are not consecutive in ``pred``.
     """
@@ -85,8 +87,9 @@ def smooth_within_videos(pred: Predictions, window: int, method: str = "mean") -
         raise ValueError("every video's frames must be consecutive to be smoothed")
     pose, q = pred.pose_cam_mm.copy(), pred.q_norm.copy()
     for start, stop in zip(starts, np.r_[starts[1:], len(index)]):
-        pose[start:stop] = smooth_sequence(pred.pose_cam_mm[start:stop], window, method)
-        q[start:stop] = smooth_sequence(pred.q_norm[start:stop], window, method)
+        pose[start:stop] = smooth_pose_sequence(pred.pose_cam_mm[start:stop], window, method)
+        if method != "view":
+            q[start:stop] = smooth_sequence(pred.q_norm[start:stop], window, method)
     return replace(pred, pose_cam_mm=pose, q_norm=q)
 
 

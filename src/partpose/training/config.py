@@ -80,6 +80,10 @@ class OptimConfig:
     # loss on the encoder has an optimiser of its own, each taking steps of about lr, so with 1
     # the labels are one voice among five (docs/learning.md, "The labels' share of the steps")
     label_lr_scale: float = 1.0
+    # > 0: keep an exponential moving average of the model's weights (torch.optim.swa_utils,
+    # decay per step: 0.99 averages about the last 100 steps); evaluation, best.pt and the
+    # checkpoints' "model" use the average, and training goes on from the raw weights
+    ema_decay: float = 0.0
 
 
 @dataclass
@@ -174,6 +178,8 @@ def validate(config: TrainConfig) -> None:
         raise UserError(f"objective.travel_min_rate must be > 0, got {config.objective.travel_min_rate}")
     if config.data.max_gap < 1:
         raise UserError("data.max_gap must be >= 1")
+    if not 0.0 <= config.optim.ema_decay < 1.0:
+        raise UserError(f"optim.ema_decay must be within 0..1 (1 excluded; 0 = off), got {config.optim.ema_decay}")
     if not 0.0 <= config.data.flip_augment <= 1.0:
         raise UserError(f"data.flip_augment must be within 0..1, got {config.data.flip_augment}")
     if config.optim.lr <= 0:

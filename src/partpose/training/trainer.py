@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 import yaml
 from lightning_fabric import Fabric
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -166,7 +167,8 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
 
     start_step, best, skipped_total = 0, None, 0
     if state is not None:
-        model.load_state_dict(state["model"])
+        # with a weight average, "model" is the average and "training_model" the raw weights
+        model.load_state_dict(state.get("training_model", state["model"]))
         for name, opt in optimizers.items():
             opt.load_state_dict(state["optimizers"][name])
         start_step, best, skipped_total = state["step"], state.get("best"), state.get("skipped_steps", 0)
@@ -178,6 +180,11 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
     elif fabric.world_size > 1:
         for tensor in list(model.parameters()) + list(model.buffers()):
             tensor.data.copy_(fabric.broadcast(tensor.data, src=0))
+    averaged = weight_average(model, config.optim.ema_decay)  # a copy of the weights as they now start
+    if averaged is not None and state is not None:
+        averaged.module.load_state_dict(state["model"])
+        averaged.n_averaged.fill_(state["ema_updates"])
+    evaluated = model if averaged is None else averaged.module  # the weights evaluated and saved as "model"
 
     writer = None
     if fabric.global_rank == 0:
@@ -204,7 +211,9 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
             ckpt.save_atomic({
                 "format": ckpt.FORMAT_VERSION,
                 "config": config_to_dict(config),
-                "model": model.state_dict(),
+                "model": evaluated.state_dict(),
+                **({} if averaged is None else {"training_model": model.state_dict(),
+                                                "ema_updates": int(averaged.n_averaged)}),
                 "optimizers": {name: opt.state_dict() for name, opt in optimizers.items()},
                 "step": step,
                 "best": best,
@@ -216,7 +225,11 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
     def evaluate(step: int) -> dict[str, float]:
         if data.test_frames is None:  # no test split (own videos): nothing to evaluate
             return {}
-        metrics = score(predict_frames(model, data.test_frames, max_frames=run.eval_max_frames, device=fabric.device))
+        metrics = score(predict_frames(evaluated, data.test_frames, max_frames=run.eval_max_frames,
+                                       device=fabric.device))
+        if averaged is not None:  # the raw weights too, under their own names
+            raw = score(predict_frames(model, data.test_frames, max_frames=run.eval_max_frames, device=fabric.device))
+            metrics.update({f"{key}_training_weights": raw[key] for key in ("mpjpe", "pa_mpjpe")})
         metrics["step"] = step
         if fabric.global_rank == 0:
             with open(out_dir / "metrics.jsonl", "a") as handle:
@@ -260,6 +273,8 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
         if finite:
             set_learning_rate(optimizers, learning_rate(step, run.steps, config.optim.lr, config.optim.lr_schedule))
             apply_gradients(grads, params_of, optimizers, config.optim.grad_clip, reduce)
+            if averaged is not None:
+                averaged.update_parameters(model)
             consecutive_bad = 0
         else:
             consecutive_bad += 1
@@ -307,6 +322,18 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
              "skipped_steps": skipped_total}, indent=2))
         writer.close()
     return TrainResult(final_step, metrics, best, out_dir, seconds, skipped_total, initial_metrics, rank_difference)
+
+
+def weight_average(model: torch.nn.Module, decay: float) -> AveragedModel | None:
+    """An exponential moving average of ``model``'s weights and buffers
+    (``torch.optim.swa_utils.AveragedModel``; after ``n`` updates each weight is
+    ``decay · average + (1 − decay) · weight``, the first update copying the weights), or ``None``
+    when ``decay`` is 0."""
+    if decay <= 0:
+        return None
+    averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+    averaged.module.eval()
+    return averaged
 
 
 def _rank_weight_difference(fabric: Fabric, model: torch.nn.Module) -> float:

@@ -1,0 +1,63 @@
+"""Smoothing a video's view alone: the body's rotation averaged over frames, its limbs per frame.
+
+``partpose.utils.smoothing`` averages whole poses over a window, which hedges: where a model's
+reading of the view flips between neighbouring frames, the average of a body and its turned
+copy is a flattened body. :func:`smooth_view` splits each pose into its canonical pose and the
+rotation that carries it into the camera (``partpose.geometry.kinematics.canonicalize``: the
+hips and the spine fix the body's frame), averages the rotations over a centred window of
+frames (the chordal mean of ``scipy.spatial.transform.Rotation.mean``) and turns each frame's
+own canonical pose by its window's mean rotation. The limbs stay as each frame read them
+(PA-MPJPE between a frame's input and output is zero); only the view is smoothed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy.spatial.transform import Rotation
+
+from partpose.errors import UserError
+from partpose.geometry.kinematics import canonicalize
+from partpose.geometry.skeleton import H36M17, Skeleton
+from partpose.utils.smoothing import SMOOTHING_METHODS, smooth_sequence
+
+POSE_SMOOTHING_METHODS = SMOOTHING_METHODS + ("view",)
+"""What ``--smooth-method`` may name: the whole pose averaged (``mean``, ``savgol``) or its view alone."""
+
+
+def smooth_view(poses: np.ndarray, window: int, skeleton: Skeleton = H36M17) -> np.ndarray:
+    """Average each frame's body rotation over the frames around it, keep its limbs.
+
+    Args:
+        poses: ``(N, J, 3)`` poses of one video's frames in order, in one frame (the camera's).
+        window: odd number of frames ``K >= 1``; frame ``t``'s rotation is the mean of frames
+            ``max(0, t − r) .. min(N − 1, t + r)``, ``r = (K − 1)/2`` (the window shrinks at the
+            ends, as ``smooth_sequence``'s ``mean``).
+        skeleton: the joints' skeleton (its root, thorax and hips fix the body's frame).
+    Returns:
+        ``(N, J, 3)`` float64: frame ``t``'s canonical pose turned by its window's mean rotation,
+        about its own root (which stays where it was).
+    """
+    if window < 1 or window % 2 == 0:
+        raise UserError(f"the smoothing window must be an odd number of frames >= 1, got {window}")
+    values = np.asarray(poses, dtype=np.float64)
+    n = values.shape[0]
+    if window == 1 or n < 2:
+        return values.copy()
+    canonical, canon_R_input = canonicalize(torch.from_numpy(values), skeleton)
+    rotations = Rotation.from_matrix(canon_R_input.transpose(1, 2).numpy())  # input_R_canon per frame
+    r = (window - 1) // 2
+    mean = Rotation.concatenate([rotations[max(0, t - r):min(n, t + r + 1)].mean() for t in range(n)])
+    root = values[:, skeleton.root:skeleton.root + 1]
+    return np.einsum("nij,nkj->nki", mean.as_matrix(), canonical.numpy()) + root
+
+
+def smooth_pose_sequence(poses: np.ndarray, window: int, method: str = "mean", skeleton: Skeleton = H36M17) -> np.ndarray:
+    """One video's ``(N, J, 3)`` poses smoothed over its frames: whole (``mean``, ``savgol``:
+    :func:`partpose.utils.smoothing.smooth_sequence`) or their view alone (``view``:
+    :func:`smooth_view`). Returns ``(N, J, 3)`` float64."""
+    if method not in POSE_SMOOTHING_METHODS:
+        raise UserError(f"unknown smoothing method {method!r}; known: {', '.join(POSE_SMOOTHING_METHODS)}")
+    if method == "view":
+        return smooth_view(poses, window, skeleton)
+    return smooth_sequence(poses, window, method)
