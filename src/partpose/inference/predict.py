@@ -29,9 +29,9 @@ from partpose.data.datasets.crops import crop_and_resize, crop_normalised_to_pix
 from partpose.errors import UserError
 from partpose.geometry import facing
 from partpose.geometry.skeleton import H36M17
+from partpose.geometry.view_smoothing import smooth_view
 from partpose.inference import figures
 from partpose.models.partpose_model import PartPoseModel
-from partpose.geometry.view_smoothing import smooth_pose_sequence
 from partpose.utils.smoothing import smooth_sequence
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -347,14 +347,14 @@ def encode_crops(model: PartPoseModel, images: np.ndarray, batch_size: int = 64,
 def smooth_prediction(pred: PosePrediction, window: int, method: str = "mean") -> PosePrediction:
     """``pred`` with ``pose_cam_mm``, ``q`` and ``depth`` smoothed over frames
     (:func:`smooth_sequence`), or with ``method="view"`` the view of ``pose_cam_mm`` alone
-    (:func:`partpose.geometry.view_smoothing.smooth_view`; ``q`` and ``depth`` stay the frame's
+    (:func:`smooth_view`; ``q`` and ``depth`` stay the frame's
     reading); the unsmoothed arrays go to ``raw``. The camera, canonical pose and appearance
     stay per frame. Use it on the frames of one video, in order."""
     if window == 1:
         return pred
     raw = {k: getattr(pred, k) for k in ("pose_cam_mm", "q", "depth")}
     if method == "view":
-        smoothed = {"pose_cam_mm": smooth_pose_sequence(raw["pose_cam_mm"], window, method).astype(np.float32)}
+        smoothed = {"pose_cam_mm": smooth_view(raw["pose_cam_mm"], window).astype(np.float32)}
     else:
         smoothed = {k: smooth_sequence(v, window, method).astype(np.float32) for k, v in raw.items()}
     return replace(pred, raw=raw, **smoothed)

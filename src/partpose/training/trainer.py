@@ -225,10 +225,12 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
     def evaluate(step: int) -> dict[str, float]:
         if data.test_frames is None:  # no test split (own videos): nothing to evaluate
             return {}
-        metrics = score(predict_frames(evaluated, data.test_frames, max_frames=run.eval_max_frames,
-                                       device=fabric.device))
+        def scored(weights: torch.nn.Module) -> dict[str, float]:
+            return score(predict_frames(weights, data.test_frames, max_frames=run.eval_max_frames, device=fabric.device))
+
+        metrics = scored(evaluated)
         if averaged is not None:  # the raw weights too, under their own names
-            raw = score(predict_frames(model, data.test_frames, max_frames=run.eval_max_frames, device=fabric.device))
+            raw = scored(model)
             metrics.update({f"{key}_training_weights": raw[key] for key in ("mpjpe", "pa_mpjpe")})
         metrics["step"] = step
         if fabric.global_rank == 0:
