@@ -54,6 +54,16 @@ def test_the_studio_side_config_is_the_tables_row():
     assert config.model.side_network and config.objective.side_weight == 1.0
 
 
+def test_the_studio_semi_side_config_is_the_tables_row():
+    """configs/studio_semi_side_cpu.yaml trains what the row semi_ours_side_ema of the cpu_world
+    budget trains, in its own run folder."""
+    config_path, rest = learning.split_overrides(learning.BUDGETS["cpu_world"])
+    overrides = rest + learning.ROWS["semi_ours_side_ema"][1] + ["run.out_dir=runs/studio_semi_side_cpu"]
+    config = load_config(ROOT / "configs" / "studio_semi_side_cpu.yaml")
+    assert config == load_config(config_path, overrides)
+    assert config.model.side_network and config.objective.setting == "semi" and config.optim.ema_decay == 0.99
+
+
 def test_cpu_budget_rows_differ_only_by_their_setting():
     config_path, rest = learning.split_overrides(learning.BUDGETS["cpu"])
     base = load_config(config_path, rest)
