@@ -191,6 +191,9 @@ BUDGETS: dict[str, list[str]] = {
     # are shared, the appearance runs its own copy of the last stage (the paper's Fig. 3 splits
     # E into a pose and an appearance path; docs/learning.md, "An appearance branch")
     "cpu_world_branch": CPU + ["objective.view_up=world", "model.encoder.appearance_trunk=branch"],
+    # cpu_world three times as long (3,000 iterations): does a row's average keep falling with
+    # more steps where its raw weights did not? (docs/learning.md, "A moving average of the weights")
+    "cpu_world_long": CPU + ["objective.view_up=world", "run.steps=3000"],
     # a GPU: 128² crops, a ResNet-50-like encoder, 30 times the steps; Adam as on the CPU budgets
     "gpu": ["--config", "configs/synthetic_gpu.yaml", "run.steps=30000", "run.eval_every=2500",
             "optim.kind=adam"] + STUDIO,
