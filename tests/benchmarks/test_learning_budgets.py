@@ -91,6 +91,14 @@ def test_target_lines_say_whether_no_saliency_is_worst_or_degenerate():
     assert "degenerate" not in "\n".join(learning.target_lines(grouped))
 
 
+def test_target_lines_are_empty_when_no_target_has_its_rows():
+    """A table of rows no target names (a budget run for one row) gets no target table at all."""
+    assert learning.target_lines({"ours_side_flip_ema": [_result("ours_side_flip_ema", 230.0, 200.0)]}) == []
+    lines = learning.target_lines({"ours_side_flip_ema": [_result("ours_side_flip_ema", 230.0, 200.0)],
+                                   "mean_pose": [_result("mean_pose", 250.0, 0.0)]})
+    assert lines[0].startswith("| target") and len(lines) > 2
+
+
 def test_target_lines_check_the_weak_variant_against_the_bound_and_the_mean_pose():
     grouped = {"supervised": [_result("supervised", 200.0, 200.0)], "mean_pose": [_result("mean_pose", 250.0, 0.0)],
                "weak_pose_from_labels": [_result("weak_pose_from_labels", 250.0, 100.0),
