@@ -1,0 +1,127 @@
+"""Several seeds of one row read together: do they turn the same frames round, and what does their
+average pose score?
+
+    python benchmarks/seed_ensemble.py CHECKPOINT_OR_RUN CHECKPOINT_OR_RUN [...] [--max-frames N]
+        [--flip-test] [--smooth K] [--threads 1] [--out FILE.md]
+
+Give the seeds of one row of the learning table (trained on the same synthetic benchmark). Every
+checkpoint predicts the test split (every frame by default; ``--max-frames`` thins them evenly;
+``--flip-test`` reads each frame with its mirror as ``partpose evaluate --flip-test`` does;
+``--smooth K`` then smooths each video's view over K frames as ``--smooth-method view`` does).
+The table has a row per seed, the mean of their scores, and one for the seeds' poses averaged joint by joint (root-relative,
+in the camera frame): MPJPE, PA-MPJPE, the median facing error and the share of frames turned
+round (facing more than 90° off). A second table says whether the seeds turn the same frames
+round: the share of frames turned round by exactly k of the N seeds, against what it would be if
+each seed turned its frames round independently of the others at its own rate.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchmark_tables import checkpoints_parser, synthetic_checkpoints, use_threads, write_table  # noqa: E402
+
+TURNED_ROUND_DEG = 90.0
+
+
+def facing_errors(pose: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """``(N,)`` facing errors (degrees) of ``(N, J, 3)`` poses against the truth."""
+    from partpose.evaluation.metrics import facing_error
+
+    return facing_error(pose, gt, reduction="per_frame").numpy()
+
+
+def mean_pose(poses: list[np.ndarray]) -> np.ndarray:
+    """The seeds' ``(N, J, 3)`` root-relative poses averaged joint by joint."""
+    return np.mean(np.stack(poses), axis=0)
+
+
+def independent_counts(rates: list[float]) -> np.ndarray:
+    """``(S + 1,)`` probabilities that exactly k of S independent events happen, k = 0..S, event s
+    with probability ``rates[s]`` (the Poisson binomial distribution, built one event at a time)."""
+    dist = np.array([1.0])
+    for p in rates:
+        dist = np.convolve(dist, [1.0 - p, p])
+    return dist
+
+
+def reading_scores(pose: np.ndarray, gt: np.ndarray) -> dict:
+    """MPJPE and PA-MPJPE (mm), the median facing error (degrees) and the frames turned round
+    (``"turned"``, ``(N,)`` bool) of ``(N, J, 3)`` root-relative poses against the truth."""
+    import torch
+
+    from partpose.evaluation import metrics
+
+    p, g = torch.from_numpy(pose), torch.from_numpy(gt)
+    facing = facing_errors(pose, gt)
+    return {"mpjpe": float(metrics.mpjpe(p, g)), "pa_mpjpe": float(metrics.pa_mpjpe(p, g)),
+            "facing": float(np.median(facing)), "turned": facing > TURNED_ROUND_DEG}
+
+
+def reading_row(name: str, s: dict) -> str:
+    """The table row of one reading's :func:`reading_scores`."""
+    return f"| {name} | {s['mpjpe']:.1f} | {s['pa_mpjpe']:.1f} | {s['facing']:.0f} | {100 * np.mean(s['turned']):.1f} |"
+
+
+def predictions(checkpoints, max_frames: int | None, flip_test: bool, smooth: int):
+    """Yield ``(path, Predictions)`` of each checkpoint on its benchmark's test split; all of them
+    must share one benchmark (a ``UserError`` otherwise)."""
+    from partpose.errors import UserError
+    from partpose.evaluation.evaluate import predict_frames, smooth_within_videos
+
+    benchmark = None
+    for path, loaded, frames in synthetic_checkpoints(checkpoints):
+        key = repr(loaded.config.data.synthetic)
+        if benchmark is not None and key != benchmark:
+            raise UserError(f"{path}: trained on another synthetic benchmark than {checkpoints[0]}; give the seeds of one row")
+        benchmark = key
+        if smooth > 1 and max_frames is not None:
+            raise UserError("--smooth needs every frame of each video: leave out --max-frames")
+        pred = predict_frames(loaded.model, frames, max_frames=max_frames, with_segmentation=False, flip_test=flip_test)
+        yield path, smooth_within_videos(pred, smooth, "view")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = checkpoints_parser(__doc__)
+    parser.add_argument("--max-frames", type=int, default=None, help="test frames, evenly thinned (default: every frame)")
+    parser.add_argument("--flip-test", action="store_true", help="read every frame with its mirror")
+    parser.add_argument("--smooth", type=int, default=1, help="smooth each video's view over this many frames")
+    args = parser.parse_args(argv)
+    if len(args.checkpoints) < 2:
+        parser.error("give at least two checkpoints (the seeds of one row)")
+    use_threads(args.threads)
+    command = " ".join(["python benchmarks/seed_ensemble.py", *(argv if argv is not None else sys.argv[1:])])
+    lines = [f"The seeds of one row and their average pose (`{command}`): MPJPE, PA-MPJPE (mm), median facing "
+             f"error (°), frames turned round (facing more than {TURNED_ROUND_DEG:.0f}° off, %).", "",
+             "| reading | MPJPE | PA-MPJPE | facing | turned round |", "|---|---|---|---|---|"]
+
+    def rows():
+        poses, singles, gt = [], [], None
+        for path, pred in predictions(args.checkpoints, args.max_frames, args.flip_test, args.smooth):
+            gt = pred.gt_pose_cam_mm
+            poses.append(pred.pose_cam_mm)
+            singles.append(reading_scores(pred.pose_cam_mm, gt))
+            yield reading_row(str(path), singles[-1])
+        n = len(poses)
+        yield reading_row(f"mean of the {n} seeds' scores", {
+            "mpjpe": np.mean([s["mpjpe"] for s in singles]), "pa_mpjpe": np.mean([s["pa_mpjpe"] for s in singles]),
+            "facing": np.mean([s["facing"] for s in singles]), "turned": np.concatenate([s["turned"] for s in singles])})
+        yield reading_row(f"the {n} seeds' poses averaged", reading_scores(mean_pose(poses), gt))
+        counts = np.stack([s["turned"] for s in singles]).sum(0)
+        measured = np.bincount(counts, minlength=n + 1) / len(counts)
+        expected = independent_counts([float(s["turned"].mean()) for s in singles])
+        yield ""
+        yield "| frames turned round by exactly k seeds, k = | " + " | ".join(str(k) for k in range(n + 1)) + " |"
+        yield "|---" * (n + 2) + "|"
+        yield "| measured (%) | " + " | ".join(f"{100 * m:.1f}" for m in measured) + " |"
+        yield "| if the seeds were independent (%) | " + " | ".join(f"{100 * e:.1f}" for e in expected) + " |"
+
+    return write_table(lines, rows(), args.out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
