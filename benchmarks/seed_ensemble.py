@@ -8,11 +8,12 @@ Give the seeds of one row of the learning table (trained on the same synthetic b
 checkpoint predicts the test split (every frame by default; ``--max-frames`` thins them evenly;
 ``--flip-test`` reads each frame with its mirror as ``partpose evaluate --flip-test`` does;
 ``--smooth K`` then smooths each video's view over K frames as ``--smooth-method view`` does).
-The table has a row per seed, the mean of their scores, and one for the seeds' poses averaged joint by joint (root-relative,
-in the camera frame): MPJPE, PA-MPJPE, the median facing error and the share of frames turned
-round (facing more than 90° off). A second table says whether the seeds turn the same frames
-round: the share of frames turned round by exactly k of the N seeds, against what it would be if
-each seed turned its frames round independently of the others at its own rate.
+The table has a row per seed, the mean of their scores, the seeds' poses averaged joint by joint
+(root-relative, in the camera frame) and each seed's limbs seen from the seeds' mean view:
+MPJPE, PA-MPJPE, the median facing error and the share of frames turned round (facing more than
+90° off). A second table says whether the seeds turn the same frames round: the share of frames
+turned round by exactly k of the N seeds, against what it would be if each seed turned its frames
+round independently of the others at its own rate.
 """
 
 from __future__ import annotations
@@ -40,6 +41,24 @@ def mean_pose(poses: list[np.ndarray]) -> np.ndarray:
     return np.mean(np.stack(poses), axis=0)
 
 
+def views_averaged(poses: list[np.ndarray]) -> list[np.ndarray]:
+    """Each seed's limbs seen from the seeds' mean view: every seed's ``(N, J, 3)`` poses split into
+    canonical pose and body rotation (as ``partpose.geometry.view_smoothing.smooth_view`` splits a
+    video's frames), the rotations of each frame averaged over the seeds (their chordal mean) and
+    each seed's canonical pose turned by it about its own root. Returns one ``(N, J, 3)`` array a seed."""
+    import torch
+    from scipy.spatial.transform import Rotation
+
+    from partpose.geometry.kinematics import canonicalize
+    from partpose.geometry.skeleton import H36M17
+
+    split = [canonicalize(torch.from_numpy(np.asarray(p, dtype=np.float64)), H36M17) for p in poses]
+    rotations = np.stack([r.transpose(1, 2).numpy() for _, r in split], axis=1)  # (N, S, 3, 3) input_R_canon
+    mean = np.stack([Rotation.from_matrix(frame).mean().as_matrix() for frame in rotations])
+    return [np.einsum("nij,nkj->nki", mean, canonical.numpy()) + np.asarray(p)[:, H36M17.root:H36M17.root + 1]
+            for (canonical, _), p in zip(split, poses)]
+
+
 def independent_counts(rates: list[float]) -> np.ndarray:
     """``(S + 1,)`` probabilities that exactly k of S independent events happen, k = 0..S, event s
     with probability ``rates[s]`` (the Poisson binomial distribution, built one event at a time)."""
@@ -60,6 +79,12 @@ def reading_scores(pose: np.ndarray, gt: np.ndarray) -> dict:
     facing = facing_errors(pose, gt)
     return {"mpjpe": float(metrics.mpjpe(p, g)), "pa_mpjpe": float(metrics.pa_mpjpe(p, g)),
             "facing": float(np.median(facing)), "turned": facing > TURNED_ROUND_DEG}
+
+
+def mean_scores(scores: list[dict]) -> dict:
+    """The mean of several readings' :func:`reading_scores` (their frames turned round pooled)."""
+    return {**{k: float(np.mean([s[k] for s in scores])) for k in ("mpjpe", "pa_mpjpe", "facing")},
+            "turned": np.concatenate([s["turned"] for s in scores])}
 
 
 def reading_row(name: str, s: dict) -> str:
@@ -107,10 +132,10 @@ def main(argv: list[str] | None = None) -> int:
             singles.append(reading_scores(pred.pose_cam_mm, gt))
             yield reading_row(str(path), singles[-1])
         n = len(poses)
-        yield reading_row(f"mean of the {n} seeds' scores", {
-            "mpjpe": np.mean([s["mpjpe"] for s in singles]), "pa_mpjpe": np.mean([s["pa_mpjpe"] for s in singles]),
-            "facing": np.mean([s["facing"] for s in singles]), "turned": np.concatenate([s["turned"] for s in singles])})
+        yield reading_row(f"mean of the {n} seeds' scores", mean_scores(singles))
         yield reading_row(f"the {n} seeds' poses averaged", reading_scores(mean_pose(poses), gt))
+        yield reading_row(f"each seed's limbs, the {n} seeds' views averaged (mean of the scores)",
+                          mean_scores([reading_scores(p, gt) for p in views_averaged(poses)]))
         counts = np.stack([s["turned"] for s in singles]).sum(0)
         measured = np.bincount(counts, minlength=n + 1) / len(counts)
         expected = independent_counts([float(s["turned"].mean()) for s in singles])

@@ -44,10 +44,10 @@ def test_it_prints_the_seeds_their_average_and_the_counts(tiny_run, tmp_path):
     last = tiny_run / "checkpoints" / "last.pt"
     assert seed_ensemble.main([str(last), str(last), "--max-frames", "8", "--out", str(out)]) == 0
     lines = out.read_text().splitlines()
-    seeds, mean, averaged = lines[4:6], lines[6], lines[7]
+    seeds, mean, averaged, views = lines[4:6], lines[6], lines[7], lines[8]
     score = [line.split("|")[2:4] for line in seeds]
     assert score[0] == score[1]
-    assert mean.split("|")[2:4] == score[0] == averaged.split("|")[2:4]  # one checkpoint twice: its own scores
+    assert mean.split("|")[2:4] == score[0] == averaged.split("|")[2:4] == views.split("|")[2:4]  # one checkpoint twice: its own
     measured = [float(v) for v in lines[-2].split("|")[2:-1]]
     assert len(measured) == 3 and sum(measured) == pytest.approx(100.0, abs=0.2)
     assert measured[1] == 0.0  # the same checkpoint twice turns the same frames round
@@ -63,3 +63,22 @@ def test_smoothing_needs_every_frame(tiny_run, capsys):
     last = str(tiny_run / "checkpoints" / "last.pt")
     assert seed_ensemble.main([last, last, "--max-frames", "8", "--smooth", "3"]) == 2
     assert "--smooth needs every frame" in capsys.readouterr().err
+
+
+def test_views_averaged_by_hand():
+    """Two seeds read one body, one of them turned 90° about the vertical: averaged, both are seen
+    turned 45°, each with its own limbs (here the same), about its own root."""
+    from scipy.spatial.transform import Rotation
+
+    from partpose.geometry.skeleton import H36M17
+
+    rng = np.random.default_rng(1)
+    body = rng.normal(scale=300.0, size=(3, H36M17.num_joints, 3))
+    body -= body[:, :1]
+    quarter, eighth = (Rotation.from_euler("y", a, degrees=True).as_matrix() for a in (90.0, 45.0))
+    turned = body @ quarter.T
+    expected = body @ eighth.T
+    for out in seed_ensemble.views_averaged([body, turned]):
+        np.testing.assert_allclose(out, expected, atol=1e-6)
+    same = seed_ensemble.views_averaged([body, body])
+    np.testing.assert_allclose(same[0], body, atol=1e-6)
