@@ -8,8 +8,8 @@ Give the seeds of one row of the learning table (trained on the same synthetic b
 checkpoint predicts the test split (every frame by default; ``--max-frames`` thins them evenly;
 ``--flip-test`` reads each frame with its mirror as ``partpose evaluate --flip-test`` does;
 ``--smooth K`` then smooths each video's view over K frames as ``--smooth-method view`` does).
-The table has a row per seed, the mean of their scores, the seeds' poses averaged joint by joint
-(root-relative, in the camera frame) and each seed's limbs seen from the seeds' mean view:
+The table has a row per seed, the mean of their scores, the first k seeds' poses averaged joint by
+joint (root-relative, in the camera frame; k = 2 .. N) and each seed's limbs seen from the seeds' mean view:
 MPJPE, PA-MPJPE, the median facing error and the share of frames turned round (facing more than
 90° off). A second table says whether the seeds turn the same frames round: the share of frames
 turned round by exactly k of the N seeds, against what it would be if each seed turned its frames
@@ -133,7 +133,9 @@ def main(argv: list[str] | None = None) -> int:
             yield reading_row(str(path), singles[-1])
         n = len(poses)
         yield reading_row(f"mean of the {n} seeds' scores", mean_scores(singles))
-        yield reading_row(f"the {n} seeds' poses averaged", reading_scores(mean_pose(poses), gt))
+        for k in range(2, n + 1):
+            name = f"the {n} seeds' poses averaged" if k == n else f"the first {k} seeds' poses averaged"
+            yield reading_row(name, reading_scores(mean_pose(poses[:k]), gt))
         yield reading_row(f"each seed's limbs, the {n} seeds' views averaged (mean of the scores)",
                           mean_scores([reading_scores(p, gt) for p in views_averaged(poses)]))
         counts = np.stack([s["turned"] for s in singles]).sum(0)
