@@ -66,3 +66,19 @@ def test_bad_smoothing_is_refused_before_any_checkpoint_is_read(tmp_path, capsys
     with pytest.raises(SystemExit) as exit_info:
         seed_ensemble.main([missing, missing, *args])
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_views_averaged_by_hand():
+    """Two seeds read one body, one of them turned 90° about the vertical: averaged, both are seen
+    turned 45°, each with its own limbs (here the same), about its own root."""
+    from scipy.spatial.transform import Rotation
+
+    from partpose.geometry.skeleton import H36M17
+
+    rng = np.random.default_rng(1)
+    body = rng.normal(scale=300.0, size=(3, H36M17.num_joints, 3))
+    body -= body[:, :1]
+    quarter, eighth = (Rotation.from_euler("y", a, degrees=True).as_matrix() for a in (90.0, 45.0))
+    for out in seed_ensemble.views_averaged([body, body @ quarter.T]):
+        np.testing.assert_allclose(out, body @ eighth.T, atol=1e-6)
+    np.testing.assert_allclose(seed_ensemble.views_averaged([body, body])[0], body, atol=1e-6)
