@@ -104,8 +104,6 @@ def predictions(checkpoints, max_frames: int | None, flip_test: bool, smooth: in
         if benchmark is not None and key != benchmark:
             raise UserError(f"{path}: trained on another synthetic benchmark than {checkpoints[0]}; give the seeds of one row")
         benchmark = key
-        if smooth > 1 and max_frames is not None:
-            raise UserError("--smooth needs every frame of each video: leave out --max-frames")
         pred = predict_frames(loaded.model, frames, max_frames=max_frames, with_segmentation=False, flip_test=flip_test)
         yield path, smooth_within_videos(pred, smooth, "view")
 
@@ -118,6 +116,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if len(args.checkpoints) < 2:
         parser.error("give at least two checkpoints (the seeds of one row)")
+    if args.smooth < 1 or args.smooth % 2 == 0:
+        parser.error(f"--smooth must be an odd number of frames >= 1, got {args.smooth}")
+    if args.smooth > 1 and args.max_frames is not None:
+        parser.error("--smooth needs every frame of each video: leave out --max-frames")
     use_threads(args.threads)
     command = " ".join(["python benchmarks/seed_ensemble.py", *(argv if argv is not None else sys.argv[1:])])
     lines = [f"The seeds of one row and their average pose (`{command}`): MPJPE, PA-MPJPE (mm), median facing "

@@ -59,10 +59,13 @@ def test_one_checkpoint_is_refused(tiny_run):
     assert exit_info.value.code == 2
 
 
-def test_smoothing_needs_every_frame(tiny_run, capsys):
-    last = str(tiny_run / "checkpoints" / "last.pt")
-    assert seed_ensemble.main([last, last, "--max-frames", "8", "--smooth", "3"]) == 2
-    assert "--smooth needs every frame" in capsys.readouterr().err
+@pytest.mark.parametrize("args, message", [(["--max-frames", "8", "--smooth", "3"], "--smooth needs every frame"),
+                                           (["--smooth", "4"], "--smooth must be an odd number")])
+def test_bad_smoothing_is_refused_before_any_checkpoint_is_read(tmp_path, capsys, args, message):
+    missing = str(tmp_path / "missing.pt")
+    with pytest.raises(SystemExit) as exit_info:
+        seed_ensemble.main([missing, missing, *args])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
 
 
 def test_views_averaged_by_hand():
@@ -76,9 +79,6 @@ def test_views_averaged_by_hand():
     body = rng.normal(scale=300.0, size=(3, H36M17.num_joints, 3))
     body -= body[:, :1]
     quarter, eighth = (Rotation.from_euler("y", a, degrees=True).as_matrix() for a in (90.0, 45.0))
-    turned = body @ quarter.T
-    expected = body @ eighth.T
-    for out in seed_ensemble.views_averaged([body, turned]):
-        np.testing.assert_allclose(out, expected, atol=1e-6)
-    same = seed_ensemble.views_averaged([body, body])
-    np.testing.assert_allclose(same[0], body, atol=1e-6)
+    for out in seed_ensemble.views_averaged([body, body @ quarter.T]):
+        np.testing.assert_allclose(out, body @ eighth.T, atol=1e-6)
+    np.testing.assert_allclose(seed_ensemble.views_averaged([body, body])[0], body, atol=1e-6)
