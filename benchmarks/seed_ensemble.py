@@ -29,13 +29,6 @@ from benchmark_tables import checkpoints_parser, synthetic_checkpoints, use_thre
 TURNED_ROUND_DEG = 90.0
 
 
-def facing_errors(pose: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """``(N,)`` facing errors (degrees) of ``(N, J, 3)`` poses against the truth."""
-    from partpose.evaluation.metrics import facing_error
-
-    return facing_error(pose, gt, reduction="per_frame").numpy()
-
-
 def mean_pose(poses: list[np.ndarray]) -> np.ndarray:
     """The seeds' ``(N, J, 3)`` root-relative poses averaged joint by joint."""
     return np.mean(np.stack(poses), axis=0)
@@ -43,20 +36,17 @@ def mean_pose(poses: list[np.ndarray]) -> np.ndarray:
 
 def views_averaged(poses: list[np.ndarray]) -> list[np.ndarray]:
     """Each seed's limbs seen from the seeds' mean view: every seed's ``(N, J, 3)`` poses split into
-    canonical pose and body rotation (as ``partpose.geometry.view_smoothing.smooth_view`` splits a
-    video's frames), the rotations of each frame averaged over the seeds (their chordal mean) and
-    each seed's canonical pose turned by it about its own root. Returns one ``(N, J, 3)`` array a seed."""
-    import torch
+    limbs and view (``partpose.geometry.view_smoothing.split_view``, as ``smooth_view`` splits a
+    video's frames), the views of each frame averaged over the seeds (their chordal mean) and each
+    seed's limbs turned by it about its own root. Returns one ``(N, J, 3)`` array a seed."""
     from scipy.spatial.transform import Rotation
 
-    from partpose.geometry.kinematics import canonicalize
-    from partpose.geometry.skeleton import H36M17
+    from partpose.geometry.view_smoothing import seen_from, split_view
 
-    split = [canonicalize(torch.from_numpy(np.asarray(p, dtype=np.float64)), H36M17) for p in poses]
-    rotations = np.stack([r.transpose(1, 2).numpy() for _, r in split], axis=1)  # (N, S, 3, 3) input_R_canon
+    split = [split_view(p) for p in poses]
+    rotations = np.stack([rotation for _, rotation in split], axis=1)  # (N, S, 3, 3)
     mean = np.stack([Rotation.from_matrix(frame).mean().as_matrix() for frame in rotations])
-    return [np.einsum("nij,nkj->nki", mean, canonical.numpy()) + np.asarray(p)[:, H36M17.root:H36M17.root + 1]
-            for (canonical, _), p in zip(split, poses)]
+    return [seen_from(mean, canonical, p) for (canonical, _), p in zip(split, poses)]
 
 
 def independent_counts(rates: list[float]) -> np.ndarray:
@@ -76,7 +66,7 @@ def reading_scores(pose: np.ndarray, gt: np.ndarray) -> dict:
     from partpose.evaluation import metrics
 
     p, g = torch.from_numpy(pose), torch.from_numpy(gt)
-    facing = facing_errors(pose, gt)
+    facing = metrics.facing_error(p, g, reduction="per_frame").numpy()
     return {"mpjpe": float(metrics.mpjpe(p, g)), "pa_mpjpe": float(metrics.pa_mpjpe(p, g)),
             "facing": float(np.median(facing)), "turned": facing > TURNED_ROUND_DEG}
 

@@ -25,6 +25,26 @@ POSE_SMOOTHING_METHODS = SMOOTHING_METHODS + ("view",)
 """What ``--smooth-method`` may name: the whole pose averaged (``mean``, ``savgol``) or its view alone."""
 
 
+def split_view(poses: np.ndarray, skeleton: Skeleton = H36M17) -> tuple[np.ndarray, np.ndarray]:
+    """Split ``(N, J, 3)`` poses into their limbs and their view.
+
+    Returns:
+        ``canonical (N, J, 3)`` float64, each pose in its body's frame about its root
+        (``kinematics.canonicalize``), and ``rotation (N, 3, 3)`` float64, the rotation that turns
+        it back into the poses' frame (``input_R_canon``): ``poses[n] = rotation[n] @
+        canonical[n] + root[n]`` joint by joint.
+    """
+    canonical, canon_R_input = canonicalize(torch.from_numpy(np.asarray(poses, dtype=np.float64)), skeleton)
+    return canonical.numpy(), canon_R_input.transpose(1, 2).numpy()
+
+
+def seen_from(rotation: np.ndarray, canonical: np.ndarray, poses: np.ndarray, skeleton: Skeleton = H36M17) -> np.ndarray:
+    """``(N, J, 3)``: each ``canonical`` pose (:func:`split_view`) turned by ``rotation`` ``(N, 3, 3)``
+    about the root of the matching pose of ``poses``, which stays where it was."""
+    root = np.asarray(poses, dtype=np.float64)[:, skeleton.root:skeleton.root + 1]
+    return np.einsum("nij,nkj->nki", rotation, canonical) + root
+
+
 def smooth_view(poses: np.ndarray, window: int, skeleton: Skeleton = H36M17) -> np.ndarray:
     """Average each frame's body rotation over the frames around it, keep its limbs.
 
@@ -44,12 +64,11 @@ def smooth_view(poses: np.ndarray, window: int, skeleton: Skeleton = H36M17) -> 
     n = values.shape[0]
     if window == 1 or n < 2:
         return values.copy()
-    canonical, canon_R_input = canonicalize(torch.from_numpy(values), skeleton)
-    rotations = Rotation.from_matrix(canon_R_input.transpose(1, 2).numpy())  # input_R_canon per frame
+    canonical, rotation = split_view(values, skeleton)
+    rotations = Rotation.from_matrix(rotation)
     r = (window - 1) // 2
     mean = Rotation.concatenate([rotations[max(0, t - r):min(n, t + r + 1)].mean() for t in range(n)])
-    root = values[:, skeleton.root:skeleton.root + 1]
-    return np.einsum("nij,nkj->nki", mean.as_matrix(), canonical.numpy()) + root
+    return seen_from(mean.as_matrix(), canonical, values, skeleton)
 
 
 def smooth_pose_sequence(poses: np.ndarray, window: int, method: str = "mean", skeleton: Skeleton = H36M17) -> np.ndarray:
