@@ -1,6 +1,7 @@
 """Where a checkpoint's view goes wrong: its turn about the world's up, its tilt, or its limbs.
 
-    python benchmarks/view_errors.py CHECKPOINT_OR_RUN [...] [--max-frames 1024] [--threads 2] [--out FILE.md]
+    python benchmarks/view_errors.py CHECKPOINT_OR_RUN [...] [--max-frames 1024] [--per-action]
+        [--threads 2] [--out FILE.md]
 
 A pose is a canonical pose (the limbs: ``geometry.kinematics.canonicalize``) seen from a view (the
 rotation ``cam_R_canon`` that takes it into the camera). For every checkpoint trained on the
@@ -18,8 +19,13 @@ truth and put together again with one part true:
   vertical), ``D = swing · twist`` (:func:`swing_twist`); the model's limbs are then seen from the
   true view turned by the twist alone, and by the swing alone.
 
-Also reported: the median azimuth and tilt errors, the share of frames turned more than 90° about
-the up (the side wrong), and the median azimuth error of the others.
+Also reported: the model's poses given the true side (each pose that shows the camera the other side
+than the truth replaced by its upright twin about the up, ``geometry.facing.upright_twin_pose``, as
+a perfect side network would turn it), the median azimuth and tilt errors, the share of frames
+turned more than 90° about the up (the side wrong), and the median azimuth error of the others.
+With ``--per-action``, a row for each motion of the test split as well (``Video.action``): a body
+lying along the ground (crawling, rolling) turns its whole length with the azimuth, an upright one
+only its width.
 """
 
 from __future__ import annotations
@@ -67,7 +73,9 @@ def taken_apart(pose, true, up: np.ndarray, mean_canonical: np.ndarray) -> dict[
         mean_canonical: ``(17, 3)`` mm, the mean limbs (the training frames' mean canonical pose).
     Returns:
         MPJPE (mm): ``model``, ``true_view_model_limbs``, ``model_view_mean_limbs``,
-        ``twist_only``, ``swing_only``; and ``azimuth_deg`` (median |twist|), ``tilt_deg`` (median
+        ``twist_only``, ``swing_only``, ``true_side`` (the model's poses, each replaced by its
+        upright twin about ``up`` where its chest faces the camera and the truth's does not, or
+        the other way round: ``geometry.facing``); and ``azimuth_deg`` (median |twist|), ``tilt_deg`` (median
         swing angle), ``turned_share`` (% with |twist| > 90°), ``azimuth_others_deg`` (median
         |twist| of the rest).
     """
@@ -75,9 +83,12 @@ def taken_apart(pose, true, up: np.ndarray, mean_canonical: np.ndarray) -> dict[
     from scipy.spatial.transform import Rotation
 
     from partpose.evaluation import metrics
+    from partpose.geometry.facing import faces_camera, upright_twin_pose
     from partpose.geometry.kinematics import canonicalize
 
     pose, true = pose - pose[:, :1], true - true[:, :1]
+    wrong_side = faces_camera(pose) != faces_camera(true)
+    true_side = torch.where(wrong_side[:, None, None], upright_twin_pose(pose, torch.as_tensor(up, dtype=pose.dtype)), pose)
     limbs, canon_R_pose = canonicalize(pose)
     _, canon_R_true = canonicalize(true)
     cam_pose, cam_true = canon_R_pose.transpose(1, 2).numpy(), canon_R_true.transpose(1, 2).numpy()
@@ -97,6 +108,7 @@ def taken_apart(pose, true, up: np.ndarray, mean_canonical: np.ndarray) -> dict[
         "model_view_mean_limbs": seen(cam_pose, mean_limbs),
         "twist_only": seen(np.einsum("bij,bjk->bik", twist, cam_true), limbs),
         "swing_only": seen(np.einsum("bij,bjk->bik", swing, cam_true), limbs),
+        "true_side": true_side,
     }
     result = {k: float(metrics.mpjpe(v, true)) for k, v in mpjpe.items()}
     result.update(azimuth_deg=float(np.median(azimuth)), tilt_deg=float(np.median(tilt)),
@@ -105,11 +117,13 @@ def taken_apart(pose, true, up: np.ndarray, mean_canonical: np.ndarray) -> dict[
     return result
 
 
-def view_errors(model, frames, mean_canonical: np.ndarray, max_frames: int | None = 1024,
-                batch_size: int = 64) -> dict[str, float]:
-    """:func:`taken_apart` of ``model``'s poses (``encode_sided`` about each video's up, as
-    evaluation gives them) on ``frames`` (a ``FrameDataset``, evenly thinned to ``max_frames``).
+def sided_poses(model, frames, max_frames: int | None = 1024, batch_size: int = 64):
+    """``model``'s poses (``encode_sided`` about each video's up, as evaluation gives them) on
+    ``frames`` (a ``FrameDataset``, evenly thinned to ``max_frames``).
 
+    Returns:
+        ``(pose, true, up, action)``: ``(N, 17, 3)`` float64 tensors of the model's and the true
+        camera-frame poses (mm), ``(N, 3)`` the ups and ``(N,)`` each frame's ``Video.action``.
     Raises:
         UserError: a test video without its camera's up (``Video.camera_up``).
     """
@@ -121,17 +135,39 @@ def view_errors(model, frames, mean_canonical: np.ndarray, max_frames: int | Non
 
     was_training = model.training
     model.eval()
-    predicted, truth, ups = [], [], []
+    predicted, truth, ups, videos = [], [], [], []
     with torch.no_grad():
         for batch in DataLoader(thin_frames(frames, max_frames), batch_size=batch_size, shuffle=False):
             predicted.append(model.encode_sided(batch["image"], batch["camera_up"]).pose_cam_mm.double())
             truth.append(batch["pose3d"].double())
             ups.append(batch["camera_up"].double())
+            videos.append(batch["video_index"])
     model.train(was_training)
     up = torch.cat(ups).numpy()
     if not np.isfinite(up).all():
         raise UserError("the test videos do not all carry their camera's up (Video.camera_up)")
-    return taken_apart(torch.cat(predicted), torch.cat(truth), up, mean_canonical)
+    action = np.array([frames.videos[int(v)].action for v in torch.cat(videos)])
+    return torch.cat(predicted), torch.cat(truth), up, action
+
+
+def view_errors(model, frames, mean_canonical: np.ndarray, max_frames: int | None = 1024,
+                batch_size: int = 64) -> dict[str, float]:
+    """:func:`taken_apart` of :func:`sided_poses` on ``frames`` (every frame together)."""
+    pose, true, up, _ = sided_poses(model, frames, max_frames, batch_size)
+    return taken_apart(pose, true, up, mean_canonical)
+
+
+def per_action(pose, true, up: np.ndarray, action: np.ndarray, mean_canonical: np.ndarray) -> dict[str, tuple[int, dict]]:
+    """``{action: (frames, taken_apart)}`` of :func:`sided_poses`' outputs, each motion's frames
+    alone, in the order of the motions' names."""
+    import torch
+
+    result = {}
+    for name in sorted(set(action.tolist())):
+        mask = action == name
+        rows = torch.from_numpy(mask)
+        result[name] = (int(mask.sum()), taken_apart(pose[rows], true[rows], up[mask], mean_canonical))
+    return result
 
 
 def mean_canonical_pose(videos) -> np.ndarray:
@@ -144,17 +180,26 @@ def mean_canonical_pose(videos) -> np.ndarray:
     return canonicalize(poses)[0].mean(dim=0).numpy()
 
 
+def table_row(name: str, scene: str, e: dict) -> str:
+    """The table row of one :func:`taken_apart` result."""
+    return (f"| {name} | {scene} | {e['model']:.1f} | {e['true_view_model_limbs']:.1f} | "
+            f"{e['model_view_mean_limbs']:.1f} | {e['twist_only']:.1f} | {e['swing_only']:.1f} | {e['true_side']:.1f} | "
+            f"{e['azimuth_deg']:.0f}° | {e['turned_share']:.0f} % | {e['azimuth_others_deg']:.0f}° | {e['tilt_deg']:.0f}° |")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = checkpoints_parser(__doc__)
     parser.add_argument("--max-frames", type=int, default=1024, help="test frames, evenly thinned (default: 1024)")
+    parser.add_argument("--per-action", action="store_true", help="a row for each motion of the test split as well")
     args = parser.parse_args(argv)
     use_threads(args.threads)
     command = " ".join(["python benchmarks/view_errors.py", *(argv if argv is not None else sys.argv[1:])])
     lines = [f"The view's error taken apart (`{command}`): MPJPE (mm) of each checkpoint's poses with one part "
              f"true, on the test split's frames (at most {args.max_frames}).", "",
              "| checkpoint | scene | model | true view, its limbs | its view, mean limbs | its azimuth error only "
-             "| its tilt error only | azimuth error (median) | side turned (> 90°) | azimuth error, the rest | tilt error |",
-             "|---" * 11 + "|"]
+             "| its tilt error only | the true side | azimuth error (median) | side turned (> 90°) | azimuth error, the rest "
+             "| tilt error |",
+             "|---" * 12 + "|"]
 
     def rows():
         from partpose.data.synthetic import build_synthetic_videos
@@ -164,11 +209,11 @@ def main(argv: list[str] | None = None) -> int:
             synthetic = loaded.config.data.synthetic
             if repr(synthetic) not in mean_limbs:
                 mean_limbs[repr(synthetic)] = mean_canonical_pose(build_synthetic_videos(synthetic, "train"))
-            e = view_errors(loaded.model, frames, mean_limbs[repr(synthetic)], args.max_frames)
-            yield (f"| {path} | {synthetic.scene} | {e['model']:.1f} | {e['true_view_model_limbs']:.1f} | "
-                   f"{e['model_view_mean_limbs']:.1f} | {e['twist_only']:.1f} | {e['swing_only']:.1f} | "
-                   f"{e['azimuth_deg']:.0f}° | {e['turned_share']:.0f} % | {e['azimuth_others_deg']:.0f}° | "
-                   f"{e['tilt_deg']:.0f}° |")
+            pose, true, up, action = sided_poses(loaded.model, frames, args.max_frames)
+            yield table_row(str(path), synthetic.scene, taken_apart(pose, true, up, mean_limbs[repr(synthetic)]))
+            if args.per_action:
+                for name, (count, e) in per_action(pose, true, up, action, mean_limbs[repr(synthetic)]).items():
+                    yield table_row(f"… {name} ({count} frames)", synthetic.scene, e)
 
     return write_table(lines, rows(), args.out)
 

@@ -65,6 +65,34 @@ def test_taken_apart_on_poses_turned_by_hand():
     assert view.taken_apart(mean_true, mean_true, up, canon)["model_view_mean_limbs"] == pytest.approx(0.0, abs=1e-6)
 
 
+def test_the_true_side_undoes_the_upright_twin_and_nothing_else():
+    from partpose.geometry.facing import faces_camera, upright_twin_pose
+
+    true = _poses()
+    up = np.tile([0.0, -1.0, 0.0], (len(true), 1))  # a level camera: the twin negates n_z exactly
+    twin = upright_twin_pose(true, torch.from_numpy(up))
+    assert (faces_camera(twin) != faces_camera(true)).all()
+    mixed = torch.where((torch.arange(len(true)) % 2 == 0)[:, None, None], twin, true)
+    e = view.taken_apart(mixed, true, up, np.zeros((17, 3)))
+    assert e["model"] > 10.0 and e["true_side"] == pytest.approx(0.0, abs=1e-6)
+    # a pose turned 30° about the up keeps its side: the true side changes nothing
+    turned = torch.einsum("ij,bnj->bni", torch.from_numpy(_about(up[0], 30.0)), true)
+    kept = faces_camera(turned) == faces_camera(true)
+    e = view.taken_apart(turned[kept], true[kept], up[kept.numpy()], np.zeros((17, 3)))
+    assert e["true_side"] == pytest.approx(e["model"], rel=1e-12)
+
+
+def test_per_action_scores_each_motion_as_its_own_frames_alone():
+    true = _poses(n=30)
+    pose = torch.einsum("ij,bnj->bni", torch.from_numpy(_about(UP, 40.0)), true)
+    up = np.tile(UP, (len(true), 1))
+    action = np.array(["walk", "crawl", "walk"] * 10)
+    result = view.per_action(pose, true, up, action, np.zeros((17, 3)))
+    assert list(result) == ["crawl", "walk"] and [n for n, _ in result.values()] == [10, 20]
+    crawl = view.taken_apart(pose[1::3], true[1::3], up[1::3], np.zeros((17, 3)))
+    assert result["crawl"][1] == pytest.approx(crawl)
+
+
 def test_it_runs_end_to_end(tiny_run, tmp_path, capsys):
     from partpose.data.pairs import FrameDataset
     from partpose.data.synthetic import build_synthetic_videos
@@ -79,4 +107,7 @@ def test_it_runs_end_to_end(tiny_run, tmp_path, capsys):
     out = tmp_path / "view.md"
     assert view.main([str(tiny_run), "--out", str(out)]) == 0
     row = out.read_text().splitlines()[-1]
-    assert row.startswith(f"| {tiny_run} |") and row.count("|") == 12
+    assert row.startswith(f"| {tiny_run} |") and row.count("|") == 13
+    assert view.main([str(tiny_run), "--per-action", "--out", str(out)]) == 0
+    rows = [line for line in out.read_text().splitlines() if line.startswith("| … ")]
+    assert sum(int(line.split("(")[1].split()[0]) for line in rows) == min(len(frames), 1024)

@@ -1,0 +1,145 @@
+"""The side a person shows the camera, read over a whole test video: the side network's logits
+averaged, or the video's own travel.
+
+    python benchmarks/video_side.py CHECKPOINT_OR_RUN [...] [--min-rate 0.0025] [--threads 1] [--out FILE.md]
+
+A side network (``model.side_network``) is taught, without labels, which side each training
+video's person shows the camera, from the way they travel (``partpose.data.travel``), and reads it
+from one frame at test time. At test time a video offers two more readings, neither of which needs
+a label: the network's logits averaged over the video's frames, and the video's own travel (its
+person boxes grow as the person comes nearer). For every checkpoint with a side network, on every
+frame of its benchmark's test split, the encoder's poses (``PartPoseModel.encode``) are turned to
+the side each reading gives (``PartPoseModel.turn_to_side``, about each video's up) and scored:
+
+- **the frame**: the side network's logit of the frame (``partpose evaluate``'s reading);
+- **the frame and its mirror**: the mean of the logits of the frame and of its mirror image (the
+  side ``--flip-test`` gives both readings; the poses here are the frame's alone);
+- **the video**: that mean averaged over the video's frames;
+- **the video's travel, else the video**: where the video travels at least ``--min-rate`` of its
+  distance per frame, the side its travel says (``travel_front``), elsewhere the video's reading;
+- **the true side**: each frame's truth (``geometry.facing.faces_camera`` of the true pose), the
+  reading's best case.
+
+Each row: the share of frames whose side is right (of all frames, of the frames the travel
+labels, of the rest), MPJPE and PA-MPJPE (mm). The travel's labels are also scored against the
+truth on their own.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchmark_tables import checkpoints_parser, synthetic_checkpoints, use_threads, write_table  # noqa: E402
+
+READINGS = ("the frame", "the frame and its mirror", "the video", "the video's travel, else the video", "the true side")
+
+
+def video_means(values: np.ndarray, video: np.ndarray) -> np.ndarray:
+    """``(N,)`` each frame's ``values`` replaced by the mean over the frames of its ``video``
+    (``(N,)`` video indices)."""
+    values = np.asarray(values, dtype=np.float64)
+    _, inverse = np.unique(video, return_inverse=True)
+    return (np.bincount(inverse, weights=values) / np.bincount(inverse))[inverse]
+
+
+def travel_or(logits: np.ndarray, travel: np.ndarray) -> np.ndarray:
+    """``(N,)`` logits: the travel's side where it has one (``travel`` 1.0 the front: +1, 0.0 the
+    back: -1), ``logits`` where it is ``nan``."""
+    return np.where(np.isfinite(travel), np.where(travel > 0.5, 1.0, -1.0), logits)
+
+
+def side_readings(model, frames, min_rate: float, batch_size: int = 64) -> dict:
+    """Every reading of the module docstring on ``frames`` (a ``FrameDataset``).
+
+    Returns:
+        ``{"readings": {name: (N,) logits (> 0: the front)}, "true_front": (N,) bool,
+        "travel_labelled": (N,) bool, "travel_right": share of the labelled frames whose travel
+        label is right, "scores": {name: {"right", "right_labelled", "right_rest", "mpjpe",
+        "pa_mpjpe"}}}``.
+    Raises:
+        UserError: a model without a side network.
+    """
+    import torch
+    from torch.utils.data import DataLoader
+
+    from partpose.data.travel import travel_fronts
+    from partpose.errors import UserError
+    from partpose.evaluation import metrics
+    from partpose.geometry import facing, mirror
+
+    if model.side is None:
+        raise UserError("this model has no side network (model.side_network): nothing to read the side with")
+    model.eval()
+    estimates, plain, both, ups, videos, truth = [], [], [], [], [], []
+    with torch.no_grad():
+        for batch in DataLoader(frames, batch_size=batch_size, shuffle=False):
+            image = batch["image"]
+            estimates.append(model.encode(image))
+            logits, mirrored = model.side(torch.cat((image, mirror.mirror_image(image)))).float().chunk(2)
+            plain.append(logits)
+            both.append((logits + mirrored) / 2)
+            ups.append(batch["camera_up"])
+            videos.append(batch["video_index"])
+            truth.append(batch["pose3d"].float())
+    first = estimates[0]
+    est = type(first)(**{name: torch.cat([getattr(e, name) for e in estimates]) for name in first.__dataclass_fields__})
+    up, video = torch.cat(ups), torch.cat(videos).numpy()
+    true = torch.cat(truth)
+    true = true - true[:, :1]
+    true_front = facing.faces_camera(true).numpy()
+    travel = travel_fronts(frames.videos, min_rate)[video]
+    labelled = np.isfinite(travel)
+    both_np = torch.cat(both).double().numpy()
+    readings = {
+        "the frame": torch.cat(plain).double().numpy(),
+        "the frame and its mirror": both_np,
+        "the video": video_means(both_np, video),
+        "the video's travel, else the video": travel_or(video_means(both_np, video), travel),
+        "the true side": np.where(true_front, 1.0, -1.0),
+    }
+    scores = {}
+    for name, logits in readings.items():
+        pose = model.turn_to_side(est, torch.from_numpy(logits).float(), up).pose_cam_mm.float()
+        pose = pose - pose[:, :1]
+        right = (logits > 0) == true_front
+        scores[name] = {"right": float(right.mean()), "right_labelled": float(right[labelled].mean()) if labelled.any() else float("nan"),
+                        "right_rest": float(right[~labelled].mean()) if (~labelled).any() else float("nan"),
+                        "mpjpe": float(metrics.mpjpe(pose, true)), "pa_mpjpe": float(metrics.pa_mpjpe(pose, true))}
+    travel_right = float(((travel[labelled] > 0.5) == true_front[labelled]).mean()) if labelled.any() else float("nan")
+    return {"readings": readings, "true_front": true_front, "travel_labelled": labelled, "travel_right": travel_right,
+            "scores": scores}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = checkpoints_parser(__doc__)
+    parser.add_argument("--min-rate", type=float, default=0.0025,
+                        help="the least relative change of a person's distance per frame for their travel to count")
+    args = parser.parse_args(argv)
+    if not args.min_rate > 0:
+        parser.error(f"--min-rate must be > 0, got {args.min_rate}")
+    use_threads(args.threads)
+    command = " ".join(["python benchmarks/video_side.py", *(argv if argv is not None else sys.argv[1:])])
+    lines = [f"The side read from a frame, from its video, from its video's travel (`{command}`): every test frame; "
+             "the share of frames whose side is right (all / those the travel labels / the rest), MPJPE / PA-MPJPE (mm).",
+             "", "| checkpoint | reading | side right (%) | MPJPE / PA-MPJPE |", "|---|---|---|---|"]
+
+    def rows():
+        for path, loaded, frames in synthetic_checkpoints(args.checkpoints):
+            result = side_readings(loaded.model, frames, args.min_rate)
+            labelled = result["travel_labelled"]
+            yield (f"| {path} | the travel's labels alone ({100 * labelled.mean():.0f} % of the frames) | "
+                   f"– / {100 * result['travel_right']:.1f} / – | |")
+            for name in READINGS:
+                s = result["scores"][name]
+                yield (f"| {path} | {name} | {100 * s['right']:.1f} / {100 * s['right_labelled']:.1f} / "
+                       f"{100 * s['right_rest']:.1f} | {s['mpjpe']:.1f} / {s['pa_mpjpe']:.1f} |")
+
+    return write_table(lines, rows(), args.out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

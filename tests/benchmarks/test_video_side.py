@@ -1,0 +1,61 @@
+"""benchmarks/video_side.py: the video means and the travel's reading by hand, the frame's reading
+against ``partpose evaluate``, the true side scoring every frame right, and the refusal of a model
+without a side network."""
+
+import math
+
+import numpy as np
+import pytest
+
+from benchmark_scripts import ROOT, load_benchmark
+
+video_side = load_benchmark("video_side")
+
+
+def test_video_means_by_hand():
+    values = np.array([1.0, 3.0, -2.0, 10.0, 4.0])
+    video = np.array([0, 0, 1, 5, 1])
+    np.testing.assert_allclose(video_side.video_means(values, video), [2.0, 2.0, 1.0, 10.0, 1.0])
+
+
+def test_the_travel_where_it_has_a_label_else_the_logits():
+    logits = np.array([0.3, -0.2, 0.7, -0.9])
+    travel = np.array([0.0, 1.0, math.nan, math.nan])
+    np.testing.assert_array_equal(video_side.travel_or(logits, travel), [-1.0, 1.0, 0.7, -0.9])
+
+
+@pytest.fixture(scope="module")
+def tiny_side_run(tmp_path_factory):
+    """A run folder of the tiny configuration with a side network, trained for one step."""
+    from partpose.training.config import load_config
+    from partpose.training.trainer import train
+
+    out = tmp_path_factory.mktemp("tiny_side_run")
+    train(load_config(ROOT / "configs" / "tiny.yaml", ["run.steps=1", "run.image_every=0", "run.eval_every=0",
+                                                        "model.side_network=true", "objective.side_weight=1",
+                                                        f"run.out_dir={out}"]), resume=False)
+    return out
+
+
+def test_the_frame_is_the_evaluation_and_the_truth_is_always_right(tiny_side_run, tmp_path):
+    from partpose.data.pairs import FrameDataset
+    from partpose.data.synthetic import build_synthetic_videos
+    from partpose.evaluation.evaluate import predict_frames, score
+    from partpose.inference.loading import load_model
+
+    loaded = load_model(tiny_side_run)
+    frames = FrameDataset(build_synthetic_videos(loaded.config.data.synthetic, "test"))
+    result = video_side.side_readings(loaded.model, frames, min_rate=0.0025)
+    direct = score(predict_frames(loaded.model, frames, with_segmentation=False))
+    assert result["scores"]["the frame"]["mpjpe"] == pytest.approx(direct["mpjpe"], rel=1e-5)
+    assert result["scores"]["the true side"]["right"] == 1.0
+    assert list(result["scores"]) == list(video_side.READINGS)
+    out = tmp_path / "side.md"
+    assert video_side.main([str(tiny_side_run), "--out", str(out)]) == 0
+    rows = [line for line in out.read_text().splitlines() if line.startswith(f"| {tiny_side_run} |")]
+    assert len(rows) == 1 + len(video_side.READINGS)
+
+
+def test_a_model_without_a_side_network_is_refused(tiny_run, capsys):
+    assert video_side.main([str(tiny_run)]) != 0
+    assert "no side network" in capsys.readouterr().err
