@@ -24,6 +24,14 @@ def test_the_travel_where_it_has_a_label_else_the_logits():
     np.testing.assert_array_equal(video_side.travel_or(logits, travel), [-1.0, 1.0, 0.7, -0.9])
 
 
+def test_the_hedge_by_hand():
+    import torch
+
+    front, back = torch.full((3, 17, 3), 10.0), torch.full((3, 17, 3), -2.0)
+    out = video_side.hedge(front, back, np.array([0.0, 50.0, -50.0]))
+    np.testing.assert_allclose(out[:, 0, 0].numpy(), [4.0, 10.0, -2.0], atol=1e-6)
+
+
 @pytest.fixture(scope="module")
 def tiny_side_run(tmp_path_factory):
     """A run folder of the tiny configuration with a side network, trained for one step."""
@@ -49,6 +57,7 @@ def test_the_frame_is_the_evaluation_and_the_truth_is_always_right(tiny_side_run
     direct = score(predict_frames(loaded.model, frames, with_segmentation=False))
     assert result["scores"]["the frame"]["mpjpe"] == pytest.approx(direct["mpjpe"], rel=1e-5)
     assert result["scores"]["the true side"]["right"] == 1.0
+    assert result["scores"]["a hedge"]["right"] == result["scores"]["the frame"]["right"]
     assert list(result["scores"]) == list(video_side.READINGS)
     out = tmp_path / "side.md"
     assert video_side.main([str(tiny_side_run), "--out", str(out)]) == 0
