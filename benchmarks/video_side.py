@@ -88,6 +88,7 @@ def side_readings(model, frames, min_rate: float, batch_size: int = 64) -> dict:
 
     if model.side is None:
         raise UserError("this model has no side network (model.side_network): nothing to read the side with")
+    was_training = model.training
     model.eval()
     estimates, plain, both, ups, videos, truth = [], [], [], [], [], []
     with torch.no_grad():
@@ -100,6 +101,7 @@ def side_readings(model, frames, min_rate: float, batch_size: int = 64) -> dict:
             ups.append(batch["camera_up"])
             videos.append(batch["video_index"])
             truth.append(batch["pose3d"].float())
+    model.train(was_training)
     first = estimates[0]
     est = type(first)(**{name: torch.cat([getattr(e, name) for e in estimates]) for name in first.__dataclass_fields__})
     up, video = torch.cat(ups), torch.cat(videos).numpy()
@@ -116,6 +118,7 @@ def side_readings(model, frames, min_rate: float, batch_size: int = 64) -> dict:
         "the video's travel, else the video": travel_or(video_means(both_np, video), travel),
         "the true side": np.where(true_front, 1.0, -1.0),
     }
+
     def given(logits: np.ndarray) -> torch.Tensor:
         pose = model.turn_to_side(est, torch.from_numpy(logits).float(), up).pose_cam_mm.float()
         return pose - pose[:, :1]
