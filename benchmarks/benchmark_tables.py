@@ -50,6 +50,15 @@ def load_synthetic_model(path):
     return loaded
 
 
+def require_side_network(model, purpose: str) -> None:
+    """Raise a ``UserError`` unless ``model`` has a side network (``model.side_network``);
+    ``purpose`` says what the script would have done with it."""
+    from partpose.errors import UserError
+
+    if model.side is None:
+        raise UserError(f"the model has no side network (model.side_network): {purpose}")
+
+
 def synthetic_checkpoints(paths):
     """Yield ``(path, loaded, test_frames)`` for each checkpoint of ``paths`` trained on the
     synthetic benchmark (:func:`load_synthetic_model`), with its benchmark's test split as a

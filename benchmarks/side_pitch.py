@@ -28,7 +28,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark_tables import checkpoints_parser, synthetic_checkpoints, use_threads, write_table  # noqa: E402
+from benchmark_tables import (checkpoints_parser, require_side_network, synthetic_checkpoints, use_threads,  # noqa: E402
+                              write_table)
 
 DEFAULT_PITCHES = (0.0, 10.0, 20.0)
 
@@ -47,13 +48,11 @@ def turned_scores(model, frames, pitches=DEFAULT_PITCHES, max_frames: int | None
     import torch
     from torch.utils.data import DataLoader
 
-    from partpose.errors import UserError
     from partpose.evaluation import metrics
     from partpose.evaluation.evaluate import thin_frames
     from partpose.geometry import facing
 
-    if model.side is None:
-        raise UserError("the model has no side network (model.side_network); nothing is turned")
+    require_side_network(model, "nothing is turned")
     was_training = model.training
     model.eval()
     ups = {f"pitch {p:g}": facing.camera_up(p).float() for p in pitches}

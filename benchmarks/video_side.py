@@ -38,7 +38,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark_tables import checkpoints_parser, synthetic_checkpoints, use_threads, write_table  # noqa: E402
+from benchmark_tables import (checkpoints_parser, require_side_network, synthetic_checkpoints, use_threads,  # noqa: E402
+                              write_table)
 
 READINGS = ("the frame", "the frame and its mirror", "the video", "the video's travel, else the video", "the true side",
             "a hedge")
@@ -82,12 +83,10 @@ def side_readings(model, frames, min_rate: float, batch_size: int = 64) -> dict:
     from torch.utils.data import DataLoader
 
     from partpose.data.travel import travel_fronts
-    from partpose.errors import UserError
     from partpose.evaluation import metrics
     from partpose.geometry import facing, mirror
 
-    if model.side is None:
-        raise UserError("this model has no side network (model.side_network): nothing to read the side with")
+    require_side_network(model, "nothing to read the side with")
     was_training = model.training
     model.eval()
     estimates, plain, both, ups, videos, truth = [], [], [], [], [], []
