@@ -89,50 +89,46 @@ def side_readings(model, frames, min_rate: float, batch_size: int = 64) -> dict:
     require_side_network(model, "nothing to read the side with")
     was_training = model.training
     model.eval()
-    estimates, plain, both, ups, videos, truth = [], [], [], [], [], []
+    fronts, backs, plain, both, videos, truth = [], [], [], [], [], []
     with torch.no_grad():
         for batch in DataLoader(frames, batch_size=batch_size, shuffle=False):
-            image = batch["image"]
-            estimates.append(model.encode(image))
+            image, est = batch["image"], model.encode(batch["image"])
+            sides = torch.ones(len(image))
+            for side, out in ((sides, fronts), (-sides, backs)):  # each frame's pose given the front, and the back
+                pose = model.turn_to_side(est, side, batch["camera_up"]).pose_cam_mm.float()
+                out.append(pose - pose[:, :1])
             logits, mirrored = model.side(torch.cat((image, mirror.mirror_image(image)))).float().chunk(2)
             plain.append(logits)
             both.append((logits + mirrored) / 2)
-            ups.append(batch["camera_up"])
             videos.append(batch["video_index"])
             truth.append(batch["pose3d"].float())
     model.train(was_training)
-    first = estimates[0]
-    est = type(first)(**{name: torch.cat([getattr(e, name) for e in estimates]) for name in first.__dataclass_fields__})
-    up, video = torch.cat(ups), torch.cat(videos).numpy()
+    front, back, video = torch.cat(fronts), torch.cat(backs), torch.cat(videos).numpy()
     true = torch.cat(truth)
     true = true - true[:, :1]
     true_front = facing.faces_camera(true).numpy()
     travel = travel_fronts(frames.videos, min_rate)[video]
     labelled = np.isfinite(travel)
-    both_np = torch.cat(both).double().numpy()
+    frame_logits, both_np = torch.cat(plain).double().numpy(), torch.cat(both).double().numpy()
     readings = {
-        "the frame": torch.cat(plain).double().numpy(),
+        "the frame": frame_logits,
         "the frame and its mirror": both_np,
         "the video": video_means(both_np, video),
         "the video's travel, else the video": travel_or(video_means(both_np, video), travel),
         "the true side": np.where(true_front, 1.0, -1.0),
     }
+    poses = {name: torch.where(torch.from_numpy(logits > 0)[:, None, None], front, back) for name, logits in readings.items()}
+    readings["a hedge"], poses["a hedge"] = frame_logits, hedge(front, back, frame_logits)  # its side: the frame's
 
-    def given(logits: np.ndarray) -> torch.Tensor:
-        pose = model.turn_to_side(est, torch.from_numpy(logits).float(), up).pose_cam_mm.float()
-        return pose - pose[:, :1]
+    def share(right: np.ndarray) -> float:
+        return float(right.mean()) if right.size else float("nan")
 
-    hedged = hedge(given(np.ones(len(video))), given(-np.ones(len(video))), readings["the frame"])
-    poses = {name: given(logits) for name, logits in readings.items()} | {"a hedge": hedged}
-    readings["a hedge"] = readings["the frame"]
     scores = {}
     for name, logits in readings.items():
-        pose = poses[name]
         right = (logits > 0) == true_front
-        scores[name] = {"right": float(right.mean()), "right_labelled": float(right[labelled].mean()) if labelled.any() else float("nan"),
-                        "right_rest": float(right[~labelled].mean()) if (~labelled).any() else float("nan"),
-                        "mpjpe": float(metrics.mpjpe(pose, true)), "pa_mpjpe": float(metrics.pa_mpjpe(pose, true))}
-    travel_right = float(((travel[labelled] > 0.5) == true_front[labelled]).mean()) if labelled.any() else float("nan")
+        scores[name] = {"right": share(right), "right_labelled": share(right[labelled]), "right_rest": share(right[~labelled]),
+                        "mpjpe": float(metrics.mpjpe(poses[name], true)), "pa_mpjpe": float(metrics.pa_mpjpe(poses[name], true))}
+    travel_right = share((travel[labelled] > 0.5) == true_front[labelled])
     return {"readings": readings, "true_front": true_front, "travel_labelled": labelled, "travel_right": travel_right,
             "scores": scores}
 
