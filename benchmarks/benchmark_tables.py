@@ -13,7 +13,7 @@ def checkpoints_parser(doc: str, checkpoints: str = "+") -> argparse.ArgumentPar
     """An argument parser described by ``doc``'s first line, with the ``checkpoints`` (``nargs``
     ``checkpoints``), ``--threads`` and ``--out`` arguments of the scripts that read checkpoints."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
-    parser.add_argument("checkpoints", nargs=checkpoints, help="checkpoint files or run folders (a folder: its best checkpoint)")
+    parser.add_argument("checkpoints", nargs=checkpoints, help="checkpoint files or run folders (a folder: its final checkpoint, last.pt)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: PyTorch's default)")
     parser.add_argument("--out", type=Path, help="also write the table to this Markdown file")
     return parser

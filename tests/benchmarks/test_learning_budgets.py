@@ -64,6 +64,16 @@ def test_the_studio_semi_side_config_is_the_tables_row():
     assert config.model.side_network and config.objective.setting == "semi" and config.optim.ema_decay == 0.99
 
 
+def test_the_studio_best_config_is_the_tables_row():
+    """configs/studio_best_cpu.yaml trains what the row ours_side_flip_ema of the cpu_world budget
+    trains, in its own run folder."""
+    config_path, rest = learning.split_overrides(learning.BUDGETS["cpu_world"])
+    overrides = rest + learning.ROWS["ours_side_flip_ema"][1] + ["run.out_dir=runs/studio_best_cpu"]
+    config = load_config(ROOT / "configs" / "studio_best_cpu.yaml")
+    assert config == load_config(config_path, overrides)
+    assert config.model.side_network and config.data.flip_augment == 0.5 and config.optim.ema_decay == 0.99
+
+
 def test_cpu_budget_rows_differ_only_by_their_setting():
     config_path, rest = learning.split_overrides(learning.BUDGETS["cpu"])
     base = load_config(config_path, rest)

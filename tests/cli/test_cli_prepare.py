@@ -196,7 +196,7 @@ def test_prepare_h36m_subjects_into_train_and_test(raw_datasets, tmp_path, capsy
     printed = capsys.readouterr().out
     assert "train: 4 clips, 16 frames of 32x32" in printed and "test: 4 clips, 16 frames" in printed
     assert f"partpose train --config configs/h36m.yaml data.root={out}" in printed
-    assert f"partpose evaluate --checkpoint RUN/checkpoints/best.pt --dataset h36m --root {out}" in printed
+    assert f"partpose evaluate --checkpoint RUN/checkpoints/last.pt --dataset h36m --root {out}" in printed
     for split, subject, shift_mm in (("train", "S1", 0.0), ("test", "S9", 150.0)):
         videos = load_prepared(out, split)
         assert [v.name for v in videos] == [f"h36m/{subject}/Walking 1.{c}" for c in H36M_CAMERAS]

@@ -66,12 +66,13 @@ def test_checkpoint_from_before_view_up_was_trained_with_views_about_the_spine(m
     assert load_model(path).config.objective.view_up == "spine"
     assert load_model(_save(tmp_path / "new.pt", config, model)).config.objective.view_up == "world"
 
-def test_run_folder_prefers_best(tiny, tmp_path):
+def test_run_folder_means_the_final_model(tiny, tmp_path):
+    """best.pt is chosen on the test split: a run folder means last.pt, best.pt only without it."""
     config, model = tiny
-    _save(tmp_path / "run" / "checkpoints" / "last.pt", config, model, step=2)
-    assert resolve_checkpoint(tmp_path / "run") == tmp_path / "run" / "checkpoints" / "last.pt"
     _save(tmp_path / "run" / "checkpoints" / "best.pt", config, model, step=1)
-    assert load_model(tmp_path / "run").step == 1
+    assert resolve_checkpoint(tmp_path / "run") == tmp_path / "run" / "checkpoints" / "best.pt"
+    _save(tmp_path / "run" / "checkpoints" / "last.pt", config, model, step=2)
+    assert load_model(tmp_path / "run").step == 2
     with pytest.raises(UserError, match="no checkpoint in this folder"):
         resolve_checkpoint(tmp_path)
 

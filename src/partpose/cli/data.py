@@ -187,7 +187,7 @@ def run_prepare(args: argparse.Namespace) -> int:
     if "train" in summary:
         print(f"to train:    partpose train --config configs/{CONFIG_OF[args.dataset]}.yaml data.root={out}")
     if "test" in summary:
-        print(f"to evaluate: partpose evaluate --checkpoint RUN/checkpoints/best.pt --dataset {args.dataset} --root {out}")
+        print(f"to evaluate: partpose evaluate --checkpoint RUN/checkpoints/last.pt --dataset {args.dataset} --root {out}")
     return 0
 
 

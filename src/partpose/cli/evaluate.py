@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "benchmark is rendered with the checkpoint's own settings.",
     )
     parser.add_argument("--checkpoint", required=True, type=Path,
-                        help="checkpoint file, or a run folder (uses checkpoints/best.pt, else last.pt)")
+                        help="checkpoint file, or a run folder (uses checkpoints/last.pt, the final model)")
     parser.add_argument("--dataset", default=None,
                         help=f"one of {', '.join(BENCHMARKS)} (default: the dataset the checkpoint was trained on)")
     parser.add_argument("--split", default="test", help="split to evaluate (default: test)")

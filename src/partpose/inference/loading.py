@@ -19,8 +19,10 @@ from partpose.models.partpose_model import PartPoseModel
 from partpose.training import checkpoint as ckpt
 from partpose.training.config import TrainConfig, config_from_dict
 
-RUN_CHECKPOINTS = ("checkpoints/best.pt", "checkpoints/last.pt", "best.pt", "last.pt")
-"""Files tried, in order, when a run folder is given instead of a checkpoint file."""
+RUN_CHECKPOINTS = ("checkpoints/last.pt", "last.pt", "checkpoints/best.pt", "best.pt")
+"""Files tried, in order, when a run folder is given instead of a checkpoint file: the final
+model first. ``best.pt`` is chosen by training's periodic evaluation, which scores the test split,
+so a number measured on that split with it is optimistic; name it explicitly to use it."""
 
 
 @dataclass

@@ -11,7 +11,9 @@ Run folder (``run.out_dir``)::
 
     config.yaml              the resolved configuration
     checkpoints/last.pt      written atomically every ``run.checkpoint_every`` steps and at the end
-    checkpoints/best.pt      the checkpoint with the lowest test MPJPE so far
+    checkpoints/best.pt      the checkpoint with the lowest test MPJPE so far (chosen on the test
+                             split, so optimistic there; a run folder given to the commands
+                             means last.pt)
     tensorboard/             scalars (every loss, beta, throughput, metrics) and image grids
     metrics.jsonl            one line per evaluation
     final_metrics.json       the evaluation at the end of training
