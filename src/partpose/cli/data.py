@@ -23,6 +23,8 @@ FRAME_FORMATS = ("mp4", "png", "none")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from partpose.data.synthetic import SyntheticConfig
+
     parser = subparsers.add_parser(
         "data",
         help="prepare real datasets, render the synthetic benchmark to files, preview datasets",
@@ -36,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="crop a real dataset (Human3.6M, MPI-INF-3DHP, 3DPW, your videos) once into a training folder",
         description="Read your copy of a dataset (layouts: docs/datasets.md), crop every kept frame around "
         "the person and write the clips to OUT/<split>/ with OUT/index.json. Train on it with "
-        "`partpose train --config configs/<dataset>.yaml data.root=OUT`.",
+        "`partpose train --config configs/<dataset>.yaml data.root=OUT` (configs/own_videos.yaml for --dataset own).",
     )
     prepare.add_argument("--dataset", required=True, help="h36m, mpi_inf_3dhp, 3dpw or own")
     prepare.add_argument("--root", type=Path, required=True, help="your copy of the dataset")
@@ -62,9 +64,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     synth.add_argument("--split", default="train", help="train or test (default: train)")
     synth.add_argument("--resolution", type=int, default=64, help="crop side in pixels (default: 64)")
     synth.add_argument("--seed", type=int, default=0, help="seed of the whole benchmark (default: 0)")
+    benchmark = SyntheticConfig()
     synth.add_argument("--videos-per-motion", type=int, default=None,
-                       help="videos per motion clip (default: the benchmark's, 20 train / 8 test)")
-    synth.add_argument("--frames-per-video", type=int, default=None, help="cap on frames per video (default: 32)")
+                       help="videos per motion clip (default: the benchmark's, "
+                       f"{benchmark.videos_per_motion} train / {benchmark.test_videos_per_motion} test)")
+    synth.add_argument("--frames-per-video", type=int, default=None,
+                       help=f"cap on frames per video (default: {benchmark.frames_per_video})")
     synth.add_argument("--frames", default="mp4", help="preview format: mp4, png (every frame) or none")
     synth.set_defaults(func=run_synth)
 

@@ -2,7 +2,7 @@
 
 The defaults are the CPU configuration of the synthetic benchmark, so ``partpose train`` with no
 arguments trains something useful. YAML files in ``configs/`` override them, and dotted
-command-line overrides (``train.steps=500``) override the YAML. Unknown keys are an error.
+command-line overrides (``run.steps=500``) override the YAML. Unknown keys are an error.
 """
 
 from __future__ import annotations
