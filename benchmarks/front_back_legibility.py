@@ -1,7 +1,8 @@
 """Can the encoder read the front and back of an unseen person at all? A classifier taught it.
 
     python benchmarks/front_back_legibility.py [--config configs/studio_ours_cpu.yaml]
-        [--resolutions 64 128] [--people 8 64] [--iterations 1500] [--seeds 0] [--out FILE.md]
+        [--resolutions 64 128] [--people 8 64] [--iterations 1500] [--seeds 0] [--per-person]
+        [--out FILE.md]
 
 Every row of the learning table misses the same thing: whether a person not seen in training
 shows the camera their front or their back (docs/learning.md, "The view is the benchmark's
@@ -29,6 +30,10 @@ floor of any estimator blind to the front and back (``blind_floor``: half the tw
 which no row whose front/back of unseen people is at chance can pass, however right its limbs. The last column is the share of test frames whose
 true chest leans towards the camera (the thorax nearer than the pelvis), where the lean rule of
 L_twin (``objective.twin_choice_rule=lean``) would keep the true pose rather than its twin.
+With ``--per-person``, each seed's row is followed by a row for each person of the test split
+(``Video.subject``), its test frames alone; the training and known-people columns are the
+seed's, shown once. The test split holds few people, and how legible each one's front is (the
+face against the hair, the print against the shirt) weighs on every row.
 """
 
 from __future__ import annotations
@@ -79,6 +84,17 @@ def load_split(frames, max_frames: int) -> tuple[torch.Tensor, torch.Tensor, tor
     poses = torch.cat(poses).float()
     labels, clear = front_labels(poses)
     return torch.cat(images), labels, clear, poses - poses[:, :1]
+
+
+def frame_people(frames, max_frames: int) -> list[str]:
+    """Each frame's person (``Video.subject``), for the frames of a ``FrameDataset`` that
+    :func:`load_split` keeps, in its order."""
+    import numpy as np
+
+    index = frames.index[:, 0]
+    if len(frames) > max_frames:
+        index = index[np.linspace(0, len(frames) - 1, max_frames).round().astype(int)]
+    return [frames.videos[int(v)].subject for v in index]
 
 
 def blind_floor(pose: torch.Tensor) -> float:
@@ -171,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resolutions", type=int, nargs="+", help="crop sides to compare (default: the configuration's)")
     parser.add_argument("--people", type=int, nargs="+", default=[0], help="training people to compare (0: the configuration's)")
     parser.add_argument("--augment", action="store_true", help="mirror the training images and shuffle their colour channels")
+    parser.add_argument("--per-person", action="store_true", help="a row for each person of the test split as well")
     parser.add_argument("--videos", type=int, default=400, help="videos rendered per split")
     parser.add_argument("--max-frames", type=int, default=4096, help="frames kept per split")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: PyTorch's default)")
@@ -197,7 +214,9 @@ def main(argv: list[str] | None = None) -> int:
                                 num_train_subjects=people or config.data.synthetic.num_train_subjects)
             encoder_config = config.model.encoder  # convolutional, pooled to a fixed grid: any crop side
             train = load_split(FrameDataset(build_synthetic_videos(synthetic, "train", spread=args.videos)), args.max_frames)
-            test = load_split(FrameDataset(build_synthetic_videos(synthetic, "test", spread=args.videos)), args.max_frames)
+            test_frames = FrameDataset(build_synthetic_videos(synthetic, "test", spread=args.videos))
+            test = load_split(test_frames, args.max_frames)
+            people = frame_people(test_frames, args.max_frames)
             known = load_split(FrameDataset(build_synthetic_videos(synthetic, "test", subjects_from="train",
                                                                    spread=args.videos)), args.max_frames)
             floor, leaning = blind_floor(test[3]), leaning_towards(test[3])
@@ -212,6 +231,14 @@ def main(argv: list[str] | None = None) -> int:
                        f"{accuracy(on_known, known[1]):.0f} | {chance:.0f} | "
                        f"{float(metrics.mpjpe(twin_where_wrong(on_test, test[1], truth), truth)):.1f} | {floor:.1f} | {leaning:.0f} | "
                        f"{time.perf_counter() - start:.0f} s |")
+                for person in sorted(set(people)) if args.per_person else ():
+                    mask = torch.tensor([p == person for p in people])
+                    labels, truth_p = test[1][mask], truth[mask]
+                    chance_p = max(float(labels.mean()), 1.0 - float(labels.mean())) * 100.0
+                    yield (f"| … {person} ({int(mask.sum())} frames) | | | | {accuracy(on_test[mask], labels):.0f} | "
+                           f"{accuracy(on_test[mask], labels, test[2][mask]):.0f} | | {chance_p:.0f} | "
+                           f"{float(metrics.mpjpe(twin_where_wrong(on_test[mask], labels, truth_p), truth_p)):.1f} | "
+                           f"{blind_floor(truth_p):.1f} | {leaning_towards(truth_p):.0f} | |")
 
     return write_table(lines, rows(), args.out)
 

@@ -1,7 +1,7 @@
 """Where a checkpoint's view goes wrong: its turn about the world's up, its tilt, or its limbs.
 
     python benchmarks/view_errors.py CHECKPOINT_OR_RUN [...] [--max-frames 1024] [--per-action]
-        [--threads 2] [--out FILE.md]
+        [--per-person] [--threads 2] [--out FILE.md]
 
 A pose is a canonical pose (the limbs: ``geometry.kinematics.canonicalize``) seen from a view (the
 rotation ``cam_R_canon`` that takes it into the camera). For every checkpoint trained on the
@@ -25,7 +25,9 @@ a perfect side network would turn it), the median azimuth and tilt errors, the s
 turned more than 90° about the up (the side wrong), and the median azimuth error of the others.
 With ``--per-action``, a row for each motion of the test split as well (``Video.action``): a body
 lying along the ground (crawling, rolling) turns its whole length with the azimuth, an upright one
-only its width.
+only its width. With ``--per-person``, a row for each person of the test split (``Video.subject``):
+the test split holds few people, and how legible each one's front is (their face against their
+hair, the print on their shirt) weighs on the side.
 """
 
 from __future__ import annotations
@@ -122,8 +124,9 @@ def sided_poses(model, frames, max_frames: int | None = 1024, batch_size: int = 
     ``frames`` (a ``FrameDataset``, evenly thinned to ``max_frames``).
 
     Returns:
-        ``(pose, true, up, action)``: ``(N, 17, 3)`` float64 tensors of the model's and the true
-        camera-frame poses (mm), ``(N, 3)`` the ups and ``(N,)`` each frame's ``Video.action``.
+        ``(pose, true, up, video)``: ``(N, 17, 3)`` float64 tensors of the model's and the true
+        camera-frame poses (mm), ``(N, 3)`` the ups and ``(N,)`` each frame's video (its index in
+        ``frames.videos``).
     Raises:
         UserError: a test video without its camera's up (``Video.camera_up``).
     """
@@ -146,8 +149,7 @@ def sided_poses(model, frames, max_frames: int | None = 1024, batch_size: int = 
     up = torch.cat(ups).numpy()
     if not np.isfinite(up).all():
         raise UserError("the test videos do not all carry their camera's up (Video.camera_up)")
-    action = np.array([frames.videos[int(v)].action for v in torch.cat(videos)])
-    return torch.cat(predicted), torch.cat(truth), up, action
+    return torch.cat(predicted), torch.cat(truth), up, torch.cat(videos).numpy()
 
 
 def view_errors(model, frames, mean_canonical: np.ndarray, max_frames: int | None = 1024,
@@ -157,14 +159,15 @@ def view_errors(model, frames, mean_canonical: np.ndarray, max_frames: int | Non
     return taken_apart(pose, true, up, mean_canonical)
 
 
-def per_action(pose, true, up: np.ndarray, action: np.ndarray, mean_canonical: np.ndarray) -> dict[str, tuple[int, dict]]:
-    """``{action: (frames, taken_apart)}`` of :func:`sided_poses`' outputs, each motion's frames
-    alone, in the order of the motions' names."""
+def per_group(pose, true, up: np.ndarray, group: np.ndarray, mean_canonical: np.ndarray) -> dict[str, tuple[int, dict]]:
+    """``{name: (frames, taken_apart)}`` of :func:`sided_poses`' outputs, the frames of each name
+    in ``group`` (``(N,)`` strings: each frame's motion, or its person) alone, in the order of
+    the names."""
     import torch
 
     result = {}
-    for name in sorted(set(action.tolist())):
-        mask = action == name
+    for name in sorted(set(group.tolist())):
+        mask = group == name
         rows = torch.from_numpy(mask)
         result[name] = (int(mask.sum()), taken_apart(pose[rows], true[rows], up[mask], mean_canonical))
     return result
@@ -191,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = checkpoints_parser(__doc__)
     parser.add_argument("--max-frames", type=int, default=1024, help="test frames, evenly thinned (default: 1024)")
     parser.add_argument("--per-action", action="store_true", help="a row for each motion of the test split as well")
+    parser.add_argument("--per-person", action="store_true", help="a row for each person of the test split as well")
     args = parser.parse_args(argv)
     use_threads(args.threads)
     command = " ".join(["python benchmarks/view_errors.py", *(argv if argv is not None else sys.argv[1:])])
@@ -209,11 +213,13 @@ def main(argv: list[str] | None = None) -> int:
             synthetic = loaded.config.data.synthetic
             if repr(synthetic) not in mean_limbs:
                 mean_limbs[repr(synthetic)] = mean_canonical_pose(build_synthetic_videos(synthetic, "train"))
-            pose, true, up, action = sided_poses(loaded.model, frames, args.max_frames)
+            pose, true, up, video = sided_poses(loaded.model, frames, args.max_frames)
             yield table_row(str(path), synthetic.scene, taken_apart(pose, true, up, mean_limbs[repr(synthetic)]))
-            if args.per_action:
-                for name, (count, e) in per_action(pose, true, up, action, mean_limbs[repr(synthetic)]).items():
-                    yield table_row(f"… {name} ({count} frames)", synthetic.scene, e)
+            for wanted, field in ((args.per_action, "action"), (args.per_person, "subject")):
+                if wanted:
+                    group = np.array([getattr(frames.videos[int(v)], field) for v in video])
+                    for name, (count, e) in per_group(pose, true, up, group, mean_limbs[repr(synthetic)]).items():
+                        yield table_row(f"… {name} ({count} frames)", synthetic.scene, e)
 
     return write_table(lines, rows(), args.out)
 

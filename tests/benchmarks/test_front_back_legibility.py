@@ -93,3 +93,37 @@ def test_no_estimator_blind_to_the_front_and_back_beats_the_floor():
         assert both >= floor - 1e-3
     midpoint = 0.5 * (pose + twin)
     assert abs(0.5 * (float(metrics.mpjpe(midpoint, pose)) + float(metrics.mpjpe(midpoint, twin))) - floor) < 1e-2
+
+
+def test_frame_people_follow_the_frames_kept():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    videos = [SimpleNamespace(subject=name) for name in ("a", "b", "c")]
+    index = np.array([[0, 0], [0, 1], [1, 0], [1, 1], [1, 2], [2, 0]])
+    frames = type("Frames", (), {"index": index, "videos": videos, "__len__": lambda self: len(index)})()
+    assert legibility.frame_people(frames, 10) == ["a", "a", "b", "b", "b", "c"]
+    # thinned as evaluation thins: first and last kept, evenly spaced (0, 2, 3, 5)
+    assert legibility.frame_people(frames, 4) == ["a", "b", "b", "c"]
+
+
+def test_each_person_row_is_their_frames_alone(tmp_path):
+    config = tmp_path / "two_test_people.yaml"
+    config.write_text(f"base: {ROOT / 'configs' / 'tiny.yaml'}\ndata:\n  synthetic:\n    num_test_subjects: 2\n")
+    out = tmp_path / "legibility.md"
+    args = ["--config", str(config), "--iterations", "2", "--batch-size", "4",
+            "--videos", "6", "--max-frames", "40", "--threads", "1", "--per-person", "--out", str(out)]
+    assert legibility.main(args) == 0
+    lines = out.read_text().splitlines()
+    def cells(line: str) -> list[str]:
+        return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+    whole = [cells(line) for line in lines if line.startswith("| 32² |")]
+    people = [cells(line) for line in lines if line.startswith("| … ")]
+    assert len(whole) == 1 and len(people) >= 2
+    counts = [int(row[0].split("(")[1].split()[0]) for row in people]
+    assert sum(counts) == 40
+    # the people's accuracies, weighted by their frames, give the whole split's (rounding aside)
+    weighted = sum(n * float(row[4]) for n, row in zip(counts, people)) / 40
+    assert abs(weighted - float(whole[0][4])) <= 0.6

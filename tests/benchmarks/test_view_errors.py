@@ -82,12 +82,12 @@ def test_the_true_side_undoes_the_upright_twin_and_nothing_else():
     assert e["true_side"] == pytest.approx(e["model"], rel=1e-12)
 
 
-def test_per_action_scores_each_motion_as_its_own_frames_alone():
+def test_per_group_scores_each_motion_as_its_own_frames_alone():
     true = _poses(n=30)
     pose = torch.einsum("ij,bnj->bni", torch.from_numpy(_about(UP, 40.0)), true)
     up = np.tile(UP, (len(true), 1))
     action = np.array(["walk", "crawl", "walk"] * 10)
-    result = view.per_action(pose, true, up, action, np.zeros((17, 3)))
+    result = view.per_group(pose, true, up, action, np.zeros((17, 3)))
     assert list(result) == ["crawl", "walk"] and [n for n, _ in result.values()] == [10, 20]
     crawl = view.taken_apart(pose[1::3], true[1::3], up[1::3], np.zeros((17, 3)))
     assert result["crawl"][1] == pytest.approx(crawl)
@@ -110,4 +110,9 @@ def test_it_runs_end_to_end(tiny_run, tmp_path, capsys):
     assert row.startswith(f"| {tiny_run} |") and row.count("|") == 13
     assert view.main([str(tiny_run), "--per-action", "--out", str(out)]) == 0
     rows = [line for line in out.read_text().splitlines() if line.startswith("| … ")]
+    assert sum(int(line.split("(")[1].split()[0]) for line in rows) == min(len(frames), 1024)
+    assert view.main([str(tiny_run), "--per-person", "--out", str(out)]) == 0
+    rows = [line for line in out.read_text().splitlines() if line.startswith("| … ")]
+    people = sorted({video.subject for video in frames.videos})
+    assert [line.split()[2] for line in rows] == people
     assert sum(int(line.split("(")[1].split()[0]) for line in rows) == min(len(frames), 1024)
