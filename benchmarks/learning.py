@@ -151,6 +151,11 @@ ROWS["ours_side_flip_ema_lr2e3"] = ("ours + a side network + mirrored pairs, wei
 # (docs/learning.md, "The seeds of a row read together"); do more people, at no cost in labels, teach it?
 ROWS["ours_side_flip_ema_people64"] = ("ours + a side network + mirrored pairs, weights averaged, 64 training people",
                                        ROWS["ours_side_flip_ema"][1] + ["data.synthetic.num_train_subjects=64"])
+# ... and by 1,024, nearly one person a video: taught the side directly, this encoder reads the
+# front of unseen people better the more people it is taught on, given the iterations
+# (docs/learning.md, "More people and more iterations together")
+ROWS["ours_side_flip_ema_people1024"] = ("ours + a side network + mirrored pairs, weights averaged, 1,024 training people",
+                                         ROWS["ours_side_flip_ema"][1] + ["data.synthetic.num_train_subjects=1024"])
 
 # The table the method is judged by: the baselines, the three settings and the paper's ablations.
 # The other rows are oracles and diagnoses (docs/learning.md).
