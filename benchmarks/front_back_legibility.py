@@ -88,12 +88,11 @@ def load_split(frames, max_frames: int) -> tuple[torch.Tensor, torch.Tensor, tor
 
 def frame_people(frames, max_frames: int) -> list[str]:
     """Each frame's person (``Video.subject``), for the frames of a ``FrameDataset`` that
-    :func:`load_split` keeps, in its order."""
-    import numpy as np
+    :func:`load_split` keeps (``thin_frames``), in its order."""
+    from partpose.evaluation.evaluate import thin_frames
 
-    index = frames.index[:, 0]
-    if len(frames) > max_frames:
-        index = index[np.linspace(0, len(frames) - 1, max_frames).round().astype(int)]
+    kept = thin_frames(frames, max_frames)
+    index = frames.index[:, 0] if kept is frames else frames.index[kept.indices, 0]
     return [frames.videos[int(v)].subject for v in index]
 
 

@@ -116,6 +116,7 @@ def test_each_person_row_is_their_frames_alone(tmp_path):
             "--videos", "6", "--max-frames", "40", "--threads", "1", "--per-person", "--out", str(out)]
     assert legibility.main(args) == 0
     lines = out.read_text().splitlines()
+
     def cells(line: str) -> list[str]:
         return [cell.strip() for cell in line.strip().strip("|").split("|")]
 
