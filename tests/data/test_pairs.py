@@ -6,6 +6,7 @@ from torch.utils.data import DataLoader
 from partpose.data.pairs import FrameDataset, PairDataset, frame_pairs
 from partpose.data.saliency import SaliencyCache
 from partpose.data.video import Video, median_background
+from partpose.geometry.skeleton import H36M17
 
 
 def make_video(t, size=16, seed=0, camera_moves=False, labels=True, name="v"):
@@ -48,7 +49,7 @@ def test_pair_items_keys_shapes_dtypes_and_values():
         "background_valid": ((), torch.bool), "pose3d_t": ((17, 3), torch.float32),
         "has_pose3d_t": ((), torch.bool), "pose2d_t": ((17, 2), torch.float32),
         "has_pose2d_t": ((), torch.bool), "segmentation_t": ((16, 16), torch.int64),
-        "travel_front": ((), torch.float32),
+        "travel_front": ((), torch.float32), "side_front_s": ((), torch.float32), "side_front_t": ((), torch.float32),
         "video_index": ((), torch.int64), "frame_s": ((), torch.int64), "frame_t": ((), torch.int64),
     }
     for i in range(len(ds)):
@@ -84,6 +85,38 @@ def test_each_item_carries_its_videos_travel():
         seen.setdefault(int(item["video_index"]), []).append(float(item["travel_front"]))
     assert set(seen[0]) == {1.0} and set(seen[1]) == {0.0}
     assert np.isnan(seen[2]).all()
+
+
+def test_the_side_labels_are_the_travel_or_each_frames_true_side():
+    videos = [make_video(6, seed=k) for k in range(2)]
+    videos[0].person_box = np.stack([np.zeros(6), np.zeros(6), 0.5 * 1.01 ** np.arange(6)], axis=1).astype(np.float32)
+    # the second video's person faces the camera in its first three frames and turns away after:
+    # the chest's normal (left minus right across, times up) points along -z for the first frames
+    pose = videos[1].pose3d_cam_mm
+    index = H36M17.index
+    for t in range(6):
+        sign = 1.0 if t < 3 else -1.0
+        pose[t] = 0.0
+        pose[t, :, 2] = 4000.0
+        pose[t, H36M17.thorax, 1] = -500.0
+        pose[t, index("l_shoulder"), 0] = pose[t, H36M17.l_hip, 0] = sign * 150.0
+        pose[t, index("r_shoulder"), 0] = pose[t, H36M17.r_hip, 0] = -sign * 150.0
+    travel = PairDataset(videos, max_gap=2, travel_min_rate=0.005)
+    truth = PairDataset(videos, max_gap=2, travel_min_rate=0.005, side_label="truth")
+    for i in range(len(travel)):
+        item, oracle = travel[i], truth[i]
+        v, s, t = int(item["video_index"]), int(item["frame_s"]), int(item["frame_t"])
+        np.testing.assert_array_equal([float(item["side_front_s"]), float(item["side_front_t"])],
+                                      [float(item["travel_front"])] * 2)
+        np.testing.assert_array_equal(float(oracle["travel_front"]), float(item["travel_front"]))
+        if v == 1:  # the true side, frame by frame
+            assert float(oracle["side_front_s"]) == (1.0 if s < 3 else 0.0)
+            assert float(oracle["side_front_t"]) == (1.0 if t < 3 else 0.0)
+    with pytest.raises(ValueError, match="side_label must be one of travel, truth"):
+        PairDataset(videos, side_label="oracle")
+    videos[1].pose3d_cam_mm = None
+    with pytest.raises(ValueError, match="side_label='truth' needs 3D poses"):
+        PairDataset(videos, side_label="truth")
 
 
 @pytest.mark.parametrize("labels, has3d, has2d", [("none", False, False), ("2d", False, True),

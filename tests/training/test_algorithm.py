@@ -269,7 +269,8 @@ def test_the_side_network_is_taught_the_travel_on_both_frames(setup):
 
     torch.manual_seed(0)
     model = PartPoseModel(replace(config.model, side_network=True))
-    labelled = dict(batch, travel_front=torch.tensor([1.0, float("nan")]))
+    travel = torch.tensor([1.0, float("nan")])
+    labelled = dict(batch, travel_front=travel, side_front_s=travel, side_front_t=travel)
     objective = replace(config.objective, side_weight=0.5)
     out = training_losses(model, labelled, prior, 0, 1.0, objective, step_generator(0, 0), prior_up=up)
     logits = model.side(torch.cat((batch["image_s"], batch["image_t"])))
@@ -278,6 +279,11 @@ def test_the_side_network_is_taught_the_travel_on_both_frames(setup):
     assert out.scalars["side_agrees_with_travel"] == pytest.approx(float((logits[[0, 2]] > 0).float().mean()))
     plain = training_losses(model, labelled, prior, 0, 1.0, config.objective, step_generator(0, 0), prior_up=up)
     assert "side" not in plain.losses
+    # the oracle's labels (objective.side_label=truth) come frame by frame, I_s's then I_t's
+    oracle = dict(labelled, side_front_s=torch.tensor([0.0, 1.0]), side_front_t=torch.tensor([1.0, float("nan")]))
+    out = training_losses(model, oracle, prior, 0, 1.0, objective, step_generator(0, 0), prior_up=up)
+    expected = 0.5 * travel_side_loss(logits, torch.tensor([0.0, 1.0, 1.0, float("nan")]))
+    assert float(out.losses["side"].detach()) == pytest.approx(float(expected.detach()), rel=1e-5)
 
 
 def _pose_energy(setup, frame):

@@ -94,6 +94,11 @@ def test_own_videos_have_no_test_split_and_training_skips_evaluation(tiny_config
     assert not (result.out_dir / "checkpoints" / "best.pt").exists()
     assert not (result.out_dir / "metrics.jsonl").exists()
     assert json.loads((result.out_dir / "final_metrics.json").read_text())["metrics"] == {}
+    # the side network's oracle needs each training frame's 3D pose
+    with pytest.raises(UserError, match="objective.side_label=truth teaches the side network each frame's true side "
+                                        "from its 3D pose; the 'own' training videos have none"):
+        build_training_data(tiny_config("data.dataset=own", f"data.root={root}", "model.side_network=true",
+                                        "objective.side_weight=1", "objective.side_label=truth"))
 
 
 @pytest.mark.parametrize(

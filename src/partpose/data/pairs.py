@@ -21,6 +21,7 @@ from partpose.data.saliency import SaliencyCache, background_residual_saliency
 from partpose.data.travel import travel_fronts
 from partpose.data.video import Video
 from partpose.geometry import mirror
+from partpose.geometry.facing import faces_camera
 from partpose.geometry.skeleton import H36M17
 
 SALIENCY_SOURCES = ("motion", "static")
@@ -28,9 +29,25 @@ SALIENCY_SOURCES = ("motion", "static")
 static-camera clips (OpenCV's static saliency for clips whose camera moves); ``static`` = OpenCV's
 static saliency for every clip."""
 
+SIDE_LABELS = ("travel", "truth")
+"""What teaches a :class:`PairDataset`'s frames their side (``side_front_s``/``_t``): the video's
+travel (no annotation) or, an oracle for diagnosis, each frame's true side."""
+
 LABEL_MODES = ("none", "2d", "3d", "both")
 """Which pose labels a :class:`PairDataset` exposes: none (self-supervised), 2D (weak
 supervision), 3D (semi or full supervision) or both."""
+
+
+def true_fronts(video: Video) -> np.ndarray:
+    """``(T,)`` float32: 1.0 where the video's person shows the camera their front
+    (``geometry.facing.faces_camera`` of the 3D pose), 0.0 where their back.
+
+    Raises:
+        ValueError: the video has no 3D poses.
+    """
+    if video.pose3d_cam_mm is None:
+        raise ValueError(f"side_label='truth' needs 3D poses, but video {video.name!r} has none")
+    return faces_camera(torch.from_numpy(np.asarray(video.pose3d_cam_mm, dtype=np.float64))).numpy().astype(np.float32)
 
 
 def _check_videos(videos: Sequence[Video]) -> list[Video]:
@@ -97,6 +114,10 @@ class PairDataset(Dataset):
         saliency_source: ``motion`` (default) or ``static``, see :data:`SALIENCY_SOURCES`.
         travel_min_rate: the least relative change of a person's distance per frame for their
             video's travel to tell the side they show (``partpose.data.travel``).
+        side_label: what ``side_front_s`` and ``side_front_t`` hold: ``travel`` (the label, no
+            annotation: both the video's ``travel_front``) or ``truth`` (an oracle for
+            diagnosis: each frame's true side, ``geometry.facing.faces_camera`` of its 3D pose,
+            whatever ``labels`` allows; needs every video's 3D poses).
         saliency: a :class:`SaliencyCache` (share one to reuse maps between datasets);
             ``None`` makes an in-memory one.
 
@@ -106,7 +127,9 @@ class PairDataset(Dataset):
     not move); ``pose3d_t`` ``(17, 3)``, ``pose2d_t`` ``(17, 2)`` with ``has_pose3d_t``,
     ``has_pose2d_t`` ``()`` bool; ``segmentation_t`` ``(H, W)`` int64; ``travel_front``
     ``()`` float32 (the side the video's travel shows: 1 the front, 0 the back, NaN none;
-    ``partpose.data.travel``); ``video_index``, ``frame_s``, ``frame_t`` ``()`` int64.
+    ``partpose.data.travel``); ``side_front_s``, ``side_front_t`` ``()`` float32 (the side each
+    frame is taught to show the side network, by ``side_label``); ``video_index``, ``frame_s``,
+    ``frame_t`` ``()`` int64.
     """
 
     def __init__(
@@ -120,8 +143,11 @@ class PairDataset(Dataset):
         saliency: SaliencyCache | None = None,
         saliency_source: str = "motion",
         travel_min_rate: float = 0.0025,
+        side_label: str = "travel",
     ) -> None:
         self.videos = _check_videos(videos)
+        if side_label not in SIDE_LABELS:
+            raise ValueError(f"side_label must be one of {', '.join(SIDE_LABELS)}, got {side_label!r}")
         if labels not in LABEL_MODES:
             raise ValueError(f"labels must be one of {', '.join(LABEL_MODES)}, got {labels!r}")
         self.labels = labels
@@ -161,6 +187,8 @@ class PairDataset(Dataset):
             for v in self.videos
         ]
         self.travel_front = travel_fronts(self.videos, travel_min_rate)
+        self.side_label = side_label
+        self.true_front = [true_fronts(v) for v in self.videos] if side_label == "truth" else None
         h, w = self.videos[0].size
         self._no_background = torch.zeros(3, h, w)
 
@@ -190,6 +218,8 @@ class PairDataset(Dataset):
             "has_pose2d_t": _scalar(has2d),
             "segmentation_t": _segmentation(video, t),
             "travel_front": torch.tensor(self.travel_front[v]),
+            "side_front_s": torch.tensor(self.true_front[v][s] if self.true_front else self.travel_front[v]),
+            "side_front_t": torch.tensor(self.true_front[v][t] if self.true_front else self.travel_front[v]),
             "video_index": _scalar(v),
             "frame_s": _scalar(s),
             "frame_t": _scalar(t),

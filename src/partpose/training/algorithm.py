@@ -17,7 +17,7 @@ For a batch of frame pairs (I_s, I_t) of one video each and a batch of unpaired 
    ``objective.travel_facing_weight`` > 0, L_travel (``losses/travel.py``: the front weight of I_t's
    pose against the side its video's travel shows). With ``objective.side_weight`` > 0 the side
    network (``models/side.py``) is taught the same label on I_s and I_t, with an optimiser of
-   its own.
+   its own (``objective.side_label=truth``, an oracle: each frame's true side instead).
 3. Supervision terms of the other settings (encoder only): 2D for ``weak``, 3D on labelled frames
    for ``semi``; ``supervised`` trains the encoder on 3D and 2D labels alone (the upper bound),
    ``labels_2d`` on the 2D labels alone (what ``weak``'s labels teach without the method).
@@ -234,10 +234,12 @@ def training_losses(
             travel = travel_facing_loss(front, batch["travel_front"].float())
         losses["image_unpaired"] = losses["image_unpaired"] + objective.travel_facing_weight * travel
     if objective.side_weight > 0:
-        # the side network (models/side.py), taught on both frames the side their video's travel shows
+        # the side network (models/side.py), taught on both frames the side their video's travel
+        # shows (or, objective.side_label=truth, each frame's true side: an oracle)
         side_logits = model.side(torch.cat((image_s, image_t)))
+        side_labels = torch.cat((batch["side_front_s"], batch["side_front_t"])).float()
+        losses["side"] = objective.side_weight * travel_side_loss(side_logits.float(), side_labels)
         travel_twice = batch["travel_front"].float().repeat(2)
-        losses["side"] = objective.side_weight * travel_side_loss(side_logits.float(), travel_twice)
     maps_z = synth_z_s.part_maps[-1].detach()
     if synth_z_t is not None:
         losses["image_consistency"] = image_consistency_loss(

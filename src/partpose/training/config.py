@@ -65,6 +65,7 @@ class ObjectiveConfig:
     twin_choice_rule: Literal["reconstruction", "lean", "travel"] = "reconstruction"  # L_twin's choice: D's reconstruction, the chest's lean towards a camera above the hips, or the side the video's travel shows (losses/twin.py)
     twin_choice_lean_mm: float = 30.0  # twin_choice_rule=lean: the thorax must be this much farther than the pelvis for the twin to win
     side_weight: float = 0.0  # > 0: teach the side network (model.side_network) the side each frame's video travel shows (losses/travel.py); needs model.side_network
+    side_label: Literal["travel", "truth"] = "travel"  # what teaches the side network: each video's travel (no labels) | truth, an oracle for diagnosis: each frame's true side from its 3D pose (data/pairs.py)
     travel_facing_weight: float = 0.0  # > 0: add this times L_travel (the front weight of E's pose against the side its video's travel shows; losses/travel.py) to L_I^u
     travel_min_rate: float = 0.0025  # twin_choice_rule=travel and L_travel: the least relative change of the person's distance per frame over a video for its travel to tell the side (data/travel.py)
 

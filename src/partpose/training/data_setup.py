@@ -82,6 +82,9 @@ def build_training_data(config: TrainConfig) -> TrainingData:
     _check_videos(config, train_videos, test_videos)
     prior = build_prior(data)
     objective = config.objective
+    if objective.side_weight > 0 and objective.side_label == "truth" and any(v.pose3d_cam_mm is None for v in train_videos):
+        raise UserError(f"objective.side_label=truth teaches the side network each frame's true side from its 3D pose; "
+                        f"the {data.dataset!r} training videos have none")
     pairs = PairDataset(
         train_videos,
         max_gap=data.max_gap,
@@ -90,10 +93,11 @@ def build_training_data(config: TrainConfig) -> TrainingData:
         seed=config.run.seed,
         saliency_source=data.saliency,
         travel_min_rate=objective.travel_min_rate,
+        side_label=objective.side_label,
     )
     travel = {"objective.twin_choice_rule=travel": objective.twin_choice_weight > 0 and objective.twin_choice_rule == "travel",
               "objective.travel_facing_weight > 0": objective.travel_facing_weight > 0,
-              "objective.side_weight > 0": objective.side_weight > 0}
+              "objective.side_weight > 0": objective.side_weight > 0 and objective.side_label == "travel"}
     if any(travel.values()) and all(v.person_box is None for v in train_videos):
         what = next(name for name, used in travel.items() if used)
         raise UserError(f"{what} needs the person boxes of the videos (Video.person_box); "
