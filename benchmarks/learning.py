@@ -227,6 +227,12 @@ BUDGETS: dict[str, list[str]] = {
     # cpu_world three times as long (3,000 iterations): does a row's average keep falling with
     # more steps where its raw weights did not? (docs/learning.md, "A moving average of the weights")
     "cpu_world_long": CPU + ["objective.view_up=world", "run.steps=3000"],
+    # cpu_world's training videos worn by 1,024 people instead of 8 (nearly one a video), for eight
+    # times the iterations: with them the supervised bound keeps learning where with 8 people it
+    # stops at about 200 mm (docs/learning.md, "A side network taught the truth"); about 7 minutes
+    # a run for the bound on one core of the second machine, 45 for our row
+    "cpu_many_people": CPU + ["objective.view_up=world", "data.synthetic.num_train_subjects=1024", "run.steps=8000",
+                              "run.eval_every=1000", "run.checkpoint_every=1000"],
     # a GPU: 128² crops, a ResNet-50-like encoder, 30 times the steps; Adam as on the CPU budgets
     "gpu": ["--config", "configs/synthetic_gpu.yaml", "run.steps=30000", "run.eval_every=2500",
             "optim.kind=adam"] + STUDIO,
