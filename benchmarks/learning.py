@@ -6,6 +6,8 @@ reasons the paper gives?
     python benchmarks/learning.py --rows extra         # the oracles and diagnoses; --rows all: every row
     python benchmarks/learning.py --rows unsup weak --seeds 0
     python benchmarks/learning.py --budget gpu         # the larger budget (the default where CUDA is available)
+    python benchmarks/learning.py --rows supervised_ema ours_side_flip_ema --budget cpu_many_people
+                                                       # 1,024 training people, 8,000 iterations (7-40 min a run)
     python benchmarks/learning.py --table-only         # re-assemble the table from saved rows
     python benchmarks/learning.py --rescore            # add metrics new since a row ran (its checkpoint)
     python benchmarks/learning.py --rows unsup weak --threads 1 &   # two rows at a time, one core each
