@@ -232,7 +232,7 @@ BUDGETS: dict[str, list[str]] = {
     # cpu_world's training videos worn by 1,024 people instead of 8 (nearly one a video), for eight
     # times the iterations: with them the supervised bound keeps learning where with 8 people it
     # stops at about 200 mm (docs/learning.md, "A side network taught the truth"); about 7 minutes
-    # a run for the bound on one core of the second machine, 45 for our row
+    # a run for the bound on one core of the second machine, 40 for our row
     "cpu_many_people": CPU + ["objective.view_up=world", "data.synthetic.num_train_subjects=1024", "run.steps=8000",
                               "run.eval_every=1000", "run.checkpoint_every=1000"],
     # a GPU: 128² crops, a ResNet-50-like encoder, 30 times the steps; Adam as on the CPU budgets

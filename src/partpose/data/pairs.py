@@ -187,7 +187,6 @@ class PairDataset(Dataset):
             for v in self.videos
         ]
         self.travel_front = travel_fronts(self.videos, travel_min_rate)
-        self.side_label = side_label
         self.true_front = [true_fronts(v) for v in self.videos] if side_label == "truth" else None
         h, w = self.videos[0].size
         self._no_background = torch.zeros(3, h, w)
@@ -218,8 +217,8 @@ class PairDataset(Dataset):
             "has_pose2d_t": _scalar(has2d),
             "segmentation_t": _segmentation(video, t),
             "travel_front": torch.tensor(self.travel_front[v]),
-            "side_front_s": torch.tensor(self.true_front[v][s] if self.true_front else self.travel_front[v]),
-            "side_front_t": torch.tensor(self.true_front[v][t] if self.true_front else self.travel_front[v]),
+            "side_front_s": torch.tensor(self.travel_front[v] if self.true_front is None else self.true_front[v][s]),
+            "side_front_t": torch.tensor(self.travel_front[v] if self.true_front is None else self.true_front[v][t]),
             "video_index": _scalar(v),
             "frame_s": _scalar(s),
             "frame_t": _scalar(t),
