@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from partpose.data.travel import travel_front, travel_fronts, travel_heading
+from partpose.data.travel import travel_front, travel_fronts, travel_heading, travel_steadiness
 from partpose.data.video import Video
 
 
@@ -71,3 +71,20 @@ def test_travel_heading_by_hand():
     heading, _ = travel_heading(boxes, up)
     np.testing.assert_allclose(heading, forward, atol=1e-5)
     assert travel_heading(boxes, None) == (None, 0.0) and travel_heading(boxes[:1], up) == (None, 0.0)
+
+
+def test_steadiness_is_one_for_a_steady_walk_and_worked_out_by_hand_for_a_curl():
+    # distance falling by the same factor every frame: the log side is a straight line
+    assert travel_steadiness(_boxes(4500.0 * 0.99 ** np.arange(11))) == pytest.approx(1.0, abs=1e-9)
+    # a box that grows and shrinks back symmetrically about the middle frame: the fitted slope is 0, R² 0
+    assert travel_steadiness(_boxes([4000.0, 3000.0, 4000.0])) == pytest.approx(0.0, abs=1e-9)
+    # log sides 0, 0, 1 over frames 0, 1, 2: the line 1/2 x - 1/6 leaves residuals 1/6, -1/3, 1/6,
+    # whose variance 1/18 against the sides' 2/9 gives R² = 1 - 1/4 = 3/4
+    sides = np.float32([[0.0, 0.0, 1.0], [0.0, 0.0, 1.0], [0.0, 0.0, math.e]])
+    assert travel_steadiness(sides) == pytest.approx(0.75, abs=1e-6)
+
+
+def test_steadiness_needs_three_frames_boxes_and_a_change():
+    assert math.isnan(travel_steadiness(_boxes([4500.0, 4000.0])))
+    assert math.isnan(travel_steadiness(None))
+    assert math.isnan(travel_steadiness(_boxes([4000.0] * 5)))

@@ -45,6 +45,32 @@ def travel_front(person_box: np.ndarray | None, min_rate: float) -> float:
     return math.nan
 
 
+def travel_steadiness(person_box: np.ndarray | None) -> float:
+    """How steadily a video's person travels: the R² of a straight line fitted to the log of
+    the box side over the frames.
+
+    A walk towards or away from the camera changes its log distance about linearly (R² near 1);
+    a body that curls up and stretches out again grows and shrinks its box (R² near 0), and so
+    does a person who turns back. The travel's label (:func:`travel_front`) is right on the
+    steady videos far more often than on the others (``benchmarks/side_teacher.py``).
+
+    Args:
+        person_box: ``(T, 3)`` the video's person boxes (module docstring), or ``None``.
+    Returns:
+        R² in [0, 1]; ``nan`` with fewer than three frames, no boxes, or a side that never changes.
+    """
+    if person_box is None or len(person_box) < 3:
+        return math.nan
+    log_side = np.log(np.asarray(person_box, dtype=np.float64)[:, 2])
+    frame = np.arange(len(log_side), dtype=np.float64)
+    variance = float(log_side.var())
+    if variance <= 1e-18:
+        return math.nan
+    slope, intercept = np.polyfit(frame, log_side, 1)
+    residual = log_side - (slope * frame + intercept)
+    return max(0.0, 1.0 - float(residual.var()) / variance)
+
+
 def travel_fronts(videos, min_rate: float) -> np.ndarray:
     """``(V,)`` float32: :func:`travel_front` of each video's ``person_box``."""
     return np.array([travel_front(video.person_box, min_rate) for video in videos], dtype=np.float32)
