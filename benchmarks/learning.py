@@ -168,6 +168,15 @@ ROWS["ours_side_flip_ema_side_truth"] = ("ours + a side network taught the true 
 ROWS["ours_side_flip_ema_people1024_side_truth"] = (
     "ours + a side network taught the true side (oracle) + mirrored pairs, weights averaged, 1,024 training people",
     ROWS["ours_side_flip_ema_people1024"][1] + SIDE_TRUTH)
+# The side network reading the torso and the head cut along the encoder's 2D joints instead of the
+# whole crop (model.side_input=parts): what the travel teaches it on the walks carries to the other
+# motions (docs/learning.md, "A side network that reads the parts")
+PARTS = ["model.side_input=parts"]
+ROWS["ours_side_flip_ema_parts"] = ("ours + a side network reading the parts + mirrored pairs, weights averaged",
+                                    ROWS["ours_side_flip_ema"][1] + PARTS)
+ROWS["ours_side_flip_ema_people1024_parts"] = (
+    "ours + a side network reading the parts + mirrored pairs, weights averaged, 1,024 training people",
+    ROWS["ours_side_flip_ema_people1024"][1] + PARTS)
 
 # The table the method is judged by: the baselines, the three settings and the paper's ablations.
 # The other rows are oracles and diagnoses (docs/learning.md).

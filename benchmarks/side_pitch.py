@@ -62,7 +62,8 @@ def turned_scores(model, frames, pitches=DEFAULT_PITCHES, max_frames: int | None
     with torch.no_grad():
         for batch in DataLoader(thin_frames(frames, max_frames), batch_size=batch_size, shuffle=False):
             image, truth = batch["image"], batch["pose3d"].float()
-            est, logits = model.encode(image), model.side(image)
+            est = model.encode(image)
+            logits = model.side(image, est.q)
             true_logits = torch.where(facing.faces_camera(truth), 1.0, -1.0)
             right.append((logits > 0) == (true_logits > 0))
             poses["alone"].append(est.pose_cam_mm)

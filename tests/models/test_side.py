@@ -82,3 +82,40 @@ def test_turn_to_side_takes_each_frames_camera_up_and_falls_back_where_it_is_nan
         # one up for the whole batch, as a (3,) vector
         torch.testing.assert_close(model.turn_to_side(est, logits, up[0]).pose_cam_mm[2],
                                    facing.upright_twin_pose(est.pose_cam_mm[2:], up[0])[0])
+
+
+def test_a_side_network_that_reads_the_parts_reads_their_patches():
+    from partpose.geometry.part_patches import part_patches
+
+    torch.manual_seed(0)
+    network = SideNetwork(EncoderConfig(), input="parts", patch_size=16).eval()
+    images, joints = torch.rand(3, 3, 64, 64), torch.rand(3, 17, 2) - 0.5
+    with torch.no_grad():
+        expected = network.head(network.encoder.features(part_patches(images, joints, 16))).squeeze(1)
+        torch.testing.assert_close(network(images, joints), expected)
+    # the joints are read, not taught
+    joints.requires_grad_(True)
+    network(images, joints).sum().backward()
+    assert joints.grad is None
+    for bad in ({"input": "crop"}, {"patch_size": 2}):
+        try:
+            SideNetwork(EncoderConfig(), **bad)
+        except ValueError as error:
+            assert "side network" in str(error) or "patch_size" in str(error)
+        else:
+            raise AssertionError(f"{bad} accepted")
+    try:
+        network(images)
+    except ValueError as error:
+        assert "2D joints" in str(error)
+    else:
+        raise AssertionError("no joints accepted")
+
+
+def test_encode_sided_gives_the_parts_network_the_encoders_joints():
+    model = _model(side_network=True, side_input="parts", side_camera_elevation_deg=10.0)
+    images = torch.rand(3, 3, 64, 64)
+    with torch.no_grad():
+        est = model.encode(images)
+        expected = model.turn_to_side(est, model.side(images, est.q))
+        assert torch.equal(model.encode_sided(images).pose_cam_mm, expected.pose_cam_mm)

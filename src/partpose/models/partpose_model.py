@@ -19,6 +19,7 @@ Convention:
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 import torch
 from torch import nn
@@ -44,6 +45,8 @@ class ModelConfig:
     bone_lengths_mm: tuple[float, ...] | None = None  # 17 lengths (fk_parents); None: default_bone_lengths
     no_fk_camera: bool = False  # ablation "w/o T_fk o T_c": the encoder regresses 3D joints (sets encoder.regress_joints)
     side_network: bool = False  # a second trunk reads the side a person shows (models/side.py); encode_sided gives poses that side
+    side_input: Literal["image", "parts"] = "image"  # what the side network reads: image (the crop) | parts (the torso and the head cut along the encoder's 2D joints; geometry/part_patches.py)
+    side_patch_size: int = 32  # side_input=parts: each part's patch side, px
     side_camera_elevation_deg: float = 0.0  # the cameras' pitch for the upright twin of encode_sided where a video gives no camera_up (0: a level camera, the depth twin)
 
     def __post_init__(self) -> None:
@@ -153,7 +156,7 @@ class PartPoseModel(nn.Module):
         else:
             lengths = torch.tensor(config.bone_lengths_mm, dtype=torch.float32)
         self.register_buffer("bone_lengths_mm", lengths)
-        self.side = SideNetwork(config.encoder) if config.side_network else None
+        self.side = SideNetwork(config.encoder, config.side_input, config.side_patch_size) if config.side_network else None
 
     @property
     def no_fk_camera(self) -> bool:
@@ -202,7 +205,7 @@ class PartPoseModel(nn.Module):
         if flip_test:
             return self.encode_flip_test(image, camera_up)
         est = self.encode(image)
-        return est if self.side is None else self.turn_to_side(est, self.side(image), camera_up)
+        return est if self.side is None else self.turn_to_side(est, self.side(image, est.q), camera_up)
 
     def encode_flip_test(self, image: torch.Tensor, camera_up: torch.Tensor | None = None) -> PoseEstimate:
         """The flip test: each image and its mirror read, the two poses averaged.
@@ -235,7 +238,7 @@ class PartPoseModel(nn.Module):
         est = self.encode(both)
         with torch.autocast(device_type=image.device.type, enabled=False):
             if self.side is not None:
-                logits = self.side(both).float()
+                logits = self.side(both, est.q).float()
             else:  # n_z / |n| < 0: the chest faces the camera
                 logits = -nn.functional.normalize(facing.chest_normal(est.pose_cam_mm.float()), dim=-1)[:, 2]
             plain, mirrored = logits.chunk(2)

@@ -8,6 +8,11 @@ travels (``partpose.data.travel``; ``objective.side_weight``). The model then gi
 the side this network reads (``PartPoseModel.encode_sided``): its upright twin where it shows the
 other one. Beside the encoder rather than inside it, the label's mistakes cannot pull the limbs
 about (docs/learning.md, "Which way people travel").
+
+With ``model.side_input=parts`` it reads the torso and the head cut along the encoder's 2D
+joints (``geometry.part_patches``) instead of the whole crop: the marks of the front look the
+same there in every posture, so what it learns on the walks the travel labels right carries to
+the other motions (docs/learning.md, "A side network that reads the parts").
 """
 
 from __future__ import annotations
@@ -15,17 +20,41 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from partpose.geometry.part_patches import part_patches
 from partpose.models.encoder import Encoder, EncoderConfig
+
+SIDE_INPUTS = ("image", "parts")
+"""What the side network reads: the whole crop, or the torso's and the head's patches."""
 
 
 class SideNetwork(nn.Module):
     """The encoder's trunk (fresh weights) and one linear unit on its pooled features:
-    ``(B, 3, H, W)`` images in [0, 1] -> ``(B,)`` logits of "the chest faces the camera"."""
+    ``(B, 3, H, W)`` images in [0, 1] (and their ``(B, 17, 2)`` 2D joints) -> ``(B,)`` logits of
+    "the chest faces the camera".
 
-    def __init__(self, encoder_config: EncoderConfig) -> None:
+    Args:
+        encoder_config: the trunk's configuration (convolutional and pooled to a fixed grid, so
+            it takes patches of any size).
+        input: :data:`SIDE_INPUTS`: ``image`` reads the crop, ``parts`` the
+            ``geometry.part_patches.part_patches`` of it along the joints, ``patch_size`` pixels
+            a part.
+    """
+
+    def __init__(self, encoder_config: EncoderConfig, input: str = "image", patch_size: int = 32) -> None:
         super().__init__()
+        if input not in SIDE_INPUTS:
+            raise ValueError(f"the side network's input must be one of {', '.join(SIDE_INPUTS)}, got {input!r}")
+        if patch_size < 4:
+            raise ValueError(f"patch_size must be at least 4 pixels, got {patch_size}")
+        self.input, self.patch_size = input, patch_size
         self.encoder = Encoder(encoder_config)
         self.head = nn.Linear(self.encoder.feature_dim, 1)
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
+    def forward(self, image: torch.Tensor, joints_2d: torch.Tensor | None = None) -> torch.Tensor:
+        """``image (B, 3, H, W)``, ``joints_2d (B, 17, 2)`` (normalised image coordinates; read
+        only with ``input='parts'``, and never differentiated) -> ``(B,)`` logits."""
+        if self.input == "parts":
+            if joints_2d is None:
+                raise ValueError("a side network that reads the parts needs the images' 2D joints")
+            image = part_patches(image, joints_2d.detach(), self.patch_size)
         return self.head(self.encoder.features(image)).squeeze(1)

@@ -236,7 +236,7 @@ def training_losses(
     if objective.side_weight > 0:
         # the side network (models/side.py), taught on both frames the side their video's travel
         # shows (or, objective.side_label=truth, each frame's true side: an oracle)
-        side_logits = model.side(torch.cat((image_s, image_t)))
+        side_logits = model.side(torch.cat((image_s, image_t)), torch.cat((est_s.q, est_t.q)))
         side_labels = torch.cat((batch["side_front_s"], batch["side_front_t"])).float()
         losses["side"] = objective.side_weight * travel_side_loss(side_logits.float(), side_labels)
         travel_twice = batch["travel_front"].float().repeat(2)

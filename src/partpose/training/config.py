@@ -173,6 +173,8 @@ def validate(config: TrainConfig) -> None:
         raise UserError("model.side_network and objective.side_weight > 0 go together: the side network is taught by "
                         f"that loss alone (got model.side_network={config.model.side_network}, "
                         f"objective.side_weight={config.objective.side_weight})")
+    if config.model.side_patch_size < 4:
+        raise UserError(f"model.side_patch_size must be at least 4 pixels, got {config.model.side_patch_size}")
     if not (math.isfinite(config.objective.travel_facing_weight) and config.objective.travel_facing_weight >= 0):
         raise UserError(f"objective.travel_facing_weight must be >= 0, got {config.objective.travel_facing_weight}")
     if not (math.isfinite(config.objective.travel_min_rate) and config.objective.travel_min_rate > 0):
