@@ -28,6 +28,10 @@ on the test split's unseen people:
   one-bit label a person gives at a glance), the travel's label on the others.
 - ``labelled_only:F``: the true side on those videos and nothing else.
 
+With ``--parts`` every classifier reads the torso's and the head's patches cut along each frame's
+true 2D joints (``geometry.part_patches``; the model's ``model.side_input=parts``, which cuts them
+along the encoder's joints) instead of the whole crop.
+
 Every classifier is seeded alike, so the variants of one seed differ only in their labels.
 """
 
@@ -68,9 +72,19 @@ class TrainingFrames:
     video: torch.Tensor
 
 
-def training_frames(videos, min_rate: float, min_r2: float) -> TrainingFrames:
+def frame_images(clip, parts: int) -> torch.Tensor:
+    """``(T, 3, H, W)`` the video's frames in [0, 1], or with ``parts`` > 0 their
+    ``geometry.part_patches.part_patches`` of that side along the true 2D joints."""
+    from partpose.geometry.part_patches import part_patches
+
+    images = torch.from_numpy(clip.frames).permute(0, 3, 1, 2).float() / 255.0
+    return part_patches(images, torch.from_numpy(clip.pose2d_norm), parts) if parts else images
+
+
+def training_frames(videos, min_rate: float, min_r2: float, parts: int = 0) -> TrainingFrames:
     """:class:`TrainingFrames` of ``videos`` (with 3D poses and person boxes): the travel's
-    label counts from ``min_rate`` of the distance per frame, steady from an R² of ``min_r2``."""
+    label counts from ``min_rate`` of the distance per frame, steady from an R² of ``min_r2``;
+    the images are the part patches with ``parts`` > 0 (:func:`frame_images`)."""
     from partpose.data.travel import travel_front, travel_steadiness
 
     images, truth, travel, steady, video = [], [], [], [], []
@@ -78,12 +92,24 @@ def training_frames(videos, min_rate: float, min_r2: float) -> TrainingFrames:
         n = len(clip.frames)
         label = travel_front(clip.person_box, min_rate)
         r2 = travel_steadiness(clip.person_box)
-        images.append(torch.from_numpy(clip.frames).permute(0, 3, 1, 2).float() / 255.0)
+        images.append(frame_images(clip, parts))
         truth.append(front_labels(torch.from_numpy(clip.pose3d_cam_mm).double())[0])
         travel.append(torch.full((n,), label))
         steady.append(torch.full((n,), not math.isnan(label) and not math.isnan(r2) and r2 >= min_r2))
         video.append(torch.full((n,), index))
     return TrainingFrames(*(torch.cat(x) for x in (images, truth, travel, steady, video)))
+
+
+def test_patches(frames, max_frames: int, size: int) -> torch.Tensor:
+    """The part patches (``size`` pixels) of the frames of a ``FrameDataset`` that
+    ``front_back_legibility.load_split`` keeps, in its order, cut along their true 2D joints."""
+    from torch.utils.data import DataLoader
+
+    from partpose.evaluation.evaluate import thin_frames
+    from partpose.geometry.part_patches import part_patches
+
+    return torch.cat([part_patches(batch["image"], batch["pose2d"], size)
+                      for batch in DataLoader(thin_frames(frames, max_frames), batch_size=256, shuffle=False)])
 
 
 def video_mean(logits: torch.Tensor, video: torch.Tensor) -> torch.Tensor:
@@ -126,13 +152,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-r2", type=float, default=0.8, help="steady travel: the least R² of the log box side's straight fit")
     parser.add_argument("--max-frames", type=int, default=4096, help="test frames kept")
     parser.add_argument("--people", type=int, default=0, help="training people (0: the configuration's)")
+    parser.add_argument("--parts", type=int, default=0, metavar="SIZE",
+                        help="read the torso's and the head's patches of SIZE pixels along the true 2D joints (0: the crop)")
     args = parser.parse_args(argv)
     use_threads(args.threads)
 
     lines = [
         f"The side taught by cues beyond each video's travel (`python benchmarks/side_teacher.py`; `{args.config.name}`'s "
         f"benchmark{f' with {args.people} training people' if args.people else ''}, {args.videos} training videos; travel counts from {args.min_rate:g} of the distance per frame, steady "
-        f"from R² {args.min_r2:g}; {args.iterations} iterations of batch {args.batch_size}): the classifier's labels on its "
+        f"from R² {args.min_r2:g}; {'the part patches, ' + str(args.parts) + ' px, along the true 2D joints' if args.parts else 'the crops'}; {args.iterations} iterations of batch {args.batch_size}): the classifier's labels on its "
         "training frames and its reading of the test split's unseen people.",
         "",
         "| taught by | seed | training frames | its labels right | test (unseen people): all | test: clear "
@@ -148,10 +176,14 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config)
         synthetic = replace(config.data.synthetic, cache_dir=None,
                             num_train_subjects=args.people or config.data.synthetic.num_train_subjects)
-        frames = training_frames(build_synthetic_videos(synthetic, "train", spread=args.videos), args.min_rate, args.min_r2)
+        frames = training_frames(build_synthetic_videos(synthetic, "train", spread=args.videos), args.min_rate, args.min_r2,
+                                 args.parts)
         if not frames.steady.any() and any(name in ("teacher", "student") for name, _ in variants):
             raise UserError(f"no training video's travel is steady (R² >= {args.min_r2:g}): no teacher to teach")
-        test = load_split(FrameDataset(build_synthetic_videos(synthetic, "test", spread=args.test_videos)), args.max_frames)
+        test_frames = FrameDataset(build_synthetic_videos(synthetic, "test", spread=args.test_videos))
+        test = load_split(test_frames, args.max_frames)
+        if args.parts:
+            test = (test_patches(test_frames, args.max_frames, args.parts), *test[1:])
         labelled = ~frames.travel.isnan()
         yield (f"| (the travel labels {100.0 * float(labelled.double().mean()):.0f} % of the {len(frames.truth)} training frames, "
                f"right on {accuracy(frames.travel[labelled] * 2 - 1, frames.truth[labelled]):.0f} %; steady "

@@ -66,6 +66,9 @@ def test_training_frames_carry_each_videos_travel_and_steadiness():
     assert torch.equal(frames.steady, torch.tensor([True] * 6 + [False] * 12))
     assert torch.equal(frames.video, torch.arange(3).repeat_interleave(6))
     assert math.isclose(float(frames.images.max()), 0.0)
+    # the part patches instead of the crops: (T, 3, size, 2 size) a video
+    steady_walk.pose2d_norm = np.zeros((6, 17, 2), np.float32)
+    assert teacher.training_frames([steady_walk], 0.0025, 0.8, parts=4).images.shape == (6, 3, 4, 8)
 
 
 def test_it_runs_end_to_end_and_refuses_a_bad_variant(tmp_path, capsys):
@@ -80,5 +83,8 @@ def test_it_runs_end_to_end_and_refuses_a_bad_variant(tmp_path, capsys):
         "| the truth on 50% of the videos, the travel elsewhere", "| the truth on 50% of the videos alone",
         "| the truth (the travel's frames)"]
     assert all(row.count("|") == 9 for row in rows)
+    parts = ["--parts", "8", "--variants", "travel", "--out", str(tmp_path / "parts.md")]
+    assert teacher.main(args[:args.index("--variants")] + parts) == 0
+    assert "the part patches, 8 px" in (tmp_path / "parts.md").read_text()
     assert teacher.main(["--config", str(ROOT / "configs" / "tiny.yaml"), "--variants", "oracle"]) == 2
     assert "unknown variant 'oracle'" in capsys.readouterr().err
