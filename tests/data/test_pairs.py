@@ -87,6 +87,30 @@ def test_each_item_carries_its_videos_travel():
     assert np.isnan(seen[2]).all()
 
 
+def test_the_steady_travels_side_labels_only_the_videos_that_travel_steadily():
+    # nearer by 1 % every frame (steady); nearer over the video but by a box that jumps about
+    # (R² well under 0.8); farther by 1 % every frame (steady)
+    videos = [make_video(6, seed=k) for k in range(3)]
+    sides = (0.5 * 1.01 ** np.arange(6), np.array([0.5, 0.6, 0.45, 0.62, 0.44, 0.53]), 0.5 / 1.01 ** np.arange(6))
+    for video, side in zip(videos, sides):
+        video.person_box = np.stack([np.zeros(6), np.zeros(6), side], axis=1).astype(np.float32)
+    travel = PairDataset(videos, max_gap=2, travel_min_rate=0.005)
+    steady = PairDataset(videos, max_gap=2, travel_min_rate=0.005, side_label="steady_travel")
+    labels = {}
+    for i in range(len(steady)):
+        item, plain = steady[i], travel[i]
+        v = int(item["video_index"])
+        assert float(item["travel_front"]) == float(plain["travel_front"])  # the video's travel itself is kept
+        labels.setdefault(v, set()).update({float(item["side_front_s"]), float(item["side_front_t"])})
+        assert float(plain["side_front_s"]) == float(plain["travel_front"])
+    assert labels[0] == {1.0} and labels[2] == {0.0}
+    assert float(travel[next(i for i in range(len(travel)) if int(travel[i]["video_index"]) == 1)]["travel_front"]) == 1.0
+    assert all(np.isnan(x) for x in labels[1])
+    # with no least R², every travel counts
+    loose = PairDataset(videos, max_gap=2, travel_min_rate=0.005, side_label="steady_travel", travel_min_r2=0.0)
+    assert {float(loose[i]["side_front_t"]) for i in range(len(loose)) if int(loose[i]["video_index"]) == 1} == {1.0}
+
+
 def test_the_side_labels_are_the_travel_or_each_frames_true_side():
     videos = [make_video(6, seed=k) for k in range(2)]
     videos[0].person_box = np.stack([np.zeros(6), np.zeros(6), 0.5 * 1.01 ** np.arange(6)], axis=1).astype(np.float32)
@@ -112,7 +136,7 @@ def test_the_side_labels_are_the_travel_or_each_frames_true_side():
         if v == 1:  # the true side, frame by frame
             assert float(oracle["side_front_s"]) == (1.0 if s < 3 else 0.0)
             assert float(oracle["side_front_t"]) == (1.0 if t < 3 else 0.0)
-    with pytest.raises(ValueError, match="side_label must be one of travel, truth"):
+    with pytest.raises(ValueError, match="side_label must be one of travel, steady_travel, truth"):
         PairDataset(videos, side_label="oracle")
     videos[1].pose3d_cam_mm = None
     with pytest.raises(ValueError, match="side_label='truth' needs 3D poses"):

@@ -18,7 +18,7 @@ import torch
 from torch.utils.data import Dataset
 
 from partpose.data.saliency import SaliencyCache, background_residual_saliency
-from partpose.data.travel import travel_fronts
+from partpose.data.travel import travel_fronts, travel_steadiness
 from partpose.data.video import Video
 from partpose.geometry import mirror
 from partpose.geometry.facing import faces_camera
@@ -29,9 +29,10 @@ SALIENCY_SOURCES = ("motion", "static")
 static-camera clips (OpenCV's static saliency for clips whose camera moves); ``static`` = OpenCV's
 static saliency for every clip."""
 
-SIDE_LABELS = ("travel", "truth")
+SIDE_LABELS = ("travel", "steady_travel", "truth")
 """What teaches a :class:`PairDataset`'s frames their side (``side_front_s``/``_t``): the video's
-travel (no annotation) or, an oracle for diagnosis, each frame's true side."""
+travel (no annotation), the same on the videos whose travel is steady only
+(``partpose.data.travel.travel_steadiness``), or, an oracle for diagnosis, each frame's true side."""
 
 LABEL_MODES = ("none", "2d", "3d", "both")
 """Which pose labels a :class:`PairDataset` exposes: none (self-supervised), 2D (weak
@@ -115,9 +116,12 @@ class PairDataset(Dataset):
         travel_min_rate: the least relative change of a person's distance per frame for their
             video's travel to tell the side they show (``partpose.data.travel``).
         side_label: what ``side_front_s`` and ``side_front_t`` hold: ``travel`` (the label, no
-            annotation: both the video's ``travel_front``) or ``truth`` (an oracle for
-            diagnosis: each frame's true side, ``geometry.facing.faces_camera`` of its 3D pose,
-            whatever ``labels`` allows; needs every video's 3D poses).
+            annotation: both the video's ``travel_front``), ``steady_travel`` (the same where
+            the video's ``travel_steadiness`` is at least ``travel_min_r2``, NaN elsewhere) or
+            ``truth`` (an oracle for diagnosis: each frame's true side,
+            ``geometry.facing.faces_camera`` of its 3D pose, whatever ``labels`` allows; needs
+            every video's 3D poses).
+        travel_min_r2: ``steady_travel``'s least R² (``partpose.data.travel.travel_steadiness``).
         saliency: a :class:`SaliencyCache` (share one to reuse maps between datasets);
             ``None`` makes an in-memory one.
 
@@ -144,6 +148,7 @@ class PairDataset(Dataset):
         saliency_source: str = "motion",
         travel_min_rate: float = 0.0025,
         side_label: str = "travel",
+        travel_min_r2: float = 0.8,
     ) -> None:
         self.videos = _check_videos(videos)
         if side_label not in SIDE_LABELS:
@@ -187,7 +192,12 @@ class PairDataset(Dataset):
             for v in self.videos
         ]
         self.travel_front = travel_fronts(self.videos, travel_min_rate)
-        self.true_front = [true_fronts(v) for v in self.videos] if side_label == "truth" else None
+        if side_label == "truth":
+            self.side_front = [true_fronts(v) for v in self.videos]
+        else:
+            steady = [side_label == "travel" or travel_steadiness(v.person_box) >= travel_min_r2 for v in self.videos]
+            self.side_front = [np.full(v.num_frames, label if keep else np.nan, np.float32)
+                               for v, label, keep in zip(self.videos, self.travel_front, steady)]
         h, w = self.videos[0].size
         self._no_background = torch.zeros(3, h, w)
 
@@ -217,8 +227,8 @@ class PairDataset(Dataset):
             "has_pose2d_t": _scalar(has2d),
             "segmentation_t": _segmentation(video, t),
             "travel_front": torch.tensor(self.travel_front[v]),
-            "side_front_s": torch.tensor(self.travel_front[v] if self.true_front is None else self.true_front[v][s]),
-            "side_front_t": torch.tensor(self.travel_front[v] if self.true_front is None else self.true_front[v][t]),
+            "side_front_s": torch.tensor(self.side_front[v][s]),
+            "side_front_t": torch.tensor(self.side_front[v][t]),
             "video_index": _scalar(v),
             "frame_s": _scalar(s),
             "frame_t": _scalar(t),

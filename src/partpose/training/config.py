@@ -65,8 +65,9 @@ class ObjectiveConfig:
     twin_choice_rule: Literal["reconstruction", "lean", "travel"] = "reconstruction"  # L_twin's choice: D's reconstruction, the chest's lean towards a camera above the hips, or the side the video's travel shows (losses/twin.py)
     twin_choice_lean_mm: float = 30.0  # twin_choice_rule=lean: the thorax must be this much farther than the pelvis for the twin to win
     side_weight: float = 0.0  # > 0: teach the side network (model.side_network) the side each frame's video travel shows (losses/travel.py); needs model.side_network
-    side_label: Literal["travel", "truth"] = "travel"  # what teaches the side network: each video's travel (no labels) | truth, an oracle for diagnosis: each frame's true side from its 3D pose (data/pairs.py)
+    side_label: Literal["travel", "steady_travel", "truth"] = "travel"  # what teaches the side network: each video's travel (no labels) | steady_travel, the same on the videos whose travel is steady only (travel_min_r2) | truth, an oracle for diagnosis: each frame's true side from its 3D pose (data/pairs.py)
     travel_facing_weight: float = 0.0  # > 0: add this times L_travel (the front weight of E's pose against the side its video's travel shows; losses/travel.py) to L_I^u
+    travel_min_r2: float = 0.8  # side_label=steady_travel: the least R² of a straight line through a video's log box side (data/travel.py)
     travel_min_rate: float = 0.0025  # twin_choice_rule=travel and L_travel: the least relative change of the person's distance per frame over a video for its travel to tell the side (data/travel.py)
 
 
@@ -177,6 +178,8 @@ def validate(config: TrainConfig) -> None:
         raise UserError(f"model.side_patch_size must be at least 4 pixels, got {config.model.side_patch_size}")
     if not (math.isfinite(config.objective.travel_facing_weight) and config.objective.travel_facing_weight >= 0):
         raise UserError(f"objective.travel_facing_weight must be >= 0, got {config.objective.travel_facing_weight}")
+    if not (math.isfinite(config.objective.travel_min_r2) and 0.0 <= config.objective.travel_min_r2 <= 1.0):
+        raise UserError(f"objective.travel_min_r2 must be in [0, 1], got {config.objective.travel_min_r2}")
     if not (math.isfinite(config.objective.travel_min_rate) and config.objective.travel_min_rate > 0):
         raise UserError(f"objective.travel_min_rate must be > 0, got {config.objective.travel_min_rate}")
     if config.data.max_gap < 1:

@@ -94,10 +94,11 @@ def build_training_data(config: TrainConfig) -> TrainingData:
         saliency_source=data.saliency,
         travel_min_rate=objective.travel_min_rate,
         side_label=objective.side_label,
+        travel_min_r2=objective.travel_min_r2,
     )
     travel = {"objective.twin_choice_rule=travel": objective.twin_choice_weight > 0 and objective.twin_choice_rule == "travel",
               "objective.travel_facing_weight > 0": objective.travel_facing_weight > 0,
-              "objective.side_weight > 0": objective.side_weight > 0 and objective.side_label == "travel"}
+              "objective.side_weight > 0": objective.side_weight > 0 and objective.side_label != "truth"}
     if any(travel.values()) and all(v.person_box is None for v in train_videos):
         what = next(name for name, used in travel.items() if used)
         raise UserError(f"{what} needs the person boxes of the videos (Video.person_box); "
