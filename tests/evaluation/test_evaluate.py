@@ -16,7 +16,7 @@ from partpose.models.partpose_model import ModelConfig, PartPoseModel
 class _BrightIsFront(nn.Module):
     """A stand-in side network: the front on bright frames, the back on dark ones."""
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
+    def forward(self, image: torch.Tensor, joints_2d: torch.Tensor | None = None) -> torch.Tensor:
         return image.mean(dim=(1, 2, 3)) - 0.5
 
 

@@ -21,7 +21,7 @@ class _SideReader(nn.Module):
     """A side network whose logits change sign between an image and its mirror (the left-right
     term) and, averaged over the two, keep the sign of the image's brightness."""
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
+    def forward(self, image: torch.Tensor, joints_2d: torch.Tensor | None = None) -> torch.Tensor:
         return (image.mean(dim=(1, 2, 3)) - 0.4) * 50.0 + _left_minus_right(image) * 200.0
 
 
