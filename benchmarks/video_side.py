@@ -97,8 +97,10 @@ def side_readings(model, frames, min_rate: float, batch_size: int = 64) -> dict:
             for side, out in ((sides, fronts), (-sides, backs)):  # each frame's pose given the front, and the back
                 pose = model.turn_to_side(est, side, batch["camera_up"]).pose_cam_mm.float()
                 out.append(pose - pose[:, :1])
-            both_ways = torch.cat((image, mirror.mirror_image(image)))
-            logits, mirrored = model.side(both_ways, model.encode(both_ways).q).float().chunk(2)
+            mirrored_image = mirror.mirror_image(image)
+            # the 2D joints matter only to a side network that reads the parts (model.side_input)
+            joints = torch.cat((est.q, model.encode(mirrored_image).q)) if model.side.input == "parts" else None
+            logits, mirrored = model.side(torch.cat((image, mirrored_image)), joints).float().chunk(2)
             plain.append(logits)
             both.append((logits + mirrored) / 2)
             videos.append(batch["video_index"])
