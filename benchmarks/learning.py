@@ -10,6 +10,8 @@ reasons the paper gives?
                                                        # 1,024 training people, 8,000 iterations (7-40 min a run)
     python benchmarks/learning.py --table-only         # re-assemble the table from saved rows
     python benchmarks/learning.py --rescore            # add metrics new since a row ran (its checkpoint)
+    python benchmarks/learning.py --rows ours_side_flip_ema --seeds 0 --results /tmp/again
+                                                       # run a row again beside the committed one
     python benchmarks/learning.py --rows unsup weak --threads 1 &   # two rows at a time, one core each
     python benchmarks/learning.py --rows supervised semi --threads 1
 
@@ -17,7 +19,8 @@ Every row trains the same encoder with the same compute budget (steps × batch) 
 on the held-out test videos (the last 30 % of every motion, unseen subjects). Each (row, seed) writes
 ``benchmarks/results/<budget>/<row>_seed<k>.json`` (metrics, learning curve, overrides, commit,
 machine, wall time), so rows can run at different times; the table (Markdown) and the learning
-curves (PNG) are assembled from whatever JSON files exist.
+curves (PNG) are assembled from whatever JSON files exist. With ``--results DIR`` the JSON, the
+table and the curves go to ``DIR`` instead, and the README's table is left as it is.
 """
 
 from __future__ import annotations
@@ -405,14 +408,14 @@ def row_jobs(rows: list[str], seeds: list[int]) -> list[tuple[str, int]]:
     return [(row, seed) for row in rows for seed in ([0] if row in REFERENCE_ROWS else seeds)]
 
 
-def job_command(row: str, seed: int, budget: str, runs: Path, threads: int) -> list[str]:
+def job_command(row: str, seed: int, budget: str, runs: Path, threads: int, results: Path = RESULTS) -> list[str]:
     """The command that runs one (row, seed) in a process of its own, leaving the table alone."""
     return [sys.executable, str(Path(__file__).resolve()), "--rows", row, "--seeds", str(seed), "--budget", budget,
-            "--runs", str(runs), "--threads", str(threads), "--no-table"]
+            "--runs", str(runs), "--threads", str(threads), "--results", str(results), "--no-table"]
 
 
 def run_jobs_in_parallel(rows: list[str], seeds: list[int], budget: str, runs: Path, jobs: int,
-                         threads: int = 0) -> list[tuple[str, int]]:
+                         threads: int = 0, results: Path = RESULTS) -> list[tuple[str, int]]:
     """Run the table's (row, seed) pairs ``jobs`` processes at a time, each with ``threads`` torch
     threads (0: the machine's cores shared between the processes). Returns the pairs that failed."""
     from concurrent.futures import ThreadPoolExecutor
@@ -420,7 +423,7 @@ def run_jobs_in_parallel(rows: list[str], seeds: list[int], budget: str, runs: P
     threads = threads or max(1, (os.cpu_count() or 1) // jobs)
 
     def run(job: tuple[str, int]) -> bool:
-        return subprocess.run(job_command(*job, budget, runs, threads), cwd=ROOT).returncode == 0
+        return subprocess.run(job_command(*job, budget, runs, threads, results), cwd=ROOT).returncode == 0
 
     pairs = row_jobs(rows, seeds)
     with ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -428,17 +431,20 @@ def run_jobs_in_parallel(rows: list[str], seeds: list[int], budget: str, runs: P
     return [pair for pair, ok in zip(pairs, succeeded) if not ok]
 
 
-def run_rows(rows: list[str], seeds: list[int], budget: str, runs: Path, threads: int = 0) -> None:
-    folder = RESULTS / budget
+def run_rows(rows: list[str], seeds: list[int], budget: str, runs: Path, threads: int = 0,
+             results: Path = RESULTS) -> None:
+    """Run each (row, seed) in turn and write its JSON to ``results/<budget>/`` (the commit recorded
+    is the checkout's when the run starts, the code it trains with)."""
+    folder = results / budget
     folder.mkdir(parents=True, exist_ok=True)
     for row, seed in row_jobs(rows, seeds):
-        started = time.perf_counter()
+        started, code = time.perf_counter(), commit()
         print(f"== {row} seed {seed} ({budget})", flush=True)
         result = (reference_row(row, BUDGETS[budget]) if row in REFERENCE_ROWS
                   else trained_row(row, seed, budget, runs, threads))
         result.update({
             "row": row, "seed": seed, "budget": budget, "overrides": BUDGETS[budget] + ROWS[row][1],
-            "commit": commit(), "machine": machine(), "wall_seconds": time.perf_counter() - started,
+            "commit": code, "machine": machine(), "wall_seconds": time.perf_counter() - started,
             "date": time.strftime("%Y-%m-%d %H:%M"),
         })
         # written whole or not at all: a run stopped mid-write must not leave a file the table cannot read
@@ -449,7 +455,7 @@ def run_rows(rows: list[str], seeds: list[int], budget: str, runs: Path, threads
               flush=True)
 
 
-def rescore(budget: str, runs: Path) -> None:
+def rescore(budget: str, runs: Path, results: Path = RESULTS) -> None:
     """Add the metrics that a row's JSON lacks (those added to ``score`` after it ran), by
     evaluating its saved last checkpoint again on the same test frames. The stored MPJPE must be
     reproduced, or the row is left as it is."""
@@ -459,7 +465,7 @@ def rescore(budget: str, runs: Path) -> None:
     from partpose.training.data_setup import load_videos
 
     test_frames: dict[str, FrameDataset] = {}  # rendered once per data configuration
-    for path in sorted((RESULTS / budget).glob("*.json")):
+    for path in sorted((results / budget).glob("*.json")):
         result = json.loads(path.read_text())
         if "pose_spread" in result["metrics"]:
             continue
@@ -485,9 +491,10 @@ def rescore(budget: str, runs: Path) -> None:
         print(f"   {path.name}: added {', '.join(added)}", flush=True)
 
 
-def load_results(budget: str) -> dict[str, list[dict]]:
+def load_results(budget: str, results: Path = RESULTS) -> dict[str, list[dict]]:
+    """Every saved (row, seed) of ``budget`` under ``results``, grouped by row."""
     grouped: dict[str, list[dict]] = {}
-    for path in sorted((RESULTS / budget).glob("*.json")):
+    for path in sorted((results / budget).glob("*.json")):
         result = json.loads(path.read_text())
         grouped.setdefault(result["row"], []).append(result)
     return grouped
@@ -501,8 +508,8 @@ def format_value(values: list[float]) -> str:
     return f"{statistics.mean(values):.1f} ± {(max(values) - min(values)) / 2:.1f}"
 
 
-def table(budget: str) -> str:
-    grouped = load_results(budget)
+def table(budget: str, results: Path = RESULTS) -> str:
+    grouped = load_results(budget, results)
     header = "| row | " + " | ".join(label for _, label in METRICS) + " | seeds | minutes/row |"
     lines = [header, "|" + "---|" * (len(METRICS) + 3)]
     for row, (label, _) in ROWS.items():
@@ -624,13 +631,13 @@ def replace_between_markers(page: Path, text: str) -> None:
     page.write_text(content[: start + len(TABLE_START)] + "\n" + text + "\n" + content[end:])
 
 
-def plot_curves(budget: str, path: Path) -> None:
+def plot_curves(budget: str, path: Path, results: Path = RESULTS) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    grouped = load_results(budget)
+    grouped = load_results(budget, results)
     fig, ax = plt.subplots(figsize=(8, 4.5))
     colours = plt.get_cmap("tab20")  # one colour per row: more rows than the default cycle's ten
     for row, (label, _) in ROWS.items():
@@ -654,7 +661,7 @@ def plot_curves(budget: str, path: Path) -> None:
     plt.close(fig)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--rows", nargs="+", default=["paper"], choices=[*ROW_GROUPS, *ROWS], metavar="ROW",
                         help="rows or groups of rows: paper (the default: the baselines, the settings and the "
@@ -663,6 +670,10 @@ def main() -> int:
     parser.add_argument("--budget", choices=list(BUDGETS), default=None,
                         help="the training budget of every row (default: gpu where CUDA is available, else cpu_world)")
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "learning")
+    parser.add_argument("--results", type=Path, default=RESULTS,
+                        help="where the rows' JSON, the table and the curves are written (default: the committed "
+                             "benchmarks/results, whose table the README shows; another folder leaves them alone, "
+                             "to run a row again and compare)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads per row (0: PyTorch's default)")
     parser.add_argument("--jobs", type=int, default=1,
                         help="(row, seed) runs at a time, each in its own process (threads: the cores shared)")
@@ -670,7 +681,7 @@ def main() -> int:
     parser.add_argument("--no-table", action="store_true", help="run the rows, leave the table and the plots")
     parser.add_argument("--rescore", action="store_true",
                         help="add missing metrics to the saved rows from their checkpoints under --runs, then the table")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, got {args.jobs}")
     args.budget = args.budget or default_budget()
@@ -678,19 +689,21 @@ def main() -> int:
     if args.rescore:
         if args.threads:
             torch.set_num_threads(args.threads)
-        rescore(args.budget, args.runs)
+        rescore(args.budget, args.runs, args.results)
     elif not args.table_only and args.jobs > 1:
-        failed = run_jobs_in_parallel(rows, args.seeds, args.budget, args.runs, args.jobs, args.threads)
+        failed = run_jobs_in_parallel(rows, args.seeds, args.budget, args.runs, args.jobs, args.threads, args.results)
     elif not args.table_only:
-        run_rows(rows, args.seeds, args.budget, args.runs, args.threads)
+        run_rows(rows, args.seeds, args.budget, args.runs, args.threads, args.results)
     if args.no_table:
         return 0
-    text = table(args.budget)
-    (RESULTS / args.budget).mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"learning_{args.budget}.md").write_text(text + "\n")
-    for page in TABLE_PAGES.get(args.budget, ()):
+    text = table(args.budget, args.results)
+    (args.results / args.budget).mkdir(parents=True, exist_ok=True)
+    (args.results / f"learning_{args.budget}.md").write_text(text + "\n")
+    committed = args.results.resolve() == RESULTS.resolve()
+    for page in TABLE_PAGES.get(args.budget, ()) if committed else ():
         replace_between_markers(page, text)
-    plot_curves(args.budget, ROOT / "docs" / "images" / f"learning_curves_{args.budget}.png")
+    plot_curves(args.budget, (ROOT / "docs" / "images" if committed else args.results) / f"learning_curves_{args.budget}.png",
+                args.results)
     print(text)
     if failed:
         print("failed runs (the table lacks them): " + ", ".join(f"{row} seed {seed}" for row, seed in failed),

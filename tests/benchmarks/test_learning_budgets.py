@@ -178,7 +178,7 @@ def test_row_jobs_run_reference_rows_once():
 
 def test_parallel_runs_report_the_runs_that_failed(monkeypatch, tmp_path):
     """Each (row, seed) runs as its own process; a failed one is reported, the others still run."""
-    def fake_command(row, seed, budget, runs, threads):
+    def fake_command(row, seed, budget, runs, threads, results):
         marker = tmp_path / f"{row}_{seed}_{threads}"
         return [sys.executable, "-c", f"open({str(marker)!r}, 'w'); raise SystemExit({int(row == 'weak')})"]
 
@@ -194,6 +194,24 @@ def test_a_job_command_runs_one_row_and_seed_without_the_table():
     command = learning.job_command("weak", 1, "cpu_world", ROOT / "runs", 1)
     assert command[command.index("--rows") + 1:command.index("--rows") + 2] == ["weak"]
     assert command[command.index("--seeds") + 1] == "1" and "--no-table" in command
+
+
+def test_a_results_folder_of_its_own_leaves_the_committed_table_alone(tmp_path):
+    """``--results DIR``: the table and the curves of the rows saved under DIR, written there; the
+    README, which shows the committed table, unchanged."""
+    import shutil
+
+    (tmp_path / "cpu_world").mkdir()
+    shutil.copy(learning.RESULTS / "cpu_world" / "mean_pose_seed0.json", tmp_path / "cpu_world")
+    readme = (ROOT / "README.md").read_text()
+    assert learning.main(["--table-only", "--budget", "cpu_world", "--results", str(tmp_path)]) == 0
+    text = (tmp_path / "learning_cpu_world.md").read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line]
+    assert rows[0].startswith("| row |") and len(rows) == 2 and rows[1].startswith("| mean-pose baseline |")
+    assert (tmp_path / "learning_curves_cpu_world.png").stat().st_size > 0
+    assert (ROOT / "README.md").read_text() == readme
+    command = learning.job_command("weak", 1, "cpu_world", ROOT / "runs", 1, tmp_path)
+    assert command[command.index("--results") + 1] == str(tmp_path)
 
 
 def test_the_gpu_budget_is_the_default_where_cuda_is_available(monkeypatch):
