@@ -52,3 +52,26 @@ def assert_one_line_error():
             assert fragment in err, err
 
     return check
+
+
+@pytest.fixture(scope="session")
+def side_checkpoint(checkpoint, tmp_path_factory):
+    """The tiny checkpoint with a side network added (its weights fresh, seed 0): a model whose
+    poses ``encode_sided`` turns to the side it reads."""
+    import torch
+
+    from partpose.training import checkpoint as ckpt
+    from partpose.training.config import config_from_dict
+    from partpose.models.partpose_model import PartPoseModel
+
+    payload = ckpt.load(checkpoint, map_location="cpu")
+    payload["config"]["model"]["side_network"] = True
+    payload["config"]["model"]["side_camera_elevation_deg"] = 10.0
+    payload["config"]["objective"]["side_weight"] = 1.0
+    torch.manual_seed(0)
+    model = PartPoseModel(config_from_dict(payload["config"]).model)
+    model.load_state_dict(payload["model"], strict=False)
+    payload["model"] = model.state_dict()
+    out = tmp_path_factory.mktemp("side_run") / "side.pt"
+    torch.save(payload, out)
+    return out

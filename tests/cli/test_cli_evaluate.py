@@ -135,3 +135,33 @@ def test_evaluate_flip_test(cli, checkpoint, tmp_path):
     assert abs(report["metrics"]["mpjpe"] - float(metrics.mpjpe(pose, truth - truth[:, :1]))) < 1e-3
     status, _, _ = cli("evaluate", "--checkpoint", checkpoint, "--max-frames", 8, "--out", tmp_path / "plain.json")
     assert status == 0 and json.loads((tmp_path / "plain.json").read_text())["flip_test"] is False
+
+
+def test_evaluate_side_window(cli, assert_one_line_error, checkpoint, side_checkpoint, tmp_path):
+    from partpose.data.pairs import FrameDataset
+    from partpose.evaluation import metrics
+
+    out = tmp_path / "side.json"
+    status, stdout, _ = cli("evaluate", "--checkpoint", side_checkpoint, "--side-window", 0, "--out", out)
+    assert status == 0 and "the side read over the whole video" in stdout
+    report = json.loads(out.read_text())
+    assert report["side_window"] == 0
+    # by hand: each video's frames read together, their side logits averaged, every pose turned to that side
+    loaded = load_model(side_checkpoint)
+    model = loaded.model.eval()
+    poses, truths = [], []
+    for video in build_synthetic_videos(loaded.config.data.synthetic, "test"):
+        items = [x for x in FrameDataset([video])]
+        images, ups = torch.stack([x["image"] for x in items]), torch.stack([x["camera_up"] for x in items])
+        with torch.no_grad():
+            front = model.side_logits(images).mean().expand(len(items))
+            pose = model.encode_sided(images, ups, front_logits=front).pose_cam_mm
+        poses.append(pose - pose[:, :1])
+        truth = torch.stack([x["pose3d"].float() for x in items])
+        truths.append(truth - truth[:, :1])
+    expected = float(metrics.mpjpe(torch.cat(poses), torch.cat(truths)))
+    assert abs(report["metrics"]["mpjpe"] - expected) < 1e-3
+    assert_one_line_error(cli("evaluate", "--checkpoint", side_checkpoint, "--side-window", 2), "--side-window")
+    assert_one_line_error(cli("evaluate", "--checkpoint", side_checkpoint, "--side-window", 3, "--max-frames", 8),
+                          "--max-frames")
+    assert_one_line_error(cli("evaluate", "--checkpoint", checkpoint, "--side-window", 0), "no side network")

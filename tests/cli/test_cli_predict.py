@@ -109,3 +109,29 @@ def test_predict_bad_inputs(cli, assert_one_line_error, checkpoint, frames, tmp_
                           "no side network")
     torch.save({"model": {}}, tmp_path / "random.pt")
     assert_one_line_error(cli("predict", tmp_path / "ok.png", "--checkpoint", tmp_path / "random.pt"), "random.pt")
+
+
+def test_predict_folder_with_a_side_window(cli, assert_one_line_error, checkpoint, side_checkpoint, frames, tmp_path):
+    from partpose.inference.loading import load_model
+    from partpose.inference.predict import images_to_tensor, read_crops
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for t in range(5):
+        iio.imwrite(folder / f"f{t}.png", frames[t])
+    status, _, _ = cli("predict", folder, "--checkpoint", side_checkpoint, "--out", tmp_path / "out",
+                       "--side-window", 3, "--box", "0,0,40", "--overlay", "none", "--no-progress")
+    assert status == 0
+    poses = np.load(tmp_path / "out" / "poses.npz")
+    assert json.loads((tmp_path / "out" / "poses.json").read_text())["info"]["side_window"] == 3
+    # by hand: the side network's logits of the five crops, a centred mean of three (two at the ends)
+    loaded = load_model(side_checkpoint)
+    crops = read_crops(folder, loaded.resolution, np.array([0.0, 0.0, 40.0]))
+    images = images_to_tensor(crops.images)
+    with torch.no_grad():
+        own = loaded.model.side_logits(images)
+        front = torch.stack([own[max(0, t - 1):t + 2].mean() for t in range(5)])
+        expected = loaded.model.encode_sided(images, front_logits=front).pose_cam_mm
+    np.testing.assert_allclose(poses["pose_cam_mm"], expected.numpy(), atol=1e-2)
+    assert_one_line_error(cli("predict", folder, "--checkpoint", side_checkpoint, "--side-window", -1), "--side-window")
+    assert_one_line_error(cli("predict", folder, "--checkpoint", checkpoint, "--side-window", 0), "no side network")

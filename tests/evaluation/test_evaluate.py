@@ -67,3 +67,36 @@ def test_smooth_within_videos_never_crosses_a_video():
     assert smooth_within_videos(pred, 1) is pred
     with pytest.raises(ValueError, match="consecutive"):
         smooth_within_videos(Predictions(pose, pose, q, None, None, np.array([0, 0, 1, 1, 0, 0, 0])), 3)
+
+
+@pytest.mark.parametrize("window", [0, 3])
+def test_a_side_window_gives_each_frame_the_side_its_video_reads(window):
+    from partpose.evaluation.evaluate import video_side_logits
+
+    torch.manual_seed(0)
+    model = PartPoseModel(ModelConfig(side_network=True, side_camera_elevation_deg=10.0)).eval()
+    model.side = _BrightIsFront()
+    videos = [_video([200, 40, 60, 230], None, "a"), _video([30, 220, 40], None, "b")]
+    frames = FrameDataset(videos)
+    images = torch.stack([frames[i]["image"] for i in range(len(frames))])
+    with torch.no_grad():
+        own = model.side(images)
+    spans = [(0, 4), (4, 7)]
+    expected_logits = torch.empty(7)
+    for start, stop in spans:  # by hand, never across the two videos
+        for t in range(start, stop):
+            lo, hi = (start, stop) if window == 0 else (max(start, t - 1), min(stop, t + 2))
+            expected_logits[t] = own[lo:hi].mean()
+    torch.testing.assert_close(torch.from_numpy(video_side_logits(model, frames, window, batch_size=3)), expected_logits)
+    pred = predict_frames(model, frames, batch_size=3, with_segmentation=False, side_window=window)
+    with torch.no_grad():
+        expected = model.turn_to_side(model.encode(images), expected_logits).pose_cam_mm
+    np.testing.assert_allclose(pred.pose_cam_mm, (expected - expected[:, :1]).numpy(), atol=1e-3)
+    # the window changes some frame's side from its own reading
+    assert ((expected_logits > 0) != (own > 0)).any()
+
+
+def test_a_side_window_needs_a_side_network():
+    model = PartPoseModel(ModelConfig()).eval()
+    with pytest.raises(ValueError, match="side network"):
+        predict_frames(model, FrameDataset([_video([100, 120], None, "a")]), with_segmentation=False, side_window=0)

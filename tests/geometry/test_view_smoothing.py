@@ -9,7 +9,8 @@ from partpose.errors import UserError
 from partpose.evaluation.metrics import pa_mpjpe
 from partpose.geometry.kinematics import canonicalize
 from partpose.geometry.skeleton import H36M17
-from partpose.geometry.view_smoothing import smooth_pose_sequence, smooth_view
+from partpose.geometry.view_smoothing import (check_side_window, side_window_words, smooth_pose_sequence,
+                                               smooth_side, smooth_view)
 from partpose.utils.smoothing import smooth_sequence
 
 
@@ -77,3 +78,25 @@ def test_pose_smoothing_names_its_methods():
         smooth_pose_sequence(poses, 3, "kalman")
     with pytest.raises(UserError, match="odd"):
         smooth_view(poses, 2)
+
+
+def test_smooth_side_averages_the_logits_over_the_window_or_the_whole_video():
+    logits = np.array([2.0, -1.0, -4.0, 3.0, 0.5])
+    np.testing.assert_allclose(smooth_side(logits, 0), np.full(5, 0.1))
+    np.testing.assert_allclose(smooth_side(logits, 1), logits)
+    # a centred window of 3, shrinking at the ends: (2 - 1)/2, (2 - 1 - 4)/3, (-1 - 4 + 3)/3, ...
+    np.testing.assert_allclose(smooth_side(logits, 3), [0.5, -1.0, -2.0 / 3.0, -0.5 / 3.0, 1.75])
+    assert smooth_side(np.zeros(0), 0).shape == (0,)
+
+
+@pytest.mark.parametrize("window", [-1, 2, 4])
+def test_a_bad_side_window_is_refused(window):
+    with pytest.raises(UserError, match="--side-window"):
+        check_side_window(window)
+    with pytest.raises(UserError, match="--side-window"):
+        smooth_side(np.ones(3), window)
+
+
+def test_side_window_words():
+    assert side_window_words(0) == "the side read over the whole video"
+    assert side_window_words(31) == "the side read over 31 frames"

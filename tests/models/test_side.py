@@ -1,9 +1,10 @@
-"""models/side.py and PartPoseModel.encode_sided / turn_to_side: the side network's logits, and the
-poses turned to the side it reads, against the geometry worked out separately."""
+"""models/side.py and PartPoseModel.encode_sided / turn_to_side / side_logits: the side network's logits, and
+the poses turned to the side it reads or is given, against the geometry worked out separately."""
 
+import pytest
 import torch
 
-from partpose.geometry import facing, kinematics
+from partpose.geometry import facing, kinematics, mirror
 from partpose.geometry.skeleton import H36M17
 from partpose.models.encoder import EncoderConfig
 from partpose.models.partpose_model import ModelConfig, PartPoseModel
@@ -119,3 +120,27 @@ def test_encode_sided_gives_the_parts_network_the_encoders_joints():
         est = model.encode(images)
         expected = model.turn_to_side(est, model.side(images, est.q))
         assert torch.equal(model.encode_sided(images).pose_cam_mm, expected.pose_cam_mm)
+
+
+def test_side_logits_are_what_encode_sided_reads_and_given_logits_replace_them():
+    model = _model(side_network=True, side_camera_elevation_deg=10.0)
+    images = torch.rand(4, 3, 64, 64, generator=torch.Generator().manual_seed(3))
+    up = facing.camera_up(20.0).float()
+    with torch.no_grad():
+        est = model.encode(images)
+        logits = model.side_logits(images)
+        torch.testing.assert_close(logits, model.side(images, est.q).float())
+        mirrored = mirror.mirror_image(images)
+        both = (logits + model.side(mirrored, model.encode(mirrored).q).float()) / 2
+        torch.testing.assert_close(model.side_logits(images, flip_test=True), both)
+        # given logits: the poses turned to them, whatever the network reads
+        given = torch.where(facing.faces_camera(est.pose_cam_mm), -1.0, 1.0)  # every frame the other side
+        torch.testing.assert_close(model.encode_sided(images, up, front_logits=given).pose_cam_mm,
+                                   model.turn_to_side(est, given, up).pose_cam_mm)
+        # and under the flip test, both readings take the given side, not the one they read
+        flipped = model.encode_sided(images, up, flip_test=True, front_logits=given)
+        assert torch.equal(facing.faces_camera(flipped.pose_cam_mm), given > 0)
+    with pytest.raises(ValueError, match="side network"):
+        _model().side_logits(images)
+    with pytest.raises(ValueError, match="side network"):
+        _model().encode_sided(images, front_logits=given)

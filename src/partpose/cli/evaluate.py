@@ -2,6 +2,7 @@
 
     partpose evaluate --checkpoint runs/default [--dataset synthetic] [--split test]
                       [--root DIR] [--out FILE.json] [--max-frames N] [--smooth K] [--flip-test]
+                      [--side-window K]
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--flip-test", action="store_true",
                         help="read every frame and its mirror image and average the two poses, both given one "
                         "side (twice the compute; docs/usage.md)")
+    parser.add_argument("--side-window", type=int, default=1, metavar="K",
+                        help="for a model with a side network: give every frame the side its video's frames read "
+                        "together, the side network's logits averaged over K frames around it (odd; 1 = each frame "
+                        "its own, the per-frame protocol) or over the whole video (0); needs every frame")
     parser.add_argument("--batch-size", type=int, default=64, help="frames per forward pass (default: 64)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     parser.add_argument("--threads", type=int, default=0,
@@ -59,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         load_benchmark_videos,
         markdown_report,
     )
+    from partpose.geometry.view_smoothing import check_side_window, side_window_words
     from partpose.inference.loading import load_model, set_threads
 
     if args.max_frames is not None and args.max_frames < 1:
@@ -67,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.smooth < 1 or args.smooth % 2 == 0:
         raise UserError(f"--smooth must be an odd number of frames >= 1, got {args.smooth}")
+    check_side_window(args.side_window)
     if args.dataset is not None:
         get_benchmark(args.dataset)  # an unknown name fails before the checkpoint is read
     set_threads(args.threads)
@@ -79,11 +86,13 @@ def run(args: argparse.Namespace) -> int:
     root = args.root if args.root is not None else getattr(loaded.config.data, "root", None)
     videos = load_benchmark_videos(benchmark, loaded.config, args.split, root, loaded.resolution)
     report = evaluate_videos(loaded.model, videos, benchmark, args.max_frames, args.batch_size, loaded.device,
-                             smooth=args.smooth, smooth_method=args.smooth_method, flip_test=args.flip_test)
+                             smooth=args.smooth, smooth_method=args.smooth_method, flip_test=args.flip_test,
+                             side_window=args.side_window)
     report.update(split=args.split, checkpoint=str(loaded.path), step=loaded.step, clips=len(videos))
     step = f", step {loaded.step}" if loaded.step is not None else ""
     step += f"; poses smoothed over {args.smooth} frames ({args.smooth_method})" if args.smooth > 1 else ""
     step += "; flip test" if args.flip_test else ""
+    step += f"; {side_window_words(args.side_window)}" if args.side_window != 1 else ""
     print(markdown_report(report, f"{dataset} {args.split}: {report['frames']} frames of {len(videos)} clips "
                                   f"({loaded.path}{step})"))
     out = args.out if args.out is not None else loaded.path.parent / f"evaluation_{dataset}_{args.split}.json"

@@ -1,7 +1,7 @@
 """``partpose predict``: 3D poses of an image, a folder of images or a video.
 
     partpose predict INPUT --checkpoint C [--out DIR] [--box centre|full|x0,y0,side] [--smooth K]
-                     [--camera-pitch DEG] [--flip-test]
+                     [--camera-pitch DEG] [--flip-test] [--side-window K]
 """
 
 from __future__ import annotations
@@ -44,6 +44,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--flip-test", action="store_true",
                         help="read every crop and its mirror image and average the two poses, both given one "
                         "side (twice the compute)")
+    parser.add_argument("--side-window", type=int, default=1, metavar="K",
+                        help="for a model with a side network and a video or folder of one person: give every "
+                        "frame the side (front or back) the frames around it read, the side network's logits "
+                        "averaged over K frames (odd; default 1: each frame its own) or over all of them (0)")
     parser.add_argument("--every", type=int, default=1, help="keep every N-th frame (default: 1)")
     parser.add_argument("--max-frames", type=int, default=None, help="keep at most N frames")
     parser.add_argument("--batch-size", type=int, default=64, help="crops per forward pass (default: 64)")
@@ -58,7 +62,10 @@ def run(args: argparse.Namespace) -> int:
     from partpose.inference.loading import load_model, set_threads
     from partpose.inference.predict import parse_box, predict_path
 
+    from partpose.geometry.view_smoothing import check_side_window
+
     box = parse_box(args.box)
+    check_side_window(args.side_window)
     if args.smooth < 1 or args.smooth % 2 == 0:
         raise UserError(f"--smooth must be an odd number of frames >= 1, got {args.smooth}")
     if not args.input.exists():
@@ -70,14 +77,18 @@ def run(args: argparse.Namespace) -> int:
     if args.camera_pitch is not None and loaded.model.side is None:
         raise UserError("--camera-pitch turns the side network's poses, and this model has no side network "
                         "(model.side_network)")
+    if args.side_window != 1 and loaded.model.side is None:
+        raise UserError("--side-window reads the side network's side over the frames, and this model has no side "
+                        "network (model.side_network)")
     info = {"checkpoint": str(loaded.path), "step": loaded.step, "input": str(args.input), "box": args.box,
             "smooth": args.smooth, "smooth_method": args.smooth_method if args.smooth > 1 else None,
-            "resolution": loaded.resolution, "camera_pitch_deg": args.camera_pitch, "flip_test": args.flip_test}
+            "resolution": loaded.resolution, "camera_pitch_deg": args.camera_pitch, "flip_test": args.flip_test,
+            "side_window": args.side_window}
     result = predict_path(loaded.model, args.input, args.out, box=box, smooth=args.smooth,
                           smooth_method=args.smooth_method, overlay=args.overlay, every=args.every,
                           max_frames=args.max_frames, batch_size=args.batch_size,
                           progress=not args.no_progress, info=info, camera_pitch_deg=args.camera_pitch,
-                          flip_test=args.flip_test)
+                          flip_test=args.flip_test, side_window=args.side_window)
     n = len(result.crops)
     print(f"{n} frame{'s' if n != 1 else ''} of {args.input} ({result.crops.kind}) at "
           f"{loaded.resolution}x{loaded.resolution}; wrote:")

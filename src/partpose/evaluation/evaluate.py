@@ -7,6 +7,8 @@ test (``flip_test``, ``partpose evaluate --flip-test``) each frame is read toget
 mirror (``PartPoseModel.encode_flip_test``). With temporal
 smoothing (:func:`smooth_within_videos`, ``partpose evaluate --smooth``) each video's poses are
 smoothed over its frames before scoring, as ``partpose predict --smooth`` smooths a video's.
+With a side window (``side_window``, ``partpose evaluate --side-window``) a model's side network
+logits are averaged within each video before every pose is given its side.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from torch.utils.data import DataLoader, Subset
 
 from partpose.evaluation import metrics
 from partpose.geometry.parts import NUM_PARTS
-from partpose.geometry.view_smoothing import smooth_pose_sequence
+from partpose.geometry.view_smoothing import smooth_pose_sequence, smooth_side
 from partpose.utils.smoothing import smooth_sequence
 
 
@@ -41,19 +43,66 @@ def thin_frames(frames, max_frames: int | None):
     return Subset(frames, np.linspace(0, len(frames) - 1, max_frames).round().astype(int).tolist())
 
 
+def video_spans(video_index: np.ndarray) -> list[tuple[int, int]]:
+    """``[(start, stop), ...]``: the slice of each video's frames in ``video_index (N,)``, in order.
+
+    Raises:
+        ValueError: a video's frames are not consecutive.
+    """
+    index = np.asarray(video_index)
+    starts = np.flatnonzero(np.r_[True, index[1:] != index[:-1]]) if index.size else np.zeros(0, dtype=int)
+    if len(np.unique(index)) != len(starts):
+        raise ValueError("every video's frames must be consecutive")
+    return list(zip(starts.tolist(), np.r_[starts[1:], len(index)].astype(int).tolist()))
+
+
+@torch.no_grad()
+def video_side_logits(model, dataset, window: int, batch_size: int = 64, device: torch.device | str = "cpu",
+                      flip_test: bool = False) -> np.ndarray:
+    """``(N,)`` float32: the side network's logit of each frame of ``dataset`` (in order;
+    ``PartPoseModel.side_logits``), averaged within each video over ``window`` frames
+    (``geometry.view_smoothing.smooth_side``: 0 the whole video, an odd ``K`` a centred window).
+    Pass an eval-mode model.
+
+    Raises:
+        ValueError: a model without a side network, or a video whose frames are not consecutive.
+    """
+    logits, videos = [], []
+    for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):
+        logits.append(model.side_logits(batch["image"].to(device), flip_test=flip_test).cpu().numpy())
+        videos.append(batch["video_index"].numpy())
+    if not logits:
+        return np.zeros(0, dtype=np.float32)
+    logits_all, index = np.concatenate(logits), np.concatenate(videos)
+    out = np.empty(len(logits_all), dtype=np.float32)
+    for start, stop in video_spans(index):
+        out[start:stop] = smooth_side(logits_all[start:stop], window)
+    return out
+
+
 @torch.no_grad()
 def predict_frames(model, frames, batch_size: int = 64, max_frames: int | None = None,
                    device: torch.device | str = "cpu", with_segmentation: bool = True,
-                   flip_test: bool = False) -> Predictions:
+                   flip_test: bool = False, side_window: int = 1) -> Predictions:
     """Predict every frame of a ``FrameDataset`` (evenly thinned to ``max_frames``); with
-    ``flip_test``, each frame and its mirror (``PartPoseModel.encode_flip_test``)."""
+    ``flip_test``, each frame and its mirror (``PartPoseModel.encode_flip_test``); with
+    ``side_window`` other than 1, each pose given the side its video's frames read together
+    (:func:`video_side_logits`, a first pass over the frames)."""
     dataset = thin_frames(frames, max_frames)
     was_training = model.training
     model.eval()
+    front = None
+    if side_window != 1:
+        if model.side is None:
+            raise ValueError("a side window needs a model with a side network (model.side_network)")
+        front = torch.from_numpy(video_side_logits(model, dataset, side_window, batch_size, device, flip_test))
     out: dict[str, list[np.ndarray]] = {k: [] for k in ("pose", "gt", "q", "seg", "gt_seg", "video")}
+    done = 0
     for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):
         image = batch["image"].to(device)
-        est = model.encode_sided(image, batch["camera_up"].to(device), flip_test=flip_test)
+        side = None if front is None else front[done:done + len(image)].to(device)
+        done += len(image)
+        est = model.encode_sided(image, batch["camera_up"].to(device), flip_test=flip_test, front_logits=side)
         out["pose"].append(_root_relative(est.pose_cam_mm).float().cpu().numpy())
         out["gt"].append(_root_relative(batch["pose3d"].float()).numpy())
         out["q"].append(est.q.float().cpu().numpy())
@@ -81,12 +130,8 @@ def smooth_within_videos(pred: Predictions, window: int, method: str = "mean") -
     """
     if window == 1:
         return pred
-    index = np.asarray(pred.video_index)
-    starts = np.flatnonzero(np.r_[True, index[1:] != index[:-1]])
-    if len(np.unique(index)) != len(starts):
-        raise ValueError("every video's frames must be consecutive to be smoothed")
     pose, q = pred.pose_cam_mm.copy(), pred.q_norm.copy()
-    for start, stop in zip(starts, np.r_[starts[1:], len(index)]):
+    for start, stop in video_spans(pred.video_index):
         pose[start:stop] = smooth_pose_sequence(pred.pose_cam_mm[start:stop], window, method)
         if method != "view":
             q[start:stop] = smooth_sequence(pred.q_norm[start:stop], window, method)

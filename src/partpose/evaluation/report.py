@@ -155,23 +155,31 @@ def group_metrics(pred: Predictions, groups: Sequence[str]) -> dict[str, dict[st
 
 def evaluate_videos(model, videos: Sequence[Video], benchmark: Benchmark, max_frames: int | None = None,
                     batch_size: int = 64, device: torch.device | str = "cpu", smooth: int = 1,
-                    smooth_method: str = "mean", flip_test: bool = False) -> dict:
+                    smooth_method: str = "mean", flip_test: bool = False, side_window: int = 1) -> dict:
     """Predict every frame (evenly thinned to ``max_frames``) and score it; with ``smooth`` > 1,
     each video's poses smoothed over that many of its frames first (``smooth_within_videos``);
-    with ``flip_test``, each frame read together with its mirror (``predict_frames``).
+    with ``flip_test``, each frame read together with its mirror; with ``side_window`` other than
+    1, the side network's side read over each video's frames (``predict_frames``).
 
     Returns:
         ``{"dataset", "frames", "metrics": score(...), "group_label", "per_group":
         group_metrics(...), "protocol": the protocol's dict (when the benchmark has one),
-        "smooth": {"window", "method"} (when smoothed), "flip_test": bool}``.
+        "smooth": {"window", "method"} (when smoothed), "flip_test": bool, "side_window": int}``.
     Raises:
-        UserError: smoothing asked for with thinned frames.
+        UserError: smoothing or a side window asked for with thinned frames; a side window for a
+            model without a side network.
     """
     frames = FrameDataset(videos)
-    if smooth > 1 and max_frames is not None and max_frames < len(frames):
+    thinned = max_frames is not None and max_frames < len(frames)
+    if smooth > 1 and thinned:
         raise UserError("--smooth needs every frame of each video; drop --max-frames")
+    if side_window != 1 and thinned:
+        raise UserError("--side-window needs every frame of each video; drop --max-frames")
+    if side_window != 1 and getattr(model, "side", None) is None:
+        raise UserError("--side-window reads the side network's side over each video, and this model has no "
+                        "side network (model.side_network)")
     pred = predict_frames(model, frames, batch_size=batch_size, max_frames=max_frames, device=device,
-                          flip_test=flip_test)
+                          flip_test=flip_test, side_window=side_window)
     pred = smooth_within_videos(pred, smooth, smooth_method)
     groups = [benchmark.group_of(videos[int(v)]) for v in pred.video_index]
     report = {
@@ -181,6 +189,7 @@ def evaluate_videos(model, videos: Sequence[Video], benchmark: Benchmark, max_fr
         "group_label": benchmark.group_label,
         "per_group": group_metrics(pred, groups),
         "flip_test": bool(flip_test),
+        "side_window": int(side_window),
     }
     if benchmark.protocol is not None:
         report["protocol"] = benchmark.protocol(pred.pose_cam_mm, pred.gt_pose_cam_mm, groups)

@@ -8,6 +8,11 @@ hips and the spine fix the body's frame), averages the rotations over a centred 
 frames (the chordal mean of ``scipy.spatial.transform.Rotation.mean``) and turns each frame's
 own canonical pose by its window's mean rotation. The limbs stay as each frame read them
 (PA-MPJPE between a frame's input and output is zero); only the view is smoothed.
+
+:func:`smooth_side` does the same for the side a person shows the camera, the front or the back,
+as a model's side network reads it (``model.side_network``): its logits averaged over a window of
+frames, or over the whole video, before each frame's pose is given that side
+(``partpose predict --side-window``, ``partpose evaluate --side-window``).
 """
 
 from __future__ import annotations
@@ -80,3 +85,34 @@ def smooth_pose_sequence(poses: np.ndarray, window: int, method: str = "mean", s
     if method == "view":
         return smooth_view(poses, window, skeleton)
     return smooth_sequence(poses, window, method)
+
+
+def smooth_side(front_logits: np.ndarray, window: int) -> np.ndarray:
+    """One video's side network logits ``(N,)`` (> 0: the front; ``PartPoseModel.side_logits``)
+    averaged over its frames, so that every frame takes the side its neighbours read.
+
+    Args:
+        front_logits: ``(N,)`` logits of one video's frames in order.
+        window: ``0``: the whole video's mean for every frame (a person who does not turn round);
+            an odd ``K >= 1``: the centred moving mean of ``smooth_sequence`` (``1``: unchanged).
+    Returns:
+        ``(N,)`` float64.
+    Raises:
+        UserError: a negative or even ``window`` other than 0.
+    """
+    check_side_window(window)
+    values = np.asarray(front_logits, dtype=np.float64)
+    if window == 0:
+        return np.full_like(values, values.mean()) if values.size else values.copy()
+    return smooth_sequence(values, window, "mean")
+
+
+def check_side_window(window: int) -> None:
+    """Raise ``UserError`` unless ``window`` is a side window :func:`smooth_side` takes: 0 or an odd ``K >= 1``."""
+    if window < 0 or (window > 0 and window % 2 == 0):
+        raise UserError(f"--side-window must be 0 (the whole video) or an odd number of frames >= 1, got {window}")
+
+
+def side_window_words(window: int) -> str:
+    """How a side window reads in a report: ``"the side read over the whole video"`` (0), ``"... over K frames"``."""
+    return "the side read over the whole video" if window == 0 else f"the side read over {window} frames"

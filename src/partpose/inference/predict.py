@@ -29,7 +29,7 @@ from partpose.data.datasets.crops import crop_and_resize, crop_normalised_to_pix
 from partpose.errors import UserError
 from partpose.geometry import facing
 from partpose.geometry.skeleton import H36M17
-from partpose.geometry.view_smoothing import smooth_view
+from partpose.geometry.view_smoothing import check_side_window, smooth_side, smooth_view
 from partpose.inference import figures
 from partpose.models.partpose_model import PartPoseModel
 from partpose.utils.smoothing import smooth_sequence
@@ -313,7 +313,8 @@ def _device_of(model: torch.nn.Module) -> torch.device:
 
 @torch.no_grad()
 def encode_crops(model: PartPoseModel, images: np.ndarray, batch_size: int = 64, progress: bool = False,
-                 camera_pitch_deg: float | None = None, flip_test: bool = False) -> PosePrediction:
+                 camera_pitch_deg: float | None = None, flip_test: bool = False,
+                 side_window: int = 1) -> PosePrediction:
     """Run E + T_fk + T_c on crops in batches (and the side network, where the model has one).
 
     Args:
@@ -323,8 +324,14 @@ def encode_crops(model: PartPoseModel, images: np.ndarray, batch_size: int = 64,
             network's upright twin (``PartPoseModel.turn_to_side``); ``None``: the model's
             ``side_camera_elevation_deg``.
         flip_test: read each crop together with its mirror (``PartPoseModel.encode_flip_test``).
+        side_window: for a model with a side network and the frames of one video in order: each
+            frame given the side the frames around it read, the side network's logits averaged
+            over ``side_window`` frames (odd) or all of them (0) before the poses are turned
+            (``geometry.view_smoothing.smooth_side``; a first pass over the crops); 1: each
+            frame its own.
     Raises:
         ValueError: crops of another size than ``model.config.resolution``.
+        UserError: a side window other than 1 for a model without a side network.
     """
     resolution = model.config.resolution
     if images.ndim != 4 or images.shape[1:] != (resolution, resolution, 3):
@@ -336,9 +343,20 @@ def encode_crops(model: PartPoseModel, images: np.ndarray, batch_size: int = 64,
     keys = ("pose_cam_mm", "q", "depth", "pose_canon_mm", "cam_R_canon", "scale", "offset", "appearance")
     parts: dict[str, list[np.ndarray]] = {k: [] for k in keys}
     starts = range(0, len(images), batch_size)
+    check_side_window(side_window)
+    front = None
+    if side_window != 1:
+        if model.side is None:
+            raise UserError("--side-window reads the side network's side over the frames, and this model has no "
+                            "side network (model.side_network)")
+        logits = [model.side_logits(images_to_tensor(images[start:start + batch_size], device), flip_test).cpu()
+                  for start in tqdm(starts, desc="side", unit=" batches", disable=not progress or len(starts) < 2,
+                                    leave=False)]
+        front = torch.from_numpy(smooth_side(torch.cat(logits).numpy(), side_window)).float()
     for start in tqdm(starts, desc="predict", unit=" batches", disable=not progress or len(starts) < 2, leave=False):
+        side = None if front is None else front[start:start + batch_size].to(device)
         est = model.encode_sided(images_to_tensor(images[start:start + batch_size], device), camera_up,
-                                 flip_test=flip_test)
+                                 flip_test=flip_test, front_logits=side)
         for key in keys:
             parts[key].append(getattr(est, key).float().cpu().numpy())
     return PosePrediction(**{k: np.concatenate(v) for k, v in parts.items()})
@@ -459,18 +477,19 @@ def predict_path(model: PartPoseModel, input_path: str | Path, out_dir: str | Pa
                  smooth: int = 1, smooth_method: str = "mean", overlay: str = "auto", every: int = 1,
                  max_frames: int | None = None, batch_size: int = 64, tile: int = 192, progress: bool = True,
                  info: dict | None = None, camera_pitch_deg: float | None = None,
-                 flip_test: bool = False) -> PredictResult:
+                 flip_test: bool = False, side_window: int = 1) -> PredictResult:
     """The ``partpose predict`` pipeline: read and crop, encode, smooth, segment, write files.
 
     Writes into ``out_dir``: ``poses.npz`` and ``poses.json`` (:func:`write_poses`), the overlay
     animation ``overlay.gif`` / ``overlay.mp4`` (``overlay="auto"``: MP4 for a video input, GIF
     otherwise; a single image gets ``overlay.png``), and ``skeleton3d.png`` (the first and the
-    middle frame, 2D and 3D). ``camera_pitch_deg``, ``flip_test``: see :func:`encode_crops`.
+    middle frame, 2D and 3D). ``camera_pitch_deg``, ``flip_test``, ``side_window``: see
+    :func:`encode_crops`.
     """
     if overlay not in OVERLAY_FORMATS:
         raise UserError(f"--overlay must be one of {', '.join(OVERLAY_FORMATS)}, got {overlay!r}")
     crops = read_crops(input_path, model.config.resolution, box, every, max_frames, progress)
-    pred = encode_crops(model, crops.images, batch_size, progress, camera_pitch_deg, flip_test)
+    pred = encode_crops(model, crops.images, batch_size, progress, camera_pitch_deg, flip_test, side_window)
     if smooth > 1 and len(crops) > 1:
         pred = smooth_prediction(pred, smooth, smooth_method)
     out_dir = Path(out_dir)

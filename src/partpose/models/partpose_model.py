@@ -197,17 +197,44 @@ class PartPoseModel(nn.Module):
         return self.estimate(self.encoder(image))
 
     def encode_sided(
-        self, image: torch.Tensor, camera_up: torch.Tensor | None = None, flip_test: bool = False
+        self, image: torch.Tensor, camera_up: torch.Tensor | None = None, flip_test: bool = False,
+        front_logits: torch.Tensor | None = None,
     ) -> PoseEstimate:
         """:meth:`encode`, each pose given the side the side network reads (:meth:`turn_to_side`);
         :meth:`encode` itself without a side network. What evaluation, prediction and export use.
-        ``camera_up``: see :meth:`turn_to_side`. ``flip_test``: :meth:`encode_flip_test` instead."""
+        ``camera_up``: see :meth:`turn_to_side`. ``flip_test``: :meth:`encode_flip_test` instead.
+        ``front_logits (B,)``: the side to give each pose (> 0: the front) in place of the side
+        network's reading of the image, e.g. its readings averaged over a video's frames
+        (:meth:`side_logits`, ``geometry.view_smoothing.smooth_side``); a model without a side
+        network has no side to turn to and raises ``ValueError``."""
+        if front_logits is not None and self.side is None:
+            raise ValueError("front_logits given to a model without a side network")
         if flip_test:
-            return self.encode_flip_test(image, camera_up)
+            return self.encode_flip_test(image, camera_up, front_logits)
         est = self.encode(image)
-        return est if self.side is None else self.turn_to_side(est, self.side(image, est.q), camera_up)
+        if self.side is None:
+            return est
+        return self.turn_to_side(est, self.side(image, est.q) if front_logits is None else front_logits, camera_up)
 
-    def encode_flip_test(self, image: torch.Tensor, camera_up: torch.Tensor | None = None) -> PoseEstimate:
+    def side_logits(self, image: torch.Tensor, flip_test: bool = False) -> torch.Tensor:
+        """``(B,)`` float32: the side network's logit of each image's side (> 0: the front faces
+        the camera), as :meth:`encode_sided` reads it: of the image alone, or with ``flip_test``
+        the mean of the image's and its mirror's (a mirror shows the same side).
+
+        Raises:
+            ValueError: a model without a side network.
+        """
+        if self.side is None:
+            raise ValueError("the model has no side network (model.side_network)")
+        if not flip_test:
+            return self.side(image, self.encode(image).q).float()
+        both = torch.cat((image, mirror.mirror_image(image)))
+        plain, mirrored = self.side(both, self.encode(both).q).float().chunk(2)
+        return (plain + mirrored) / 2
+
+    def encode_flip_test(
+        self, image: torch.Tensor, camera_up: torch.Tensor | None = None, front_logits: torch.Tensor | None = None
+    ) -> PoseEstimate:
         """The flip test: each image and its mirror read, the two poses averaged.
 
         The mirror's pose is reflected back into the image's frame (``geometry.mirror``: camera
@@ -221,6 +248,8 @@ class PartPoseModel(nn.Module):
         Args:
             image: ``(B, 3, H, W)`` RGB in [0, 1].
             camera_up: as :meth:`turn_to_side`, for ``image``.
+            front_logits: ``(B,)`` the side both readings take, in place of the one they read
+                (:meth:`encode_sided`).
         Returns:
             :class:`PoseEstimate` of the mean: ``pose_cam_mm`` the mean of the two root-relative
             camera-frame poses (its bones a little shorter where the two readings disagree);
@@ -237,12 +266,16 @@ class PartPoseModel(nn.Module):
             camera_up = torch.cat((up, mirror.mirror_directions(up)))
         est = self.encode(both)
         with torch.autocast(device_type=image.device.type, enabled=False):
-            if self.side is not None:
-                logits = self.side(both, est.q).float()
-            else:  # n_z / |n| < 0: the chest faces the camera
-                logits = -nn.functional.normalize(facing.chest_normal(est.pose_cam_mm.float()), dim=-1)[:, 2]
-            plain, mirrored = logits.chunk(2)
-            est = self.turn_to_side(est, ((plain + mirrored) / 2).repeat(2), camera_up)
+            if front_logits is not None:
+                side = front_logits.float()
+            else:
+                if self.side is not None:
+                    logits = self.side(both, est.q).float()
+                else:  # n_z / |n| < 0: the chest faces the camera
+                    logits = -nn.functional.normalize(facing.chest_normal(est.pose_cam_mm.float()), dim=-1)[:, 2]
+                plain, mirrored = logits.chunk(2)
+                side = (plain + mirrored) / 2
+            est = self.turn_to_side(est, side.repeat(2), camera_up)
             pose = est.pose_cam_mm.float()
             pose, pose_mirrored = (pose - pose[:, :1]).chunk(2)
             scale, scale_mirrored = est.scale.float().chunk(2)
