@@ -77,3 +77,9 @@ def test_a_typo_in_a_config_is_an_error(tmp_path):
     (tmp_path / "typo.yaml").write_text("base: " + str(CONFIGS / "h36m.yaml") + "\ndata:\n  prior_fsp: 10\n")
     with pytest.raises(UserError, match="unknown key config.data.prior_fsp"):
         load_config(tmp_path / "typo.yaml")
+
+
+@pytest.mark.parametrize("value", ["-1", "181", "nan"])
+def test_a_side_tilt_outside_0_to_180_degrees_is_an_error(value):
+    with pytest.raises(UserError, match="objective.side_max_tilt_deg"):
+        load_config(CONFIGS / "synthetic_cpu.yaml", [f"objective.side_max_tilt_deg={value}"])

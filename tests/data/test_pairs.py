@@ -50,6 +50,7 @@ def test_pair_items_keys_shapes_dtypes_and_values():
         "has_pose3d_t": ((), torch.bool), "pose2d_t": ((17, 2), torch.float32),
         "has_pose2d_t": ((), torch.bool), "segmentation_t": ((16, 16), torch.int64),
         "travel_front": ((), torch.float32), "side_front_s": ((), torch.float32), "side_front_t": ((), torch.float32),
+        "camera_up_s": ((3,), torch.float32), "camera_up_t": ((3,), torch.float32),
         "video_index": ((), torch.int64), "frame_s": ((), torch.int64), "frame_t": ((), torch.int64),
     }
     for i in range(len(ds)):
@@ -275,6 +276,30 @@ def test_mirror_pairs_flips_the_chosen_pairs_and_keeps_the_rest():
     assert batch["image_t"].data_ptr() != out["image_t"].data_ptr()  # the batch itself is left alone
     with pytest.raises(ValueError, match="which"):
         mirror_pairs(batch, torch.tensor([True]))
+
+
+def test_pairs_carry_each_frames_world_up_and_its_mirror():
+    from dataclasses import replace
+
+    from partpose.data.pairs import mirror_pairs
+
+    video = make_video(8, size=16)
+    up = np.random.default_rng(1).normal(size=(8, 3)).astype(np.float32)
+    up /= np.linalg.norm(up, axis=1, keepdims=True)
+    dataset = PairDataset([replace(video, camera_up=up), video], max_gap=3)
+    for index in (0, len(dataset) - 1):  # a pair of the first video, and of the second (no up)
+        v, s, t = (int(x) for x in dataset.pairs[index])
+        item = dataset[index]
+        for key, frame in (("camera_up_s", s), ("camera_up_t", t)):
+            if v == 0:
+                np.testing.assert_array_equal(item[key].numpy(), up[frame])
+            else:
+                assert item[key].shape == (3,) and torch.isnan(item[key]).all()
+    batch = next(iter(DataLoader(dataset, batch_size=4)))
+    out = mirror_pairs(batch, torch.tensor([True, False, True, False]))
+    torch.testing.assert_close(out["camera_up_t"][0], batch["camera_up_t"][0] * torch.tensor([-1.0, 1.0, 1.0]))
+    torch.testing.assert_close(out["camera_up_s"][2], batch["camera_up_s"][2] * torch.tensor([-1.0, 1.0, 1.0]))
+    assert torch.equal(out["camera_up_s"][1], batch["camera_up_s"][1])
 
 
 def test_a_mirrored_rendered_pair_keeps_its_labels_on_its_pixels():

@@ -5,7 +5,7 @@ import torch
 
 from partpose.geometry import camera
 from partpose.geometry.facing import (FACING_PART_INDICES, FACING_PARTS, camera_up, depth_twin_pose, faces_camera,
-                                     front_weight, upright_twin_pose)
+                                     front_weight, spine_tilt_deg, upright_twin_pose)
 from partpose.geometry.parts import PART_NAMES
 from partpose.geometry.skeleton import H36M17
 
@@ -144,3 +144,18 @@ def test_depth_twin_projects_to_the_same_points_with_left_and_right_swapped():
     q_back, depth_back = camera.project(canonical, canon_R_cam.transpose(1, 2), s, torch.zeros(4, 2, dtype=F64))
     torch.testing.assert_close(q_back, q_twin)  # the pelvis sits at the image's origin here
     torch.testing.assert_close(depth_back, depth_twin_)
+
+
+def test_spine_tilt_is_the_angle_between_the_spine_and_the_up():
+    pose = torch.zeros(3, 17, 3)
+    pose[0, H36M17.thorax] = torch.tensor([0.0, -500.0, 0.0])  # standing (y is down)
+    pose[1, H36M17.thorax] = torch.tensor([0.0, 0.0, -500.0])  # lying, the head towards the camera
+    pose[2, H36M17.thorax] = torch.tensor([300.0, 300.0, 0.0])  # head down, 45° to the side
+    pose += torch.tensor([10.0, 20.0, 3000.0])  # where the body is does not matter
+    level = torch.tensor([0.0, -1.0, 0.0])
+    torch.testing.assert_close(spine_tilt_deg(pose, level), torch.tensor([0.0, 90.0, 135.0]))
+    # a camera 30° above sees the world's up tilted towards it, (0, -cos 30°, -sin 30°): the
+    # standing spine is 30° off that up, the one lying towards the camera 60°
+    pitched = camera_up(30.0).float()
+    torch.testing.assert_close(spine_tilt_deg(pose[:2], pitched), torch.tensor([30.0, 60.0]))
+    torch.testing.assert_close(spine_tilt_deg(pose[:2], torch.stack((level, pitched))), torch.tensor([0.0, 60.0]))

@@ -286,6 +286,36 @@ def test_the_side_network_is_taught_the_travel_on_both_frames(setup):
     assert float(out.losses["side"].detach()) == pytest.approx(float(expected.detach()), rel=1e-5)
 
 
+def test_the_side_network_is_taught_no_label_where_e_reads_the_body_lying(setup):
+    config, _, batch, prior, up = setup
+    from dataclasses import replace
+
+    from partpose.geometry.facing import camera_up, spine_tilt_deg
+    from partpose.losses.travel import travel_side_loss
+    from partpose.models.partpose_model import PartPoseModel
+
+    torch.manual_seed(0)
+    model = PartPoseModel(replace(config.model, side_network=True, side_camera_elevation_deg=10.0))
+    labels = torch.tensor([1.0, 0.0])
+    ups = torch.stack((camera_up(25.0).float(), torch.full((3,), float("nan"))))  # the second: the model's pitch
+    labelled = dict(batch, travel_front=labels, side_front_s=labels, side_front_t=labels, camera_up_s=ups,
+                    camera_up_t=ups)
+    with torch.no_grad():  # by hand: each frame's spine against its world's up
+        poses = torch.cat([model.encode(batch[key]).pose_cam_mm for key in ("image_s", "image_t")])
+        tilt = spine_tilt_deg(poses, torch.cat((ups, ups)).nan_to_num(0.0) + torch.stack(
+            [torch.zeros(3), camera_up(10.0).float(), torch.zeros(3), camera_up(10.0).float()]))
+    threshold = float(tilt.median())
+    logits = model.side(torch.cat((batch["image_s"], batch["image_t"])))
+    everything = torch.cat((labels, labels))
+    kept = torch.where(tilt <= threshold, everything, torch.full_like(everything, float("nan")))
+    assert torch.isnan(kept).any() and torch.isfinite(kept).any()
+    for max_tilt, expected_labels in ((threshold, kept), (180.0, everything)):
+        objective = replace(config.objective, side_weight=1.0, side_max_tilt_deg=max_tilt)
+        out = training_losses(model, labelled, prior, 0, 1.0, objective, step_generator(0, 0), prior_up=up)
+        expected = travel_side_loss(logits, expected_labels)
+        assert float(out.losses["side"].detach()) == pytest.approx(float(expected.detach()), rel=1e-5)
+
+
 def _pose_energy(setup, frame):
     """The energy_pose_* loss of one step with ``objective.energy_frame=frame`` (the same draws)."""
     from dataclasses import replace

@@ -76,6 +76,13 @@ def _segmentation(video: Video, t: int) -> torch.Tensor:
     return torch.from_numpy(video.segmentation[t].astype(np.int64))
 
 
+def _camera_up(video: Video, t: int) -> torch.Tensor:
+    """``(3,)`` float32: the world's up in frame ``t``'s camera coordinates, NaN where the video has none."""
+    if video.camera_up is None:
+        return torch.full((3,), math.nan)
+    return torch.from_numpy(np.asarray(video.camera_up[t], dtype=np.float32).copy())
+
+
 def _scalar(value: int | bool) -> torch.Tensor:
     return torch.tensor(value, dtype=torch.bool if isinstance(value, (bool, np.bool_)) else torch.int64)
 
@@ -132,7 +139,9 @@ class PairDataset(Dataset):
     ``has_pose2d_t`` ``()`` bool; ``segmentation_t`` ``(H, W)`` int64; ``travel_front``
     ``()`` float32 (the side the video's travel shows: 1 the front, 0 the back, NaN none;
     ``partpose.data.travel``); ``side_front_s``, ``side_front_t`` ``()`` float32 (the side each
-    frame is taught to show the side network, by ``side_label``); ``video_index``, ``frame_s``,
+    frame is taught to show the side network, by ``side_label``); ``camera_up_s``,
+    ``camera_up_t`` ``(3,)`` the world's up in each frame's camera coordinates
+    (``Video.camera_up``; NaN when the video has none); ``video_index``, ``frame_s``,
     ``frame_t`` ``()`` int64.
     """
 
@@ -229,6 +238,8 @@ class PairDataset(Dataset):
             "travel_front": torch.tensor(self.travel_front[v]),
             "side_front_s": torch.tensor(self.side_front[v][s]),
             "side_front_t": torch.tensor(self.side_front[v][t]),
+            "camera_up_s": _camera_up(video, s),
+            "camera_up_t": _camera_up(video, t),
             "video_index": _scalar(v),
             "frame_s": _scalar(s),
             "frame_t": _scalar(t),
@@ -268,8 +279,7 @@ class FrameDataset(Dataset):
             "segmentation": segmentation,
             "foreground": segmentation > 0,
             "has_segmentation": _scalar(video.segmentation is not None),
-            "camera_up": torch.from_numpy(video.camera_up[t].copy()) if video.camera_up is not None
-            else torch.full((3,), math.nan),
+            "camera_up": _camera_up(video, t),
             "video_index": _scalar(v),
             "frame": _scalar(t),
         }
@@ -282,8 +292,9 @@ def mirror_pairs(batch: dict[str, torch.Tensor], which: torch.Tensor) -> dict[st
     (``partpose.geometry.mirror``): ``image_s``, ``image_t``, ``background`` and ``saliency_t``
     flipped, ``segmentation_t`` flipped with its left and right parts exchanged, ``pose3d_t``
     and ``pose2d_t`` with x negated and left and right joints exchanged (absent labels are
-    zeros, and stay zeros). The side a person shows (``travel_front``) and the other entries are
-    kept: a mirror shows the camera the same side.
+    zeros, and stay zeros), the world's up ``camera_up_s`` and ``camera_up_t`` with x negated
+    (where the batch has them). The side a person shows (``travel_front``) and the other entries
+    are kept: a mirror shows the camera the same side.
 
     Args:
         batch: collated items (``B`` first), on any device.
@@ -303,6 +314,9 @@ def mirror_pairs(batch: dict[str, torch.Tensor], which: torch.Tensor) -> dict[st
     for key in ("image_s", "image_t", "background", "saliency_t"):
         out[key] = pick(batch[key].flip(-1), batch[key])
     out["segmentation_t"] = pick(mirror.mirror_part_labels(batch["segmentation_t"]), batch["segmentation_t"])
+    for key in ("camera_up_s", "camera_up_t"):
+        if key in batch:
+            out[key] = pick(mirror.mirror_directions(batch[key]), batch[key])
     for key in ("pose3d_t", "pose2d_t"):
         out[key] = pick(mirror.mirror_joints(batch[key]), batch[key])
     return out

@@ -103,6 +103,16 @@ def camera_up(elevation_deg: float) -> torch.Tensor:
     return torch.stack((torch.zeros((), dtype=torch.float64), -torch.cos(e), -torch.sin(e)))
 
 
+def spine_tilt_deg(pose_cam: torch.Tensor, up_cam: torch.Tensor, skeleton: Skeleton = H36M17) -> torch.Tensor:
+    """``(B, J, 3)`` camera-frame poses and the world's up ``(3,)`` or ``(B, 3)`` (unit vectors,
+    camera coordinates: :func:`camera_up`, ``Video.camera_up``) -> ``(B,)`` degrees between the
+    spine (the pelvis to the thorax) and the up: 0 standing, 90 lying, 180 upside down."""
+    check_shape(pose_cam, ("B", skeleton.num_joints, 3), "pose_cam")
+    spine = pose_cam[:, skeleton.thorax] - pose_cam[:, skeleton.root]
+    cosine = (torch.nn.functional.normalize(spine, dim=-1) * up_cam.to(spine).expand_as(spine)).sum(dim=-1)
+    return torch.rad2deg(torch.acos(cosine.clamp(-1.0, 1.0)))
+
+
 def faces_camera(pose_cam: torch.Tensor, skeleton: Skeleton = H36M17) -> torch.Tensor:
     """``(B, J, 3)`` camera-frame poses (any unit) -> ``(B,)`` bool: the chest's outward normal
     (module docstring) points at the camera (``n_z < 0``), i.e. ``front_weight > 1/2``."""

@@ -314,12 +314,7 @@ class PartPoseModel(nn.Module):
         with torch.autocast(device_type=est.pose_cam_mm.device.type, enabled=False):
             pose = est.pose_cam_mm.float()
             turn = facing.faces_camera(pose) != (front_logits.float() > 0)
-            rows = pose[:, 0]  # (B, 3): expand_as keeps the batch size traceable (export)
-            up = facing.camera_up(self.config.side_camera_elevation_deg).to(pose).expand_as(rows)
-            if camera_up is not None:
-                given = camera_up.to(pose).expand_as(rows)
-                up = torch.where(given.isfinite().all(dim=1, keepdim=True), given, up)
-            twin = facing.upright_twin_pose(pose, up)
+            twin = facing.upright_twin_pose(pose, self.world_up(camera_up, pose))
             turned = self.estimate_from_camera_pose(twin, est.scale.float(), est.offset.float(), est.appearance)
 
         def pick(name: str) -> torch.Tensor:
@@ -328,6 +323,18 @@ class PartPoseModel(nn.Module):
 
         fields = ("pose_canon_mm", "cam_R_canon", "pose_cam_mm", "q", "depth", "local_vectors", "hip_angle")
         return replace(est, **{name: pick(name) for name in fields})
+
+    def world_up(self, camera_up: torch.Tensor | None, pose_cam: torch.Tensor) -> torch.Tensor:
+        """``(B, 3)``: the world's up in the camera coordinates of each of the poses ``pose_cam
+        (B, J, 3)`` (its dtype and device): the rows of ``camera_up`` (``(3,)`` or ``(B, 3)``,
+        ``Video.camera_up``) where they are finite, elsewhere, and for ``None``, that of a camera
+        pitched by ``config.side_camera_elevation_deg`` (``geometry.facing.camera_up``)."""
+        rows = pose_cam[:, 0]  # (B, 3): expand_as keeps the batch size traceable (export)
+        up = facing.camera_up(self.config.side_camera_elevation_deg).to(pose_cam).expand_as(rows)
+        if camera_up is None:
+            return up
+        given = camera_up.to(pose_cam).expand_as(rows)
+        return torch.where(given.isfinite().all(dim=1, keepdim=True), given, up)
 
     def estimate(self, out: EncoderOutput) -> PoseEstimate:
         """T_fk and T_c of the encoder's outputs (the conventions of :meth:`encode`, which is

@@ -17,7 +17,9 @@ For a batch of frame pairs (I_s, I_t) of one video each and a batch of unpaired 
    ``objective.travel_facing_weight`` > 0, L_travel (``losses/travel.py``: the front weight of I_t's
    pose against the side its video's travel shows). With ``objective.side_weight`` > 0 the side
    network (``models/side.py``) is taught the same label on I_s and I_t, with an optimiser of
-   its own (``objective.side_label=truth``, an oracle: each frame's true side instead).
+   its own (``objective.side_label=truth``, an oracle: each frame's true side instead); with
+   ``objective.side_max_tilt_deg`` < 180, not on the frames whose spine, as E reads it, tilts
+   farther than that from the world's up.
 3. Supervision terms of the other settings (encoder only): 2D for ``weak``, 3D on labelled frames
    for ``semi``; ``supervised`` trains the encoder on 3D and 2D labels alone (the upper bound),
    ``labels_2d`` on the 2D labels alone (what ``weak``'s labels teach without the method).
@@ -238,6 +240,13 @@ def training_losses(
         # shows (or, objective.side_label=truth, each frame's true side: an oracle)
         side_logits = model.side(torch.cat((image_s, image_t)), torch.cat((est_s.q, est_t.q)))
         side_labels = torch.cat((batch["side_front_s"], batch["side_front_t"])).float()
+        if objective.side_max_tilt_deg < 180.0:
+            # no label where E reads the body lying or upside down: its travel does not tell its side
+            with torch.no_grad(), torch.autocast(device_type=image_s.device.type, enabled=False):
+                poses = torch.cat((est_s.pose_cam_mm, est_t.pose_cam_mm)).float()
+                up = model.world_up(torch.cat((batch["camera_up_s"], batch["camera_up_t"])), poses)
+                upright = facing.spine_tilt_deg(poses, up) <= objective.side_max_tilt_deg
+            side_labels = torch.where(upright, side_labels, torch.full_like(side_labels, float("nan")))
         losses["side"] = objective.side_weight * travel_side_loss(side_logits.float(), side_labels)
         travel_twice = batch["travel_front"].float().repeat(2)
     maps_z = synth_z_s.part_maps[-1].detach()

@@ -68,6 +68,7 @@ class ObjectiveConfig:
     side_label: Literal["travel", "steady_travel", "truth"] = "travel"  # what teaches the side network: each video's travel (no labels) | steady_travel, the same on the videos whose travel is steady only (travel_min_r2) | truth, an oracle for diagnosis: each frame's true side from its 3D pose (data/pairs.py)
     travel_facing_weight: float = 0.0  # > 0: add this times L_travel (the front weight of E's pose against the side its video's travel shows; losses/travel.py) to L_I^u
     travel_min_r2: float = 0.8  # side_label=steady_travel: the least R² of a straight line through a video's log box side (data/travel.py)
+    side_max_tilt_deg: float = 180.0  # < 180: the side network is taught no label on a frame whose spine, as E reads it, tilts from the world's up by more than this (a body lying, crawling or upside down, whose travel does not tell its side); 180: every labelled frame
     travel_min_rate: float = 0.0025  # twin_choice_rule=travel and L_travel: the least relative change of the person's distance per frame over a video for its travel to tell the side (data/travel.py)
 
 
@@ -180,6 +181,8 @@ def validate(config: TrainConfig) -> None:
         raise UserError(f"objective.travel_facing_weight must be >= 0, got {config.objective.travel_facing_weight}")
     if not (math.isfinite(config.objective.travel_min_r2) and 0.0 <= config.objective.travel_min_r2 <= 1.0):
         raise UserError(f"objective.travel_min_r2 must be in [0, 1], got {config.objective.travel_min_r2}")
+    if not (math.isfinite(config.objective.side_max_tilt_deg) and 0.0 <= config.objective.side_max_tilt_deg <= 180.0):
+        raise UserError(f"objective.side_max_tilt_deg must be in [0, 180], got {config.objective.side_max_tilt_deg}")
     if not (math.isfinite(config.objective.travel_min_rate) and config.objective.travel_min_rate > 0):
         raise UserError(f"objective.travel_min_rate must be > 0, got {config.objective.travel_min_rate}")
     if config.data.max_gap < 1:
