@@ -54,6 +54,7 @@ class PosePath(nn.Module):
     estimate = PartPoseModel.estimate
     encode = PartPoseModel.encode
     turn_to_side = PartPoseModel.turn_to_side
+    world_up = PartPoseModel.world_up
     estimate_from_camera_pose = PartPoseModel.estimate_from_camera_pose
     encode_sided = PartPoseModel.encode_sided
     encode_flip_test = PartPoseModel.encode_flip_test
