@@ -292,8 +292,8 @@ def mirror_pairs(batch: dict[str, torch.Tensor], which: torch.Tensor) -> dict[st
     (``partpose.geometry.mirror``): ``image_s``, ``image_t``, ``background`` and ``saliency_t``
     flipped, ``segmentation_t`` flipped with its left and right parts exchanged, ``pose3d_t``
     and ``pose2d_t`` with x negated and left and right joints exchanged (absent labels are
-    zeros, and stay zeros), the world's up ``camera_up_s`` and ``camera_up_t`` with x negated
-    (where the batch has them). The side a person shows (``travel_front``) and the other entries
+    zeros, and stay zeros), the world's up ``camera_up_s`` and ``camera_up_t`` with x negated.
+    The side a person shows (``travel_front``) and the other entries
     are kept: a mirror shows the camera the same side.
 
     Args:
@@ -315,8 +315,7 @@ def mirror_pairs(batch: dict[str, torch.Tensor], which: torch.Tensor) -> dict[st
         out[key] = pick(batch[key].flip(-1), batch[key])
     out["segmentation_t"] = pick(mirror.mirror_part_labels(batch["segmentation_t"]), batch["segmentation_t"])
     for key in ("camera_up_s", "camera_up_t"):
-        if key in batch:
-            out[key] = pick(mirror.mirror_directions(batch[key]), batch[key])
+        out[key] = pick(mirror.mirror_directions(batch[key]), batch[key])
     for key in ("pose3d_t", "pose2d_t"):
         out[key] = pick(mirror.mirror_joints(batch[key]), batch[key])
     return out

@@ -92,9 +92,7 @@ def predict_frames(model, frames, batch_size: int = 64, max_frames: int | None =
     was_training = model.training
     model.eval()
     front = None
-    if side_window != 1:
-        if model.side is None:
-            raise ValueError("a side window needs a model with a side network (model.side_network)")
+    if side_window != 1:  # side_logits raises ValueError for a model without a side network
         front = torch.from_numpy(video_side_logits(model, dataset, side_window, batch_size, device, flip_test))
     out: dict[str, list[np.ndarray]] = {k: [] for k in ("pose", "gt", "q", "seg", "gt_seg", "video")}
     done = 0

@@ -175,7 +175,7 @@ def evaluate_videos(model, videos: Sequence[Video], benchmark: Benchmark, max_fr
         raise UserError("--smooth needs every frame of each video; drop --max-frames")
     if side_window != 1 and thinned:
         raise UserError("--side-window needs every frame of each video; drop --max-frames")
-    if side_window != 1 and getattr(model, "side", None) is None:
+    if side_window != 1 and model.side is None:
         raise UserError("--side-window reads the side network's side over each video, and this model has no "
                         "side network (model.side_network)")
     pred = predict_frames(model, frames, batch_size=batch_size, max_frames=max_frames, device=device,

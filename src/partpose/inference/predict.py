@@ -29,7 +29,7 @@ from partpose.data.datasets.crops import crop_and_resize, crop_normalised_to_pix
 from partpose.errors import UserError
 from partpose.geometry import facing
 from partpose.geometry.skeleton import H36M17
-from partpose.geometry.view_smoothing import check_side_window, smooth_side, smooth_view
+from partpose.geometry.view_smoothing import smooth_side, smooth_view
 from partpose.inference import figures
 from partpose.models.partpose_model import PartPoseModel
 from partpose.utils.smoothing import smooth_sequence
@@ -330,8 +330,9 @@ def encode_crops(model: PartPoseModel, images: np.ndarray, batch_size: int = 64,
             (``geometry.view_smoothing.smooth_side``; a first pass over the crops); 1: each
             frame its own.
     Raises:
-        ValueError: crops of another size than ``model.config.resolution``.
-        UserError: a side window other than 1 for a model without a side network.
+        ValueError: crops of another size than ``model.config.resolution``; a side window other
+            than 1 for a model without a side network.
+        UserError: a side window that is neither 0 nor odd (``smooth_side``).
     """
     resolution = model.config.resolution
     if images.ndim != 4 or images.shape[1:] != (resolution, resolution, 3):
@@ -343,12 +344,8 @@ def encode_crops(model: PartPoseModel, images: np.ndarray, batch_size: int = 64,
     keys = ("pose_cam_mm", "q", "depth", "pose_canon_mm", "cam_R_canon", "scale", "offset", "appearance")
     parts: dict[str, list[np.ndarray]] = {k: [] for k in keys}
     starts = range(0, len(images), batch_size)
-    check_side_window(side_window)
     front = None
-    if side_window != 1:
-        if model.side is None:
-            raise UserError("--side-window reads the side network's side over the frames, and this model has no "
-                            "side network (model.side_network)")
+    if side_window != 1:  # side_logits raises ValueError for a model without a side network
         logits = [model.side_logits(images_to_tensor(images[start:start + batch_size], device), flip_test).cpu()
                   for start in tqdm(starts, desc="side", unit=" batches", disable=not progress or len(starts) < 2,
                                     leave=False)]
