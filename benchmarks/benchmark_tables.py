@@ -59,19 +59,22 @@ def require_side_network(model, purpose: str) -> None:
         raise UserError(f"the model has no side network (model.side_network): {purpose}")
 
 
-def synthetic_checkpoints(paths):
+def synthetic_checkpoints(paths, test_people: int | None = None):
     """Yield ``(path, loaded, test_frames)`` for each checkpoint of ``paths`` trained on the
     synthetic benchmark (:func:`load_synthetic_model`), with its benchmark's test split as a
-    ``FrameDataset``, rendered once for every distinct benchmark."""
+    ``FrameDataset``, rendered once for every distinct benchmark; with ``test_people``, the split
+    worn by that many held-out people (``evaluation.report.with_test_people``)."""
     from partpose.data.pairs import FrameDataset
     from partpose.data.synthetic import build_synthetic_videos
+    from partpose.evaluation.report import with_test_people
 
     frames_of = {}
     for path in paths:
         loaded = load_synthetic_model(path)
-        key = repr(loaded.config.data.synthetic)
+        config = loaded.config if test_people is None else with_test_people(loaded.config, test_people)
+        key = repr(config.data.synthetic)
         if key not in frames_of:
-            frames_of[key] = FrameDataset(build_synthetic_videos(loaded.config.data.synthetic, "test"))
+            frames_of[key] = FrameDataset(build_synthetic_videos(config.data.synthetic, "test"))
         yield path, loaded, frames_of[key]
 
 

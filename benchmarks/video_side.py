@@ -27,7 +27,11 @@ the side each reading gives (``PartPoseModel.turn_to_side``, about each video's 
 
 Each row: the share of frames whose side is right (of all frames, of the frames the travel
 labels, of the rest), MPJPE and PA-MPJPE (mm). The travel's labels are also scored against the
-truth on their own.
+truth on their own, and the frame's reading person by person (the quartiles over the test people
+of the share of their frames read right, and how many of them are read right on fewer than
+``--chance`` of their frames). ``--test-people N`` renders the test split worn by N held-out
+people instead of the checkpoint's (``partpose evaluate --test-people``): the same videos, the
+people in turn.
 """
 
 from __future__ import annotations
@@ -68,6 +72,12 @@ def hedge(front, back, logits: np.ndarray):
     return weight * front + (1.0 - weight) * back
 
 
+def person_shares(right: np.ndarray, people: np.ndarray) -> dict[str, float]:
+    """``{person: share of their frames with ``right`` true}``, people sorted by name; ``right``
+    and ``people`` are ``(N,)``, one entry per frame."""
+    return {person: float(right[people == person].mean()) for person in sorted(set(people.tolist()))}
+
+
 def side_readings(model, frames, min_rate: float, batch_size: int = 64) -> dict:
     """Every reading of the module docstring on ``frames`` (a ``FrameDataset``).
 
@@ -75,7 +85,8 @@ def side_readings(model, frames, min_rate: float, batch_size: int = 64) -> dict:
         ``{"readings": {name: (N,) logits (> 0: the front; the hedge's are the frame's)}, "true_front": (N,) bool,
         "travel_labelled": (N,) bool, "travel_right": share of the labelled frames whose travel
         label is right, "scores": {name: {"right", "right_labelled", "right_rest", "mpjpe",
-        "pa_mpjpe"}}}``.
+        "pa_mpjpe"}}, "people_right": {person: share of their frames the frame's reading gets
+        right} (:func:`person_shares`)}``.
     Raises:
         UserError: a model without a side network.
     """
@@ -132,17 +143,24 @@ def side_readings(model, frames, min_rate: float, batch_size: int = 64) -> dict:
         scores[name] = {"right": share(right), "right_labelled": share(right[labelled]), "right_rest": share(right[~labelled]),
                         "mpjpe": float(metrics.mpjpe(poses[name], true)), "pa_mpjpe": float(metrics.pa_mpjpe(poses[name], true))}
     travel_right = share((travel[labelled] > 0.5) == true_front[labelled])
+    people = np.array([frames.videos[int(v)].subject for v in video])
     return {"readings": readings, "true_front": true_front, "travel_labelled": labelled, "travel_right": travel_right,
-            "scores": scores}
+            "scores": scores, "people_right": person_shares((frame_logits > 0) == true_front, people)}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = checkpoints_parser(__doc__)
     parser.add_argument("--min-rate", type=float, default=0.0025,
                         help="the least relative change of a person's distance per frame for their travel to count")
+    parser.add_argument("--test-people", type=int, default=None, metavar="N",
+                        help="render the test split worn by N held-out people (default: the checkpoint's)")
+    parser.add_argument("--chance", type=float, default=0.6,
+                        help="a person is counted as read near chance below this share of frames read right")
     args = parser.parse_args(argv)
     if not args.min_rate > 0:
         parser.error(f"--min-rate must be > 0, got {args.min_rate}")
+    if args.test_people is not None and args.test_people < 1:
+        parser.error(f"--test-people must be >= 1, got {args.test_people}")
     use_threads(args.threads)
     command = " ".join(["python benchmarks/video_side.py", *(argv if argv is not None else sys.argv[1:])])
     lines = [f"The side read from a frame, from its video, from its video's travel (`{command}`): every test frame; "
@@ -150,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
              "", "| checkpoint | reading | side right (%) | MPJPE / PA-MPJPE |", "|---|---|---|---|"]
 
     def rows():
-        for path, loaded, frames in synthetic_checkpoints(args.checkpoints):
+        for path, loaded, frames in synthetic_checkpoints(args.checkpoints, args.test_people):
             result = side_readings(loaded.model, frames, args.min_rate)
             labelled = result["travel_labelled"]
             yield (f"| {path} | the travel's labels alone ({100 * labelled.mean():.0f} % of the frames) | "
@@ -159,6 +177,10 @@ def main(argv: list[str] | None = None) -> int:
                 s = result["scores"][name]
                 yield (f"| {path} | {name} | {100 * s['right']:.1f} / {100 * s['right_labelled']:.1f} / "
                        f"{100 * s['right_rest']:.1f} | {s['mpjpe']:.1f} / {s['pa_mpjpe']:.1f} |")
+            shares = np.array(list(result["people_right"].values()))
+            quartiles = " / ".join(f"{100 * q:.1f}" for q in np.quantile(shares, [0.25, 0.5, 0.75]))
+            yield (f"| {path} | the frame, person by person ({len(shares)} people; quartiles; below "
+                   f"{100 * args.chance:.0f} %: {int((shares < args.chance).sum())}) | {quartiles} | |")
 
     return write_table(lines, rows(), args.out)
 

@@ -62,7 +62,23 @@ def test_the_frame_is_the_evaluation_and_the_truth_is_always_right(tiny_side_run
     out = tmp_path / "side.md"
     assert video_side.main([str(tiny_side_run), "--out", str(out)]) == 0
     rows = [line for line in out.read_text().splitlines() if line.startswith(f"| {tiny_side_run} |")]
-    assert len(rows) == 1 + len(video_side.READINGS)
+    assert len(rows) == 2 + len(video_side.READINGS)
+    assert "the frame, person by person (1 people;" in rows[-1]
+
+
+def test_more_test_people_read_person_by_person(tiny_side_run, tmp_path):
+    out = tmp_path / "people.md"
+    assert video_side.main([str(tiny_side_run), "--test-people", "3", "--chance", "1.01", "--out", str(out)]) == 0
+    row = [line for line in out.read_text().splitlines() if "person by person" in line]
+    assert len(row) == 1 and "(3 people; quartiles; below 101 %: 3)" in row[0]  # every share is below 1.01
+    with pytest.raises(SystemExit):
+        video_side.main([str(tiny_side_run), "--test-people", "0"])
+
+
+def test_person_shares_by_hand():
+    right = np.array([True, False, True, True, False])
+    people = np.array(["b", "a", "b", "a", "c"])
+    assert video_side.person_shares(right, people) == {"a": 0.5, "b": 1.0, "c": 0.0}
 
 
 def test_a_model_without_a_side_network_is_refused(tiny_run, capsys):

@@ -165,3 +165,24 @@ def test_evaluate_side_window(cli, assert_one_line_error, checkpoint, side_check
     assert_one_line_error(cli("evaluate", "--checkpoint", side_checkpoint, "--side-window", 3, "--max-frames", 8),
                           "--max-frames")
     assert_one_line_error(cli("evaluate", "--checkpoint", checkpoint, "--side-window", 0), "no side network")
+
+
+def test_evaluate_with_more_test_people(cli, assert_one_line_error, checkpoint, tmp_path):
+    from partpose.evaluation.report import with_test_people
+
+    out = tmp_path / "people.json"
+    status, stdout, _ = cli("evaluate", "--checkpoint", checkpoint, "--test-people", 3, "--out", out)
+    assert status == 0 and "3 test people" in stdout
+    report = json.loads(out.read_text())
+    config = with_test_people(load_model(checkpoint).config, 3)
+    videos = build_synthetic_videos(config.data.synthetic, "test")
+    people = [v.subject for v in videos]
+    assert report["test_people"] == 3 and len(set(people)) == min(3, len(videos))
+    assert list(report["per_person"]) == list(dict.fromkeys(people)) + ["average"]
+    for person in set(people):
+        assert f"| {person} |" in stdout
+    frames = {p: sum(v.num_frames for v in videos if v.subject == p) for p in set(people)}
+    assert {p: row["frames"] for p, row in report["per_person"].items() if p != "average"} == frames
+    assert_one_line_error(cli("evaluate", "--checkpoint", checkpoint, "--test-people", 0), "--test-people")
+    assert_one_line_error(cli("evaluate", "--checkpoint", checkpoint, "--test-people", 2, "--split", "train"),
+                          "--test-people")

@@ -83,3 +83,14 @@ def test_a_typo_in_a_config_is_an_error(tmp_path):
 def test_a_side_tilt_outside_0_to_180_degrees_is_an_error(value):
     with pytest.raises(UserError, match="objective.side_max_tilt_deg"):
         load_config(CONFIGS / "synthetic_cpu.yaml", [f"objective.side_max_tilt_deg={value}"])
+
+
+@pytest.mark.parametrize("overrides, fragment", [
+    (["objective.side_consistency_weight=-1"], ">= 0"),
+    (["objective.side_consistency_weight=nan"], ">= 0"),
+    (["objective.side_consistency_weight=1"], "model.side_network"),
+])
+def test_a_bad_side_consistency_weight_is_an_error(overrides, fragment):
+    with pytest.raises(UserError, match="objective.side_consistency_weight") as error:
+        load_config(CONFIGS / "synthetic_cpu.yaml", overrides)
+    assert fragment in str(error.value)

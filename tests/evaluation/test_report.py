@@ -1,5 +1,8 @@
 """Benchmark reports: per-group metrics, resizing prepared clips, the Markdown tables."""
 
+from dataclasses import replace
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -12,6 +15,7 @@ from partpose.evaluation.report import (
     group_metrics,
     markdown_report,
     resize_video,
+    with_test_people,
 )
 
 
@@ -67,3 +71,24 @@ def test_benchmarks_and_markdown():
     assert "| MPJPE (mm) | 101.2 |" in text or "| MPJPE (mm) | 101.3 |" in text
     assert "| a | 3 |" in text and "| b | 4 |" in text and "**average over actions** | 7 |" in text
     assert "| mpjpe | 99.5 |" in text and text.startswith("### title")
+    report["per_person"] = group_metrics(pred, ["S9"] * 5 + ["S11"] * 2)
+    text = markdown_report(report)
+    assert "| S9 | 5 |" in text and "| S11 | 2 |" in text and "**average over persons** | 7 |" in text
+
+
+def test_more_test_people_keep_the_videos_and_give_them_to_the_people_in_turn():
+    from partpose.data.synthetic import load_split_motions, plan_videos, split_subjects
+    from partpose.training.config import load_config
+
+    config = load_config(Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml", [])
+    config = replace(config, data=replace(config.data, synthetic=replace(config.data.synthetic, test_videos_per_motion=3)))
+    more = with_test_people(config, 5)
+    assert more.data.synthetic.num_test_subjects == 5 and config.data.synthetic.num_test_subjects == 1
+    assert more.data.synthetic.num_train_subjects == config.data.synthetic.num_train_subjects
+    lengths = {name: len(p) for name, p in load_split_motions(config.data.synthetic, "test").items()}
+    few, many = plan_videos(config.data.synthetic, "test", lengths), plan_videos(more.data.synthetic, "test", lengths)
+    assert [replace(s, subject="") for s in few] == [replace(s, subject="") for s in many]
+    people = [s.name for s in split_subjects(more.data.synthetic, "test")]
+    assert [s.subject for s in many] == [people[i % 5] for i in range(len(many))]
+    first = split_subjects(config.data.synthetic, "test")[0]
+    assert repr(first) == repr(split_subjects(more.data.synthetic, "test")[0])  # the same person, drawn alike

@@ -286,6 +286,30 @@ def test_the_side_network_is_taught_the_travel_on_both_frames(setup):
     assert float(out.losses["side"].detach()) == pytest.approx(float(expected.detach()), rel=1e-5)
 
 
+def test_the_side_network_is_taught_to_read_a_pairs_frames_alike(setup):
+    config, _, batch, prior, up = setup
+    from dataclasses import replace
+
+    from partpose.losses.travel import side_consistency_loss, travel_side_loss
+    from partpose.models.partpose_model import PartPoseModel
+
+    torch.manual_seed(0)
+    model = PartPoseModel(replace(config.model, side_network=True))
+    travel = torch.tensor([1.0, float("nan")])
+    labelled = dict(batch, travel_front=travel, side_front_s=travel, side_front_t=travel)
+    objective = replace(config.objective, side_weight=0.5, side_consistency_weight=2.0)
+    out = training_losses(model, labelled, prior, 0, 1.0, objective, step_generator(0, 0), prior_up=up)
+    logits = model.side(torch.cat((batch["image_s"], batch["image_t"])))
+    consistency = side_consistency_loss(logits[:2], logits[2:])
+    expected = 0.5 * travel_side_loss(logits, travel.repeat(2)) + 2.0 * consistency
+    assert float(consistency.detach()) > 0
+    assert float(out.losses["side"].detach()) == pytest.approx(float(expected.detach()), rel=1e-5)
+    assert out.scalars["loss/side_consistency"] == pytest.approx(float(consistency.detach()), rel=1e-5)
+    plain = training_losses(model, labelled, prior, 0, 1.0, replace(objective, side_consistency_weight=0.0),
+                            step_generator(0, 0), prior_up=up)
+    assert "loss/side_consistency" not in plain.scalars
+
+
 def test_the_side_network_is_taught_no_label_where_e_reads_the_body_lying(setup):
     config, _, batch, prior, up = setup
     from dataclasses import replace

@@ -2,7 +2,7 @@
 
     partpose evaluate --checkpoint runs/default [--dataset synthetic] [--split test]
                       [--root DIR] [--out FILE.json] [--max-frames N] [--smooth K] [--flip-test]
-                      [--side-window K]
+                      [--side-window K] [--test-people N]
 """
 
 from __future__ import annotations
@@ -49,6 +49,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="for a model with a side network: give every frame the side its video's frames read "
                         "together, the side network's logits averaged over K frames around it (odd; 1 = each frame "
                         "its own, the per-frame protocol) or over the whole video (0); needs every frame")
+    parser.add_argument("--test-people", type=int, default=None, metavar="N",
+                        help="synthetic benchmark only: render the test split with N held-out people instead of the "
+                        "checkpoint's data.synthetic.num_test_subjects (the same videos, views and motions, the "
+                        "people in turn; the first ones are the default split's)")
     parser.add_argument("--batch-size", type=int, default=64, help="frames per forward pass (default: 64)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     parser.add_argument("--threads", type=int, default=0,
@@ -63,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         get_benchmark,
         load_benchmark_videos,
         markdown_report,
+        with_test_people,
     )
     from partpose.geometry.view_smoothing import check_side_window, side_window_words
     from partpose.inference.loading import load_model, set_threads
@@ -74,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
     if args.smooth < 1 or args.smooth % 2 == 0:
         raise UserError(f"--smooth must be an odd number of frames >= 1, got {args.smooth}")
     check_side_window(args.side_window)
+    if args.test_people is not None and args.test_people < 1:
+        raise UserError(f"--test-people must be >= 1, got {args.test_people}")
     if args.dataset is not None:
         get_benchmark(args.dataset)  # an unknown name fails before the checkpoint is read
     set_threads(args.threads)
@@ -83,16 +90,25 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"the checkpoint was trained on {dataset!r}, which has no 3D test labels; choose "
                         f"--dataset from {', '.join(BENCHMARKS)}")
     benchmark = get_benchmark(dataset)
-    root = args.root if args.root is not None else getattr(loaded.config.data, "root", None)
-    videos = load_benchmark_videos(benchmark, loaded.config, args.split, root, loaded.resolution)
+    config = loaded.config
+    if args.test_people is not None:
+        if dataset != "synthetic" or args.split != "test":
+            raise UserError(f"--test-people renders the synthetic benchmark's test split; not for --dataset {dataset} "
+                            f"--split {args.split}")
+        config = with_test_people(config, args.test_people)
+    root = args.root if args.root is not None else getattr(config.data, "root", None)
+    videos = load_benchmark_videos(benchmark, config, args.split, root, loaded.resolution)
     report = evaluate_videos(loaded.model, videos, benchmark, args.max_frames, args.batch_size, loaded.device,
                              smooth=args.smooth, smooth_method=args.smooth_method, flip_test=args.flip_test,
                              side_window=args.side_window)
     report.update(split=args.split, checkpoint=str(loaded.path), step=loaded.step, clips=len(videos))
+    if args.test_people is not None:
+        report["test_people"] = args.test_people
     step = f", step {loaded.step}" if loaded.step is not None else ""
     step += f"; poses smoothed over {args.smooth} frames ({args.smooth_method})" if args.smooth > 1 else ""
     step += "; flip test" if args.flip_test else ""
     step += f"; {side_window_words(args.side_window)}" if args.side_window != 1 else ""
+    step += f"; {args.test_people} test people" if args.test_people is not None else ""
     print(markdown_report(report, f"{dataset} {args.split}: {report['frames']} frames of {len(videos)} clips "
                                   f"({loaded.path}{step})"))
     out = args.out if args.out is not None else loaded.path.parent / f"evaluation_{dataset}_{args.split}.json"

@@ -44,6 +44,8 @@ class Benchmark:
         group_of: the breakdown key of a clip.
         protocol: ``(pred (N, 17, 3), gt (N, 17, 3), keys (N,)) -> dict`` (the official tables),
             or ``None``.
+        per_person: whether the report also breaks the metrics down by ``Video.subject`` (off
+            where the group already is the person's sequence).
     """
 
     name: str
@@ -51,6 +53,7 @@ class Benchmark:
     group_label: str
     group_of: Callable[[Video], str]
     protocol: Callable[[np.ndarray, np.ndarray, Sequence[str]], dict] | None = None
+    per_person: bool = True
 
 
 def synthetic_videos(config, split: str, root: str | None = None) -> list[Video]:
@@ -58,6 +61,15 @@ def synthetic_videos(config, split: str, root: str | None = None) -> list[Video]
     from partpose.data.synthetic import build_synthetic_videos
 
     return build_synthetic_videos(config.data.synthetic, split)
+
+
+def with_test_people(config, count: int):
+    """``config`` (a ``TrainConfig``) with its synthetic benchmark's test split worn by ``count``
+    held-out people (``data.synthetic.num_test_subjects``). The split's videos, motions, views and
+    windows do not depend on the count; its people are drawn one by one from the benchmark's seed,
+    so the first of them are those of the smaller split, and the videos go to them in turn."""
+    synthetic = replace(config.data.synthetic, num_test_subjects=int(count))
+    return replace(config, data=replace(config.data, synthetic=synthetic))
 
 
 def _prepared_loader(dataset: str) -> Callable[[object, str, str | None], list[Video]]:
@@ -87,7 +99,8 @@ BENCHMARKS: dict[str, Benchmark] = {
     "h36m": Benchmark("h36m", _prepared_loader("h36m"), "action", lambda v: v.action, h36m_protocols),
     "mpi_inf_3dhp": Benchmark("mpi_inf_3dhp", _prepared_loader("mpi_inf_3dhp"), "activity", lambda v: v.action,
                               mpi_inf_3dhp_protocol),
-    "3dpw": Benchmark("3dpw", _prepared_loader("3dpw"), "sequence", lambda v: v.subject, pw3d_protocol),
+    "3dpw": Benchmark("3dpw", _prepared_loader("3dpw"), "sequence", lambda v: v.subject, pw3d_protocol,
+                      per_person=False),
 }
 """``--dataset`` name → how it is evaluated (add a dataset here, with its loader and protocol)."""
 
@@ -163,7 +176,8 @@ def evaluate_videos(model, videos: Sequence[Video], benchmark: Benchmark, max_fr
 
     Returns:
         ``{"dataset", "frames", "metrics": score(...), "group_label", "per_group":
-        group_metrics(...), "protocol": the protocol's dict (when the benchmark has one),
+        group_metrics(...), "per_person": group_metrics(...) by ``Video.subject`` (when the
+        benchmark breaks down by person), "protocol": the protocol's dict (when it has one),
         "smooth": {"window", "method"} (when smoothed), "flip_test": bool, "side_window": int}``.
     Raises:
         UserError: smoothing or a side window asked for with thinned frames; a side window for a
@@ -191,6 +205,8 @@ def evaluate_videos(model, videos: Sequence[Video], benchmark: Benchmark, max_fr
         "flip_test": bool(flip_test),
         "side_window": int(side_window),
     }
+    if benchmark.per_person:
+        report["per_person"] = group_metrics(pred, [videos[int(v)].subject for v in pred.video_index])
     if benchmark.protocol is not None:
         report["protocol"] = benchmark.protocol(pred.pose_cam_mm, pred.gt_pose_cam_mm, groups)
     if smooth > 1:
@@ -213,20 +229,21 @@ def _cell(value) -> str:
 
 def markdown_report(report: dict, title: str | None = None) -> str:
     """The report of :func:`evaluate_videos` as Markdown tables: overall metrics, the per-group
-    breakdown and the protocol's averages."""
+    and per-person breakdowns and the protocol's averages."""
     lines = []
     if title:
         lines += [f"### {title}", ""]
     lines += ["| metric | value |", "|---|---|"]
     lines += [f"| {label} | {_cell(report['metrics'][key])} |" for key, label in METRIC_LABELS.items()
               if key in report["metrics"]]
-    per_group = report.get("per_group") or {}
-    if per_group:
-        label = report.get("group_label", "group")
+    for key, label in (("per_group", report.get("group_label", "group")), ("per_person", "person")):
+        table = report.get(key) or {}
+        if not table:
+            continue
         lines += ["", f"| {label} | " + " | ".join(METRIC_LABELS[c] for c in GROUP_COLUMNS) + " |",
                   "|---" * (len(GROUP_COLUMNS) + 1) + "|"]
-        for key, row in per_group.items():
-            name = f"**average over {label}s**" if key == "average" else key
+        for group, row in table.items():
+            name = f"**average over {label}s**" if group == "average" else group
             lines.append(f"| {name} | " + " | ".join(_cell(row[c]) for c in GROUP_COLUMNS) + " |")
     protocol = report.get("protocol")
     if protocol:

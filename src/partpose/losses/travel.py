@@ -11,9 +11,15 @@ turns the body smoothly towards the side the travel shows.
 The same label teaches the side network (``models/side.py``, ``objective.side_weight``):
 :func:`travel_side_loss`, a binary cross-entropy on its logits.
 
+Where the travel labels no frame (a body rolling on the ground, dancing on the spot), the two
+frames of a training pair, one video's at most ``data.max_gap`` frames apart, still show the
+same side nearly always. :func:`side_consistency_loss` (``objective.side_consistency_weight``)
+teaches the side network to read them alike, each frame's reading against the other's held
+fixed (a temporal-ensembling consistency; Laine & Aila, ICLR 2017).
+
 Convention:
     The losses are sums over the labelled frames divided by the batch size; frames without a
-    label (``nan``) add nothing.
+    label (``nan``) add nothing. The consistency is a mean over the pairs.
 """
 
 from __future__ import annotations
@@ -60,3 +66,29 @@ def _over_labelled(cross_entropy, prediction: torch.Tensor, travel_front: torch.
     target = torch.where(labelled, travel_front, torch.zeros_like(travel_front)).to(prediction.dtype)
     per_frame = cross_entropy(prediction, target, reduction="none")
     return (per_frame * labelled.to(per_frame.dtype)).sum() / prediction.shape[0]
+
+
+def side_consistency_loss(logits_s: torch.Tensor, logits_t: torch.Tensor) -> torch.Tensor:
+    """``mean_pairs [KL(p_t || p_s) + KL(p_s || p_t)] / 2`` with each pair's target held fixed:
+    the side network's readings of the two frames of each training pair taught to agree.
+
+    ``p = sigmoid(logit)`` is the probability of the front; in each term the distribution on the
+    left is detached, so each frame's logit is pulled towards the other frame's reading and
+    neither is pushed by its own. Zero where the two logits are equal.
+
+    Args:
+        logits_s, logits_t: ``(B,)`` the side network's logits (> 0: the front) of I_s and I_t.
+    Returns:
+        Scalar.
+    """
+    check_shape(logits_s, ("B",), "logits_s")
+    check_shape(logits_t, tuple(logits_s.shape), "logits_t")
+    return (_bernoulli_kl(logits_t.detach(), logits_s) + _bernoulli_kl(logits_s.detach(), logits_t)).mean() / 2
+
+
+def _bernoulli_kl(target_logits: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """``(B,)`` ``KL(Bernoulli(sigmoid(target_logits)) || Bernoulli(sigmoid(logits)))``, from the
+    logits (log-sigmoids, stable at any magnitude)."""
+    p = torch.sigmoid(target_logits)
+    return (p * (F.logsigmoid(target_logits) - F.logsigmoid(logits))
+            + (1.0 - p) * (F.logsigmoid(-target_logits) - F.logsigmoid(-logits)))

@@ -19,7 +19,8 @@ For a batch of frame pairs (I_s, I_t) of one video each and a batch of unpaired 
    network (``models/side.py``) is taught the same label on I_s and I_t, with an optimiser of
    its own (``objective.side_label=truth``, an oracle: each frame's true side instead); with
    ``objective.side_max_tilt_deg`` < 180, not on the frames whose spine, as E reads it, tilts
-   farther than that from the world's up.
+   farther than that from the world's up; with ``objective.side_consistency_weight`` > 0, also to
+   read the two frames of each pair alike.
 3. Supervision terms of the other settings (encoder only): 2D for ``weak``, 3D on labelled frames
    for ``semi``; ``supervised`` trains the encoder on 3D and 2D labels alone (the upper bound),
    ``labels_2d`` on the 2D labels alone (what ``weak``'s labels teach without the method).
@@ -42,7 +43,7 @@ from partpose.losses.image import image_consistency_loss, image_unpaired_loss
 from partpose.losses.segmentation import segmentation_loss
 from partpose.losses.silhouette import skeleton_silhouette_loss
 from partpose.losses.supervision import pose2d_loss, pose3d_loss
-from partpose.losses.travel import travel_facing_loss, travel_side_loss
+from partpose.losses.travel import side_consistency_loss, travel_facing_loss, travel_side_loss
 from partpose.losses.twin import lean_choice, travel_choice, twin_choice, twin_choice_loss, twin_targets
 from partpose.training.config import ObjectiveConfig
 from partpose.training.schedules import is_encoder_energy_step
@@ -248,6 +249,11 @@ def training_losses(
                 upright = facing.spine_tilt_deg(poses, up) <= objective.side_max_tilt_deg
             side_labels = torch.where(upright, side_labels, torch.full_like(side_labels, float("nan")))
         losses["side"] = objective.side_weight * travel_side_loss(side_logits.float(), side_labels)
+        if objective.side_consistency_weight > 0:
+            # the pair's two frames (one video, a few frames apart) read alike, labelled or not;
+            # added to the side loss, whose optimiser it shares (a weight relative to the labels')
+            side_consistency = side_consistency_loss(*side_logits.float().chunk(2))
+            losses["side"] = losses["side"] + objective.side_consistency_weight * side_consistency
         travel_twice = batch["travel_front"].float().repeat(2)
     maps_z = synth_z_s.part_maps[-1].detach()
     if synth_z_t is not None:
@@ -278,6 +284,8 @@ def training_losses(
         labelled = torch.isfinite(travel_twice)
         agrees = ((side_logits.detach() > 0) == (travel_twice > 0.5))[labelled]
         scalars["side_agrees_with_travel"] = float(agrees.float().mean()) if len(agrees) else float("nan")
+        if objective.side_consistency_weight > 0:
+            scalars["loss/side_consistency"] = float(side_consistency.detach())
     if with_images:
         transfer = model.synthesize(
             est_s.appearance.roll(1, dims=0), est_t.q, est_t.depth, est_t.scale, background

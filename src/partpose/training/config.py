@@ -69,6 +69,7 @@ class ObjectiveConfig:
     travel_facing_weight: float = 0.0  # > 0: add this times L_travel (the front weight of E's pose against the side its video's travel shows; losses/travel.py) to L_I^u
     travel_min_r2: float = 0.8  # side_label=steady_travel: the least R² of a straight line through a video's log box side (data/travel.py)
     side_max_tilt_deg: float = 180.0  # < 180: the side network is taught no label on a frame whose spine, as E reads it, tilts from the world's up by more than this (a body lying, crawling or upside down, whose travel does not tell its side); 180: every labelled frame
+    side_consistency_weight: float = 0.0  # > 0: teach the side network (model.side_network) to read the two frames of each training pair (one video, at most data.max_gap frames apart) alike, each against the other's reading held fixed, labelled or not (losses/travel.py side_consistency_loss)
     travel_min_rate: float = 0.0025  # twin_choice_rule=travel and L_travel: the least relative change of the person's distance per frame over a video for its travel to tell the side (data/travel.py)
 
 
@@ -181,6 +182,10 @@ def validate(config: TrainConfig) -> None:
         raise UserError(f"objective.travel_facing_weight must be >= 0, got {config.objective.travel_facing_weight}")
     if not (math.isfinite(config.objective.travel_min_r2) and 0.0 <= config.objective.travel_min_r2 <= 1.0):
         raise UserError(f"objective.travel_min_r2 must be in [0, 1], got {config.objective.travel_min_r2}")
+    if not (math.isfinite(config.objective.side_consistency_weight) and config.objective.side_consistency_weight >= 0):
+        raise UserError(f"objective.side_consistency_weight must be >= 0, got {config.objective.side_consistency_weight}")
+    if config.objective.side_consistency_weight > 0 and not config.model.side_network:
+        raise UserError("objective.side_consistency_weight > 0 teaches the side network: it needs model.side_network=true")
     if not (math.isfinite(config.objective.side_max_tilt_deg) and 0.0 <= config.objective.side_max_tilt_deg <= 180.0):
         raise UserError(f"objective.side_max_tilt_deg must be in [0, 180], got {config.objective.side_max_tilt_deg}")
     if not (math.isfinite(config.objective.travel_min_rate) and config.objective.travel_min_rate > 0):
