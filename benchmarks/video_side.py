@@ -17,8 +17,8 @@ the side each reading gives (``PartPoseModel.turn_to_side``, about each video's 
 - **the video**: that mean averaged over the video's frames;
 - **the video's travel, else the video**: where the video travels at least ``--min-rate`` of its
   distance per frame, the side its travel says (``travel_front``), elsewhere the video's reading;
-- **the true side**: each frame's truth (``geometry.facing.faces_camera`` of the true pose), the
-  reading's best case;
+- **the true side**: each frame's truth (``geometry.facing.faces_camera`` of the true pose);
+- **the better twin**: of the frame's two poses the one nearer the truth (an oracle);
 - **a hedge**: no side chosen, the pose given the front and the pose given the back averaged,
   weighted by the frame's probability of the front, ``sigmoid(logit)`` (the expected pose under the
   side network's own, untuned, probabilities: the reading of least expected squared error if they
@@ -26,12 +26,18 @@ the side each reading gives (``PartPoseModel.turn_to_side``, about each video's 
   flattened body, which lowers MPJPE and raises PA-MPJPE; its side is scored as the frame's.
 
 Each row: the share of frames whose side is right (of all frames, of the frames the travel
-labels, of the rest), MPJPE and PA-MPJPE (mm). The travel's labels are also scored against the
-truth on their own, and the frame's reading person by person (the quartiles over the test people
-of the share of their frames read right, and how many of them are read right on fewer than
-``--chance`` of their frames). ``--test-people N`` renders the test split worn by N held-out
-people instead of the checkpoint's (``partpose evaluate --test-people``): the same videos, the
-people in turn.
+labels, of the rest), MPJPE and PA-MPJPE (mm), and what the wrong choices cost. Of a frame's two
+poses, given the front and given the back, one is nearer the truth (**the better twin**, an
+oracle's reading and the floor of any side choice; the true side is it on about nine frames in
+ten, not always, since the pose's azimuth can be off); a reading that takes the other costs that
+frame the difference of the two poses' errors. Every reading's MPJPE is the better twin's plus the
+share of frames given the worse twin times their mean cost (both reported): a reading right on
+more frames scores worse where the frames it misses cost more. The travel's labels are also
+scored against the truth on their own, and the frame's reading person by person (the quartiles
+over the test people of the share of their frames read right, and how many of them are read
+right on fewer than ``--chance`` of their frames). ``--test-people N`` renders the test split
+worn by N held-out people instead of the checkpoint's (``partpose evaluate --test-people``): the
+same videos, the people in turn.
 """
 
 from __future__ import annotations
@@ -46,7 +52,7 @@ from benchmark_tables import (checkpoints_parser, require_side_network, syntheti
                               write_table)
 
 READINGS = ("the frame", "the frame and its mirror", "the video", "the video's travel, else the video", "the true side",
-            "a hedge")
+            "the better twin", "a hedge")
 
 
 def video_means(values: np.ndarray, video: np.ndarray) -> np.ndarray:
@@ -84,8 +90,10 @@ def side_readings(model, frames, min_rate: float, batch_size: int = 64) -> dict:
     Returns:
         ``{"readings": {name: (N,) logits (> 0: the front; the hedge's are the frame's)}, "true_front": (N,) bool,
         "travel_labelled": (N,) bool, "travel_right": share of the labelled frames whose travel
-        label is right, "scores": {name: {"right", "right_labelled", "right_rest", "mpjpe",
-        "pa_mpjpe"}}, "people_right": {person: share of their frames the frame's reading gets
+        label is right, "cost": (N,) what the worse of each frame's two poses costs it, the
+        difference of their errors (mm), "scores": {name: {"right", "right_labelled",
+        "right_rest", "mpjpe", "pa_mpjpe", "worse_twin" (the share of frames given the worse
+        pose), "worse_cost" (their mean cost, mm; the hedge's: nan)}}, "people_right": {person: share of their frames the frame's reading gets
         right} (:func:`person_shares`)}``.
     Raises:
         UserError: a model without a side network.
@@ -131,21 +139,32 @@ def side_readings(model, frames, min_rate: float, batch_size: int = 64) -> dict:
         "the video's travel, else the video": travel_or(video_means(both_np, video), travel),
         "the true side": np.where(true_front, 1.0, -1.0),
     }
+    error_front, error_back = (metrics.mpjpe(pose, true, reduction="per_frame").double().numpy() for pose in (front, back))
+    readings["the better twin"] = np.where(error_front < error_back, 1.0, -1.0)
     poses = {name: torch.where(torch.from_numpy(logits > 0)[:, None, None], front, back) for name, logits in readings.items()}
     readings["a hedge"], poses["a hedge"] = frame_logits, hedge(front, back, frame_logits)  # its side: the frame's
 
     def share(right: np.ndarray) -> float:
         return float(right.mean()) if right.size else float("nan")
 
+    def mean(values: np.ndarray) -> float:
+        return float(values.mean()) if values.size else float("nan")
+
+    cost = np.abs(error_front - error_back)  # (N,) the worse pose's error above the better one's
+    better_front = error_front < error_back
     scores = {}
     for name, logits in readings.items():
         right = (logits > 0) == true_front
+        worse = (logits > 0) != better_front
+        hedged = name == "a hedge"  # a blend of the two poses: neither twin
         scores[name] = {"right": share(right), "right_labelled": share(right[labelled]), "right_rest": share(right[~labelled]),
-                        "mpjpe": float(metrics.mpjpe(poses[name], true)), "pa_mpjpe": float(metrics.pa_mpjpe(poses[name], true))}
+                        "mpjpe": float(metrics.mpjpe(poses[name], true)), "pa_mpjpe": float(metrics.pa_mpjpe(poses[name], true)),
+                        "worse_twin": float("nan") if hedged else share(worse),
+                        "worse_cost": float("nan") if hedged else mean(cost[worse])}
     travel_right = share((travel[labelled] > 0.5) == true_front[labelled])
     people = np.array([frames.videos[int(v)].subject for v in video])
     return {"readings": readings, "true_front": true_front, "travel_labelled": labelled, "travel_right": travel_right,
-            "scores": scores, "people_right": person_shares((frame_logits > 0) == true_front, people)}
+            "cost": cost, "scores": scores, "people_right": person_shares((frame_logits > 0) == true_front, people)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,23 +183,26 @@ def main(argv: list[str] | None = None) -> int:
     use_threads(args.threads)
     command = " ".join(["python benchmarks/video_side.py", *(argv if argv is not None else sys.argv[1:])])
     lines = [f"The side read from a frame, from its video, from its video's travel (`{command}`): every test frame; "
-             "the share of frames whose side is right (all / those the travel labels / the rest), MPJPE / PA-MPJPE (mm).",
-             "", "| checkpoint | reading | side right (%) | MPJPE / PA-MPJPE |", "|---|---|---|---|"]
+             "the share of frames whose side is right (all / those the travel labels / the rest), MPJPE / PA-MPJPE (mm), "
+             "the frames given the worse of their two poses (%) and what that costs them (mm, the mean).",
+             "", "| checkpoint | reading | side right (%) | MPJPE / PA-MPJPE | the worse pose: frames, cost |",
+             "|---|---|---|---|---|"]
 
     def rows():
         for path, loaded, frames in synthetic_checkpoints(args.checkpoints, args.test_people):
             result = side_readings(loaded.model, frames, args.min_rate)
             labelled = result["travel_labelled"]
             yield (f"| {path} | the travel's labels alone ({100 * labelled.mean():.0f} % of the frames) | "
-                   f"– / {100 * result['travel_right']:.1f} / – | |")
+                   f"– / {100 * result['travel_right']:.1f} / – | | |")
             for name in READINGS:
                 s = result["scores"][name]
                 yield (f"| {path} | {name} | {100 * s['right']:.1f} / {100 * s['right_labelled']:.1f} / "
-                       f"{100 * s['right_rest']:.1f} | {s['mpjpe']:.1f} / {s['pa_mpjpe']:.1f} |")
+                       f"{100 * s['right_rest']:.1f} | {s['mpjpe']:.1f} / {s['pa_mpjpe']:.1f} | "
+                       f"{100 * s['worse_twin']:.1f} %, {s['worse_cost']:.1f} |")
             shares = np.array(list(result["people_right"].values()))
             quartiles = " / ".join(f"{100 * q:.1f}" for q in np.quantile(shares, [0.25, 0.5, 0.75]))
             yield (f"| {path} | the frame, person by person ({len(shares)} people; quartiles; below "
-                   f"{100 * args.chance:.0f} %: {int((shares < args.chance).sum())}) | {quartiles} | |")
+                   f"{100 * args.chance:.0f} %: {int((shares < args.chance).sum())}) | {quartiles} | | |")
 
     return write_table(lines, rows(), args.out)
 

@@ -1,6 +1,6 @@
 """benchmarks/video_side.py: the video means and the travel's reading by hand, the frame's reading
-against ``partpose evaluate``, the true side scoring every frame right, and the refusal of a model
-without a side network."""
+against ``partpose evaluate``, the true side scoring every frame right, the better twin as every
+reading's floor, a frame's cost by hand, and the refusal of a model without a side network."""
 
 import math
 
@@ -59,6 +59,27 @@ def test_the_frame_is_the_evaluation_and_the_truth_is_always_right(tiny_side_run
     assert result["scores"]["the true side"]["right"] == 1.0
     assert result["scores"]["a hedge"]["right"] == result["scores"]["the frame"]["right"]
     assert list(result["scores"]) == list(video_side.READINGS)
+    # the better twin is the floor of every side choice, and each reading sits above it by the
+    # share of frames given the worse pose times their mean cost
+    better = result["scores"]["the better twin"]
+    assert better["worse_twin"] == 0.0
+    for name in video_side.READINGS:
+        if name == "a hedge":  # a blend of the two poses, which may lie nearer the truth than either
+            continue
+        score = result["scores"][name]
+        assert score["mpjpe"] >= better["mpjpe"] - 1e-3
+        excess = score["worse_twin"] * score["worse_cost"] if score["worse_twin"] > 0 else 0.0
+        assert score["mpjpe"] == pytest.approx(better["mpjpe"] + excess, rel=1e-4)
+    import torch
+
+    item = frames[0]  # by hand for one frame: its pose turned to either side, each scored against the truth
+    with torch.no_grad():
+        est = loaded.model.encode(item["image"][None])
+        up = item["camera_up"][None]
+        poses = [loaded.model.turn_to_side(est, torch.tensor([side]), up).pose_cam_mm[0] for side in (1.0, -1.0)]
+    truth = item["pose3d"].float()
+    errors = [float(((pose - pose[:1]) - (truth - truth[:1])).norm(dim=-1).mean()) for pose in poses]
+    assert result["cost"][0] == pytest.approx(abs(errors[0] - errors[1]), rel=1e-3, abs=1e-3)
     out = tmp_path / "side.md"
     assert video_side.main([str(tiny_side_run), "--out", str(out)]) == 0
     rows = [line for line in out.read_text().splitlines() if line.startswith(f"| {tiny_side_run} |")]
