@@ -17,7 +17,8 @@ the side each reading gives (``PartPoseModel.turn_to_side``, about each video's 
 - **the video**: that mean averaged over the video's frames;
 - **the video's travel, else the video**: where the video travels at least ``--min-rate`` of its
   distance per frame, the side its travel says (``travel_front``), elsewhere the video's reading;
-- **the true side**: each frame's truth (``geometry.facing.faces_camera`` of the true pose);
+- **the true side**: each frame's truth (``geometry.facing.shows_front`` of the true pose, by the
+  model's ``side_definition``);
 - **the better twin**: of the frame's two poses the one nearer the truth (an oracle);
 - **a hedge**: no side chosen, the pose given the front and the pose given the back averaged,
   weighted by the frame's probability of the front, ``sigmoid(logit)`` (the expected pose under the
@@ -108,7 +109,7 @@ def side_readings(model, frames, min_rate: float, batch_size: int = 64) -> dict:
     require_side_network(model, "nothing to read the side with")
     was_training = model.training
     model.eval()
-    fronts, backs, plain, both, videos, truth = [], [], [], [], [], []
+    fronts, backs, plain, both, videos, truth, ups = [], [], [], [], [], [], []
     with torch.no_grad():
         for batch in DataLoader(frames, batch_size=batch_size, shuffle=False):
             image, est = batch["image"], model.encode(batch["image"])
@@ -124,11 +125,12 @@ def side_readings(model, frames, min_rate: float, batch_size: int = 64) -> dict:
             both.append((logits + mirrored) / 2)
             videos.append(batch["video_index"])
             truth.append(batch["pose3d"].float())
+            ups.append(batch["camera_up"])
     model.train(was_training)
     front, back, video = torch.cat(fronts), torch.cat(backs), torch.cat(videos).numpy()
     true = torch.cat(truth)
     true = true - true[:, :1]
-    true_front = facing.faces_camera(true).numpy()
+    true_front = facing.shows_front(true, model.world_up(torch.cat(ups), true), model.config.side_definition).numpy()
     travel = travel_fronts(frames.videos, min_rate)[video]
     labelled = np.isfinite(travel)
     frame_logits, both_np = torch.cat(plain).double().numpy(), torch.cat(both).double().numpy()

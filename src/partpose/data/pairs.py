@@ -21,7 +21,7 @@ from partpose.data.saliency import SaliencyCache, background_residual_saliency
 from partpose.data.travel import travel_fronts, travel_steadiness
 from partpose.data.video import Video
 from partpose.geometry import mirror
-from partpose.geometry.facing import faces_camera
+from partpose.geometry.facing import camera_up, shows_front
 from partpose.geometry.skeleton import H36M17
 
 SALIENCY_SOURCES = ("motion", "static")
@@ -39,16 +39,20 @@ LABEL_MODES = ("none", "2d", "3d", "both")
 supervision), 3D (semi or full supervision) or both."""
 
 
-def true_fronts(video: Video) -> np.ndarray:
-    """``(T,)`` float32: 1.0 where the video's person shows the camera their front
-    (``geometry.facing.faces_camera`` of the 3D pose), 0.0 where their back.
+def true_fronts(video: Video, definition: str = "chest", elevation_deg: float = 0.0) -> np.ndarray:
+    """``(T,)`` float32: 1.0 where the video's person shows the camera their front by
+    ``definition`` (``geometry.facing.shows_front`` of the 3D pose; the world's up of
+    ``chest_and_spine`` from ``Video.camera_up``, or a camera pitched by ``elevation_deg`` where
+    the video has none), 0.0 where their back.
 
     Raises:
         ValueError: the video has no 3D poses.
     """
     if video.pose3d_cam_mm is None:
         raise ValueError(f"side_label='truth' needs 3D poses, but video {video.name!r} has none")
-    return faces_camera(torch.from_numpy(np.asarray(video.pose3d_cam_mm, dtype=np.float64))).numpy().astype(np.float32)
+    pose = torch.from_numpy(np.asarray(video.pose3d_cam_mm, dtype=np.float64))
+    up = camera_up(elevation_deg) if video.camera_up is None else torch.from_numpy(np.asarray(video.camera_up, np.float64))
+    return shows_front(pose, up, definition).numpy().astype(np.float32)
 
 
 def _check_videos(videos: Sequence[Video]) -> list[Video]:
@@ -125,10 +129,12 @@ class PairDataset(Dataset):
         side_label: what ``side_front_s`` and ``side_front_t`` hold: ``travel`` (the label, no
             annotation: both the video's ``travel_front``), ``steady_travel`` (the same where
             the video's ``travel_steadiness`` is at least ``travel_min_r2``, NaN elsewhere) or
-            ``truth`` (an oracle for diagnosis: each frame's true side,
-            ``geometry.facing.faces_camera`` of its 3D pose, whatever ``labels`` allows; needs
-            every video's 3D poses).
+            ``truth`` (an oracle for diagnosis: each frame's true side, :func:`true_fronts` of its
+            3D pose, whatever ``labels`` allows; needs every video's 3D poses).
         travel_min_r2: ``steady_travel``'s least R² (``partpose.data.travel.travel_steadiness``).
+        side_definition, side_elevation_deg: ``truth``'s definition of the front and the camera
+            pitch where a video has no ``camera_up`` (:func:`true_fronts`; the model's
+            ``side_definition`` and ``side_camera_elevation_deg``).
         saliency: a :class:`SaliencyCache` (share one to reuse maps between datasets);
             ``None`` makes an in-memory one.
 
@@ -158,6 +164,8 @@ class PairDataset(Dataset):
         travel_min_rate: float = 0.0025,
         side_label: str = "travel",
         travel_min_r2: float = 0.8,
+        side_definition: str = "chest",
+        side_elevation_deg: float = 0.0,
     ) -> None:
         self.videos = _check_videos(videos)
         if side_label not in SIDE_LABELS:
@@ -202,7 +210,7 @@ class PairDataset(Dataset):
         ]
         self.travel_front = travel_fronts(self.videos, travel_min_rate)
         if side_label == "truth":
-            self.side_front = [true_fronts(v) for v in self.videos]
+            self.side_front = [true_fronts(v, side_definition, side_elevation_deg) for v in self.videos]
         else:
             steady = [side_label == "travel" or travel_steadiness(v.person_box) >= travel_min_r2 for v in self.videos]
             self.side_front = [np.full(v.num_frames, label if keep else np.nan, np.float32)

@@ -88,12 +88,54 @@ def upright_twin_pose(pose_cam: torch.Tensor, up_cam: torch.Tensor, skeleton: Sk
         ``(B, J, 3)``.
     """
     check_shape(pose_cam, ("B", skeleton.num_joints, 3), "pose_cam")
-    up = torch.nn.functional.normalize(up_cam.to(pose_cam.dtype).expand(pose_cam.shape[0], 3), dim=-1)
-    forward = pose_cam.new_tensor([0.0, 0.0, 1.0]).expand_as(up)
-    level = forward - (forward * up).sum(dim=-1, keepdim=True) * up
-    level = torch.nn.functional.normalize(level, dim=-1)  # the line of sight made horizontal
+    level = level_sight(up_cam, pose_cam)
     mirrored = pose_cam - 2.0 * (pose_cam * level[:, None]).sum(dim=-1, keepdim=True) * level[:, None]
     return mirrored[:, list(skeleton.flip_permutation)]
+
+
+def level_sight(up_cam: torch.Tensor, pose_cam: torch.Tensor) -> torch.Tensor:
+    """``(B, 3)`` unit vectors: the camera's line of sight (``+z``) made horizontal, its
+    component along the world's up ``up_cam`` (``(3,)`` or ``(B, 3)``, camera coordinates)
+    removed; ``pose_cam (B, J, 3)`` gives the batch size, dtype and device."""
+    up = torch.nn.functional.normalize(up_cam.to(pose_cam.dtype).expand(pose_cam.shape[0], 3), dim=-1)
+    forward = pose_cam.new_tensor([0.0, 0.0, 1.0]).expand_as(up)
+    return torch.nn.functional.normalize(forward - (forward * up).sum(dim=-1, keepdim=True) * up, dim=-1)
+
+
+SIDE_DEFINITIONS: tuple[str, ...] = ("chest", "chest_and_spine")
+"""What "the front" means for the side network and :func:`shows_front`: the chest towards the
+camera (:func:`faces_camera`), or the chest and the head together towards it along the level
+line of sight (:func:`chest_and_spine_front`)."""
+
+
+def chest_and_spine_front(pose_cam: torch.Tensor, up_cam: torch.Tensor, skeleton: Skeleton = H36M17) -> torch.Tensor:
+    """``(B, J, 3)`` camera-frame poses and the world's up ``(3,)`` or ``(B, 3)`` -> ``(B,)``
+    bool: the unit chest normal plus the unit spine (the pelvis to the thorax) point towards the
+    camera along the level line of sight (:func:`level_sight`).
+
+    Standing, the spine is vertical and this is the chest's side (:func:`faces_camera` but for the
+    camera's pitch); lying, the chest is vertical and this is whether the head is the nearer end,
+    which the chest's side does not tell (a crawler's chest faces the floor from either end). The
+    upright twin (:func:`upright_twin_pose`) negates every body vector's component along the level
+    line of sight, so a pose and its upright twin always show opposite sides by this definition,
+    by the chest's only where the chest is not vertical.
+    """
+    check_shape(pose_cam, ("B", skeleton.num_joints, 3), "pose_cam")
+    normal = torch.nn.functional.normalize(chest_normal(pose_cam, skeleton), dim=-1)
+    spine = torch.nn.functional.normalize(pose_cam[:, skeleton.thorax] - pose_cam[:, skeleton.root], dim=-1)
+    return ((normal + spine) * level_sight(up_cam, pose_cam)).sum(dim=-1) < 0
+
+
+def shows_front(pose_cam: torch.Tensor, up_cam: torch.Tensor, definition: str = "chest",
+                skeleton: Skeleton = H36M17) -> torch.Tensor:
+    """``(B,)`` bool: the poses ``(B, J, 3)`` show the camera their front by ``definition``
+    (:data:`SIDE_DEFINITIONS`): :func:`faces_camera` (``up_cam`` unused) or
+    :func:`chest_and_spine_front`."""
+    if definition == "chest":
+        return faces_camera(pose_cam, skeleton)
+    if definition == "chest_and_spine":
+        return chest_and_spine_front(pose_cam, up_cam, skeleton)
+    raise ValueError(f"side definition must be one of {', '.join(SIDE_DEFINITIONS)}, got {definition!r}")
 
 
 def camera_up(elevation_deg: float) -> torch.Tensor:

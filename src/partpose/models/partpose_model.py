@@ -48,6 +48,7 @@ class ModelConfig:
     side_input: Literal["image", "parts"] = "image"  # what the side network reads: image (the crop) | parts (the torso and the head cut along the encoder's 2D joints; geometry/part_patches.py)
     side_patch_size: int = 32  # side_input=parts: each part's patch side, px
     side_camera_elevation_deg: float = 0.0  # the cameras' pitch for the upright twin of encode_sided where a video gives no camera_up (0: a level camera, the depth twin)
+    side_definition: Literal["chest", "chest_and_spine"] = "chest"  # what the side network's front is (geometry/facing.py shows_front): chest, the chest towards the camera | chest_and_spine, the chest and the head together towards it along the level line of sight (a lying body's nearer end), which the upright twin always flips
 
     def __post_init__(self) -> None:
         if self.decoder.resolution != self.resolution:
@@ -305,7 +306,7 @@ class PartPoseModel(nn.Module):
         self, est: PoseEstimate, front_logits: torch.Tensor, camera_up: torch.Tensor | None = None
     ) -> PoseEstimate:
         """``est`` with each pose that shows the other side than ``front_logits (B,)`` say (> 0:
-        the front; ``geometry.facing.faces_camera``) replaced by its upright twin about the
+        the front, by ``config.side_definition``: ``geometry.facing.shows_front``) replaced by its upright twin about the
         world's up ``camera_up`` (``(3,)`` or ``(B, 3)`` in camera coordinates, ``Video.camera_up``;
         ``None``, or a row with a NaN: a camera pitched by ``config.side_camera_elevation_deg``;
         ``geometry.facing.upright_twin_pose``): its camera-frame and canonical pose, camera
@@ -313,8 +314,9 @@ class PartPoseModel(nn.Module):
         other poses are returned as they are."""
         with torch.autocast(device_type=est.pose_cam_mm.device.type, enabled=False):
             pose = est.pose_cam_mm.float()
-            turn = facing.faces_camera(pose) != (front_logits.float() > 0)
-            twin = facing.upright_twin_pose(pose, self.world_up(camera_up, pose))
+            up = self.world_up(camera_up, pose)
+            turn = facing.shows_front(pose, up, self.config.side_definition) != (front_logits.float() > 0)
+            twin = facing.upright_twin_pose(pose, up)
             turned = self.estimate_from_camera_pose(twin, est.scale.float(), est.offset.float(), est.appearance)
 
         def pick(name: str) -> torch.Tensor:

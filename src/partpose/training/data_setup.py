@@ -95,6 +95,8 @@ def build_training_data(config: TrainConfig) -> TrainingData:
         travel_min_rate=objective.travel_min_rate,
         side_label=objective.side_label,
         travel_min_r2=objective.travel_min_r2,
+        side_definition=config.model.side_definition,
+        side_elevation_deg=config.model.side_camera_elevation_deg,
     )
     travel = {"objective.twin_choice_rule=travel": objective.twin_choice_weight > 0 and objective.twin_choice_rule == "travel",
               "objective.travel_facing_weight > 0": objective.travel_facing_weight > 0,
