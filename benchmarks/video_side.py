@@ -19,6 +19,9 @@ the side each reading gives (``PartPoseModel.turn_to_side``, about each video's 
   distance per frame, the side its travel says (``travel_front``), elsewhere the video's reading;
 - **the true side**: each frame's truth (``geometry.facing.shows_front`` of the true pose, by the
   model's ``side_definition``);
+- **the true side by the other definition**: the same by the other of
+  ``geometry.facing.SIDE_DEFINITIONS`` (the chest's, or the chest and the head together): of the
+  frame's two poses the one that shows the side the true pose shows by that definition;
 - **the better twin**: of the frame's two poses the one nearer the truth (an oracle);
 - **a hedge**: no side chosen, the pose given the front and the pose given the back averaged,
   weighted by the frame's probability of the front, ``sigmoid(logit)`` (the expected pose under the
@@ -53,7 +56,7 @@ from benchmark_tables import (checkpoints_parser, require_side_network, syntheti
                               write_table)
 
 READINGS = ("the frame", "the frame and its mirror", "the video", "the video's travel, else the video", "the true side",
-            "the better twin", "a hedge")
+            "the true side by the other definition", "the better twin", "a hedge")
 
 
 def video_means(values: np.ndarray, video: np.ndarray) -> np.ndarray:
@@ -130,7 +133,10 @@ def side_readings(model, frames, min_rate: float, batch_size: int = 64) -> dict:
     front, back, video = torch.cat(fronts), torch.cat(backs), torch.cat(videos).numpy()
     true = torch.cat(truth)
     true = true - true[:, :1]
-    true_front = facing.shows_front(true, model.world_up(torch.cat(ups), true), model.config.side_definition).numpy()
+    up = model.world_up(torch.cat(ups), true)
+    true_front = facing.shows_front(true, up, model.config.side_definition).numpy()
+    other = next(d for d in facing.SIDE_DEFINITIONS if d != model.config.side_definition)
+    front_agrees = facing.shows_front(front, up, other) == facing.shows_front(true, up, other)
     travel = travel_fronts(frames.videos, min_rate)[video]
     labelled = np.isfinite(travel)
     frame_logits, both_np = torch.cat(plain).double().numpy(), torch.cat(both).double().numpy()
@@ -140,6 +146,7 @@ def side_readings(model, frames, min_rate: float, batch_size: int = 64) -> dict:
         "the video": video_means(both_np, video),
         "the video's travel, else the video": travel_or(video_means(both_np, video), travel),
         "the true side": np.where(true_front, 1.0, -1.0),
+        "the true side by the other definition": np.where(front_agrees.numpy(), 1.0, -1.0),
     }
     error_front, error_back = (metrics.mpjpe(pose, true, reduction="per_frame").double().numpy() for pose in (front, back))
     readings["the better twin"] = np.where(error_front < error_back, 1.0, -1.0)

@@ -80,6 +80,14 @@ def test_the_frame_is_the_evaluation_and_the_truth_is_always_right(tiny_side_run
     truth = item["pose3d"].float()
     errors = [float(((pose - pose[:1]) - (truth - truth[:1])).norm(dim=-1).mean()) for pose in poses]
     assert result["cost"][0] == pytest.approx(abs(errors[0] - errors[1]), rel=1e-3, abs=1e-3)
+    # the true side by the other definition (this model's is the chest's): the pose whose chest and head
+    # show the side the true pose's do
+    from partpose.geometry.facing import chest_and_spine_front
+
+    world_up = loaded.model.world_up(up, truth[None])
+    agrees = bool(chest_and_spine_front(poses[0][None], world_up) == chest_and_spine_front(truth[None], world_up))
+    assert loaded.model.config.side_definition == "chest"
+    assert (result["readings"]["the true side by the other definition"][0] > 0) == agrees
     out = tmp_path / "side.md"
     assert video_side.main([str(tiny_side_run), "--out", str(out)]) == 0
     rows = [line for line in out.read_text().splitlines() if line.startswith(f"| {tiny_side_run} |")]

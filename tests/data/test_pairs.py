@@ -137,6 +137,22 @@ def test_the_side_labels_are_the_travel_or_each_frames_true_side():
         if v == 1:  # the true side, frame by frame
             assert float(oracle["side_front_s"]) == (1.0 if s < 3 else 0.0)
             assert float(oracle["side_front_t"]) == (1.0 if t < 3 else 0.0)
+    # by the chest and the head (model.side_definition=chest_and_spine), from each frame's world up
+    # or, where the video has none, a camera pitched by side_elevation_deg
+    from partpose.data.pairs import true_fronts
+    from partpose.geometry.facing import camera_up, chest_and_spine_front
+
+    poses = torch.from_numpy(videos[1].pose3d_cam_mm.astype(np.float64))
+    expected = chest_and_spine_front(poses, camera_up(20.0)).numpy().astype(np.float32)
+    np.testing.assert_array_equal(true_fronts(videos[1], "chest_and_spine", 20.0), expected)
+    spine = PairDataset(videos, max_gap=2, travel_min_rate=0.005, side_label="truth", side_definition="chest_and_spine",
+                        side_elevation_deg=20.0)
+    item = spine[next(i for i in range(len(spine)) if int(spine[i]["video_index"]) == 1)]
+    assert float(item["side_front_t"]) == float(expected[int(item["frame_t"])])
+    videos[1].camera_up = np.tile(camera_up(-40.0).numpy().astype(np.float32), (6, 1))
+    np.testing.assert_array_equal(true_fronts(videos[1], "chest_and_spine", 20.0),
+                                  chest_and_spine_front(poses, camera_up(-40.0)).numpy().astype(np.float32))
+    videos[1].camera_up = None
     with pytest.raises(ValueError, match="side_label must be one of travel, steady_travel, truth"):
         PairDataset(videos, side_label="oracle")
     videos[1].pose3d_cam_mm = None

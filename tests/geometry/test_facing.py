@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from partpose.geometry import camera
-from partpose.geometry.facing import (FACING_PART_INDICES, FACING_PARTS, camera_up, depth_twin_pose, faces_camera,
-                                     front_weight, spine_tilt_deg, upright_twin_pose)
+from partpose.geometry.facing import (FACING_PART_INDICES, FACING_PARTS, camera_up, chest_and_spine_front,
+                                     depth_twin_pose, faces_camera, front_weight, level_sight, shows_front,
+                                     spine_tilt_deg, upright_twin_pose)
 from partpose.geometry.parts import PART_NAMES
 from partpose.geometry.skeleton import H36M17
 
@@ -159,3 +160,56 @@ def test_spine_tilt_is_the_angle_between_the_spine_and_the_up():
     pitched = camera_up(30.0).float()
     torch.testing.assert_close(spine_tilt_deg(pose[:2], pitched), torch.tensor([30.0, 60.0]))
     torch.testing.assert_close(spine_tilt_deg(pose[:2], torch.stack((level, pitched))), torch.tensor([0.0, 60.0]))
+
+
+def _seen_from_above(world_from_canon: torch.Tensor, elevation_deg: float) -> torch.Tensor:
+    """``(1, 17, 3)`` the standing person's joints turned by ``world_from_canon`` (world: z up),
+    in the coordinates of a camera looking along the world's +x and down by ``elevation_deg``."""
+    e = math.radians(elevation_deg)
+    cam_from_world = torch.tensor([[0.0, -1.0, 0.0], [-math.sin(e), 0.0, -math.cos(e)], [math.cos(e), 0.0, -math.sin(e)]], dtype=F64)
+    return (torch.tensor(STANDING_MM, dtype=F64) @ (cam_from_world @ world_from_canon).T)[None]
+
+
+def test_the_level_line_of_sight_by_hand():
+    # a camera e above: up (0, -cos e, -sin e); +z less its part along the up is cos e (0, -sin e, cos e)
+    e = math.radians(25.0)
+    pose = torch.zeros(2, 17, 3, dtype=F64)
+    expected = torch.tensor([0.0, -math.sin(e), math.cos(e)], dtype=F64)
+    torch.testing.assert_close(level_sight(camera_up(25.0), pose), expected.expand(2, 3))
+    torch.testing.assert_close(level_sight(camera_up(0.0), pose)[0], torch.tensor([0.0, 0.0, 1.0], dtype=F64))
+
+
+def test_a_crawlers_two_twins_differ_by_the_chest_and_the_head_not_by_the_chest_alone():
+    # on all fours, the chest (canonical X) to the floor, the head (canonical Z) towards the camera
+    # (the world's -x): columns X, Y = Z x X, Z in the world
+    crawling = torch.tensor([[0.0, 0.0, -1.0], [0.0, -1.0, 0.0], [-1.0, 0.0, 0.0]], dtype=F64)
+    pose = _seen_from_above(crawling, 10.0)
+    up = camera_up(10.0)
+    twin = upright_twin_pose(pose, up)
+    # the chest faces the floor, away from a camera above, in both: the chest's side cannot choose
+    assert not bool(faces_camera(pose)) and not bool(faces_camera(twin))
+    # the head is the nearer end of the pose and the farther of its twin
+    assert float(pose[0, H36M17.thorax, 2]) < float(pose[0, H36M17.root, 2]) < float(twin[0, H36M17.thorax, 2])
+    assert bool(chest_and_spine_front(pose, up)) and not bool(chest_and_spine_front(twin, up))
+    # standing, turned 30° from the camera: the chest's side and this one agree
+    a = math.radians(210.0)
+    standing = torch.tensor([[math.cos(a), -math.sin(a), 0.0], [math.sin(a), math.cos(a), 0.0], [0.0, 0.0, 1.0]], dtype=F64)
+    upright = _seen_from_above(standing, 10.0)
+    assert bool(chest_and_spine_front(upright, up)) and bool(faces_camera(upright))
+    assert not bool(chest_and_spine_front(upright_twin_pose(upright, up), up))
+    assert bool(shows_front(pose, up, "chest_and_spine")) and not bool(shows_front(pose, up, "chest"))
+    with pytest.raises(ValueError, match="chest_and_spine"):
+        shows_front(pose, up, "spine")
+
+
+def test_the_upright_twin_always_shows_the_other_side_by_the_chest_and_the_head():
+    generator = torch.Generator().manual_seed(0)
+    rotations, _ = torch.linalg.qr(torch.randn(300, 3, 3, generator=generator, dtype=F64))
+    rotations = rotations * torch.linalg.det(rotations)[:, None, None]  # proper rotations, any posture
+    pose = torch.tensor(STANDING_MM, dtype=F64) @ rotations.transpose(1, 2)
+    elevations = torch.empty(300, dtype=F64).uniform_(-30.0, 60.0, generator=generator)
+    up = torch.stack([camera_up(float(e)) for e in elevations])
+    twin = upright_twin_pose(pose, up)
+    assert torch.equal(chest_and_spine_front(twin, up), ~chest_and_spine_front(pose, up))
+    # the chest's side does not always flip with the twin (bodies whose chest is near vertical)
+    assert not torch.equal(faces_camera(twin), ~faces_camera(pose))

@@ -60,6 +60,23 @@ def test_turn_to_side_turns_exactly_the_poses_that_show_the_other_side():
     torch.testing.assert_close(flat.q[changed], est.q[changed][:, list(H36M17.flip_permutation)], atol=1e-4, rtol=0)
 
 
+def test_turn_to_side_by_the_chest_and_the_head_gives_every_pose_the_side_asked_for():
+    model = _model(side_network=True, side_camera_elevation_deg=10.0, side_definition="chest_and_spine")
+    up = facing.camera_up(10.0).float()
+    with torch.no_grad():
+        est = model.encode(torch.rand(6, 3, 64, 64))
+        shown = facing.chest_and_spine_front(est.pose_cam_mm, up)
+        logits = torch.tensor([1.0, -1.0, 1.0, -1.0, 2.0, -2.0])
+        turned = model.turn_to_side(est, logits)
+    # by that definition the upright twin always shows the other side: every pose ends on the side asked for
+    assert torch.equal(facing.chest_and_spine_front(turned.pose_cam_mm, up), logits > 0)
+    changed = shown != (logits > 0)
+    assert changed.any() and (~changed).any()
+    twin = facing.upright_twin_pose(est.pose_cam_mm, up)
+    torch.testing.assert_close(turned.pose_cam_mm[changed], twin[changed])
+    assert torch.equal(turned.pose_cam_mm[~changed], est.pose_cam_mm[~changed])
+
+
 def test_encode_sided_uses_the_side_networks_logits():
     model = _model(side_network=True, side_camera_elevation_deg=10.0)
     images = torch.rand(3, 3, 64, 64)
