@@ -260,20 +260,30 @@ def test_l_travel_scores_the_front_weight_against_the_travel(setup):
     assert with_travel.scalars["loss/travel_facing"] == pytest.approx(float(expected.detach()), rel=1e-5)
 
 
-def test_the_side_network_is_taught_the_travel_on_both_frames(setup):
-    config, _, batch, prior, up = setup
+def _side_step(setup, **objective_changes):
+    """A model with a side network (seed 0), the batch labelled by travel on its first video alone,
+    one step's losses with ``objective_changes``, and the side network's logits of I_s then I_t:
+    ``(model, labelled batch, objective, output, logits)``."""
     from dataclasses import replace
 
-    from partpose.losses.travel import travel_side_loss
     from partpose.models.partpose_model import PartPoseModel
 
+    config, _, batch, prior, up = setup
     torch.manual_seed(0)
     model = PartPoseModel(replace(config.model, side_network=True))
     travel = torch.tensor([1.0, float("nan")])
     labelled = dict(batch, travel_front=travel, side_front_s=travel, side_front_t=travel)
-    objective = replace(config.objective, side_weight=0.5)
+    objective = replace(config.objective, **objective_changes)
     out = training_losses(model, labelled, prior, 0, 1.0, objective, step_generator(0, 0), prior_up=up)
     logits = model.side(torch.cat((batch["image_s"], batch["image_t"])))
+    return model, labelled, objective, out, logits
+
+
+def test_the_side_network_is_taught_the_travel_on_both_frames(setup):
+    config, _, batch, prior, up = setup
+    from partpose.losses.travel import travel_side_loss
+
+    model, labelled, objective, out, logits = _side_step(setup, side_weight=0.5)
     expected = 0.5 * travel_side_loss(logits, torch.tensor([1.0, float("nan"), 1.0, float("nan")]))
     assert float(out.losses["side"].detach()) == pytest.approx(float(expected.detach()), rel=1e-5)
     assert out.scalars["side_agrees_with_travel"] == pytest.approx(float((logits[[0, 2]] > 0).float().mean()))
@@ -287,21 +297,14 @@ def test_the_side_network_is_taught_the_travel_on_both_frames(setup):
 
 
 def test_the_side_network_is_taught_to_read_a_pairs_frames_alike(setup):
-    config, _, batch, prior, up = setup
+    _, _, _, prior, up = setup
     from dataclasses import replace
 
     from partpose.losses.travel import side_consistency_loss, travel_side_loss
-    from partpose.models.partpose_model import PartPoseModel
 
-    torch.manual_seed(0)
-    model = PartPoseModel(replace(config.model, side_network=True))
-    travel = torch.tensor([1.0, float("nan")])
-    labelled = dict(batch, travel_front=travel, side_front_s=travel, side_front_t=travel)
-    objective = replace(config.objective, side_weight=0.5, side_consistency_weight=2.0)
-    out = training_losses(model, labelled, prior, 0, 1.0, objective, step_generator(0, 0), prior_up=up)
-    logits = model.side(torch.cat((batch["image_s"], batch["image_t"])))
+    model, labelled, objective, out, logits = _side_step(setup, side_weight=0.5, side_consistency_weight=2.0)
     consistency = side_consistency_loss(logits[:2], logits[2:])
-    expected = 0.5 * travel_side_loss(logits, travel.repeat(2)) + 2.0 * consistency
+    expected = 0.5 * travel_side_loss(logits, labelled["side_front_s"].repeat(2)) + 2.0 * consistency
     assert float(consistency.detach()) > 0
     assert float(out.losses["side"].detach()) == pytest.approx(float(expected.detach()), rel=1e-5)
     assert out.scalars["loss/side_consistency"] == pytest.approx(float(consistency.detach()), rel=1e-5)
