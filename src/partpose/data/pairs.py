@@ -51,7 +51,10 @@ def true_fronts(video: Video, definition: str = "chest", elevation_deg: float = 
     if video.pose3d_cam_mm is None:
         raise ValueError(f"side_label='truth' needs 3D poses, but video {video.name!r} has none")
     pose = torch.from_numpy(np.asarray(video.pose3d_cam_mm, dtype=np.float64))
-    up = camera_up(elevation_deg) if video.camera_up is None else torch.from_numpy(np.asarray(video.camera_up, np.float64))
+    if video.camera_up is None:
+        up = camera_up(elevation_deg)
+    else:
+        up = torch.from_numpy(np.asarray(video.camera_up, np.float64))
     return shows_front(pose, up, definition).numpy().astype(np.float32)
 
 

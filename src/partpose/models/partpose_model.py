@@ -306,8 +306,8 @@ class PartPoseModel(nn.Module):
         self, est: PoseEstimate, front_logits: torch.Tensor, camera_up: torch.Tensor | None = None
     ) -> PoseEstimate:
         """``est`` with each pose that shows the other side than ``front_logits (B,)`` say (> 0:
-        the front, by ``config.side_definition``: ``geometry.facing.shows_front``) replaced by its upright twin about the
-        world's up ``camera_up`` (``(3,)`` or ``(B, 3)`` in camera coordinates, ``Video.camera_up``;
+        the front, by ``config.side_definition``: ``geometry.facing.shows_front``) replaced by its
+        upright twin about the world's up ``camera_up`` (``(3,)`` or ``(B, 3)`` in camera coordinates, ``Video.camera_up``;
         ``None``, or a row with a NaN: a camera pitched by ``config.side_camera_elevation_deg``;
         ``geometry.facing.upright_twin_pose``): its camera-frame and canonical pose, camera
         rotation, local vectors and 2D joints and depths under the same scale and offset. The
