@@ -149,28 +149,25 @@ def side_readings(model, frames, min_rate: float, batch_size: int = 64) -> dict:
         "the true side by the other definition": np.where(front_agrees.numpy(), 1.0, -1.0),
     }
     error_front, error_back = (metrics.mpjpe(pose, true, reduction="per_frame").double().numpy() for pose in (front, back))
-    readings["the better twin"] = np.where(error_front < error_back, 1.0, -1.0)
+    better_front = error_front < error_back
+    readings["the better twin"] = np.where(better_front, 1.0, -1.0)
     poses = {name: torch.where(torch.from_numpy(logits > 0)[:, None, None], front, back) for name, logits in readings.items()}
     readings["a hedge"], poses["a hedge"] = frame_logits, hedge(front, back, frame_logits)  # its side: the frame's
 
-    def share(right: np.ndarray) -> float:
-        return float(right.mean()) if right.size else float("nan")
-
-    def mean(values: np.ndarray) -> float:
+    def mean(values: np.ndarray) -> float:  # of a share (bool) or a cost; nan over no frames
         return float(values.mean()) if values.size else float("nan")
 
     cost = np.abs(error_front - error_back)  # (N,) the worse pose's error above the better one's
-    better_front = error_front < error_back
     scores = {}
     for name, logits in readings.items():
         right = (logits > 0) == true_front
         worse = (logits > 0) != better_front
         hedged = name == "a hedge"  # a blend of the two poses: neither twin
-        scores[name] = {"right": share(right), "right_labelled": share(right[labelled]), "right_rest": share(right[~labelled]),
+        scores[name] = {"right": mean(right), "right_labelled": mean(right[labelled]), "right_rest": mean(right[~labelled]),
                         "mpjpe": float(metrics.mpjpe(poses[name], true)), "pa_mpjpe": float(metrics.pa_mpjpe(poses[name], true)),
-                        "worse_twin": float("nan") if hedged else share(worse),
+                        "worse_twin": float("nan") if hedged else mean(worse),
                         "worse_cost": float("nan") if hedged else mean(cost[worse])}
-    travel_right = share((travel[labelled] > 0.5) == true_front[labelled])
+    travel_right = mean((travel[labelled] > 0.5) == true_front[labelled])
     people = np.array([frames.videos[int(v)].subject for v in video])
     return {"readings": readings, "true_front": true_front, "travel_labelled": labelled, "travel_right": travel_right,
             "cost": cost, "scores": scores, "people_right": person_shares((frame_logits > 0) == true_front, people)}
