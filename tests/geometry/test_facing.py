@@ -5,8 +5,8 @@ import torch
 
 from partpose.geometry import camera
 from partpose.geometry.facing import (FACING_PART_INDICES, FACING_PARTS, camera_up, chest_and_spine_front,
-                                     depth_twin_pose, faces_camera, front_weight, level_sight, shows_front,
-                                     spine_tilt_deg, upright_twin_pose)
+                                     depth_twin_pose, faces_camera, front_weight, ground_front, level_sight,
+                                     lies_along_ground, shows_front, spine_tilt_deg, upright_twin_pose)
 from partpose.geometry.parts import PART_NAMES
 from partpose.geometry.skeleton import H36M17
 
@@ -213,3 +213,73 @@ def test_the_upright_twin_always_shows_the_other_side_by_the_chest_and_the_head(
     assert torch.equal(chest_and_spine_front(twin, up), ~chest_and_spine_front(pose, up))
     # the chest's side does not always flip with the twin (bodies whose chest is near vertical)
     assert not torch.equal(faces_camera(twin), ~faces_camera(pose))
+
+
+# On all fours, world metres (z up): the hands and the knees and shins on the floor, the head's end
+# along +x, the body 0.9 m long.
+CRAWLING_WORLD = (
+    (0.0, 0.0, 0.5), (0.0, -0.12, 0.5), (0.0, -0.12, 0.0), (-0.45, -0.12, 0.0), (0.0, 0.12, 0.5),
+    (0.0, 0.12, 0.0), (-0.45, 0.12, 0.0), (0.25, 0.0, 0.52), (0.5, 0.0, 0.55), (0.62, 0.0, 0.5), (0.7, 0.0, 0.55),
+    (0.5, 0.17, 0.55), (0.5, 0.18, 0.28), (0.5, 0.18, 0.0), (0.5, -0.17, 0.55), (0.5, -0.18, 0.28), (0.5, -0.18, 0.0),
+)
+
+
+def _crawlers_seen(heading_deg: torch.Tensor, elevation_deg: torch.Tensor, roll_deg: torch.Tensor):
+    """The crawler turned by ``heading`` about the world's up, 4.5 m from a camera that looks at its
+    pelvis from ``elevation`` above (negative: below), rolled by ``roll`` about its line of sight:
+    ``(B, 17, 3)`` camera coordinates (x right, y down, z forward; metres, the camera at 0) and
+    ``(B, 3)`` the world's up in them, worked out from the camera's axes in the world."""
+    h, e, r = (torch.deg2rad(x.to(F64)) for x in (heading_deg, elevation_deg, roll_deg))
+    zero, one = torch.zeros_like(h), torch.ones_like(h)
+    turn = torch.stack((torch.stack((h.cos(), -h.sin(), zero), -1), torch.stack((h.sin(), h.cos(), zero), -1),
+                        torch.stack((zero, zero, one), -1)), -2)  # (B, 3, 3) about the world's z
+    body = torch.tensor(CRAWLING_WORLD, dtype=F64) @ turn.transpose(1, 2)
+    pelvis = body[:, :1]
+    # the camera sits along the world's -x from the pelvis, up by the elevation, and looks at it
+    forward = torch.stack((e.cos(), zero, -e.sin()), -1)
+    camera = pelvis[:, 0] - 4.5 * forward
+    right = torch.stack((zero, -one, zero), -1)  # the world's -y: x right for a camera looking along +x
+    down = torch.linalg.cross(forward, right, dim=-1)
+    right, down = r.cos()[:, None] * right + r.sin()[:, None] * down, -r.sin()[:, None] * right + r.cos()[:, None] * down
+    cam_from_world = torch.stack((right, down, forward), dim=1)  # rows: the camera's axes in the world
+    pose = torch.einsum("bij,bkj->bki", cam_from_world, body - camera[:, None])
+    up = cam_from_world @ torch.tensor([0.0, 0.0, 1.0], dtype=F64)
+    return pose, up
+
+
+def test_ground_front_reads_which_end_of_a_crawler_is_nearer_from_its_2d_joints():
+    generator = torch.Generator().manual_seed(1)
+    n = 400
+    heading = torch.empty(n, dtype=F64).uniform_(0.0, 360.0, generator=generator)
+    # from 5° below the pelvis (0.11 m above the floor, 4.5 m away) to 40° above it
+    elevation = torch.empty(n, dtype=F64).uniform_(-5.0, 40.0, generator=generator)
+    roll = torch.empty(n, dtype=F64).uniform_(-30.0, 30.0, generator=generator)
+    pose, up = _crawlers_seen(heading, elevation, roll)
+    # worked out from the world: the camera sits along -x from the pelvis, so the hands' end (the
+    # body's +x turned by the heading) is nearer when it points back along -x
+    hands_nearer = torch.cos(torch.deg2rad(heading)) < 0
+    clear = torch.cos(torch.deg2rad(heading)).abs() > 0.2  # not seen end-on to the side
+    # the end on the floor lower in the image of a camera above the floor is the nearer
+    assert torch.equal(ground_front(pose[..., :2] / pose[..., 2:], up)[clear], hands_nearer[clear])  # a pinhole
+    # weak perspective about the pelvis, from above it: the same
+    above = clear & (elevation > 0)
+    assert torch.equal(ground_front(pose[..., :2] - pose[:, :1, :2], up)[above], hands_nearer[above])
+    # ... and the hands' end nearer is the front by the chest and the head (the spine points to the hands)
+    relative = pose - pose[:, :1]
+    assert torch.equal(chest_and_spine_front(relative, up)[clear], hands_nearer[clear])
+    # the upright twin, drawn under weak perspective from above, reads the other end: of a pose and
+    # its twin only the one that agrees with the image's 2D joints is chosen
+    twin = upright_twin_pose(relative, up)
+    assert torch.equal(ground_front(twin[..., :2], up)[above], ~hands_nearer[above])
+    assert torch.equal(chest_and_spine_front(twin, up)[clear], ~hands_nearer[clear])
+
+
+def test_lies_along_ground_is_the_spine_within_the_band_of_level():
+    pose = torch.zeros(4, 17, 3)
+    for i, tilt in enumerate((0.0, 59.0, 61.0, 115.0)):  # degrees from the up, in the image plane
+        t = math.radians(tilt)
+        pose[i, H36M17.thorax] = torch.tensor([math.sin(t), -math.cos(t), 0.0])
+    level = torch.tensor([0.0, -1.0, 0.0])
+    assert lies_along_ground(pose, level, 30.0).tolist() == [False, False, True, True]
+    assert lies_along_ground(pose, level, 36.0).tolist() == [False, True, True, True]
+    assert not lies_along_ground(pose, level, 0.0).any()

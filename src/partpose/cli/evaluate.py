@@ -49,6 +49,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="for a model with a side network: give every frame the side its video's frames read "
                         "together, the side network's logits averaged over K frames around it (odd; 1 = each frame "
                         "its own, the per-frame protocol) or over the whole video (0); needs every frame")
+    parser.add_argument("--ground-band", type=float, default=None, metavar="DEG",
+                        help="for a model with a side network: bodies whose spine lies within DEG of level take the "
+                        "side their 2D hands and legs give (the end on the floor lower in the image is the nearer) "
+                        "instead of the side network's (default: the model's model.side_ground_band_deg; 0: none)")
     parser.add_argument("--test-people", type=int, default=None, metavar="N",
                         help="synthetic benchmark only: render the test split with N held-out people instead of the "
                         "checkpoint's data.synthetic.num_test_subjects (the same videos, views and motions, the "
@@ -70,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         with_test_people,
     )
     from partpose.geometry.view_smoothing import check_side_window, side_window_words
-    from partpose.inference.loading import load_model, set_threads
+    from partpose.inference.loading import load_model, set_ground_band, set_threads
 
     if args.max_frames is not None and args.max_frames < 1:
         raise UserError(f"--max-frames must be >= 1, got {args.max_frames}")
@@ -85,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         get_benchmark(args.dataset)  # an unknown name fails before the checkpoint is read
     set_threads(args.threads)
     loaded = load_model(args.checkpoint, args.device)
+    set_ground_band(loaded, args.ground_band)
     dataset = args.dataset or loaded.config.data.dataset
     if args.dataset is None and dataset not in BENCHMARKS:
         raise UserError(f"the checkpoint was trained on {dataset!r}, which has no 3D test labels; choose "
@@ -101,13 +106,16 @@ def run(args: argparse.Namespace) -> int:
     report = evaluate_videos(loaded.model, videos, benchmark, args.max_frames, args.batch_size, loaded.device,
                              smooth=args.smooth, smooth_method=args.smooth_method, flip_test=args.flip_test,
                              side_window=args.side_window)
-    report.update(split=args.split, checkpoint=str(loaded.path), step=loaded.step, clips=len(videos))
+    report.update(split=args.split, checkpoint=str(loaded.path), step=loaded.step, clips=len(videos),
+                  ground_band_deg=loaded.model.config.side_ground_band_deg)
     if args.test_people is not None:
         report["test_people"] = args.test_people
     step = f", step {loaded.step}" if loaded.step is not None else ""
     step += f"; poses smoothed over {args.smooth} frames ({args.smooth_method})" if args.smooth > 1 else ""
     step += "; flip test" if args.flip_test else ""
     step += f"; {side_window_words(args.side_window)}" if args.side_window != 1 else ""
+    band = loaded.model.config.side_ground_band_deg
+    step += f"; bodies within {band:g}° of level sided by the ground" if band > 0 and loaded.model.side is not None else ""
     step += f"; {args.test_people} test people" if args.test_people is not None else ""
     print(markdown_report(report, f"{dataset} {args.split}: {report['frames']} frames of {len(videos)} clips "
                                   f"({loaded.path}{step})"))

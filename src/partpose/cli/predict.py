@@ -48,6 +48,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="for a model with a side network and a video or folder of one person: give every "
                         "frame the side (front or back) the frames around it read, the side network's logits "
                         "averaged over K frames (odd; default 1: each frame its own) or over all of them (0)")
+    parser.add_argument("--ground-band", type=float, default=None, metavar="DEG",
+                        help="for a model with a side network: bodies whose spine lies within DEG of level take the "
+                        "side their 2D hands and legs give (the end on the floor lower in the image is the nearer) "
+                        "instead of the side network's (default: the model's model.side_ground_band_deg; 0: none)")
     parser.add_argument("--every", type=int, default=1, help="keep every N-th frame (default: 1)")
     parser.add_argument("--max-frames", type=int, default=None, help="keep at most N frames")
     parser.add_argument("--batch-size", type=int, default=64, help="crops per forward pass (default: 64)")
@@ -59,7 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from partpose.inference.loading import load_model, set_threads
+    from partpose.inference.loading import load_model, set_ground_band, set_threads
     from partpose.inference.predict import parse_box, predict_path
 
     from partpose.geometry.view_smoothing import check_side_window
@@ -74,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--camera-pitch must be within -80..80 degrees, got {args.camera_pitch}")
     set_threads(args.threads)
     loaded = load_model(args.checkpoint, args.device)
+    set_ground_band(loaded, args.ground_band)
     if args.camera_pitch is not None and loaded.model.side is None:
         raise UserError("--camera-pitch turns the side network's poses, and this model has no side network "
                         "(model.side_network)")
@@ -83,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     info = {"checkpoint": str(loaded.path), "step": loaded.step, "input": str(args.input), "box": args.box,
             "smooth": args.smooth, "smooth_method": args.smooth_method if args.smooth > 1 else None,
             "resolution": loaded.resolution, "camera_pitch_deg": args.camera_pitch, "flip_test": args.flip_test,
-            "side_window": args.side_window}
+            "side_window": args.side_window, "ground_band_deg": loaded.model.config.side_ground_band_deg}
     result = predict_path(loaded.model, args.input, args.out, box=box, smooth=args.smooth,
                           smooth_method=args.smooth_method, overlay=args.overlay, every=args.every,
                           max_frames=args.max_frames, batch_size=args.batch_size,

@@ -138,6 +138,51 @@ def shows_front(pose_cam: torch.Tensor, up_cam: torch.Tensor, definition: str = 
     raise ValueError(f"side definition must be one of {', '.join(SIDE_DEFINITIONS)}, got {definition!r}")
 
 
+GROUND_HANDS: tuple[str, ...] = ("l_wrist", "r_wrist")
+"""The joints a body on the ground rests on at its head's end (:func:`ground_front`)."""
+
+GROUND_LEGS: tuple[str, ...] = ("l_knee", "r_knee", "l_ankle", "r_ankle")
+"""The joints it rests on at the other end."""
+
+
+def lies_along_ground(pose_cam: torch.Tensor, up_cam: torch.Tensor, band_deg: float,
+                      skeleton: Skeleton = H36M17) -> torch.Tensor:
+    """``(B,)`` bool: the spine of each pose ``(B, J, 3)`` lies within ``band_deg`` of level
+    (:func:`spine_tilt_deg` within ``band_deg`` of 90°) under the world's up ``up_cam`` (``(3,)``
+    or ``(B, 3)``); ``band_deg`` 0: none."""
+    return (spine_tilt_deg(pose_cam, up_cam, skeleton) - 90.0).abs() < band_deg
+
+
+def ground_front(q: torch.Tensor, up_cam: torch.Tensor, skeleton: Skeleton = H36M17) -> torch.Tensor:
+    """Which end of a body on the ground is nearer the camera, read from its 2D joints alone.
+
+    A body on the ground (crawling, pushing up, getting up face down) rests on its hands
+    (:data:`GROUND_HANDS`) at its head's end and on its knees and feet (:data:`GROUND_LEGS`) at
+    the other, all on the floor. A camera above the floor sees the floor's points the lower in the
+    image (along the world's down drawn into it, ``-up_cam[:2]``) the nearer they are, whatever its
+    pitch: they lie below its horizon, and come down from it as they come nearer. So the hands' end
+    is the nearer where the hands lie further down the image than the legs. The hands' end being
+    nearer is the front by :func:`chest_and_spine_front` wherever the spine points from the legs
+    to the hands, as it does on all fours. The reading needs the 2D joints and the up, not the
+    depths the upright twin (:func:`upright_twin_pose`) negates, and it is the perspective of a
+    true camera: under weak perspective about a pelvis the camera looks up at (``up_cam[2] > 0``)
+    a pose draws the other way, as its upright twin does.
+
+    Args:
+        q: ``(B, J, 2)`` 2D joints (normalised image coordinates, x right, y down; any positive
+            scale and offset).
+        up_cam: ``(3,)`` or ``(B, 3)`` the world's up in camera coordinates (:func:`camera_up`,
+            ``Video.camera_up``), not along the line of sight.
+    Returns:
+        ``(B,)`` bool: the hands' end is the nearer.
+    """
+    check_shape(q, ("B", skeleton.num_joints, 2), "q")
+    up = up_cam.to(q.dtype).expand(q.shape[0], 3)
+    hands = q[:, [skeleton.index(name) for name in GROUND_HANDS]].mean(dim=1)
+    legs = q[:, [skeleton.index(name) for name in GROUND_LEGS]].mean(dim=1)
+    return ((hands - legs) * -up[:, :2]).sum(dim=-1) > 0  # the hands further down the image
+
+
 def camera_up(elevation_deg: float) -> torch.Tensor:
     """``(3,)`` float64: the world's up in the coordinates of a camera that looks down at
     ``elevation_deg`` (above the person, no roll): ``(0, -cos e, -sin e)``."""

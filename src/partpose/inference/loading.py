@@ -9,7 +9,7 @@ partpose cannot read) raises ``UserError`` with a one-line message naming the fi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -128,6 +128,26 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
     model.to(target).eval()
     step = payload.get("step")
     return LoadedModel(model, config, file, int(step) if isinstance(step, int) else None, target)
+
+
+def set_ground_band(loaded: LoadedModel, band_deg: float | None, option: str = "--ground-band") -> None:
+    """Give ``loaded``'s model the band of ``model.side_ground_band_deg`` (``PartPoseModel.turn_to_side``):
+    bodies whose spine lies within ``band_deg`` of level take the side their 2D hands and legs give.
+    ``None`` leaves the checkpoint's; ``loaded.config`` follows the model.
+
+    Raises:
+        UserError: ``band_deg`` outside 0..90, or given to a model without a side network (named
+            ``option``, the command-line flag that asked for it).
+    """
+    if band_deg is None:
+        return
+    if not 0.0 <= band_deg <= 90.0:
+        raise UserError(f"{option} must be within 0..90 degrees, got {band_deg}")
+    if loaded.model.side is None and band_deg > 0:
+        raise UserError(f"{option} turns the side network's poses, and this model has no side network (model.side_network)")
+    model_config = replace(loaded.model.config, side_ground_band_deg=float(band_deg))
+    loaded.model.config = model_config
+    loaded.config = replace(loaded.config, model=model_config)
 
 
 def _one_line(error: BaseException, limit: int = 200) -> str:

@@ -49,6 +49,7 @@ class ModelConfig:
     side_patch_size: int = 32  # side_input=parts: each part's patch side, px
     side_camera_elevation_deg: float = 0.0  # the cameras' pitch for the upright twin of encode_sided where a video gives no camera_up (0: a level camera, the depth twin)
     side_definition: Literal["chest", "chest_and_spine"] = "chest"  # what the side network's front is (geometry/facing.py shows_front): chest, the chest towards the camera | chest_and_spine, the chest and the head together towards it along the level line of sight (a lying body's nearer end), which the upright twin always flips
+    side_ground_band_deg: float = 0.0  # bodies whose spine lies within this many degrees of level take the side their 2D hands and legs give, whichever the side network reads (geometry/facing.py ground_front: on the floor, the nearer end lies lower in the image of a camera above); 0: none
 
     def __post_init__(self) -> None:
         if self.decoder.resolution != self.resolution:
@@ -311,11 +312,18 @@ class PartPoseModel(nn.Module):
         ``None``, or a row with a NaN: a camera pitched by ``config.side_camera_elevation_deg``;
         ``geometry.facing.upright_twin_pose``): its camera-frame and canonical pose, camera
         rotation, local vectors and 2D joints and depths under the same scale and offset. The
-        other poses are returned as they are."""
+        other poses are returned as they are. With ``config.side_ground_band_deg``, a pose whose
+        spine lies within that band of level (``geometry.facing.lies_along_ground``) is given the
+        side its own 2D hands and legs give instead (``geometry.facing.ground_front``, by the chest
+        and the head: the end on the floor that lies lower in the image is the nearer)."""
         with torch.autocast(device_type=est.pose_cam_mm.device.type, enabled=False):
             pose = est.pose_cam_mm.float()
             up = self.world_up(camera_up, pose)
             turn = facing.shows_front(pose, up, self.config.side_definition) != (front_logits.float() > 0)
+            if self.config.side_ground_band_deg > 0:  # a body on the ground: the end its 2D hands and legs say is nearer
+                on_ground = facing.lies_along_ground(pose, up, self.config.side_ground_band_deg)
+                by_ground = facing.chest_and_spine_front(pose, up) != facing.ground_front(est.q.float(), up)
+                turn = torch.where(on_ground, by_ground, turn)
             twin = facing.upright_twin_pose(pose, up)
             turned = self.estimate_from_camera_pose(twin, est.scale.float(), est.offset.float(), est.appearance)
 

@@ -176,6 +176,11 @@ def validate(config: TrainConfig) -> None:
         raise UserError("model.side_network and objective.side_weight > 0 go together: the side network is taught by "
                         f"that loss alone (got model.side_network={config.model.side_network}, "
                         f"objective.side_weight={config.objective.side_weight})")
+    band = config.model.side_ground_band_deg
+    if not (math.isfinite(band) and 0.0 <= band <= 90.0):
+        raise UserError(f"model.side_ground_band_deg must be within 0..90 degrees, got {band}")
+    if band > 0 and not config.model.side_network:
+        raise UserError("model.side_ground_band_deg turns the side network's poses: it needs model.side_network")
     if config.model.side_patch_size < 4:
         raise UserError(f"model.side_patch_size must be at least 4 pixels, got {config.model.side_patch_size}")
     if not (math.isfinite(config.objective.travel_facing_weight) and config.objective.travel_facing_weight >= 0):
