@@ -11,12 +11,18 @@ person boxes grow as the person comes nearer). For every checkpoint with a side 
 frame of its benchmark's test split, the encoder's poses (``PartPoseModel.encode``) are turned to
 the side each reading gives (``PartPoseModel.turn_to_side``, about each video's up) and scored:
 
-- **the frame**: the side network's logit of the frame (``partpose evaluate``'s reading);
+- **the frame**: the side network's logit of the frame (``partpose evaluate``'s reading, without
+  ``--ground-band``);
 - **the frame and its mirror**: the mean of the logits of the frame and of its mirror image (the
   side ``--flip-test`` gives both readings; the poses here are the frame's alone);
 - **the video**: that mean averaged over the video's frames;
 - **the video's travel, else the video**: where the video travels at least ``--min-rate`` of its
   distance per frame, the side its travel says (``travel_front``), elsewhere the video's reading;
+- **the frame, on the ground the hands and legs**: the frame's reading, but for the bodies E reads
+  lying (the spine within ``--ground-band`` of level: ``geometry.facing.lies_along_ground``), which
+  are given the side their own 2D hands and legs give (``geometry.facing.ground_front``: the end on
+  the floor lower in the image is the nearer; ``model.side_ground_band_deg``); **the video, on the
+  ground the hands and legs**: the same with the video's reading;
 - **the true side**: each frame's truth (``geometry.facing.shows_front`` of the true pose, by the
   model's ``side_definition``);
 - **the true side by the other definition**: the same by the other of
@@ -55,7 +61,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchmark_tables import (checkpoints_parser, require_side_network, synthetic_checkpoints, use_threads,  # noqa: E402
                               write_table)
 
-READINGS = ("the frame", "the frame and its mirror", "the video", "the video's travel, else the video", "the true side",
+READINGS = ("the frame", "the frame and its mirror", "the video", "the video's travel, else the video",
+            "the frame, on the ground the hands and legs", "the video, on the ground the hands and legs", "the true side",
             "the true side by the other definition", "the better twin", "a hedge")
 
 
@@ -73,6 +80,12 @@ def travel_or(logits: np.ndarray, travel: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(travel), np.where(travel > 0.5, 1.0, -1.0), logits)
 
 
+def ground_or(logits: np.ndarray, on_ground: np.ndarray, ground_front: np.ndarray) -> np.ndarray:
+    """``(N,)`` logits: on the frames ``on_ground`` the side the ground gives (``ground_front``
+    true: the front, +1; false: -1), ``logits`` elsewhere."""
+    return np.where(on_ground, np.where(ground_front, 1.0, -1.0), logits)
+
+
 def hedge(front, back, logits: np.ndarray):
     """``(N, J, 3)`` the poses ``front`` and ``back`` (tensors, each frame's pose given either side)
     averaged with the weights ``sigmoid(logits)`` and ``1 - sigmoid(logits)``."""
@@ -88,12 +101,14 @@ def person_shares(right: np.ndarray, people: np.ndarray) -> dict[str, float]:
     return {person: float(right[people == person].mean()) for person in sorted(set(people.tolist()))}
 
 
-def side_readings(model, frames, min_rate: float, batch_size: int = 64) -> dict:
-    """Every reading of the module docstring on ``frames`` (a ``FrameDataset``).
+def side_readings(model, frames, min_rate: float, batch_size: int = 64, ground_band_deg: float = 30.0) -> dict:
+    """Every reading of the module docstring on ``frames`` (a ``FrameDataset``); ``ground_band_deg``:
+    the band of level within which a body is on the ground.
 
     Returns:
         ``{"readings": {name: (N,) logits (> 0: the front; the hedge's are the frame's)}, "true_front": (N,) bool,
-        "travel_labelled": (N,) bool, "travel_right": share of the labelled frames whose travel
+        "travel_labelled": (N,) bool, "on_ground": (N,) bool, the bodies E reads on the ground,
+        "travel_right": share of the labelled frames whose travel
         label is right, "cost": (N,) what the worse of each frame's two poses costs it, the
         difference of their errors (mm), "scores": {name: {"right", "right_labelled",
         "right_rest", "mpjpe", "pa_mpjpe", "worse_twin" (the share of frames given the worse
@@ -112,14 +127,18 @@ def side_readings(model, frames, min_rate: float, batch_size: int = 64) -> dict:
     require_side_network(model, "nothing to read the side with")
     was_training = model.training
     model.eval()
-    fronts, backs, plain, both, videos, truth, ups = [], [], [], [], [], [], []
+    fronts, backs, plain, both, videos, truth, ups, grounds, ground_fronts = [], [], [], [], [], [], [], [], []
     with torch.no_grad():
         for batch in DataLoader(frames, batch_size=batch_size, shuffle=False):
             image, est = batch["image"], model.encode(batch["image"])
             sides = torch.ones(len(image))
             for side, out in ((sides, fronts), (-sides, backs)):  # each frame's pose given the front, and the back
-                pose = model.turn_to_side(est, side, batch["camera_up"]).pose_cam_mm.float()
+                pose = model.turn_to_side(est, side, batch["camera_up"], ground=False).pose_cam_mm.float()
                 out.append(pose - pose[:, :1])
+            # bodies on the ground: of the two poses, the one whose nearer end the 2D hands and legs say
+            up = model.world_up(batch["camera_up"], est.pose_cam_mm.float())
+            grounds.append(facing.lies_along_ground(est.pose_cam_mm.float(), up, ground_band_deg))
+            ground_fronts.append(facing.chest_and_spine_front(fronts[-1], up) == facing.ground_front(est.q.float(), up))
             mirrored_image = mirror.mirror_image(image)
             # the 2D joints matter only to a side network that reads the parts (model.side_input)
             joints = torch.cat((est.q, model.encode(mirrored_image).q)) if model.side.input == "parts" else None
@@ -140,11 +159,14 @@ def side_readings(model, frames, min_rate: float, batch_size: int = 64) -> dict:
     travel = travel_fronts(frames.videos, min_rate)[video]
     labelled = np.isfinite(travel)
     frame_logits, both_np = torch.cat(plain).double().numpy(), torch.cat(both).double().numpy()
+    on_ground, ground_front = torch.cat(grounds).numpy(), torch.cat(ground_fronts).numpy()
     readings = {
         "the frame": frame_logits,
         "the frame and its mirror": both_np,
         "the video": video_means(both_np, video),
         "the video's travel, else the video": travel_or(video_means(both_np, video), travel),
+        "the frame, on the ground the hands and legs": ground_or(frame_logits, on_ground, ground_front),
+        "the video, on the ground the hands and legs": ground_or(video_means(both_np, video), on_ground, ground_front),
         "the true side": np.where(true_front, 1.0, -1.0),
         "the true side by the other definition": np.where(front_agrees.numpy(), 1.0, -1.0),
     }
@@ -170,6 +192,7 @@ def side_readings(model, frames, min_rate: float, batch_size: int = 64) -> dict:
     travel_right = mean((travel[labelled] > 0.5) == true_front[labelled])
     people = np.array([frames.videos[int(v)].subject for v in video])
     return {"readings": readings, "true_front": true_front, "travel_labelled": labelled, "travel_right": travel_right,
+            "on_ground": on_ground,
             "cost": cost, "scores": scores, "people_right": person_shares((frame_logits > 0) == true_front, people)}
 
 
@@ -179,11 +202,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="the least relative change of a person's distance per frame for their travel to count")
     parser.add_argument("--test-people", type=int, default=None, metavar="N",
                         help="render the test split worn by N held-out people (default: the checkpoint's)")
+    parser.add_argument("--ground-band", type=float, default=30.0, metavar="DEG",
+                        help="a body whose spine lies within DEG of level is on the ground (default: 30)")
     parser.add_argument("--chance", type=float, default=0.6,
                         help="a person is counted as read near chance below this share of frames read right")
     args = parser.parse_args(argv)
     if not args.min_rate > 0:
         parser.error(f"--min-rate must be > 0, got {args.min_rate}")
+    if not 0 < args.ground_band <= 90:
+        parser.error(f"--ground-band must be within 0..90 degrees, got {args.ground_band}")
     if args.test_people is not None and args.test_people < 1:
         parser.error(f"--test-people must be >= 1, got {args.test_people}")
     use_threads(args.threads)
@@ -196,9 +223,10 @@ def main(argv: list[str] | None = None) -> int:
 
     def rows():
         for path, loaded, frames in synthetic_checkpoints(args.checkpoints, args.test_people):
-            result = side_readings(loaded.model, frames, args.min_rate)
+            result = side_readings(loaded.model, frames, args.min_rate, ground_band_deg=args.ground_band)
             labelled = result["travel_labelled"]
-            yield (f"| {path} | the travel's labels alone ({100 * labelled.mean():.0f} % of the frames) | "
+            yield (f"| {path} | the travel's labels alone ({100 * labelled.mean():.0f} % of the frames; on the ground, "
+                   f"the spine within {args.ground_band:g}° of level: {100 * result['on_ground'].mean():.1f} %) | "
                    f"– / {100 * result['travel_right']:.1f} / – | | |")
             for name in READINGS:
                 s = result["scores"][name]

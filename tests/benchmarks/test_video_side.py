@@ -95,6 +95,35 @@ def test_the_frame_is_the_evaluation_and_the_truth_is_always_right(tiny_side_run
     assert "the frame, person by person (1 people;" in rows[-1]
 
 
+def test_the_grounds_reading_is_the_evaluation_with_the_band_and_leaves_the_twins_alone(tiny_side_run):
+    from partpose.data.pairs import FrameDataset
+    from partpose.data.synthetic import build_synthetic_videos
+    from partpose.evaluation.evaluate import predict_frames, score
+    from partpose.inference.loading import load_model, set_ground_band
+
+    loaded = load_model(tiny_side_run)
+    frames = FrameDataset(build_synthetic_videos(loaded.config.data.synthetic, "test"))
+    plain = video_side.side_readings(loaded.model, frames, min_rate=0.0025, ground_band_deg=90.0)
+    assert plain["on_ground"].all()  # within 90° of level: every body (a tilt of exactly 0 or 180 aside)
+    set_ground_band(loaded, 90.0)  # the model's own band: partpose evaluate --ground-band 90
+    banded = video_side.side_readings(loaded.model, frames, min_rate=0.0025, ground_band_deg=90.0)
+    direct = score(predict_frames(loaded.model, frames, with_segmentation=False))
+    reading = "the frame, on the ground the hands and legs"
+    assert plain["scores"][reading]["mpjpe"] == pytest.approx(direct["mpjpe"], rel=1e-5)
+    # the band given to the model changes no reading: each frame's two poses are the logits' twins
+    for name in video_side.READINGS:
+        assert banded["scores"][name]["mpjpe"] == pytest.approx(plain["scores"][name]["mpjpe"], rel=1e-6), name
+    # with a narrow band the frames off the ground keep the frame's reading
+    narrow = video_side.side_readings(loaded.model, frames, min_rate=0.0025, ground_band_deg=1e-3)
+    np.testing.assert_array_equal(narrow["readings"][reading], narrow["readings"]["the frame"])
+
+
+def test_the_ground_where_a_body_lies_else_the_logits():
+    logits = np.array([0.3, -0.2, 0.7, -0.9])
+    np.testing.assert_array_equal(video_side.ground_or(logits, np.array([True, True, False, False]),
+                                                      np.array([False, True, True, True])), [-1.0, 1.0, 0.7, -0.9])
+
+
 def test_more_test_people_read_person_by_person(tiny_side_run, tmp_path):
     out = tmp_path / "people.md"
     assert video_side.main([str(tiny_side_run), "--test-people", "3", "--chance", "1.01", "--out", str(out)]) == 0

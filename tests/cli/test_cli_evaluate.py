@@ -167,6 +167,35 @@ def test_evaluate_side_window(cli, assert_one_line_error, checkpoint, side_check
     assert_one_line_error(cli("evaluate", "--checkpoint", checkpoint, "--side-window", 0), "no side network")
 
 
+def test_evaluate_with_the_ground_band(cli, assert_one_line_error, checkpoint, side_checkpoint, tmp_path):
+    from partpose.data.pairs import FrameDataset
+    from partpose.evaluation import metrics
+    from partpose.geometry import facing
+
+    out = tmp_path / "ground.json"
+    status, stdout, _ = cli("evaluate", "--checkpoint", side_checkpoint, "--ground-band", 90, "--out", out)
+    assert status == 0 and "within 90° of level sided by the ground" in stdout
+    report = json.loads(out.read_text())
+    assert report["ground_band_deg"] == 90.0
+    # by hand: within 90° of level is every body; each takes, of its pose and its upright twin, the
+    # one whose nearer end by the chest and the head is the one its 2D hands and legs say
+    loaded = load_model(side_checkpoint)
+    model = loaded.model.eval()
+    frames = FrameDataset(build_synthetic_videos(loaded.config.data.synthetic, "test"))
+    items = [x for x in frames]
+    images, ups = torch.stack([x["image"] for x in items]), torch.stack([x["camera_up"] for x in items])
+    with torch.no_grad():
+        est = model.encode(images)
+    up = model.world_up(ups, est.pose_cam_mm)
+    keep = facing.chest_and_spine_front(est.pose_cam_mm, up) == facing.ground_front(est.q, up)
+    pose = torch.where(keep[:, None, None], est.pose_cam_mm, facing.upright_twin_pose(est.pose_cam_mm, up))
+    truth = torch.stack([x["pose3d"].float() for x in items])
+    expected = float(metrics.mpjpe(pose - pose[:, :1], truth - truth[:, :1]))
+    assert abs(report["metrics"]["mpjpe"] - expected) < 1e-3
+    assert_one_line_error(cli("evaluate", "--checkpoint", side_checkpoint, "--ground-band", 95), "--ground-band")
+    assert_one_line_error(cli("evaluate", "--checkpoint", checkpoint, "--ground-band", 30), "no side network")
+
+
 def test_evaluate_with_more_test_people(cli, assert_one_line_error, checkpoint, tmp_path):
     from partpose.evaluation.report import with_test_people
 

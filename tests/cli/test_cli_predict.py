@@ -135,3 +135,8 @@ def test_predict_folder_with_a_side_window(cli, assert_one_line_error, checkpoin
     np.testing.assert_allclose(poses["pose_cam_mm"], expected.numpy(), atol=1e-2)
     assert_one_line_error(cli("predict", folder, "--checkpoint", side_checkpoint, "--side-window", -1), "--side-window")
     assert_one_line_error(cli("predict", folder, "--checkpoint", checkpoint, "--side-window", 0), "no side network")
+    assert_one_line_error(cli("predict", folder, "--checkpoint", side_checkpoint, "--ground-band", -1), "--ground-band")
+    assert_one_line_error(cli("predict", folder, "--checkpoint", checkpoint, "--ground-band", 30), "no side network")
+    status, _, _ = cli("predict", folder, "--checkpoint", side_checkpoint, "--out", tmp_path / "ground", "--ground-band", 30,
+                       "--box", "0,0,40", "--overlay", "none", "--no-progress")
+    assert status == 0 and json.loads((tmp_path / "ground" / "poses.json").read_text())["info"]["ground_band_deg"] == 30.0

@@ -10,6 +10,8 @@ from partpose.geometry.facing import (FACING_PART_INDICES, FACING_PARTS, camera_
 from partpose.geometry.parts import PART_NAMES
 from partpose.geometry.skeleton import H36M17
 
+from bodies import crawlers_seen
+
 F64 = torch.float64
 
 # A standing person, canonical millimetres (X face, Y left, Z up), the shoulders and hips square.
@@ -215,38 +217,6 @@ def test_the_upright_twin_always_shows_the_other_side_by_the_chest_and_the_head(
     assert not torch.equal(faces_camera(twin), ~faces_camera(pose))
 
 
-# On all fours, world metres (z up): the hands and the knees and shins on the floor, the head's end
-# along +x, the body 0.9 m long.
-CRAWLING_WORLD = (
-    (0.0, 0.0, 0.5), (0.0, -0.12, 0.5), (0.0, -0.12, 0.0), (-0.45, -0.12, 0.0), (0.0, 0.12, 0.5),
-    (0.0, 0.12, 0.0), (-0.45, 0.12, 0.0), (0.25, 0.0, 0.52), (0.5, 0.0, 0.55), (0.62, 0.0, 0.5), (0.7, 0.0, 0.55),
-    (0.5, 0.17, 0.55), (0.5, 0.18, 0.28), (0.5, 0.18, 0.0), (0.5, -0.17, 0.55), (0.5, -0.18, 0.28), (0.5, -0.18, 0.0),
-)
-
-
-def _crawlers_seen(heading_deg: torch.Tensor, elevation_deg: torch.Tensor, roll_deg: torch.Tensor):
-    """The crawler turned by ``heading`` about the world's up, 4.5 m from a camera that looks at its
-    pelvis from ``elevation`` above (negative: below), rolled by ``roll`` about its line of sight:
-    ``(B, 17, 3)`` camera coordinates (x right, y down, z forward; metres, the camera at 0) and
-    ``(B, 3)`` the world's up in them, worked out from the camera's axes in the world."""
-    h, e, r = (torch.deg2rad(x.to(F64)) for x in (heading_deg, elevation_deg, roll_deg))
-    zero, one = torch.zeros_like(h), torch.ones_like(h)
-    turn = torch.stack((torch.stack((h.cos(), -h.sin(), zero), -1), torch.stack((h.sin(), h.cos(), zero), -1),
-                        torch.stack((zero, zero, one), -1)), -2)  # (B, 3, 3) about the world's z
-    body = torch.tensor(CRAWLING_WORLD, dtype=F64) @ turn.transpose(1, 2)
-    pelvis = body[:, :1]
-    # the camera sits along the world's -x from the pelvis, up by the elevation, and looks at it
-    forward = torch.stack((e.cos(), zero, -e.sin()), -1)
-    camera = pelvis[:, 0] - 4.5 * forward
-    right = torch.stack((zero, -one, zero), -1)  # the world's -y: x right for a camera looking along +x
-    down = torch.linalg.cross(forward, right, dim=-1)
-    right, down = r.cos()[:, None] * right + r.sin()[:, None] * down, -r.sin()[:, None] * right + r.cos()[:, None] * down
-    cam_from_world = torch.stack((right, down, forward), dim=1)  # rows: the camera's axes in the world
-    pose = torch.einsum("bij,bkj->bki", cam_from_world, body - camera[:, None])
-    up = cam_from_world @ torch.tensor([0.0, 0.0, 1.0], dtype=F64)
-    return pose, up
-
-
 def test_ground_front_reads_which_end_of_a_crawler_is_nearer_from_its_2d_joints():
     generator = torch.Generator().manual_seed(1)
     n = 400
@@ -254,7 +224,7 @@ def test_ground_front_reads_which_end_of_a_crawler_is_nearer_from_its_2d_joints(
     # from 5° below the pelvis (0.11 m above the floor, 4.5 m away) to 40° above it
     elevation = torch.empty(n, dtype=F64).uniform_(-5.0, 40.0, generator=generator)
     roll = torch.empty(n, dtype=F64).uniform_(-30.0, 30.0, generator=generator)
-    pose, up = _crawlers_seen(heading, elevation, roll)
+    pose, up = crawlers_seen(heading, elevation, roll)
     # worked out from the world: the camera sits along -x from the pelvis, so the hands' end (the
     # body's +x turned by the heading) is nearer when it points back along -x
     hands_nearer = torch.cos(torch.deg2rad(heading)) < 0

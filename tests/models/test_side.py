@@ -10,6 +10,8 @@ from partpose.models.encoder import EncoderConfig
 from partpose.models.partpose_model import ModelConfig, PartPoseModel
 from partpose.models.side import SideNetwork
 
+from bodies import crawlers_seen
+
 
 def _model(**changes) -> PartPoseModel:
     torch.manual_seed(0)
@@ -161,3 +163,33 @@ def test_side_logits_are_what_encode_sided_reads_and_given_logits_replace_them()
         _model().side_logits(images)
     with pytest.raises(ValueError, match="side network"):
         _model().encode_sided(images, front_logits=given)
+
+
+def test_bodies_on_the_ground_take_the_side_their_hands_and_legs_give_whatever_the_logits():
+    # a crawler, its head's end towards a camera 5° above (heading 180°), drawn by the encoder as
+    # the depth twin of the truth (the same 2D joints, the depths negated, tilted by twice the
+    # pitch): by the chest and the head it shows its back, the hands' end farther
+    crawler, up64 = crawlers_seen(torch.tensor([180.0]), torch.tensor([5.0]), torch.tensor([0.0]))
+    up = up64[0].float()
+    crawler = (1000.0 * (crawler - crawler[:, :1])).float()
+    drawn = facing.depth_twin_pose(crawler)
+    standing = torch.zeros(1, 17, 3)
+    standing[0, :, 1] = -torch.linspace(0.0, 800.0, 17)  # a column up the image, facing nowhere in particular
+    standing[0, H36M17.index("l_shoulder"), 0], standing[0, H36M17.index("r_shoulder"), 0] = 150.0, -150.0
+    pose = torch.cat((drawn, standing))
+    assert not bool(facing.chest_and_spine_front(drawn, up)) and bool(facing.chest_and_spine_front(crawler, up))
+    for band, ground_turns in ((30.0, True), (0.0, False)):
+        model = _model(side_network=True, side_camera_elevation_deg=5.0, side_ground_band_deg=band)
+        est = model.estimate_from_camera_pose(pose, torch.full((2,), 1e-3), torch.zeros(2, 2), torch.zeros(2, 8))
+        assert torch.equal(facing.lies_along_ground(pose, up, 30.0), torch.tensor([True, False]))
+        for sign in (1.0, -1.0):
+            logits = sign * torch.where(facing.faces_camera(pose), 1.0, -1.0)  # keep both poses (+), turn both (-)
+            turned = model.turn_to_side(est, logits, up).pose_cam_mm
+            twin = facing.upright_twin_pose(pose, up)
+            # the crawler: turned to the hands' end nearer, as its 2D joints say, whatever the logits
+            expected_crawler = twin[0] if ground_turns or sign < 0 else pose[0]
+            torch.testing.assert_close(turned[0], expected_crawler)
+            if ground_turns:
+                assert bool(facing.chest_and_spine_front(turned[:1], up))
+            # the standing body follows the logits
+            torch.testing.assert_close(turned[1], pose[1] if sign > 0 else twin[1])

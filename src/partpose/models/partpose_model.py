@@ -304,7 +304,7 @@ class PartPoseModel(nn.Module):
                             local_vectors=local_vectors, hip_angle=hip_angle)
 
     def turn_to_side(
-        self, est: PoseEstimate, front_logits: torch.Tensor, camera_up: torch.Tensor | None = None
+        self, est: PoseEstimate, front_logits: torch.Tensor, camera_up: torch.Tensor | None = None, ground: bool = True
     ) -> PoseEstimate:
         """``est`` with each pose that shows the other side than ``front_logits (B,)`` say (> 0:
         the front, by ``config.side_definition``: ``geometry.facing.shows_front``) replaced by its
@@ -315,12 +315,13 @@ class PartPoseModel(nn.Module):
         other poses are returned as they are. With ``config.side_ground_band_deg``, a pose whose
         spine lies within that band of level (``geometry.facing.lies_along_ground``) is given the
         side its own 2D hands and legs give instead (``geometry.facing.ground_front``, by the chest
-        and the head: the end on the floor that lies lower in the image is the nearer)."""
+        and the head: the end on the floor that lies lower in the image is the nearer); ``ground``
+        false: the logits' side for every pose, whatever the band."""
         with torch.autocast(device_type=est.pose_cam_mm.device.type, enabled=False):
             pose = est.pose_cam_mm.float()
             up = self.world_up(camera_up, pose)
             turn = facing.shows_front(pose, up, self.config.side_definition) != (front_logits.float() > 0)
-            if self.config.side_ground_band_deg > 0:  # a body on the ground: the end its 2D hands and legs say is nearer
+            if ground and self.config.side_ground_band_deg > 0:  # a body on the ground: the end its 2D hands and legs say is nearer
                 on_ground = facing.lies_along_ground(pose, up, self.config.side_ground_band_deg)
                 by_ground = facing.chest_and_spine_front(pose, up) != facing.ground_front(est.q.float(), up)
                 turn = torch.where(on_ground, by_ground, turn)
