@@ -625,6 +625,15 @@ def target_lines(grouped: dict[str, list[dict]]) -> list[str]:
         ("(weights averaged) weak ≤ 1.3 × supervised (weights averaged)", "weak_ema", "supervised_ema", 1.3),
         ("(ours + a side network + mirrored pairs, weights averaged) ≤ 2 × supervised (weights averaged)",
          "ours_side_flip_ema", "supervised_ema", 2.0),
+        # our row with bodies on the ground given the side their hands and legs give (the same training)
+        ("(ours + a side network + mirrored pairs, weights averaged, bodies on the ground sided by their hands and legs) "
+         "≤ 0.6 × mean-pose baseline", "ours_side_flip_ema_ground", "mean_pose", 0.6),
+        ("(… bodies on the ground sided by their hands and legs) < the same without", "ours_side_flip_ema_ground",
+         "ours_side_flip_ema", 1.0),
+        ("(ours + a side network reading the parts, taught the steady travel, …, bodies on the ground sided by their "
+         "hands and legs) ≤ 0.6 × mean-pose baseline", "ours_side_flip_ema_parts_steady_ground", "mean_pose", 0.6),
+        ("(… the parts, bodies on the ground sided by their hands and legs) ≤ 2 × supervised (weights averaged)",
+         "ours_side_flip_ema_parts_steady_ground", "supervised_ema", 2.0),
         ("unsup < w/o adaptation", "unsup", "no_adaptation", 1.0),
         ("unsup < w/o T_fk∘T_c", "unsup", "no_fk_camera", 1.0),
     ]

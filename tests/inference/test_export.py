@@ -63,6 +63,26 @@ def test_export_of_a_model_with_a_side_network_turns_its_poses(model_factory, im
     assert torch.equal(turned, front if float(model.side.head.bias.detach()) < 0 else ~front) and int(turned.sum()) > 0
 
 
+def test_export_of_a_model_that_sides_bodies_on_the_ground_by_their_hands_and_legs(model_factory, images, tmp_path):
+    from partpose.geometry import facing
+
+    # a band of 90° puts every body on the ground: each pose takes the side its 2D hands and legs give
+    _, model = model_factory("model.side_network=true", "objective.side_weight=1", "model.side_camera_elevation_deg=10",
+                             "model.side_ground_band_deg=90")
+    with torch.no_grad():
+        plain = model.encode(images)
+        sided = model.encode_sided(images)
+    up = facing.camera_up(10.0).float()
+    assert torch.equal(facing.chest_and_spine_front(sided.pose_cam_mm, up), facing.ground_front(plain.q, up))
+    turned = (sided.pose_cam_mm - plain.pose_cam_mm).abs().flatten(1).amax(dim=1) > 1.0
+    assert turned.any() and not turned.all()
+    exported, _ = load_exported(export_pose_path(model, tmp_path / "ground.pt"))
+    with torch.no_grad():
+        pose_cam_mm, q, depth = exported(images)
+    assert (pose_cam_mm - sided.pose_cam_mm).abs().max() < 1e-4 and (q - sided.q).abs().max() < 1e-4
+    assert (depth - sided.depth).abs().max() < 1e-4
+
+
 @pytest.mark.parametrize("side_network", [False, True])
 def test_export_of_the_flip_test(model_factory, images, tmp_path, side_network):
     extra = ("model.side_network=true", "objective.side_weight=1", "model.side_camera_elevation_deg=10")
