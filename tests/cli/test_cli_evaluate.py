@@ -137,28 +137,39 @@ def test_evaluate_flip_test(cli, checkpoint, tmp_path):
     assert status == 0 and json.loads((tmp_path / "plain.json").read_text())["flip_test"] is False
 
 
-def test_evaluate_side_window(cli, assert_one_line_error, checkpoint, side_checkpoint, tmp_path):
+def _evaluated(cli, checkpoint, out, *flags) -> tuple[str, dict]:
+    """``partpose evaluate --checkpoint checkpoint *flags --out out``, which must succeed: its
+    standard output and its report."""
+    status, stdout, _ = cli("evaluate", "--checkpoint", checkpoint, *flags, "--out", out)
+    assert status == 0
+    return stdout, json.loads(out.read_text())
+
+
+def _test_videos(checkpoint):
+    """Each test video of the checkpoint's synthetic benchmark: its images ``(T, 3, H, W)``, the
+    world's up in its frames ``(T, 3)`` and its root-relative true poses ``(T, 17, 3)``."""
     from partpose.data.pairs import FrameDataset
+
+    for video in build_synthetic_videos(load_model(checkpoint).config.data.synthetic, "test"):
+        items = list(FrameDataset([video]))
+        truth = torch.stack([x["pose3d"].float() for x in items])
+        yield torch.stack([x["image"] for x in items]), torch.stack([x["camera_up"] for x in items]), truth - truth[:, :1]
+
+
+def test_evaluate_side_window(cli, assert_one_line_error, checkpoint, side_checkpoint, tmp_path):
     from partpose.evaluation import metrics
 
-    out = tmp_path / "side.json"
-    status, stdout, _ = cli("evaluate", "--checkpoint", side_checkpoint, "--side-window", 0, "--out", out)
-    assert status == 0 and "the side read over the whole video" in stdout
-    report = json.loads(out.read_text())
-    assert report["side_window"] == 0
+    stdout, report = _evaluated(cli, side_checkpoint, tmp_path / "side.json", "--side-window", 0)
+    assert "the side read over the whole video" in stdout and report["side_window"] == 0
     # by hand: each video's frames read together, their side logits averaged, every pose turned to that side
-    loaded = load_model(side_checkpoint)
-    model = loaded.model.eval()
+    model = load_model(side_checkpoint).model.eval()
     poses, truths = [], []
-    for video in build_synthetic_videos(loaded.config.data.synthetic, "test"):
-        items = [x for x in FrameDataset([video])]
-        images, ups = torch.stack([x["image"] for x in items]), torch.stack([x["camera_up"] for x in items])
+    for images, ups, truth in _test_videos(side_checkpoint):
         with torch.no_grad():
-            front = model.side_logits(images).mean().expand(len(items))
+            front = model.side_logits(images).mean().expand(len(images))
             pose = model.encode_sided(images, ups, front_logits=front).pose_cam_mm
         poses.append(pose - pose[:, :1])
-        truth = torch.stack([x["pose3d"].float() for x in items])
-        truths.append(truth - truth[:, :1])
+        truths.append(truth)
     expected = float(metrics.mpjpe(torch.cat(poses), torch.cat(truths)))
     assert abs(report["metrics"]["mpjpe"] - expected) < 1e-3
     assert_one_line_error(cli("evaluate", "--checkpoint", side_checkpoint, "--side-window", 2), "--side-window")
@@ -168,29 +179,21 @@ def test_evaluate_side_window(cli, assert_one_line_error, checkpoint, side_check
 
 
 def test_evaluate_with_the_ground_band(cli, assert_one_line_error, checkpoint, side_checkpoint, tmp_path):
-    from partpose.data.pairs import FrameDataset
     from partpose.evaluation import metrics
     from partpose.geometry import facing
 
-    out = tmp_path / "ground.json"
-    status, stdout, _ = cli("evaluate", "--checkpoint", side_checkpoint, "--ground-band", 90, "--out", out)
-    assert status == 0 and "within 90° of level sided by the ground" in stdout
-    report = json.loads(out.read_text())
-    assert report["ground_band_deg"] == 90.0
+    stdout, report = _evaluated(cli, side_checkpoint, tmp_path / "ground.json", "--ground-band", 90)
+    assert "within 90° of level sided by the ground" in stdout and report["ground_band_deg"] == 90.0
     # by hand: within 90° of level is every body; each takes, of its pose and its upright twin, the
     # one whose nearer end by the chest and the head is the one its 2D hands and legs say
-    loaded = load_model(side_checkpoint)
-    model = loaded.model.eval()
-    frames = FrameDataset(build_synthetic_videos(loaded.config.data.synthetic, "test"))
-    items = [x for x in frames]
-    images, ups = torch.stack([x["image"] for x in items]), torch.stack([x["camera_up"] for x in items])
+    model = load_model(side_checkpoint).model.eval()
+    images, ups, truth = (torch.cat(parts) for parts in zip(*_test_videos(side_checkpoint)))
     with torch.no_grad():
         est = model.encode(images)
     up = model.world_up(ups, est.pose_cam_mm)
     keep = facing.chest_and_spine_front(est.pose_cam_mm, up) == facing.ground_front(est.q, up)
     pose = torch.where(keep[:, None, None], est.pose_cam_mm, facing.upright_twin_pose(est.pose_cam_mm, up))
-    truth = torch.stack([x["pose3d"].float() for x in items])
-    expected = float(metrics.mpjpe(pose - pose[:, :1], truth - truth[:, :1]))
+    expected = float(metrics.mpjpe(pose - pose[:, :1], truth))
     assert abs(report["metrics"]["mpjpe"] - expected) < 1e-3
     assert_one_line_error(cli("evaluate", "--checkpoint", side_checkpoint, "--ground-band", 95), "--ground-band")
     assert_one_line_error(cli("evaluate", "--checkpoint", checkpoint, "--ground-band", 30), "no side network")
