@@ -164,9 +164,9 @@ def ground_front(q: torch.Tensor, up_cam: torch.Tensor, skeleton: Skeleton = H36
     is the nearer where the hands lie further down the image than the legs. The hands' end being
     nearer is the front by :func:`chest_and_spine_front` wherever the spine points from the legs
     to the hands, as it does on all fours. The reading needs the 2D joints and the up, not the
-    depths the upright twin (:func:`upright_twin_pose`) negates, and it is the perspective of a
-    true camera: under weak perspective about a pelvis the camera looks up at (``up_cam[2] > 0``)
-    a pose draws the other way, as its upright twin does.
+    depths the upright twin (:func:`upright_twin_pose`) negates. It holds in the image of a true
+    (pinhole) camera above the floor; a weak-perspective drawing about a pelvis that the camera
+    looks up at (``up_cam[2] > 0``) would put the nearer end higher.
 
     Args:
         q: ``(B, J, 2)`` 2D joints (normalised image coordinates, x right, y down; any positive

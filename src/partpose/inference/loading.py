@@ -130,21 +130,21 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
     return LoadedModel(model, config, file, int(step) if isinstance(step, int) else None, target)
 
 
-def set_ground_band(loaded: LoadedModel, band_deg: float | None, option: str = "--ground-band") -> None:
+def set_ground_band(loaded: LoadedModel, band_deg: float | None) -> None:
     """Give ``loaded``'s model the band of ``model.side_ground_band_deg`` (``PartPoseModel.turn_to_side``):
     bodies whose spine lies within ``band_deg`` of level take the side their 2D hands and legs give.
     ``None`` leaves the checkpoint's; ``loaded.config`` follows the model.
 
     Raises:
-        UserError: ``band_deg`` outside 0..90, or given to a model without a side network (named
-            ``option``, the command-line flag that asked for it).
+        UserError: ``band_deg`` outside 0..90, or above 0 for a model without a side network (the
+            message names ``--ground-band``, the flag of ``partpose evaluate`` and ``predict``).
     """
     if band_deg is None:
         return
     if not 0.0 <= band_deg <= 90.0:
-        raise UserError(f"{option} must be within 0..90 degrees, got {band_deg}")
+        raise UserError(f"--ground-band must be within 0..90 degrees, got {band_deg}")
     if loaded.model.side is None and band_deg > 0:
-        raise UserError(f"{option} turns the side network's poses, and this model has no side network (model.side_network)")
+        raise UserError("--ground-band turns the side network's poses, and this model has no side network (model.side_network)")
     model_config = replace(loaded.model.config, side_ground_band_deg=float(band_deg))
     loaded.model.config = model_config
     loaded.config = replace(loaded.config, model=model_config)
