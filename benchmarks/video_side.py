@@ -45,7 +45,10 @@ share of frames given the worse twin times their mean cost (both reported): a re
 more frames scores worse where the frames it misses cost more. The travel's labels are also
 scored against the truth on their own, and the frame's reading person by person (the quartiles
 over the test people of the share of their frames read right, and how many of them are read
-right on fewer than ``--chance`` of their frames). ``--test-people N`` renders the test split
+right on fewer than ``--chance`` of their frames). The excess of the frame's reading with the
+ground over the better twin is split by the posture E reads (its spine upright, leaning, on the
+ground or head down: the share of the frames, of them given the worse pose, and the millimetres
+they add). ``--test-people N`` renders the test split
 worn by N held-out people instead of the checkpoint's (``partpose evaluate --test-people``): the
 same videos, the people in turn.
 """
@@ -95,6 +98,25 @@ def hedge(front, back, logits: np.ndarray):
     return weight * front + (1.0 - weight) * back
 
 
+POSTURES = (("upright", 0.0, 30.0), ("leaning", 30.0, 60.0), ("on the ground", 60.0, 120.0), ("head down", 120.0, 180.0))
+"""Postures by the angle of E's spine to the world's up (``geometry.facing.spine_tilt_deg``),
+degrees, ``[low, high)`` (the last closed)."""
+
+
+def worse_by_posture(worse: np.ndarray, cost: np.ndarray, tilt: np.ndarray) -> list[tuple[str, float, float, float]]:
+    """Where a reading's excess over the better twin lies: for each of :data:`POSTURES`, ``(name,
+    share of all frames in it, share of those given the worse pose, what they add to the MPJPE of
+    all frames in mm)``; ``worse`` ``(N,)`` bool, ``cost`` ``(N,)`` mm (each frame's worse pose
+    above its better one), ``tilt`` ``(N,)`` degrees. The added millimetres sum to the reading's
+    MPJPE less the better twin's."""
+    rows = []
+    for name, low, high in POSTURES:
+        inside = (tilt >= low) & ((tilt < high) if high < 180.0 else (tilt <= high))
+        share = float(worse[inside].mean()) if inside.any() else float("nan")
+        rows.append((name, float(inside.mean()), share, float((cost * worse)[inside].sum() / len(cost))))
+    return rows
+
+
 def person_shares(right: np.ndarray, people: np.ndarray) -> dict[str, float]:
     """``{person: share of their frames with ``right`` true}``, people sorted by name; ``right``
     and ``people`` are ``(N,)``, one entry per frame."""
@@ -108,6 +130,8 @@ def side_readings(model, frames, min_rate: float, batch_size: int = 64, ground_b
     Returns:
         ``{"readings": {name: (N,) logits (> 0: the front; the hedge's are the frame's)}, "true_front": (N,) bool,
         "travel_labelled": (N,) bool, "on_ground": (N,) bool, the bodies E reads on the ground,
+        "tilt": (N,) E's spine's angle to the world's up (degrees), "better_front": (N,) bool, the
+        better twin is the pose given the front,
         "travel_right": share of the labelled frames whose travel
         label is right, "cost": (N,) what the worse of each frame's two poses costs it, the
         difference of their errors (mm), "scores": {name: {"right", "right_labelled",
@@ -127,7 +151,7 @@ def side_readings(model, frames, min_rate: float, batch_size: int = 64, ground_b
     require_side_network(model, "nothing to read the side with")
     was_training = model.training
     model.eval()
-    fronts, backs, plain, both, videos, truth, ups, grounds, ground_fronts = [], [], [], [], [], [], [], [], []
+    fronts, backs, plain, both, videos, truth, ups, grounds, ground_fronts, tilts = [], [], [], [], [], [], [], [], [], []
     with torch.no_grad():
         for batch in DataLoader(frames, batch_size=batch_size, shuffle=False):
             image, est = batch["image"], model.encode(batch["image"])
@@ -138,6 +162,7 @@ def side_readings(model, frames, min_rate: float, batch_size: int = 64, ground_b
             # bodies on the ground: of the two poses, the one whose nearer end the 2D hands and legs say
             up = model.world_up(batch["camera_up"], est.pose_cam_mm.float())
             grounds.append(facing.lies_along_ground(est.pose_cam_mm.float(), up, ground_band_deg))
+            tilts.append(facing.spine_tilt_deg(est.pose_cam_mm.float(), up))
             ground_fronts.append(facing.chest_and_spine_front(fronts[-1], up) == facing.ground_front(est.q.float(), up))
             mirrored_image = mirror.mirror_image(image)
             # the 2D joints matter only to a side network that reads the parts (model.side_input)
@@ -192,7 +217,7 @@ def side_readings(model, frames, min_rate: float, batch_size: int = 64, ground_b
     travel_right = mean((travel[labelled] > 0.5) == true_front[labelled])
     people = np.array([frames.videos[int(v)].subject for v in video])
     return {"readings": readings, "true_front": true_front, "travel_labelled": labelled, "travel_right": travel_right,
-            "on_ground": on_ground,
+            "on_ground": on_ground, "tilt": torch.cat(tilts).double().numpy(), "better_front": better_front,
             "cost": cost, "scores": scores, "people_right": person_shares((frame_logits > 0) == true_front, people)}
 
 
@@ -233,6 +258,12 @@ def main(argv: list[str] | None = None) -> int:
                 yield (f"| {path} | {name} | {100 * s['right']:.1f} / {100 * s['right_labelled']:.1f} / "
                        f"{100 * s['right_rest']:.1f} | {s['mpjpe']:.1f} / {s['pa_mpjpe']:.1f} | "
                        f"{100 * s['worse_twin']:.1f} %, {s['worse_cost']:.1f} |")
+            reading = "the frame, on the ground the hands and legs"
+            worse = (result["readings"][reading] > 0) != result["better_front"]
+            postures = "; ".join(f"{name} {100 * share:.1f} % of the frames, {100 * worse_share:.1f} %, +{mm:.1f} mm"
+                                 if share > 0 else f"{name}: none"
+                                 for name, share, worse_share, mm in worse_by_posture(worse, result["cost"], result["tilt"]))
+            yield f"| {path} | {reading}: the worse pose by E's posture | | | {postures} |"
             shares = np.array(list(result["people_right"].values()))
             quartiles = " / ".join(f"{100 * q:.1f}" for q in np.quantile(shares, [0.25, 0.5, 0.75]))
             yield (f"| {path} | the frame, person by person ({len(shares)} people; quartiles; below "

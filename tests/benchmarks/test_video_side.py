@@ -70,6 +70,11 @@ def test_the_frame_is_the_evaluation_and_the_truth_is_always_right(tiny_side_run
         assert score["mpjpe"] >= better["mpjpe"] - 1e-3
         excess = score["worse_twin"] * score["worse_cost"] if score["worse_twin"] > 0 else 0.0
         assert score["mpjpe"] == pytest.approx(better["mpjpe"] + excess, rel=1e-4)
+    # ... and split by E's posture, the excess adds up to the same
+    reading = "the frame, on the ground the hands and legs"
+    worse = (result["readings"][reading] > 0) != result["better_front"]
+    added = sum(row[3] for row in video_side.worse_by_posture(worse, result["cost"], result["tilt"]))
+    assert result["scores"][reading]["mpjpe"] == pytest.approx(better["mpjpe"] + added, rel=1e-4)
     import torch
 
     item = frames[0]  # by hand for one frame: its pose turned to either side, each scored against the truth
@@ -91,7 +96,8 @@ def test_the_frame_is_the_evaluation_and_the_truth_is_always_right(tiny_side_run
     out = tmp_path / "side.md"
     assert video_side.main([str(tiny_side_run), "--out", str(out)]) == 0
     rows = [line for line in out.read_text().splitlines() if line.startswith(f"| {tiny_side_run} |")]
-    assert len(rows) == 2 + len(video_side.READINGS)
+    assert len(rows) == 3 + len(video_side.READINGS)
+    assert "the worse pose by E's posture" in rows[-2] and "upright" in rows[-2]
     assert "the frame, person by person (1 people;" in rows[-1]
 
 
@@ -122,6 +128,19 @@ def test_the_ground_where_a_body_lies_else_the_logits():
     logits = np.array([0.3, -0.2, 0.7, -0.9])
     np.testing.assert_array_equal(video_side.ground_or(logits, np.array([True, True, False, False]),
                                                       np.array([False, True, True, True])), [-1.0, 1.0, 0.7, -0.9])
+
+
+def test_the_worse_pose_by_posture_by_hand():
+    worse = np.array([True, False, True, True, False, True])
+    cost = np.array([10.0, 99.0, 30.0, 60.0, 5.0, 6.0])
+    tilt = np.array([5.0, 29.0, 30.0, 90.0, 100.0, 180.0])
+    rows = video_side.worse_by_posture(worse, cost, tilt)
+    assert [r[0] for r in rows] == ["upright", "leaning", "on the ground", "head down"]
+    expected = [(2 / 6, 1 / 2, 10.0 / 6), (1 / 6, 1.0, 30.0 / 6), (2 / 6, 1 / 2, 60.0 / 6), (1 / 6, 1.0, 6.0 / 6)]
+    for row, (share, worse_share, mm) in zip(rows, expected):
+        assert row[1:] == pytest.approx((share, worse_share, mm))
+    # the millimetres add up to the mean of the worse frames' costs over all frames
+    assert sum(r[3] for r in rows) == pytest.approx(float((cost * worse).mean()))
 
 
 def test_more_test_people_read_person_by_person(tiny_side_run, tmp_path):
