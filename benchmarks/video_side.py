@@ -160,9 +160,10 @@ def side_readings(model, frames, min_rate: float, batch_size: int = 64, ground_b
                 pose = model.turn_to_side(est, side, batch["camera_up"], ground=False).pose_cam_mm.float()
                 out.append(pose - pose[:, :1])
             # bodies on the ground: of the two poses, the one whose nearer end the 2D hands and legs say
-            up = model.world_up(batch["camera_up"], est.pose_cam_mm.float())
-            grounds.append(facing.lies_along_ground(est.pose_cam_mm.float(), up, ground_band_deg))
-            tilts.append(facing.spine_tilt_deg(est.pose_cam_mm.float(), up))
+            pose = est.pose_cam_mm.float()
+            up = model.world_up(batch["camera_up"], pose)
+            grounds.append(facing.lies_along_ground(pose, up, ground_band_deg))
+            tilts.append(facing.spine_tilt_deg(pose, up))
             ground_fronts.append(facing.chest_and_spine_front(fronts[-1], up) == facing.ground_front(est.q.float(), up))
             mirrored_image = mirror.mirror_image(image)
             # the 2D joints matter only to a side network that reads the parts (model.side_input)
@@ -185,13 +186,14 @@ def side_readings(model, frames, min_rate: float, batch_size: int = 64, ground_b
     labelled = np.isfinite(travel)
     frame_logits, both_np = torch.cat(plain).double().numpy(), torch.cat(both).double().numpy()
     on_ground, ground_front = torch.cat(grounds).numpy(), torch.cat(ground_fronts).numpy()
+    video_logits = video_means(both_np, video)
     readings = {
         "the frame": frame_logits,
         "the frame and its mirror": both_np,
-        "the video": video_means(both_np, video),
-        "the video's travel, else the video": travel_or(video_means(both_np, video), travel),
+        "the video": video_logits,
+        "the video's travel, else the video": travel_or(video_logits, travel),
         "the frame, on the ground the hands and legs": ground_or(frame_logits, on_ground, ground_front),
-        "the video, on the ground the hands and legs": ground_or(video_means(both_np, video), on_ground, ground_front),
+        "the video, on the ground the hands and legs": ground_or(video_logits, on_ground, ground_front),
         "the true side": np.where(true_front, 1.0, -1.0),
         "the true side by the other definition": np.where(front_agrees.numpy(), 1.0, -1.0),
     }
