@@ -78,3 +78,25 @@ def test_the_side_network_has_an_optimiser_of_its_own_and_no_side_network_none()
     assert [p for group in optimizers["side"].param_groups for p in group["params"]] == list(model.side.parameters())
     others = {id(p) for name, o in optimizers.items() if name != "side" for g in o.param_groups for p in g["params"]}
     assert not others & {id(p) for p in model.side.parameters()}
+
+
+@pytest.mark.parametrize("clip", [0.0, 1.0, 100.0])
+def test_apply_gradients_reports_each_losses_norm_before_clipping_and_clips_to_it(clip):
+    model = _TwoHalves()
+    groups = parameter_groups(model)
+    params_of = {n: groups[which] for n, which in LOSS_PARAMETERS.items()}
+    optimizers = build_optimizers(model, 0.1, kind="adagrad")  # a step proportional to g / |g| per weight
+    grads = {name: [torch.full_like(p, 3.0) for p in params_of[name]] for name in ("pose3d", "image_unpaired")}
+    sizes = {name: sum(p.numel() for p in params_of[name]) for name in grads}
+    seen: dict[str, list[torch.Tensor]] = {}
+    for name in grads:  # record what each optimiser is handed
+        optimizers[name].register_step_pre_hook(lambda opt, *_, name=name: seen.__setitem__(
+            name, [p.grad.clone() for g in opt.param_groups for p in g["params"]]))
+    norms = apply_gradients(grads, params_of, optimizers, grad_clip=clip)
+    assert set(norms) == set(grads)
+    for name, size in sizes.items():
+        by_hand = 3.0 * size ** 0.5  # |(3, 3, ..., 3)| over all of the loss's weights
+        assert float(norms[name]) == pytest.approx(by_hand)
+        handed = torch.cat([g.reshape(-1) for g in seen[name]])
+        expected = by_hand if clip == 0 or clip > by_hand else clip
+        assert float(torch.linalg.vector_norm(handed)) == pytest.approx(expected, rel=1e-5)

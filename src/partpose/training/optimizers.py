@@ -104,23 +104,31 @@ def apply_gradients(
     optimizers: dict[str, torch.optim.Optimizer],
     grad_clip: float = 0.0,
     reduce: Callable[[torch.Tensor], torch.Tensor] | None = None,
-) -> None:
-    """Step each loss's optimiser with that loss's gradients.
+) -> dict[str, torch.Tensor]:
+    """Step each loss's optimiser with that loss's gradients; returns each loss's gradient norm
+    (the L2 norm over all its parameters, before any clipping; 0-dim tensors, left on the device
+    so that no step waits for them).
 
     ``reduce`` averages a gradient across processes (distributed training); it is applied to
-    every gradient before any step, so all processes take identical steps.
+    every gradient before any step, so all processes take identical steps. With ``grad_clip`` > 0
+    each loss's gradients are scaled down to that norm where they exceed it.
     """
     if reduce is not None:
         grads = {name: [reduce(g) for g in gs] for name, gs in grads.items()}
+    norms: dict[str, torch.Tensor] = {}
     for name, gs in grads.items():
         params = params_of[name]
+        norms[name] = gradient_norm(gs)
         if grad_clip > 0:
-            _clip_(gs, grad_clip)
+            scale = (grad_clip / (norms[name] + 1e-6)).clamp(max=1.0)
+            for g in gs:
+                g.mul_(scale)
         for p, g in zip(params, gs):
             p.grad = g
         optimizers[name].step()
         for p in params:
             p.grad = None
+    return norms
 
 
 def set_learning_rate(optimizers: dict[str, torch.optim.Optimizer], lr: float) -> None:
@@ -130,9 +138,7 @@ def set_learning_rate(optimizers: dict[str, torch.optim.Optimizer], lr: float) -
             group["lr"] = lr * group.get("lr_scale", 1.0)
 
 
-def _clip_(grads: Iterable[torch.Tensor], max_norm: float) -> None:
-    grads = list(grads)
-    total = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
-    scale = (max_norm / (total + 1e-6)).clamp(max=1.0)
-    for g in grads:
-        g.mul_(scale)
+def gradient_norm(grads: Iterable[torch.Tensor]) -> torch.Tensor:
+    """The L2 norm of all of ``grads`` taken as one vector (a 0-dim tensor; 0 for none)."""
+    norms = [torch.linalg.vector_norm(g.detach()) for g in grads]
+    return torch.linalg.vector_norm(torch.stack(norms)) if norms else torch.zeros(())

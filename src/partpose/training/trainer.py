@@ -251,6 +251,7 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
     progress = tqdm(total=run.steps, initial=start_step, disable=not (run.progress and fabric.global_rank == 0),
                     desc="train", dynamic_ncols=True)
     last_log_time, last_log_step = time.perf_counter(), start_step
+    largest_norm: dict[str, torch.Tensor] = {}  # each loss's largest gradient norm since the last log
     for step, batch in zip(range(start_step, run.steps), loader):
         batch = fabric.to_device(batch)
         if config.data.flip_augment > 0:  # which pairs are mirrored: drawn per step, so a resumed run mirrors the same
@@ -276,7 +277,9 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
             finite = bool(flag > 0.5)
         if finite:
             set_learning_rate(optimizers, learning_rate(step, run.steps, config.optim.lr, config.optim.lr_schedule))
-            apply_gradients(grads, params_of, optimizers, config.optim.grad_clip, reduce)
+            norms = apply_gradients(grads, params_of, optimizers, config.optim.grad_clip, reduce)
+            for name, norm in norms.items():  # the largest since the last log: a spike between logs shows
+                largest_norm[name] = torch.maximum(largest_norm[name], norm) if name in largest_norm else norm
             if averaged is not None:
                 averaged.update_parameters(model)
             consecutive_bad = 0
@@ -299,6 +302,9 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
                     writer.add_scalar(key, value, done)
                 writer.add_scalar("throughput/images_per_second", rate, done)
                 writer.add_scalar("train/skipped_steps", skipped_total, done)
+                for name, norm in largest_norm.items():
+                    writer.add_scalar(f"grad_norm/{name}", float(norm), done)
+                largest_norm = {}
                 progress.set_postfix({"L_Iu": f"{out.scalars.get('loss/image_unpaired', float('nan')):.3f}"})
             if out.images:
                 grid = make_grid(list(out.images.values()))
