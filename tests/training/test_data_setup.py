@@ -139,6 +139,9 @@ def test_own_videos_have_no_test_split_and_training_skips_evaluation(tiny_config
         (["objective.semi_labelled_share=1.5"], "objective.semi_labelled_share must be in [0, 1], got 1.5"),
         (["objective.semi_labelled_share=0.5"], "objective.semi_labelled_share draws labelled frames for objective.setting=semi, not 'unsup'"),
         (["optim.label_lr_scale=0"], "optim.label_lr_scale must be > 0, got 0.0"),
+        (["optim.grad_clip=-1"], "optim.grad_clip must be >= 0 (0 = off), got -1.0"),
+        (["optim.grad_clip_relative=0.5"], "optim.grad_clip_relative must be > 1 (a multiple of each loss's average gradient norm) or 0 (off), got 0.5"),
+        (["optim.grad_clip_relative=1"], "optim.grad_clip_relative must be > 1"),
     ],
 )
 def test_bad_data_config_is_one_clear_error(tiny_config, tmp_path, overrides, message):

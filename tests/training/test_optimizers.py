@@ -1,9 +1,12 @@
+import math
+
 import pytest
 import torch
 from torch import nn
 
 from partpose.training.optimizers import (
     LOSS_PARAMETERS,
+    RelativeClip,
     apply_gradients,
     build_optimizers,
     label_lr_scales,
@@ -100,3 +103,41 @@ def test_apply_gradients_reports_each_losses_norm_before_clipping_and_clips_to_i
         handed = torch.cat([g.reshape(-1) for g in seen[name]])
         expected = by_hand if clip == 0 or clip > by_hand else clip
         assert float(torch.linalg.vector_norm(handed)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_relative_clip_limits_to_a_multiple_of_the_average_of_the_clipped_norms():
+    clip = RelativeClip(factor=3.0, decay=0.5)
+    norms = [2.0, 4.0, 100.0, 1.0]
+    limits = [float(clip.limit("side", torch.tensor(n))) for n in norms]
+    # by hand: the first norm starts the average (2) and is not limited; then 3 x the average,
+    # the average taking each norm as clipped: 2 -> (2 + 4) / 2 = 3 -> (3 + min(100, 9)) / 2 = 6
+    assert limits == [math.inf, 6.0, 9.0, 18.0]
+    assert clip.state_dict() == {"side": pytest.approx((6.0 + 1.0) / 2)}
+    other = RelativeClip(3.0, 0.5)
+    other.load_state_dict(clip.state_dict())
+    assert float(other.limit("side", torch.tensor(1.0))) == pytest.approx(3 * 3.5)
+    assert float(other.limit("image_unpaired", torch.tensor(5.0))) == math.inf  # each loss its own average
+    with pytest.raises(ValueError, match="factor must be > 1"):
+        RelativeClip(1.0)
+
+
+def test_apply_gradients_with_a_relative_clip_cuts_a_spike_to_the_losses_own_scale():
+    model = _TwoHalves()
+    groups = parameter_groups(model)
+    params_of = {n: groups[which] for n, which in LOSS_PARAMETERS.items()}
+    optimizers = build_optimizers(model, 0.1, kind="adagrad")
+    clip = RelativeClip(factor=2.0, decay=0.9)
+    handed = []
+    optimizers["pose3d"].register_step_pre_hook(lambda opt, *_: handed.append(
+        float(torch.linalg.vector_norm(torch.cat([p.grad.reshape(-1) for g in opt.param_groups for p in g["params"]])))))
+    size = sum(p.numel() for p in params_of["pose3d"])
+    for value in (1.0, 1.0, 50.0):  # two ordinary steps, then a spike fifty times their size
+        grads = {"pose3d": [torch.full_like(p, value) for p in params_of["pose3d"]]}
+        norms = apply_gradients(grads, params_of, optimizers, relative_clip=clip)
+        assert float(norms["pose3d"]) == pytest.approx(value * size ** 0.5)
+    assert handed[:2] == pytest.approx([size ** 0.5] * 2)
+    assert handed[2] == pytest.approx(2.0 * size ** 0.5)  # twice the average of the first two
+    # with a fixed clip as well, the lower of the two limits
+    apply_gradients({"pose3d": [torch.full_like(p, 50.0) for p in params_of["pose3d"]]}, params_of, optimizers,
+                    grad_clip=0.5, relative_clip=clip)
+    assert handed[3] == pytest.approx(0.5)

@@ -57,6 +57,24 @@ def test_resume_reaches_the_same_weights(tiny_config):
             assert torch.allclose(s["sum"], b["optimizers"][name]["state"][pid]["sum"], atol=1e-6), name
 
 
+def test_a_relative_clip_is_saved_and_a_resumed_run_reaches_the_same_weights(tiny_config):
+    clip = ("optim.kind=adam", "optim.grad_clip_relative=1.01", "run.eval_every=0")
+    straight = train(tiny_config("run.steps=4", *clip, out="clip_straight"), resume=False)
+    train(tiny_config("run.steps=2", *clip, out="clip_stopped"), resume=False)
+    resumed = train(tiny_config("run.steps=4", *clip, out="clip_stopped"), resume=True)
+    a = ckpt.load(straight.out_dir / "checkpoints" / "last.pt")
+    b = ckpt.load(resumed.out_dir / "checkpoints" / "last.pt")
+    assert {"image_unpaired", "energy_pose_encoder"} <= set(a["relative_clip"]) <= set(a["optimizers"])
+    assert a["relative_clip"] == pytest.approx(b["relative_clip"])
+    for key, value in a["model"].items():
+        assert torch.allclose(value, b["model"][key], atol=1e-6), key
+    # a tight clip changes the steps: the weights differ from a run without it
+    plain = ckpt.load(train(tiny_config("run.steps=4", "optim.kind=adam", "run.eval_every=0", out="clip_none"),
+                            resume=False).out_dir / "checkpoints" / "last.pt")
+    assert "relative_clip" not in plain
+    assert max(float((v - plain["model"][k]).abs().max()) for k, v in a["model"].items()) > 1e-7
+
+
 def test_cosine_schedule_sets_the_rate_of_every_step(tiny_config):
     common = ("run.steps=4", "optim.lr=0.01", "run.eval_every=0")
     cosine = train(tiny_config(*common, "optim.lr_schedule=cosine", out="cosine"), resume=False)

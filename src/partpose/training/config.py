@@ -80,6 +80,9 @@ class OptimConfig:
     lr_schedule: Literal["constant", "cosine"] = "constant"  # constant | cosine: lr * (1 + cos(pi * step / run.steps)) / 2, to 0 at the end
     initial_accumulator_value: float = 0.0
     grad_clip: float = 0.0  # 0 disables; clip each loss's gradient norm before its step
+    # > 1: clip each loss's gradient norm to this many times the running average of its own
+    # (training.optimizers.RelativeClip; 0 disables)
+    grad_clip_relative: float = 0.0
     # weak and semi: the labels' optimiser (pose2d, pose3d) learns at lr times this. Every other
     # loss on the encoder has an optimiser of its own, each taking steps of about lr, so with 1
     # the labels are one voice among five (docs/learning.md, "The labels' share of the steps")
@@ -205,6 +208,11 @@ def validate(config: TrainConfig) -> None:
         raise UserError("optim.lr must be > 0")
     if not (math.isfinite(config.optim.label_lr_scale) and config.optim.label_lr_scale > 0):
         raise UserError(f"optim.label_lr_scale must be > 0, got {config.optim.label_lr_scale}")
+    if config.optim.grad_clip < 0:
+        raise UserError(f"optim.grad_clip must be >= 0 (0 = off), got {config.optim.grad_clip}")
+    clip = config.optim.grad_clip_relative
+    if not (math.isfinite(clip) and (clip == 0 or clip > 1)):
+        raise UserError(f"optim.grad_clip_relative must be > 1 (a multiple of each loss's average gradient norm) or 0 (off), got {clip}")
     if config.optim.lr_schedule not in ("constant", "cosine"):
         raise UserError(f"optim.lr_schedule must be 'constant' or 'cosine', got {config.optim.lr_schedule!r}")
     data = config.data

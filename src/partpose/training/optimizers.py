@@ -9,6 +9,7 @@ the optimisers stepped, one after the other.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 
 import torch
@@ -104,6 +105,7 @@ def apply_gradients(
     optimizers: dict[str, torch.optim.Optimizer],
     grad_clip: float = 0.0,
     reduce: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    relative_clip: RelativeClip | None = None,
 ) -> dict[str, torch.Tensor]:
     """Step each loss's optimiser with that loss's gradients; returns each loss's gradient norm
     (the L2 norm over all its parameters, before any clipping; 0-dim tensors, left on the device
@@ -111,16 +113,22 @@ def apply_gradients(
 
     ``reduce`` averages a gradient across processes (distributed training); it is applied to
     every gradient before any step, so all processes take identical steps. With ``grad_clip`` > 0
-    each loss's gradients are scaled down to that norm where they exceed it.
+    each loss's gradients are scaled down to that norm where they exceed it; with
+    ``relative_clip``, to that many times the running average of the loss's own norms (the lower
+    of the two limits where both are set).
     """
     if reduce is not None:
         grads = {name: [reduce(g) for g in gs] for name, gs in grads.items()}
     norms: dict[str, torch.Tensor] = {}
     for name, gs in grads.items():
         params = params_of[name]
-        norms[name] = gradient_norm(gs)
-        if grad_clip > 0:
-            scale = (grad_clip / (norms[name] + 1e-6)).clamp(max=1.0)
+        norm = norms[name] = gradient_norm(gs)
+        limit = torch.tensor(grad_clip, device=norm.device) if grad_clip > 0 else None
+        if relative_clip is not None:
+            relative = relative_clip.limit(name, norm)
+            limit = relative if limit is None else torch.minimum(limit, relative)
+        if limit is not None:
+            scale = (limit / (norm + 1e-6)).clamp(max=1.0)
             for g in gs:
                 g.mul_(scale)
         for p, g in zip(params, gs):
@@ -136,6 +144,45 @@ def set_learning_rate(optimizers: dict[str, torch.optim.Optimizer], lr: float) -
     for optimizer in optimizers.values():
         for group in optimizer.param_groups:
             group["lr"] = lr * group.get("lr_scale", 1.0)
+
+
+class RelativeClip:
+    """Each loss's gradient norm limited to ``factor`` times the running average of its own.
+
+    The average is exponential (``decay`` per step) over the norms as clipped, so a spike does not
+    raise the limit that clips it; a loss's first norm starts its average and is not clipped.
+    With one optimiser per loss, each of them taking steps of about the learning rate whatever its
+    gradient's size, what a clip of a fixed norm would do differs from loss to loss; this one
+    clips every loss's rare large gradients alike (``optim.grad_clip_relative``).
+    """
+
+    def __init__(self, factor: float, decay: float = 0.99) -> None:
+        if factor <= 1:
+            raise ValueError(f"a relative clip's factor must be > 1, got {factor}")
+        if not 0 < decay < 1:
+            raise ValueError(f"a relative clip's decay must be in (0, 1), got {decay}")
+        self.factor, self.decay = float(factor), float(decay)
+        self.average: dict[str, torch.Tensor] = {}
+
+    def limit(self, name: str, norm: torch.Tensor) -> torch.Tensor:
+        """The largest norm allowed to ``name``'s gradient of norm ``norm``; the running average
+        is then updated with the norm as clipped."""
+        if name not in self.average:
+            self.average[name] = norm.detach().clone()
+            return torch.full_like(self.average[name], math.inf)
+        limit = self.factor * self.average[name]
+        self.average[name] = self.decay * self.average[name] + (1 - self.decay) * torch.minimum(norm.detach(), limit)
+        return limit
+
+    def state_dict(self) -> dict[str, float]:
+        return {name: float(value) for name, value in self.average.items()}
+
+    def load_state_dict(self, state: dict[str, float]) -> None:
+        self.average = {name: torch.tensor(float(value)) for name, value in state.items()}
+
+    def to(self, device: torch.device | str) -> RelativeClip:
+        self.average = {name: value.to(device) for name, value in self.average.items()}
+        return self
 
 
 def gradient_norm(grads: Iterable[torch.Tensor]) -> torch.Tensor:

@@ -44,6 +44,7 @@ from partpose.training.config import TrainConfig, config_from_dict, config_to_di
 from partpose.training.data_setup import TrainingData, build_training_data
 from partpose.training.optimizers import (
     LOSS_PARAMETERS,
+    RelativeClip,
     apply_gradients,
     build_optimizers,
     compute_gradients,
@@ -168,7 +169,11 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
     params_of = {name: groups[which] for name, which in LOSS_PARAMETERS.items() if groups[which]}
 
     start_step, best, skipped_total = 0, None, 0
+    relative_clip = RelativeClip(config.optim.grad_clip_relative) if config.optim.grad_clip_relative > 0 else None
     if state is not None:
+        if relative_clip is not None:
+            relative_clip.load_state_dict(state.get("relative_clip", {}))
+            relative_clip.to(fabric.device)
         # with a weight average, "model" is the average and "training_model" the raw weights
         model.load_state_dict(state.get("training_model", state["model"]))
         for name, opt in optimizers.items():
@@ -221,6 +226,7 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
                 "best": best,
                 "skipped_steps": skipped_total,
                 "rng": ckpt.rng_state(),
+                **({} if relative_clip is None else {"relative_clip": relative_clip.state_dict()}),
             }, path)
         fabric.barrier()
 
@@ -277,7 +283,7 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
             finite = bool(flag > 0.5)
         if finite:
             set_learning_rate(optimizers, learning_rate(step, run.steps, config.optim.lr, config.optim.lr_schedule))
-            norms = apply_gradients(grads, params_of, optimizers, config.optim.grad_clip, reduce)
+            norms = apply_gradients(grads, params_of, optimizers, config.optim.grad_clip, reduce, relative_clip)
             for name, norm in norms.items():  # the largest since the last log: a spike between logs shows
                 largest_norm[name] = torch.maximum(largest_norm[name], norm) if name in largest_norm else norm
             if averaged is not None:
