@@ -241,6 +241,8 @@ CLIPPED = ["optim.grad_clip_relative=3"]
 add_with_many_people("ours_side_flip_ema_parts_steady_ground_clip", ROWS["ours_side_flip_ema_parts_steady_ground"][0]
                      + ", each loss's gradient clipped to 3 × its running average",
                      "ours_side_flip_ema_parts_steady_ground", CLIPPED)
+ROWS["ours_side_flip_ema_ground_clip"] = (ROWS["ours_side_flip_ema_ground"][0] + ", each loss's gradient clipped to 3 × "
+                                          "its running average", ROWS["ours_side_flip_ema_ground"][1] + CLIPPED)
 ROWS["ours_side_flip_ema_people1024_ground"] = (
     ROWS["ours_side_flip_ema_people1024"][0] + ", bodies on the ground sided by their hands and legs",
     ROWS["ours_side_flip_ema_people1024"][1] + GROUND)
