@@ -10,7 +10,7 @@ the optimisers stepped, one after the other.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -122,17 +122,14 @@ def apply_gradients(
     norms: dict[str, torch.Tensor] = {}
     for name, gs in grads.items():
         params = params_of[name]
-        norm = norms[name] = gradient_norm(gs)
-        limit = torch.tensor(grad_clip, device=norm.device) if grad_clip > 0 else None
-        if relative_clip is not None:
-            relative = relative_clip.limit(name, norm)
-            limit = relative if limit is None else torch.minimum(limit, relative)
-        if limit is not None:
-            scale = (limit / (norm + 1e-6)).clamp(max=1.0)
-            for g in gs:
-                g.mul_(scale)
         for p, g in zip(params, gs):
             p.grad = g
+        norm = norms[name] = torch.nn.utils.get_total_norm(gs)
+        limit = None if relative_clip is None else relative_clip.limit(name, norm)
+        if grad_clip > 0:
+            limit = torch.full_like(norm, grad_clip) if limit is None else limit.clamp(max=grad_clip)
+        if limit is not None:
+            torch.nn.utils.clip_grads_with_norm_(params, limit, norm)
         optimizers[name].step()
         for p in params:
             p.grad = None
@@ -183,9 +180,3 @@ class RelativeClip:
     def to(self, device: torch.device | str) -> RelativeClip:
         self.average = {name: value.to(device) for name, value in self.average.items()}
         return self
-
-
-def gradient_norm(grads: Iterable[torch.Tensor]) -> torch.Tensor:
-    """The L2 norm of all of ``grads`` taken as one vector (a 0-dim tensor; 0 for none)."""
-    norms = [torch.linalg.vector_norm(g.detach()) for g in grads]
-    return torch.linalg.vector_norm(torch.stack(norms)) if norms else torch.zeros(())
