@@ -644,6 +644,10 @@ def target_lines(grouped: dict[str, list[dict]]) -> list[str]:
          "hands and legs) ≤ 0.6 × mean-pose baseline", "ours_side_flip_ema_parts_steady_ground", "mean_pose", 0.6),
         ("(… the parts, bodies on the ground sided by their hands and legs) ≤ 2 × supervised (weights averaged)",
          "ours_side_flip_ema_parts_steady_ground", "supervised_ema", 2.0),
+        ("(… bodies on the ground sided by their hands and legs, each loss's gradient clipped to 3 × its running "
+         "average) ≤ 0.6 × mean-pose baseline", "ours_side_flip_ema_ground_clip", "mean_pose", 0.6),
+        ("(… bodies on the ground …, each loss's gradient clipped) < the same without the clip",
+         "ours_side_flip_ema_ground_clip", "ours_side_flip_ema_ground", 1.0),
         ("(… the parts, …, each loss's gradient clipped to 3 × its running average) ≤ 0.6 × mean-pose baseline",
          "ours_side_flip_ema_parts_steady_ground_clip", "mean_pose", 0.6),
         ("(… the parts, …, each loss's gradient clipped) < the same without the clip",
