@@ -10,6 +10,7 @@ reasons the paper gives?
                                                        # 1,024 training people, 8,000 iterations (7-40 min a run)
     python benchmarks/learning.py --table-only         # re-assemble the table from saved rows
     python benchmarks/learning.py --rescore            # add metrics new since a row ran (its checkpoint)
+    python benchmarks/learning.py --test-people 320    # the saved rows on the test videos worn by 320 people
     python benchmarks/learning.py --rows ours_side_flip_ema --seeds 0 --results /tmp/again
                                                        # run a row again beside the committed one
     python benchmarks/learning.py --rows unsup weak --threads 1 &   # two rows at a time, one core each
@@ -415,11 +416,12 @@ def mean_pose_in_true_views(poses: np.ndarray, targets: np.ndarray) -> np.ndarra
     return torch.einsum("mij,ni->mnj", canon_R_target, mean).numpy()
 
 
-def reference_row(row: str, overrides: list[str]) -> dict:
+def reference_row(row: str, overrides: list[str], test_people: int | None = None) -> dict:
     """A row that is not trained, scored on every test frame. ``mean_pose``: the mean
     root-relative camera-frame pose of the training frames, predicted for every test frame (the
     prior-free reference). ``nearest_pose``: for every test frame the training frame's pose
-    closest to its truth (an oracle: what a model that reproduces training poses can reach)."""
+    closest to its truth (an oracle: what a model that reproduces training poses can reach).
+    ``test_people``: the test videos worn by that many held-out people instead (:func:`test_videos`)."""
     from partpose.data.synthetic import build_synthetic_videos
     from partpose.evaluation.evaluate import Predictions, score
     from partpose.training.config import load_config
@@ -427,7 +429,7 @@ def reference_row(row: str, overrides: list[str]) -> dict:
     config_path, rest = split_overrides(overrides)
     config = load_config(config_path and ROOT / config_path, rest)
     train = np.concatenate([v.pose3d_cam_mm for v in build_synthetic_videos(config.data.synthetic, "train")])
-    test_videos = build_synthetic_videos(config.data.synthetic, "test")
+    test_videos = test_split(config, test_people)
     gt = np.concatenate([v.pose3d_cam_mm for v in test_videos])
     train, gt = train - train[:, :1], gt - gt[:, :1]
     if row == "mean_pose":
@@ -512,6 +514,63 @@ def run_rows(rows: list[str], seeds: list[int], budget: str, runs: Path, threads
               flush=True)
 
 
+def test_split(config, test_people: int | None = None) -> list:
+    """The synthetic benchmark's test videos of ``config`` (a ``TrainConfig``), without rendering
+    its training split; with ``test_people``, the same videos worn by that many held-out people,
+    one a video in turn (``partpose evaluate --test-people``: ``evaluation.report.with_test_people``)."""
+    from partpose.data.synthetic import build_synthetic_videos
+    from partpose.evaluation.report import with_test_people
+
+    if test_people is not None:
+        config = with_test_people(config, test_people)
+    return build_synthetic_videos(config.data.synthetic, "test")
+
+
+def score_test_people(budget: str, count: int, runs: Path, results: Path = RESULTS) -> None:
+    """Score every saved (row, seed) of ``budget`` on the same test videos worn by ``count``
+    held-out people, every test frame, and keep the metrics in the row's JSON under
+    ``"test_people"`` (keyed by the count, with the commit and the date they were read at).
+
+    A trained row is read from its last checkpoint under ``runs``, which must first reproduce the
+    row's stored MPJPE on its own test frames (within 0.5 mm); a row whose checkpoint is missing or
+    does not reproduce it, or which already has the count, is left as it is."""
+    from partpose.data.pairs import FrameDataset
+    from partpose.evaluation.evaluate import predict_frames, score
+    from partpose.inference.loading import load_model
+
+    frames: dict[tuple[str, int | None], FrameDataset] = {}  # rendered once per data configuration
+
+    def frames_of(config, people: int | None) -> FrameDataset:
+        key = (repr(config.data), people)
+        if key not in frames:
+            frames[key] = FrameDataset(test_split(config, people))
+        return frames[key]
+
+    for path in sorted((results / budget).glob("*.json")):
+        result = json.loads(path.read_text())
+        if str(count) in result.get("test_people", {}):
+            continue
+        if result["row"] in REFERENCE_ROWS:
+            fresh = reference_row(result["row"], result["overrides"], count)["metrics"]
+        else:
+            checkpoint = runs / budget / f"{result['row']}_seed{result['seed']}" / "checkpoints" / "last.pt"
+            if not checkpoint.exists():
+                continue
+            loaded = load_model(checkpoint)
+            own = score(predict_frames(loaded.model, frames_of(loaded.config, None),
+                                       max_frames=loaded.config.run.eval_max_frames))
+            if abs(own["mpjpe"] - result["metrics"]["mpjpe"]) > 0.5:
+                print(f"   {path.name}: its checkpoint reads MPJPE {own['mpjpe']:.1f} against the stored "
+                      f"{result['metrics']['mpjpe']:.1f}, left as it is")
+                continue
+            fresh = score(predict_frames(loaded.model, frames_of(loaded.config, count)))
+        fresh.update(commit=commit(), date=time.strftime("%Y-%m-%d %H:%M"))
+        result.setdefault("test_people", {})[str(count)] = fresh
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(result, indent=1))
+        print(f"   {path.name}: {count} test people, MPJPE {fresh['mpjpe']:.1f}", flush=True)
+
+
 def rescore(budget: str, runs: Path, results: Path = RESULTS) -> None:
     """Add the metrics that a row's JSON lacks (those added to ``score`` after it ran), by
     evaluating its saved last checkpoint again on the same test frames. The stored MPJPE must be
@@ -519,7 +578,6 @@ def rescore(budget: str, runs: Path, results: Path = RESULTS) -> None:
     from partpose.data.pairs import FrameDataset
     from partpose.evaluation.evaluate import predict_frames, score
     from partpose.inference.loading import load_model
-    from partpose.training.data_setup import load_videos
 
     test_frames: dict[str, FrameDataset] = {}  # rendered once per data configuration
     for path in sorted((results / budget).glob("*.json")):
@@ -536,7 +594,7 @@ def rescore(budget: str, runs: Path, results: Path = RESULTS) -> None:
             loaded = load_model(checkpoint)
             key = repr(loaded.config.data)
             if key not in test_frames:
-                test_frames[key] = FrameDataset(load_videos(loaded.config)[1])
+                test_frames[key] = FrameDataset(test_split(loaded.config))
             fresh = score(predict_frames(loaded.model, test_frames[key], max_frames=loaded.config.run.eval_max_frames))
         if abs(fresh["mpjpe"] - result["metrics"]["mpjpe"]) > 0.5:
             print(f"   {path.name}: MPJPE {fresh['mpjpe']:.1f} against the stored "
@@ -593,8 +651,33 @@ def table(budget: str, results: Path = RESULTS) -> str:
     if "true_view" in grouped:
         lines.append("The mean canonical pose in the true view is an oracle too: the training frames' mean pose "
                      "turned to every test frame's own view; what learning the view, and none of the limbs, reaches.")
+    lines.extend(test_people_lines(grouped))
     lines.extend(["", *target_lines(grouped)])
     return "\n".join(lines)
+
+
+def test_people_lines(grouped: dict[str, list[dict]]) -> list[str]:
+    """For every count of test people some saved rows were scored with (:func:`score_test_people`),
+    a table of those rows on them: MPJPE, PA-MPJPE, 3DPCK (mean ± half the range over the seeds
+    scored) and the MPJPE over the mean-pose baseline's on the same frames."""
+    counts = sorted({int(k) for rs in grouped.values() for r in rs for k in r.get("test_people", {})})
+    lines: list[str] = []
+    for count in counts:
+        def scored(row: str) -> list[dict]:
+            return [r["test_people"][str(count)] for r in grouped.get(row, []) if str(count) in r.get("test_people", {})]
+
+        reference = scored("mean_pose")
+        lines += ["", f"The same test videos worn by {count} held-out people, one a video (`python benchmarks/learning.py "
+                      f"--test-people {count}`: the rows whose checkpoints are kept, every test frame):", "",
+                  "| row | MPJPE (mm) ↓ | PA-MPJPE (mm) ↓ | 3DPCK (%) ↑ | × mean pose | seeds |", "|---|---|---|---|---|---|"]
+        for row, (label, _) in ROWS.items():
+            metrics = scored(row)
+            if not metrics:
+                continue
+            cells = [format_value([m[key] for m in metrics]) for key in ("mpjpe", "pa_mpjpe", "pck3d")]
+            ratio = (f"{statistics.mean(m['mpjpe'] for m in metrics) / reference[0]['mpjpe']:.2f}" if reference else "–")
+            lines.append(f"| {label} | " + " | ".join(cells) + f" | {ratio} | {len(metrics)} |")
+    return lines
 
 
 def target_lines(grouped: dict[str, list[dict]]) -> list[str]:
@@ -755,15 +838,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-table", action="store_true", help="run the rows, leave the table and the plots")
     parser.add_argument("--rescore", action="store_true",
                         help="add missing metrics to the saved rows from their checkpoints under --runs, then the table")
+    parser.add_argument("--test-people", type=int, default=None, metavar="N",
+                        help="score the saved rows on the same test videos worn by N held-out people (their "
+                             "checkpoints under --runs; every test frame), then the table")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, got {args.jobs}")
+    if args.test_people is not None and args.test_people < 1:
+        parser.error(f"--test-people must be at least 1, got {args.test_people}")
+    if args.test_people is not None and args.rescore:
+        parser.error("--test-people and --rescore: one at a time")
     args.budget = args.budget or default_budget()
     rows, failed = expand_rows(args.rows), []
     if args.rescore:
         if args.threads:
             torch.set_num_threads(args.threads)
         rescore(args.budget, args.runs, args.results)
+    elif args.test_people is not None:
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        score_test_people(args.budget, args.test_people, args.runs, args.results)
     elif not args.table_only and args.jobs > 1:
         failed = run_jobs_in_parallel(rows, args.seeds, args.budget, args.runs, args.jobs, args.threads, args.results)
     elif not args.table_only:

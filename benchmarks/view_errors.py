@@ -1,7 +1,7 @@
 """Where a checkpoint's view goes wrong: its turn about the world's up, its tilt, or its limbs.
 
     python benchmarks/view_errors.py CHECKPOINT_OR_RUN [...] [--max-frames 1024] [--per-action]
-        [--per-person] [--threads 2] [--out FILE.md]
+        [--per-person] [--per-profile] [--threads 2] [--out FILE.md]
 
 A pose is a canonical pose (the limbs: ``geometry.kinematics.canonicalize``) seen from a view (the
 rotation ``cam_R_canon`` that takes it into the camera). For every checkpoint trained on the
@@ -27,7 +27,11 @@ With ``--per-action``, a row for each motion of the test split as well (``Video.
 lying along the ground (crawling, rolling) turns its whole length with the azimuth, an upright one
 only its width. With ``--per-person``, a row for each person of the test split (``Video.subject``):
 the test split holds few people, and how legible each one's front is (their face against their
-hair, the print on their shirt) weighs on the side.
+hair, the print on their shirt) weighs on the side. With ``--per-profile``, a row for each band of
+how far the true chest turns from profile (``geometry.facing.angle_from_profile_deg``: 0 seen from
+the side, 90 facing the camera or away; :data:`PROFILE_BANDS`), each with the median of the same
+angle of the model's poses: a model that reads bodies seen from the side as turned towards the
+camera or away has its azimuth error there.
 """
 
 from __future__ import annotations
@@ -173,6 +177,41 @@ def per_group(pose, true, up: np.ndarray, group: np.ndarray, mean_canonical: np.
     return result
 
 
+PROFILE_BANDS = ((0.0, 15.0), (15.0, 30.0), (30.0, 60.0), (60.0, 90.0))
+"""Bands of the true chest's angle from profile (degrees, ``[low, high)``, the last closed) of
+``--per-profile``."""
+
+
+def profile_bands(pose, true, up: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:
+    """Each frame's band of :data:`PROFILE_BANDS` by its true pose's angle from profile, and the
+    median angle of the model's poses in each band.
+
+    Args:
+        pose, true: ``(N, 17, 3)`` tensors, the model's and the true camera-frame poses.
+        up: ``(N, 3)`` the world's up in each frame's camera.
+    Returns:
+        ``(group, model_median)``: ``(N,)`` names (``"the true chest 0–15° from profile"``, ...;
+        ``"the true chest level"`` where the true chest faces the floor or the sky), and
+        ``{name: the median angle from profile of the model's poses in it}`` (degrees; ``nan``
+        where none has a level chest).
+    """
+    import torch
+
+    from partpose.geometry.facing import angle_from_profile_deg
+
+    ups = torch.as_tensor(up, dtype=true.dtype)
+    truth, model = angle_from_profile_deg(true, ups).numpy(), angle_from_profile_deg(pose, ups).numpy()
+    group = np.full(len(truth), "the true chest level", dtype=object)
+    for low, high in PROFILE_BANDS:
+        inside = (truth >= low) & ((truth < high) if high < 90.0 else (truth <= high))
+        group[inside] = f"the true chest {low:g}–{high:g}° from profile"
+    medians = {}
+    for name in set(group.tolist()):
+        angles = model[(group == name) & np.isfinite(model)]
+        medians[name] = float(np.median(angles)) if angles.size else float("nan")
+    return group.astype(str), medians
+
+
 def mean_canonical_pose(videos) -> np.ndarray:
     """``(17, 3)`` mm: the mean canonical pose of the videos' 3D labels (the ``true_view`` row's)."""
     import torch
@@ -195,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-frames", type=int, default=1024, help="test frames, evenly thinned (default: 1024)")
     parser.add_argument("--per-action", action="store_true", help="a row for each motion of the test split as well")
     parser.add_argument("--per-person", action="store_true", help="a row for each person of the test split as well")
+    parser.add_argument("--per-profile", action="store_true",
+                        help="a row for each band of the true chest's angle from profile as well")
     args = parser.parse_args(argv)
     use_threads(args.threads)
     command = " ".join(["python benchmarks/view_errors.py", *(argv if argv is not None else sys.argv[1:])])
@@ -220,6 +261,11 @@ def main(argv: list[str] | None = None) -> int:
                     group = np.array([getattr(frames.videos[int(v)], field) for v in video])
                     for name, (count, e) in per_group(pose, true, up, group, mean_limbs[repr(synthetic)]).items():
                         yield table_row(f"… {name} ({count} frames)", synthetic.scene, e)
+            if args.per_profile:
+                group, model_median = profile_bands(pose, true, up)
+                for name, (count, e) in per_group(pose, true, up, group, mean_limbs[repr(synthetic)]).items():
+                    yield table_row(f"… {name} ({count} frames; the model's chest {model_median[name]:.0f}° from "
+                                    f"profile at the median)", synthetic.scene, e)
 
     return write_table(lines, rows(), args.out)
 

@@ -205,7 +205,7 @@ def test_a_results_folder_of_its_own_leaves_the_committed_table_alone(tmp_path):
     shutil.copy(learning.RESULTS / "cpu_world" / "mean_pose_seed0.json", tmp_path / "cpu_world")
     readme = (ROOT / "README.md").read_text()
     assert learning.main(["--table-only", "--budget", "cpu_world", "--results", str(tmp_path)]) == 0
-    text = (tmp_path / "learning_cpu_world.md").read_text()
+    text = (tmp_path / "learning_cpu_world.md").read_text().split("\n\n")[0]  # the table, not the notes below it
     rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line]
     assert rows[0].startswith("| row |") and len(rows) == 2 and rows[1].startswith("| mean-pose baseline |")
     assert (tmp_path / "learning_curves_cpu_world.png").stat().st_size > 0
@@ -250,3 +250,80 @@ def test_the_machine_names_the_cpu_kernels_a_row_ran_with(monkeypatch):
     monkeypatch.setattr(learning.torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
     monkeypatch.setattr(learning, "cpu_model", lambda: "Some CPU")
     assert "| Some CPU (AVX2) |" in learning.machine()
+
+
+def test_test_people_lines_by_hand():
+    """The rows scored on more test people, each over the seeds that have the count, against the
+    mean pose on the same frames; rows without it are left out."""
+    def saved(row, seed, mpjpe, people=None):
+        result = {"row": row, "seed": seed, "metrics": {"mpjpe": 0.0}}
+        if people is not None:
+            result["test_people"] = {"5": {"mpjpe": people, "pa_mpjpe": people / 2, "pck3d": 10.0 + seed}}
+        return result
+
+    grouped = {"mean_pose": [saved("mean_pose", 0, 280.0, 300.0)],
+               "ours_side_flip_ema_ground": [saved("ours_side_flip_ema_ground", 0, 1.0, 240.0),
+                                             saved("ours_side_flip_ema_ground", 1, 1.0, 220.0),
+                                             saved("ours_side_flip_ema_ground", 2, 1.0)],
+               "supervised": [saved("supervised", 0, 1.0)]}
+    lines = learning.test_people_lines(grouped)
+    rows = [line for line in lines if line.startswith("| ") and "---" not in line and not line.startswith("| row")]
+    assert "worn by 5 held-out people" in "\n".join(lines)
+    assert rows == ["| mean-pose baseline | 300.0 | 150.0 | 10.0 | 1.00 | 1 |",
+                    f"| {learning.ROWS['ours_side_flip_ema_ground'][0]} | 230.0 ± 10.0 | 115.0 ± 5.0 | 10.5 ± 0.5 | 0.77 | 2 |"]
+    assert learning.test_people_lines({"supervised": [saved("supervised", 0, 1.0)]}) == []
+
+
+def test_score_test_people_reads_the_rows_checkpoint_on_more_people(tmp_path):
+    """A trained row's last checkpoint, once it reproduces the stored MPJPE, scored on the test
+    split worn by more people: the figures ``predict_frames`` gives on that split; a row whose
+    checkpoint reads another MPJPE is left as it is."""
+    import json
+
+    from partpose.data.pairs import FrameDataset
+    from partpose.evaluation.evaluate import predict_frames, score
+    from partpose.inference.loading import load_model
+    from partpose.training.trainer import train
+
+    runs, results = tmp_path / "runs", tmp_path / "results"
+    out = runs / "cpu_world" / "ours_side_flip_ema_ground_seed0"
+    config = load_config(ROOT / "configs" / "tiny.yaml", ["run.steps=1", "run.image_every=0", "run.eval_every=0",
+                                                          f"run.out_dir={out}"])
+    stored = train(config, resume=False).metrics["mpjpe"]
+    (results / "cpu_world").mkdir(parents=True)
+    for seed, mpjpe in ((0, stored), (1, stored + 10.0)):
+        if seed == 1:  # the same checkpoint under another seed's name, its stored figure not the checkpoint's
+            import shutil
+
+            shutil.copytree(out, runs / "cpu_world" / "ours_side_flip_ema_ground_seed1")
+        (results / "cpu_world" / f"ours_side_flip_ema_ground_seed{seed}.json").write_text(json.dumps(
+            {"row": "ours_side_flip_ema_ground", "seed": seed, "overrides": [], "metrics": {"mpjpe": mpjpe}}))
+    learning.score_test_people("cpu_world", 3, runs, results)
+    scored = json.loads((results / "cpu_world" / "ours_side_flip_ema_ground_seed0.json").read_text())
+    loaded = load_model(out / "checkpoints" / "last.pt")
+    expected = score(predict_frames(loaded.model, FrameDataset(learning.test_split(loaded.config, 3))))
+    assert len({v.subject for v in learning.test_split(loaded.config, 3)}) == 3
+    assert scored["test_people"]["3"]["mpjpe"] == pytest.approx(expected["mpjpe"])
+    assert scored["test_people"]["3"]["pa_mpjpe"] == pytest.approx(expected["pa_mpjpe"])
+    assert "test_people" not in json.loads((results / "cpu_world" / "ours_side_flip_ema_ground_seed1.json").read_text())
+
+
+def test_the_mean_pose_on_more_test_people_is_the_training_mean_against_their_split():
+    from partpose.data.synthetic import build_synthetic_videos
+    from partpose.evaluation.report import with_test_people
+
+    overrides = ["--config", "configs/tiny.yaml"]
+    config = load_config(ROOT / "configs" / "tiny.yaml", [])
+    train = np.concatenate([v.pose3d_cam_mm for v in build_synthetic_videos(config.data.synthetic, "train")])
+    test = np.concatenate([v.pose3d_cam_mm for v in build_synthetic_videos(with_test_people(config, 3).data.synthetic, "test")])
+    train, test = train - train[:, :1], test - test[:, :1]
+    by_hand = np.linalg.norm(test - train.mean(0), axis=-1).mean()
+    assert learning.reference_row("mean_pose", overrides, 3)["metrics"]["mpjpe"] == pytest.approx(by_hand, rel=1e-5)
+    assert learning.reference_row("mean_pose", overrides)["metrics"]["mpjpe"] != pytest.approx(by_hand, rel=1e-5)
+
+
+def test_test_people_and_rescore_are_refused_together():
+    with pytest.raises(SystemExit):
+        learning.main(["--test-people", "5", "--rescore", "--budget", "cpu_world"])
+    with pytest.raises(SystemExit):
+        learning.main(["--test-people", "0", "--budget", "cpu_world"])

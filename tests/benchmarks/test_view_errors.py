@@ -93,6 +93,33 @@ def test_per_group_scores_each_motion_as_its_own_frames_alone():
     assert result["crawl"][1] == pytest.approx(crawl)
 
 
+def _square_body_turned(azimuths_deg):
+    """A body whose chest faces the camera (-z under a level camera, y down) at azimuth 0, turned
+    about the vertical by each azimuth: its chest then lies that far from facing the camera."""
+    from partpose.geometry.skeleton import H36M17
+
+    body = np.zeros((17, 3))  # camera frame, mm: shoulders and hips along x, the spine up (-y)
+    body[H36M17.thorax] = [0.0, -500.0, 0.0]
+    body[H36M17.index("l_shoulder")], body[H36M17.index("r_shoulder")] = [180.0, -450.0, 0.0], [-180.0, -450.0, 0.0]
+    body[H36M17.l_hip], body[H36M17.r_hip] = [120.0, 0.0, 0.0], [-120.0, 0.0, 0.0]
+    return torch.from_numpy(np.stack([body @ _about([0.0, 1.0, 0.0], a).T for a in azimuths_deg]))
+
+
+def test_profile_bands_by_hand():
+    from partpose.geometry.facing import faces_camera
+
+    assert bool(faces_camera(_square_body_turned([0.0]))[0])
+    true = _square_body_turned([85.0, 95.0, 70.0, 40.0, 180.0, 10.0])  # 5, 5, 20, 50, 90, 80 degrees from profile
+    model = _square_body_turned([60.0, 120.0, 50.0, 40.0, 170.0, 0.0])  # 30, 30, 40, 50, 80, 90
+    up = np.tile([0.0, -1.0, 0.0], (len(true), 1))
+    group, median = view.profile_bands(model, true, up)
+    assert group.tolist() == ["the true chest 0–15° from profile"] * 2 + ["the true chest 15–30° from profile",
+                              "the true chest 30–60° from profile"] + ["the true chest 60–90° from profile"] * 2
+    assert median["the true chest 0–15° from profile"] == pytest.approx(30.0)
+    assert median["the true chest 15–30° from profile"] == pytest.approx(40.0)
+    assert median["the true chest 60–90° from profile"] == pytest.approx(85.0)
+
+
 def test_it_runs_end_to_end(tiny_run, tmp_path, capsys):
     from partpose.data.pairs import FrameDataset
     from partpose.data.synthetic import build_synthetic_videos
@@ -115,4 +142,8 @@ def test_it_runs_end_to_end(tiny_run, tmp_path, capsys):
     rows = [line for line in out.read_text().splitlines() if line.startswith("| … ")]
     people = sorted({video.subject for video in frames.videos})
     assert [line.split()[2] for line in rows] == people
+    assert sum(int(line.split("(")[1].split()[0]) for line in rows) == min(len(frames), 1024)
+    assert view.main([str(tiny_run), "--per-profile", "--out", str(out)]) == 0
+    rows = [line for line in out.read_text().splitlines() if line.startswith("| … ")]
+    assert rows and all(line.startswith("| … the true chest ") for line in rows)
     assert sum(int(line.split("(")[1].split()[0]) for line in rows) == min(len(frames), 1024)

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from partpose.geometry import camera
-from partpose.geometry.facing import (FACING_PART_INDICES, FACING_PARTS, camera_up, chest_and_spine_front,
+from partpose.geometry.facing import (FACING_PART_INDICES, FACING_PARTS, angle_from_profile_deg, camera_up,
+                                     chest_and_spine_front,
                                      depth_twin_pose, faces_camera, front_weight, ground_front, level_sight,
                                      lies_along_ground, shows_front, spine_tilt_deg, upright_twin_pose)
 from partpose.geometry.parts import PART_NAMES
@@ -253,3 +254,35 @@ def test_lies_along_ground_is_the_spine_within_the_band_of_level():
     assert lies_along_ground(pose, level, 30.0).tolist() == [False, False, True, True]
     assert lies_along_ground(pose, level, 36.0).tolist() == [False, True, True, True]
     assert not lies_along_ground(pose, level, 0.0).any()
+
+
+def _standing_turned(azimuths_deg, elevation_deg: float):
+    """The standing person turned about the world's up by each azimuth (0: facing the camera), seen
+    from a camera ``elevation_deg`` above; with the world's up in that camera."""
+    e = math.radians(elevation_deg)
+    cam_from_world = torch.tensor([[0.0, -1.0, 0.0], [-math.sin(e), 0.0, -math.cos(e)], [math.cos(e), 0.0, -math.sin(e)]], dtype=F64)
+    poses = []
+    for azimuth in azimuths_deg:
+        a = math.radians(180.0 + azimuth)  # the canonical face X along -x of the world: towards the camera
+        world_from_canon = torch.tensor([[math.cos(a), -math.sin(a), 0.0], [math.sin(a), math.cos(a), 0.0], [0.0, 0.0, 1.0]], dtype=F64)
+        poses.append(torch.tensor(STANDING_MM, dtype=F64) @ (cam_from_world @ world_from_canon).T)
+    return torch.stack(poses), camera_up(elevation_deg).to(F64)
+
+
+@pytest.mark.parametrize("elevation_deg", [0.0, 20.0])
+def test_the_angle_from_profile_of_a_standing_body_turned_about_the_up(elevation_deg):
+    azimuths = [0.0, 20.0, 45.0, 80.0, 90.0, 100.0, 150.0, 180.0, 250.0, 300.0]
+    pose, up = _standing_turned(azimuths, elevation_deg)
+    # facing the camera (0) or away (180): 90° from profile; turned a to the side: |90 - a| folded
+    expected = [abs(90.0 - abs((a + 180.0) % 360.0 - 180.0)) for a in azimuths]
+    torch.testing.assert_close(angle_from_profile_deg(pose, up), torch.tensor(expected, dtype=F64), atol=1e-6, rtol=0)
+    # the upright twin shows the other side at the same angle; the unit does not matter
+    torch.testing.assert_close(angle_from_profile_deg(upright_twin_pose(pose, up), up), torch.tensor(expected, dtype=F64),
+                               atol=1e-6, rtol=0)
+    torch.testing.assert_close(angle_from_profile_deg(pose / 1000.0, up), torch.tensor(expected, dtype=F64), atol=1e-6, rtol=0)
+
+
+def test_a_chest_facing_the_floor_has_no_angle_from_profile():
+    pose, up = _standing_turned([0.0], 0.0)
+    lying = pose @ torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]], dtype=F64).T  # chest to the floor
+    assert torch.isnan(angle_from_profile_deg(lying, up)).all()

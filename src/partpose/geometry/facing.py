@@ -200,6 +200,23 @@ def spine_tilt_deg(pose_cam: torch.Tensor, up_cam: torch.Tensor, skeleton: Skele
     return torch.rad2deg(torch.acos(cosine.clamp(-1.0, 1.0)))
 
 
+def angle_from_profile_deg(pose_cam: torch.Tensor, up_cam: torch.Tensor, skeleton: Skeleton = H36M17) -> torch.Tensor:
+    """``(B, J, 3)`` camera-frame poses (any unit) and the world's up ``(3,)`` or ``(B, 3)`` ->
+    ``(B,)`` degrees between the chest's level normal (:func:`chest_normal` with its part along
+    the up removed) and square to the camera's level line of sight (:func:`level_sight`): 0 seen
+    in profile, 90 facing the camera or facing away. A pose and its upright twin
+    (:func:`upright_twin_pose`) have the same angle. A chest that faces the floor or the sky has
+    no level normal: its angle is ``nan``."""
+    check_shape(pose_cam, ("B", skeleton.num_joints, 3), "pose_cam")
+    normal = torch.nn.functional.normalize(chest_normal(pose_cam, skeleton), dim=-1)
+    up = torch.nn.functional.normalize(up_cam.to(normal).expand_as(normal), dim=-1)
+    level = normal - (normal * up).sum(dim=-1, keepdim=True) * up
+    length = level.norm(dim=-1)
+    along = (level * level_sight(up, pose_cam)).sum(dim=-1).abs() / length.clamp_min(1e-12)
+    angle = torch.rad2deg(torch.asin(along.clamp(0.0, 1.0)))
+    return torch.where(length > 1e-6, angle, torch.full_like(angle, float("nan")))
+
+
 def faces_camera(pose_cam: torch.Tensor, skeleton: Skeleton = H36M17) -> torch.Tensor:
     """``(B, J, 3)`` camera-frame poses (any unit) -> ``(B,)`` bool: the chest's outward normal
     (module docstring) points at the camera (``n_z < 0``), i.e. ``front_weight > 1/2``."""
