@@ -421,7 +421,7 @@ def reference_row(row: str, overrides: list[str], test_people: int | None = None
     root-relative camera-frame pose of the training frames, predicted for every test frame (the
     prior-free reference). ``nearest_pose``: for every test frame the training frame's pose
     closest to its truth (an oracle: what a model that reproduces training poses can reach).
-    ``test_people``: the test videos worn by that many held-out people instead (:func:`test_videos`)."""
+    ``test_people``: the test videos worn by that many held-out people instead (:func:`test_split`)."""
     from partpose.data.synthetic import build_synthetic_videos
     from partpose.evaluation.evaluate import Predictions, score
     from partpose.training.config import load_config
