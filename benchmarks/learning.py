@@ -244,6 +244,11 @@ add_with_many_people("ours_side_flip_ema_parts_steady_ground_clip", ROWS["ours_s
                      "ours_side_flip_ema_parts_steady_ground", CLIPPED)
 ROWS["ours_side_flip_ema_ground_clip"] = (ROWS["ours_side_flip_ema_ground"][0] + ", each loss's gradient clipped to 3 × "
                                           "its running average", ROWS["ours_side_flip_ema_ground"][1] + CLIPPED)
+# the clip's factor K either side of 3 (docs/learning.md, "Long runs knocked off course")
+for factor in (2, 5):
+    ROWS[f"ours_side_flip_ema_ground_clip{factor}"] = (
+        ROWS["ours_side_flip_ema_ground"][0] + f", each loss's gradient clipped to {factor} × its running average",
+        ROWS["ours_side_flip_ema_ground"][1] + [f"optim.grad_clip_relative={factor}"])
 ROWS["ours_side_flip_ema_people1024_ground"] = (
     ROWS["ours_side_flip_ema_people1024"][0] + ", bodies on the ground sided by their hands and legs",
     ROWS["ours_side_flip_ema_people1024"][1] + GROUND)
