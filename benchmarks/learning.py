@@ -531,26 +531,49 @@ def test_split(config, test_people: int | None = None) -> list:
     return build_synthetic_videos(config.data.synthetic, "test")
 
 
+def test_frames_cache():
+    """A function ``(config, test_people=None) -> FrameDataset`` of the test split of a
+    ``TrainConfig`` (:func:`test_split`), rendered once per data configuration and people."""
+    from partpose.data.pairs import FrameDataset
+
+    frames: dict[tuple[str, int | None], FrameDataset] = {}
+
+    def frames_of(config, test_people: int | None = None) -> FrameDataset:
+        key = (repr(config.data), test_people)
+        if key not in frames:
+            frames[key] = FrameDataset(test_split(config, test_people))
+        return frames[key]
+
+    return frames_of
+
+
+def row_checkpoint(result: dict, budget: str, runs: Path) -> Path:
+    """The last checkpoint a saved trained (row, seed) ``result`` of ``budget`` left under ``runs``."""
+    return runs / budget / f"{result['row']}_seed{result['seed']}" / "checkpoints" / "last.pt"
+
+
+def reads_as_stored(name: str, fresh: dict, result: dict) -> bool:
+    """Whether ``fresh`` metrics, read again for the saved row ``result`` (its file ``name``),
+    reproduce its stored MPJPE within 0.5 mm; says so when they do not."""
+    if abs(fresh["mpjpe"] - result["metrics"]["mpjpe"]) <= 0.5:
+        return True
+    print(f"   {name}: MPJPE {fresh['mpjpe']:.1f} read again against the stored {result['metrics']['mpjpe']:.1f}, "
+          f"left as it is")
+    return False
+
+
 def score_test_people(budget: str, count: int, runs: Path, results: Path = RESULTS) -> None:
     """Score every saved (row, seed) of ``budget`` on the same test videos worn by ``count``
     held-out people, every test frame, and keep the metrics in the row's JSON under
     ``"test_people"`` (keyed by the count, with the commit and the date they were read at).
 
     A trained row is read from its last checkpoint under ``runs``, which must first reproduce the
-    row's stored MPJPE on its own test frames (within 0.5 mm); a row whose checkpoint is missing or
-    does not reproduce it, or which already has the count, is left as it is."""
-    from partpose.data.pairs import FrameDataset
+    row's stored MPJPE on its own test frames (:func:`reads_as_stored`); a row whose checkpoint is
+    missing or does not reproduce it, or which already has the count, is left as it is."""
     from partpose.evaluation.evaluate import predict_frames, score
     from partpose.inference.loading import load_model
 
-    frames: dict[tuple[str, int | None], FrameDataset] = {}  # rendered once per data configuration
-
-    def frames_of(config, people: int | None) -> FrameDataset:
-        key = (repr(config.data), people)
-        if key not in frames:
-            frames[key] = FrameDataset(test_split(config, people))
-        return frames[key]
-
+    frames_of = test_frames_cache()
     for path in sorted((results / budget).glob("*.json")):
         result = json.loads(path.read_text())
         if str(count) in result.get("test_people", {}):
@@ -558,15 +581,12 @@ def score_test_people(budget: str, count: int, runs: Path, results: Path = RESUL
         if result["row"] in REFERENCE_ROWS:
             fresh = reference_row(result["row"], result["overrides"], count)["metrics"]
         else:
-            checkpoint = runs / budget / f"{result['row']}_seed{result['seed']}" / "checkpoints" / "last.pt"
+            checkpoint = row_checkpoint(result, budget, runs)
             if not checkpoint.exists():
                 continue
             loaded = load_model(checkpoint)
-            own = score(predict_frames(loaded.model, frames_of(loaded.config, None),
-                                       max_frames=loaded.config.run.eval_max_frames))
-            if abs(own["mpjpe"] - result["metrics"]["mpjpe"]) > 0.5:
-                print(f"   {path.name}: its checkpoint reads MPJPE {own['mpjpe']:.1f} against the stored "
-                      f"{result['metrics']['mpjpe']:.1f}, left as it is")
+            own = score(predict_frames(loaded.model, frames_of(loaded.config), max_frames=loaded.config.run.eval_max_frames))
+            if not reads_as_stored(path.name, own, result):
                 continue
             fresh = score(predict_frames(loaded.model, frames_of(loaded.config, count)))
         fresh.update(commit=commit(), date=time.strftime("%Y-%m-%d %H:%M"))
@@ -579,12 +599,11 @@ def score_test_people(budget: str, count: int, runs: Path, results: Path = RESUL
 def rescore(budget: str, runs: Path, results: Path = RESULTS) -> None:
     """Add the metrics that a row's JSON lacks (those added to ``score`` after it ran), by
     evaluating its saved last checkpoint again on the same test frames. The stored MPJPE must be
-    reproduced, or the row is left as it is."""
-    from partpose.data.pairs import FrameDataset
+    reproduced (:func:`reads_as_stored`), or the row is left as it is."""
     from partpose.evaluation.evaluate import predict_frames, score
     from partpose.inference.loading import load_model
 
-    test_frames: dict[str, FrameDataset] = {}  # rendered once per data configuration
+    frames_of = test_frames_cache()
     for path in sorted((results / budget).glob("*.json")):
         result = json.loads(path.read_text())
         if "pose_spread" in result["metrics"]:
@@ -592,22 +611,18 @@ def rescore(budget: str, runs: Path, results: Path = RESULTS) -> None:
         if result["row"] in REFERENCE_ROWS:
             fresh = reference_row(result["row"], result["overrides"])["metrics"]
         else:
-            checkpoint = runs / budget / f"{result['row']}_seed{result['seed']}" / "checkpoints" / "last.pt"
+            checkpoint = row_checkpoint(result, budget, runs)
             if not checkpoint.exists():
                 print(f"   {path.name}: no checkpoint at {checkpoint}, left as it is")
                 continue
             loaded = load_model(checkpoint)
-            key = repr(loaded.config.data)
-            if key not in test_frames:
-                test_frames[key] = FrameDataset(test_split(loaded.config))
-            fresh = score(predict_frames(loaded.model, test_frames[key], max_frames=loaded.config.run.eval_max_frames))
-        if abs(fresh["mpjpe"] - result["metrics"]["mpjpe"]) > 0.5:
-            print(f"   {path.name}: MPJPE {fresh['mpjpe']:.1f} against the stored "
-                  f"{result['metrics']['mpjpe']:.1f}, left as it is")
+            fresh = score(predict_frames(loaded.model, frames_of(loaded.config), max_frames=loaded.config.run.eval_max_frames))
+        if not reads_as_stored(path.name, fresh, result):
             continue
         added = {k: v for k, v in fresh.items() if k not in result["metrics"]}
         result["metrics"].update(added)
-        path.write_text(json.dumps(result, indent=1))
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(result, indent=1))
         print(f"   {path.name}: added {', '.join(added)}", flush=True)
 
 
