@@ -249,6 +249,14 @@ for factor in (2, 5):
     ROWS[f"ours_side_flip_ema_ground_clip{factor}"] = (
         ROWS["ours_side_flip_ema_ground"][0] + f", each loss's gradient clipped to {factor} × its running average",
         ROWS["ours_side_flip_ema_ground"][1] + [f"optim.grad_clip_relative={factor}"])
+# ... with k prior poses p_z drawn a step for each training pair (objective.prior_draws): the
+# decoupled energies on D's drawings of p_z are the only 3D the row's pose network is taught, and
+# 1,000 iterations of 16 drawings do not teach E the drawings themselves (docs/learning.md, "The
+# adaptation energy's ceiling"; "More drawings of the prior's poses")
+for draws in (2, 4):
+    ROWS[f"ours_side_flip_ema_ground_clip_draws{draws}"] = (
+        ROWS["ours_side_flip_ema_ground_clip"][0] + f", {draws} prior poses drawn a training pair",
+        ROWS["ours_side_flip_ema_ground_clip"][1] + [f"objective.prior_draws={draws}"])
 ROWS["ours_side_flip_ema_people1024_ground"] = (
     ROWS["ours_side_flip_ema_people1024"][0] + ", bodies on the ground sided by their hands and legs",
     ROWS["ours_side_flip_ema_people1024"][1] + GROUND)

@@ -18,6 +18,19 @@ def tiny_run(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def tiny_side_run(tmp_path_factory):
+    """A run folder of the tiny configuration with a side network, trained for one step."""
+    from partpose.training.config import load_config
+    from partpose.training.trainer import train
+
+    out = tmp_path_factory.mktemp("tiny_side_run")
+    train(load_config(ROOT / "configs" / "tiny.yaml", ["run.steps=1", "run.image_every=0", "run.eval_every=0",
+                                                        "model.side_network=true", "objective.side_weight=1",
+                                                        f"run.out_dir={out}"]), resume=False)
+    return out
+
+
+@pytest.fixture(scope="module")
 def tiny_supervised():
     """``(config, data, model)``: the tiny configuration as the supervised row under the studio
     budget of ``benchmarks/energy_route.py`` (which ``view_losses.py`` shares), a new model (seed 0)

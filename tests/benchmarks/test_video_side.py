@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from benchmark_scripts import ROOT, load_benchmark
+from benchmark_scripts import load_benchmark
 
 video_side = load_benchmark("video_side")
 
@@ -30,19 +30,6 @@ def test_the_hedge_by_hand():
     front, back = torch.full((3, 17, 3), 10.0), torch.full((3, 17, 3), -2.0)
     out = video_side.hedge(front, back, np.array([0.0, 50.0, -50.0]))
     np.testing.assert_allclose(out[:, 0, 0].numpy(), [4.0, 10.0, -2.0], atol=1e-6)
-
-
-@pytest.fixture(scope="module")
-def tiny_side_run(tmp_path_factory):
-    """A run folder of the tiny configuration with a side network, trained for one step."""
-    from partpose.training.config import load_config
-    from partpose.training.trainer import train
-
-    out = tmp_path_factory.mktemp("tiny_side_run")
-    train(load_config(ROOT / "configs" / "tiny.yaml", ["run.steps=1", "run.image_every=0", "run.eval_every=0",
-                                                        "model.side_network=true", "objective.side_weight=1",
-                                                        f"run.out_dir={out}"]), resume=False)
-    return out
 
 
 def test_the_frame_is_the_evaluation_and_the_truth_is_always_right(tiny_side_run, tmp_path):

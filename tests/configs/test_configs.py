@@ -94,3 +94,9 @@ def test_a_bad_side_consistency_weight_is_an_error(overrides, fragment):
     with pytest.raises(UserError, match="objective.side_consistency_weight") as error:
         load_config(CONFIGS / "synthetic_cpu.yaml", overrides)
     assert fragment in str(error.value)
+
+
+@pytest.mark.parametrize("value", ["0", "-2"])
+def test_fewer_than_one_prior_draw_a_pair_is_an_error(value):
+    with pytest.raises(UserError, match="objective.prior_draws must be >= 1"):
+        load_config(CONFIGS / "synthetic_cpu.yaml", [f"objective.prior_draws={value}"])

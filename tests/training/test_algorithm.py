@@ -422,3 +422,33 @@ def test_view_up_world_draws_p_z_about_the_world_up(setup):
     assert not torch.equal(spine, drawn("world", leaning))  # a leaning one is seen leaning
     with pytest.raises(ValueError, match="prior_up"):
         drawn("world")
+
+
+@pytest.mark.parametrize("step", [0, 1])
+def test_prior_draws_are_the_same_losses_as_the_pairs_repeated(setup, step):
+    """k prior poses a pair: the losses of the batch with its k * B poses are those of the batch
+    repeated k times with one pose a pair (pose i drawn with pair i % B either way)."""
+    config, model, batch, _, _ = setup
+    from dataclasses import replace
+
+    from partpose.training.data_setup import build_training_data
+
+    prior, up = build_training_data(config).prior.sample(6, step_generator(0, 7), with_up=True)
+    model.eval()  # batch statistics of a repeated batch are the same, but keep the test about the losses
+    drawn = training_losses(model, batch, prior, step, 1.0, replace(config.objective, prior_draws=3),
+                            step_generator(0, step), prior_up=up)
+    repeated = {k: (torch.cat([v] * 3) if isinstance(v, torch.Tensor) and v.dim() > 0 else v) for k, v in batch.items()}
+    twin = training_losses(model, repeated, prior, step, 1.0, config.objective, step_generator(0, step), prior_up=up)
+    model.train()
+    assert set(drawn.losses) == set(twin.losses) and any(k.startswith("energy") for k in drawn.losses)
+    for name in drawn.losses:
+        torch.testing.assert_close(drawn.losses[name], twin.losses[name], msg=name)
+
+
+def test_prior_draws_must_match_the_poses_given(setup):
+    config, model, batch, prior, up = setup
+    from dataclasses import replace
+
+    with pytest.raises(ValueError, match="prior_draws"):
+        training_losses(model, batch, prior, 0, 1.0, replace(config.objective, prior_draws=2), step_generator(0, 0),
+                        prior_up=up)

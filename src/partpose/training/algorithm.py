@@ -109,11 +109,15 @@ def training_losses(
     Args:
         model: a ``PartPoseModel`` (``encoder`` and ``decoder`` submodules).
         batch: a collated ``PairDataset`` batch on the model's device.
-        prior_poses_mm: ``(B, 17, 3)`` unpaired canonical poses p_z, millimetres.
+        prior_poses_mm: ``(k * B, 17, 3)`` unpaired canonical poses p_z, millimetres: ``k``
+            (``objective.prior_draws``) for each of the ``B`` pairs, drawn with the appearance and
+            background of pair ``i % B`` for p_z number ``i``.
         step: 0-based iteration (decides which half of the energy alternation runs).
         beta: weight of the saliency map in L_I^u (0 in the ``no_saliency`` ablation).
         generator: CPU generator for the view prior of p_z.
-        prior_up: ``(B, 3)`` the world's up in each p_z's canonical frame (:func:`prior_views`).
+        prior_up: ``(k * B, 3)`` the world's up in each p_z's canonical frame (:func:`prior_views`).
+    Raises:
+        ValueError: ``prior_poses_mm`` does not hold ``objective.prior_draws`` poses for each pair.
     """
     image_s, image_t = batch["image_s"], batch["image_t"]
     background, saliency = batch["background"], batch["saliency_t"]
@@ -137,21 +141,27 @@ def training_losses(
     # people sit in person-centred crops: framed like the crops are made ("crop", default), or
     # copied (detached) from the encoder's estimate for I_t ("encoder"; see docs/method.md for why
     # that lets the degenerate small-person solution feed itself).
-    cam_R_z = prior_views(objective, batch_size, generator, prior_up).to(device=image_t.device, dtype=image_t.dtype)
+    # With objective.prior_draws = k, each pair's appearance and background draw k poses p_z.
+    if prior_poses_mm.shape[0] != objective.prior_draws * batch_size:
+        raise ValueError(f"{prior_poses_mm.shape[0]} prior poses for {batch_size} pairs; objective.prior_draws is "
+                         f"{objective.prior_draws}")
+    per_draw = lambda x: x.repeat(objective.prior_draws, *([1] * (x.dim() - 1)))  # noqa: E731
+    background_z, background_valid_z = per_draw(background), per_draw(background_valid)
+    cam_R_z = prior_views(objective, prior_poses_mm.shape[0], generator, prior_up).to(device=image_t.device, dtype=image_t.dtype)
     if objective.prior_framing == "crop":
         scale_z, offset_z = crop_framing(prior_poses_mm / 1000.0, cam_R_z, objective.prior_crop_fill)
     else:
-        scale_z, offset_z = est_t.scale.detach(), est_t.offset.detach()
+        scale_z, offset_z = per_draw(est_t.scale.detach()), per_draw(est_t.offset.detach())
     q_z, depth_z = model.pose_for_prior(prior_poses_mm, cam_R_z, scale_z, offset_z)
 
     # Î_{a_s}^{p_z} and Î_{a_t}^{p_z}: the same unpaired pose with either frame's appearance.
     # With ``prior_appearance_grad`` off, the terms on p_z (the energies, L_I^c, L_seg) train
     # D and E's reading of decoded images, never the appearance codes E gives real frames.
-    app_s, app_t = est_s.appearance, est_t.appearance
+    app_s, app_t = per_draw(est_s.appearance), per_draw(est_t.appearance)
     if not objective.prior_appearance_grad:
         app_s, app_t = app_s.detach(), app_t.detach()
-    synth_z_s = model.synthesize(app_s, q_z, depth_z, scale_z, background)
-    synth_z_t = model.synthesize(app_t, q_z, depth_z, scale_z, background) if objective.appearance_consistency else None
+    synth_z_s = model.synthesize(app_s, q_z, depth_z, scale_z, background_z)
+    synth_z_t = model.synthesize(app_t, q_z, depth_z, scale_z, background_z) if objective.appearance_consistency else None
 
     # 1. Decoupled energy minimisation. One forward serves both halves: which parameters the
     #    energies update is decided by the optimiser they are given to.
@@ -184,7 +194,7 @@ def training_losses(
             # a_s is the target: the energy teaches E to read the appearance back from the
             # synthesised image (and D to keep it readable), never to move a_s towards â_s,
             # which would reward collapsing the appearance code.
-            losses[f"energy_appearance_{half}"] = appearance_energy(est_s.appearance.detach(), est_z.appearance)
+            losses[f"energy_appearance_{half}"] = appearance_energy(per_draw(est_s.appearance.detach()), est_z.appearance)
 
     # 2. Consistency objectives.
     # With reconstruction_pose_grad off, I_t is reconstructed from a detached pose: L_I^u then
@@ -258,7 +268,7 @@ def training_losses(
     maps_z = synth_z_s.part_maps[-1].detach()
     if synth_z_t is not None:
         losses["image_consistency"] = image_consistency_loss(
-            synth_z_s.image, synth_z_t.image, background, puppet.foreground(maps_z), background_valid
+            synth_z_s.image, synth_z_t.image, background_z, puppet.foreground(maps_z), background_valid_z
         )
     losses["segmentation"] = segmentation_loss(
         synth_z_s.seg_logits, puppet.labels(maps_z), puppet.soft_labels(maps_z), puppet.uncertainty(maps_z)

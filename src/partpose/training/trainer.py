@@ -265,7 +265,7 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
             which = torch.rand(batch["image_t"].shape[0], generator=flips) < config.data.flip_augment
             batch = mirror_pairs(batch, which)
         generator = step_generator(run.seed, step, fabric.global_rank, stream=2)
-        prior_z, up_z = data.prior.sample(run.batch_size, generator, with_up=True)
+        prior_z, up_z = data.prior.sample(run.batch_size * objective.prior_draws, generator, with_up=True)
         prior_z = prior_z.to(device=fabric.device)  # up_z stays with the generator: the views are drawn there
         beta = 0.0 if objective.no_saliency else saliency_beta(
             step, run.steps, objective.beta_start, objective.beta_end, objective.beta_drop_fraction)
