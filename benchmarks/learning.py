@@ -253,7 +253,7 @@ for factor in (2, 5):
 # decoupled energies on D's drawings of p_z are the only 3D the row's pose network is taught, and
 # 1,000 iterations of 16 drawings do not teach E the drawings themselves (docs/learning.md, "The
 # adaptation energy's ceiling"; "More drawings of the prior's poses")
-for draws in (2, 4):
+for draws in (2, 4, 8):
     ROWS[f"ours_side_flip_ema_ground_clip_draws{draws}"] = (
         ROWS["ours_side_flip_ema_ground_clip"][0] + f", {draws} prior poses drawn a training pair",
         ROWS["ours_side_flip_ema_ground_clip"][1] + [f"objective.prior_draws={draws}"])
