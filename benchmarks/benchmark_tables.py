@@ -59,23 +59,44 @@ def require_side_network(model, purpose: str) -> None:
         raise UserError(f"the model has no side network (model.side_network): {purpose}")
 
 
-def synthetic_checkpoints(paths, test_people: int | None = None):
-    """Yield ``(path, loaded, test_frames)`` for each checkpoint of ``paths`` trained on the
-    synthetic benchmark (:func:`load_synthetic_model`), with its benchmark's test split as a
-    ``FrameDataset``, rendered once for every distinct benchmark; with ``test_people``, the split
-    worn by that many held-out people (``evaluation.report.with_test_people``)."""
-    from partpose.data.pairs import FrameDataset
+def test_split(config, test_people: int | None = None) -> list:
+    """The synthetic benchmark's test videos of ``config`` (a ``TrainConfig``), without rendering
+    its training split; with ``test_people``, the same videos worn by that many held-out people,
+    one a video in turn (``partpose evaluate --test-people``: ``evaluation.report.with_test_people``)."""
     from partpose.data.synthetic import build_synthetic_videos
     from partpose.evaluation.report import with_test_people
 
-    frames_of = {}
+    if test_people is not None:
+        config = with_test_people(config, test_people)
+    return build_synthetic_videos(config.data.synthetic, "test")
+
+
+def test_frames_cache():
+    """A function ``(config, test_people=None) -> FrameDataset`` of the test split of a
+    ``TrainConfig`` (:func:`test_split`), rendered once per benchmark (``data.synthetic``) and
+    number of people."""
+    from partpose.data.pairs import FrameDataset
+
+    frames: dict[tuple[str, int | None], FrameDataset] = {}
+
+    def frames_of(config, test_people: int | None = None) -> FrameDataset:
+        key = (repr(config.data.synthetic), test_people)
+        if key not in frames:
+            frames[key] = FrameDataset(test_split(config, test_people))
+        return frames[key]
+
+    return frames_of
+
+
+def synthetic_checkpoints(paths, test_people: int | None = None):
+    """Yield ``(path, loaded, test_frames)`` for each checkpoint of ``paths`` trained on the
+    synthetic benchmark (:func:`load_synthetic_model`), with its benchmark's test split as a
+    ``FrameDataset`` (:func:`test_frames_cache`: rendered once for every distinct benchmark); with
+    ``test_people``, the split worn by that many held-out people (:func:`test_split`)."""
+    frames_of = test_frames_cache()
     for path in paths:
         loaded = load_synthetic_model(path)
-        config = loaded.config if test_people is None else with_test_people(loaded.config, test_people)
-        key = repr(config.data.synthetic)
-        if key not in frames_of:
-            frames_of[key] = FrameDataset(build_synthetic_videos(config.data.synthetic, "test"))
-        yield path, loaded, frames_of[key]
+        yield path, loaded, frames_of(loaded.config, test_people)
 
 
 def write_table(lines: list[str], rows: Iterable[str], out: Path | None) -> int:

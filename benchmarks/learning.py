@@ -41,6 +41,9 @@ import torch
 
 from partpose.utils.files import atomic_path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchmark_tables import test_frames_cache, test_split  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
@@ -525,34 +528,6 @@ def run_rows(rows: list[str], seeds: list[int], budget: str, runs: Path, threads
         m = result["metrics"]
         print(f"   MPJPE {m['mpjpe']:.1f}  PA-MPJPE {m['pa_mpjpe']:.1f}  ({result['wall_seconds'] / 60:.1f} min)",
               flush=True)
-
-
-def test_split(config, test_people: int | None = None) -> list:
-    """The synthetic benchmark's test videos of ``config`` (a ``TrainConfig``), without rendering
-    its training split; with ``test_people``, the same videos worn by that many held-out people,
-    one a video in turn (``partpose evaluate --test-people``: ``evaluation.report.with_test_people``)."""
-    from partpose.data.synthetic import build_synthetic_videos
-    from partpose.evaluation.report import with_test_people
-
-    if test_people is not None:
-        config = with_test_people(config, test_people)
-    return build_synthetic_videos(config.data.synthetic, "test")
-
-
-def test_frames_cache():
-    """A function ``(config, test_people=None) -> FrameDataset`` of the test split of a
-    ``TrainConfig`` (:func:`test_split`), rendered once per data configuration and people."""
-    from partpose.data.pairs import FrameDataset
-
-    frames: dict[tuple[str, int | None], FrameDataset] = {}
-
-    def frames_of(config, test_people: int | None = None) -> FrameDataset:
-        key = (repr(config.data), test_people)
-        if key not in frames:
-            frames[key] = FrameDataset(test_split(config, test_people))
-        return frames[key]
-
-    return frames_of
 
 
 def row_checkpoint(result: dict, budget: str, runs: Path) -> Path:

@@ -145,7 +145,10 @@ def training_losses(
     if prior_poses_mm.shape[0] != objective.prior_draws * batch_size:
         raise ValueError(f"{prior_poses_mm.shape[0]} prior poses for {batch_size} pairs; objective.prior_draws is "
                          f"{objective.prior_draws}")
-    per_draw = lambda x: x.repeat(objective.prior_draws, *([1] * (x.dim() - 1)))  # noqa: E731
+
+    def per_draw(x: torch.Tensor) -> torch.Tensor:  # pair i % B for p_z number i
+        return x if objective.prior_draws == 1 else x.repeat(objective.prior_draws, *([1] * (x.dim() - 1)))
+
     background_z, background_valid_z = per_draw(background), per_draw(background_valid)
     cam_R_z = prior_views(objective, prior_poses_mm.shape[0], generator, prior_up).to(device=image_t.device, dtype=image_t.dtype)
     if objective.prior_framing == "crop":
@@ -194,7 +197,7 @@ def training_losses(
             # a_s is the target: the energy teaches E to read the appearance back from the
             # synthesised image (and D to keep it readable), never to move a_s towards â_s,
             # which would reward collapsing the appearance code.
-            losses[f"energy_appearance_{half}"] = appearance_energy(per_draw(est_s.appearance.detach()), est_z.appearance)
+            losses[f"energy_appearance_{half}"] = appearance_energy(app_s.detach(), est_z.appearance)
 
     # 2. Consistency objectives.
     # With reconstruction_pose_grad off, I_t is reconstructed from a detached pose: L_I^u then
