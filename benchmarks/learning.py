@@ -260,6 +260,13 @@ for draws in (2, 4, 8):
     ROWS[f"ours_side_flip_ema_ground_clip_draws{draws}"] = (
         ROWS["ours_side_flip_ema_ground_clip"][0] + f", {draws} prior poses drawn a training pair",
         ROWS["ours_side_flip_ema_ground_clip"][1] + [f"objective.prior_draws={draws}"])
+# ... with half of the drawings of p_z read back mirrored (objective.prior_mirror): D paints a
+# drawing's left and right parts in colours of their own, which a frame's do not have, so that E
+# may read from the colours which way a drawing turns and has no such cue on a frame (docs/learning.md,
+# "Mirrored drawings")
+ROWS["ours_side_flip_ema_ground_clip_mirror"] = (
+    ROWS["ours_side_flip_ema_ground_clip"][0] + ", half of the prior's drawings read back mirrored",
+    ROWS["ours_side_flip_ema_ground_clip"][1] + ["objective.prior_mirror=0.5"])
 ROWS["ours_side_flip_ema_people1024_ground"] = (
     ROWS["ours_side_flip_ema_people1024"][0] + ", bodies on the ground sided by their hands and legs",
     ROWS["ours_side_flip_ema_people1024"][1] + GROUND)

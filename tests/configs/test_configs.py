@@ -100,3 +100,9 @@ def test_a_bad_side_consistency_weight_is_an_error(overrides, fragment):
 def test_fewer_than_one_prior_draw_a_pair_is_an_error(value):
     with pytest.raises(UserError, match="objective.prior_draws must be >= 1"):
         load_config(CONFIGS / "synthetic_cpu.yaml", [f"objective.prior_draws={value}"])
+
+
+@pytest.mark.parametrize("value", ["-0.1", "1.5", "nan"])
+def test_a_prior_mirror_outside_0_to_1_is_an_error(value):
+    with pytest.raises(UserError, match="objective.prior_mirror must be within 0..1"):
+        load_config(CONFIGS / "synthetic_cpu.yaml", [f"objective.prior_mirror={value}"])

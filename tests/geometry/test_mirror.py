@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from partpose.geometry import camera, facing
-from partpose.geometry.mirror import mirror_directions, mirror_image, mirror_joints
+from partpose.geometry.kinematics import canonicalize
+from partpose.geometry.mirror import mirror_directions, mirror_image, mirror_joints, mirror_view
 from partpose.geometry.skeleton import H36M17
 
 F64 = torch.float64
@@ -84,3 +85,40 @@ def test_the_reflection_through_the_image_plane_is_the_depth_twin():
     torch.testing.assert_close(twin[:, list(H36M17.flip_permutation), 2], -pose[..., 2])
     torch.testing.assert_close(twin[:, list(H36M17.flip_permutation), :2], pose[..., :2])
     assert torch.equal(mirror_joints(twin, axis=2), pose)
+
+
+def _canonical_view(batch=8, seed=5):
+    """A canonical pose and a camera that turns it about its spine, pitched a little."""
+    canon, _ = canonicalize(_random_pose(batch, seed))
+    generator = torch.Generator().manual_seed(seed)
+    turn = (torch.rand(batch, generator=generator, dtype=F64) - 0.5) * 3.0
+    pitch = torch.full((batch,), 0.2, dtype=F64)
+    about_z = torch.zeros(batch, 3, 3, dtype=F64)
+    about_z[:, 0, 0], about_z[:, 0, 1], about_z[:, 1, 0], about_z[:, 1, 1] = turn.cos(), -turn.sin(), turn.sin(), turn.cos()
+    about_z[:, 2, 2] = 1.0
+    about_x = torch.zeros(batch, 3, 3, dtype=F64)
+    about_x[:, 0, 0] = 1.0
+    about_x[:, 1, 1], about_x[:, 1, 2], about_x[:, 2, 1], about_x[:, 2, 2] = pitch.cos(), -pitch.sin(), pitch.sin(), pitch.cos()
+    return canon, about_x @ about_z
+
+
+def test_mirror_view_is_the_mirrored_camera_pose_canonicalised():
+    canon, cam_R = _canonical_view()
+    canon_m, cam_R_m = mirror_view(canon, cam_R)
+    # the same camera-frame joints as the mirrored pose (root-relative: the canonical root is 0)
+    torch.testing.assert_close(canon_m @ cam_R_m.transpose(1, 2), mirror_joints(canon @ cam_R.transpose(1, 2)))
+    # a canonical pose and a proper rotation
+    torch.testing.assert_close(canonicalize(canon_m)[0], canon_m)
+    torch.testing.assert_close(torch.linalg.det(cam_R_m), torch.ones(8, dtype=F64))
+    torch.testing.assert_close(cam_R_m @ cam_R_m.transpose(1, 2), torch.eye(3, dtype=F64).expand(8, 3, 3))
+
+
+def test_mirror_view_turns_the_body_the_other_way_and_is_its_own_inverse():
+    canon, cam_R = _canonical_view()
+    canon_m, cam_R_m = mirror_view(canon, cam_R)
+    normal = facing.chest_normal(canon @ cam_R.transpose(1, 2))
+    normal_m = facing.chest_normal(canon_m @ cam_R_m.transpose(1, 2))
+    torch.testing.assert_close(normal_m, normal * torch.tensor([-1.0, 1.0, 1.0], dtype=F64))
+    canon_back, cam_R_back = mirror_view(canon_m, cam_R_m)
+    torch.testing.assert_close(canon_back, canon)
+    torch.testing.assert_close(cam_R_back, cam_R)

@@ -452,3 +452,32 @@ def test_prior_draws_must_match_the_poses_given(setup):
     with pytest.raises(ValueError, match="prior_draws"):
         training_losses(model, batch, prior, 0, 1.0, replace(config.objective, prior_draws=2), step_generator(0, 0),
                         prior_up=up)
+
+
+def test_prior_mirror_reads_the_mirrored_drawings_against_the_mirrored_person(setup):
+    """With every drawing mirrored the energy is worked out by hand: E reads the flipped drawing,
+    against the mirrored person's canonical pose, camera and 2D joints."""
+    from dataclasses import replace
+
+    from partpose.geometry.camera import crop_framing
+    from partpose.geometry.mirror import mirror_image, mirror_joints, mirror_view
+    from partpose.losses.energy import pose_energy
+
+    config, model, batch, prior, up = setup
+    objective = replace(config.objective, energy_frame="canonical_rotation", prior_mirror=1.0)
+    out = training_losses(model, batch, prior, 0, 1.0, objective, step_generator(0, 0), prior_up=up)
+    with torch.no_grad():
+        cam_R_z, q_z, _ = _redrawn(setup)
+        scale_z, offset_z = crop_framing(prior / 1000.0, cam_R_z, config.objective.prior_crop_fill)
+        _, depth_z = model.pose_for_prior(prior, cam_R_z, scale_z, offset_z)
+        drawn = model.synthesize(model.encode(batch["image_s"]).appearance, q_z, depth_z, scale_z, batch["background"])
+        est = model.encode(mirror_image(drawn.image))
+        canon_m, R_m = mirror_view(prior, cam_R_z)
+        by_hand = (pose_energy(canon_m, est.pose_canon_mm) + (R_m - est.cam_R_canon).abs().mean()
+                   + (mirror_joints(q_z) - est.q).abs().mean())
+    torch.testing.assert_close(out.losses["energy_pose_encoder"].detach(), by_hand)
+    # none mirrored: another energy, that of the drawings as drawn
+    plain = training_losses(model, batch, prior, 0, 1.0, replace(objective, prior_mirror=0.0), step_generator(0, 0),
+                            prior_up=up)
+    assert float(plain.losses["energy_pose_encoder"].detach()) != pytest.approx(float(by_hand), rel=1e-3)
+

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import torch
 
+from partpose.geometry.kinematics import canonicalize
 from partpose.geometry.parts import PART_FLIP_PERMUTATION
 from partpose.geometry.skeleton import H36M17, Skeleton
 from partpose.utils.checks import check_shape
@@ -53,6 +54,27 @@ def mirror_directions(vectors: torch.Tensor, axis: int = 0) -> torch.Tensor:
     sign = torch.ones(vectors.shape[-1], dtype=vectors.dtype, device=vectors.device)
     sign[axis] = -1.0
     return vectors * sign
+
+
+def mirror_view(pose_canon: torch.Tensor, cam_R_canon: torch.Tensor,
+                skeleton: Skeleton = H36M17) -> tuple[torch.Tensor, torch.Tensor]:
+    """The canonical pose and camera of the mirrored picture of a canonical pose under a camera.
+
+    Args:
+        pose_canon: ``(B, J, 3)`` canonical pose (``kinematics.canonicalize``), any unit.
+        cam_R_canon: ``(B, 3, 3)`` the camera's rotation of it: camera-frame joints are
+            ``pose_canon @ cam_R_canon.T``.
+    Returns:
+        ``pose_canon (B, J, 3)`` and ``cam_R_canon (B, 3, 3)`` of the person the mirrored image
+        shows: the camera-frame pose reflected by :func:`mirror_joints`, canonicalised again. A
+        body turned one way from facing the camera is turned as far the other way, its left and
+        right exchanged.
+    """
+    check_shape(pose_canon, ("B", skeleton.num_joints, 3), "pose_canon")
+    check_shape(cam_R_canon, (pose_canon.shape[0], 3, 3), "cam_R_canon")
+    mirrored_canon, canon_R_cam = canonicalize(mirror_joints(pose_canon @ cam_R_canon.transpose(1, 2), skeleton),
+                                               skeleton)
+    return mirrored_canon, canon_R_cam.transpose(1, 2)
 
 
 def mirror_part_labels(labels: torch.Tensor) -> torch.Tensor:

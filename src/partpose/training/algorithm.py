@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import torch
 
-from partpose.geometry import facing, puppet
+from partpose.geometry import facing, mirror, puppet
 from partpose.geometry.camera import crop_framing, random_view_rotation
 from partpose.losses.energy import appearance_energy, pose_energy, rotation_angle
 from partpose.losses.image import image_consistency_loss, image_unpaired_loss
@@ -169,7 +169,19 @@ def training_losses(
     # 1. Decoupled energy minimisation. One forward serves both halves: which parameters the
     #    energies update is decided by the optimiser they are given to.
     if not objective.no_adaptation:
-        est_z = model.encode(synth_z_s.image)
+        # With objective.prior_mirror > 0, that fraction of the drawings is read back mirrored,
+        # against the mirrored person's pose, camera and 2D joints: the side a drawn body turns to
+        # must then be read from its shape, as in a frame, not from D's colours for left and right.
+        image_z, target_canon, target_R, target_q = synth_z_s.image, prior_poses_mm, cam_R_z, q_z
+        if objective.prior_mirror > 0:
+            mirrored = torch.rand(image_z.shape[0], generator=generator) < objective.prior_mirror
+            mirrored = mirrored.to(image_z.device)
+            canon_m, R_m = mirror.mirror_view(prior_poses_mm, cam_R_z)
+            image_z = torch.where(mirrored[:, None, None, None], mirror.mirror_image(image_z), image_z)
+            target_canon = torch.where(mirrored[:, None, None], canon_m, prior_poses_mm)
+            target_R = torch.where(mirrored[:, None, None], R_m, cam_R_z)
+            target_q = torch.where(mirrored[:, None, None], mirror.mirror_joints(q_z), q_z)
+        est_z = model.encode(image_z)
         # p_z is compared as a canonical pose (the supplementary's L_pz) and in the image
         # (q_z against q̂_z, which holds the camera to account up to a depth mirror), or in the
         # camera frame of its view (R_z p_z against R̂ p̂). See docs/method.md for why the
@@ -184,13 +196,13 @@ def training_losses(
         # the pose from folding between an image and its depth-mirrored twin (docs/learning.md,
         # "The view is the benchmark's MPJPE").
         terms = {
-            "canonical": lambda: pose_energy(prior_poses_mm, est_z.pose_canon_mm),
-            "camera": lambda: pose_energy(prior_poses_mm @ cam_R_z.transpose(1, 2), est_z.pose_cam_mm),
-            "rotation": lambda: (cam_R_z - est_z.cam_R_canon).abs().mean(),
-            "geodesic": lambda: rotation_angle(est_z.cam_R_canon, cam_R_z).mean(),
+            "canonical": lambda: pose_energy(target_canon, est_z.pose_canon_mm),
+            "camera": lambda: pose_energy(target_canon @ target_R.transpose(1, 2), est_z.pose_cam_mm),
+            "rotation": lambda: (target_R - est_z.cam_R_canon).abs().mean(),
+            "geodesic": lambda: rotation_angle(est_z.cam_R_canon, target_R).mean(),
         }
         energy_pose = sum(terms[name]() for name in ENERGY_FRAME_TERMS[objective.energy_frame])
-        energy_pose = energy_pose + (q_z - est_z.q).abs().mean()
+        energy_pose = energy_pose + (target_q - est_z.q).abs().mean()
         half = "encoder" if is_encoder_energy_step(step) else "decoder"
         losses[f"energy_pose_{half}"] = energy_pose
         if objective.appearance_consistency:

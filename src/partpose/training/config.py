@@ -70,6 +70,7 @@ class ObjectiveConfig:
     travel_min_r2: float = 0.8  # side_label=steady_travel: the least R² of a straight line through a video's log box side (data/travel.py)
     side_max_tilt_deg: float = 180.0  # < 180: the side network is taught no label on a frame whose spine, as E reads it, tilts from the world's up by more than this (a body lying, crawling or upside down, whose travel does not tell its side); 180: every labelled frame
     side_consistency_weight: float = 0.0  # > 0: teach the side network (model.side_network) to read the two frames of each training pair (one video, at most data.max_gap frames apart) alike, each against the other's reading held fixed, labelled or not (losses/travel.py side_consistency_loss)
+    prior_mirror: float = 0.0  # fraction of the drawings of p_z mirrored left to right before E reads them back in the decoupled energies, their targets mirrored too (geometry/mirror.py mirror_view): which side a drawn body turns to is then never told by which of its left and right parts D paints in which colour
     prior_draws: int = 1  # unpaired prior poses p_z drawn a step for each training pair (the decoupled energies, L_I^c and L_seg on k x batch drawings; each pair's appearance and background draw k of them)
     travel_min_rate: float = 0.0025  # twin_choice_rule=travel and L_travel: the least relative change of the person's distance per frame over a video for its travel to tell the side (data/travel.py)
 
@@ -201,6 +202,8 @@ def validate(config: TrainConfig) -> None:
         raise UserError(f"objective.travel_min_rate must be > 0, got {config.objective.travel_min_rate}")
     if config.data.max_gap < 1:
         raise UserError("data.max_gap must be >= 1")
+    if not 0.0 <= config.objective.prior_mirror <= 1.0:
+        raise UserError(f"objective.prior_mirror must be within 0..1, got {config.objective.prior_mirror}")
     if config.objective.prior_draws < 1:
         raise UserError(f"objective.prior_draws must be >= 1, got {config.objective.prior_draws}")
     if not 0.0 <= config.optim.ema_decay < 1.0:
