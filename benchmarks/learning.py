@@ -263,10 +263,16 @@ for draws in (2, 4, 8):
 # ... with half of the drawings of p_z read back mirrored (objective.prior_mirror): D paints a
 # drawing's left and right parts in colours of their own, which a frame's do not have, so that E
 # may read from the colours which way a drawing turns and has no such cue on a frame (docs/learning.md,
-# "Mirrored drawings")
+# "Mirrored drawings, and a painter taught on the truth")
 ROWS["ours_side_flip_ema_ground_clip_mirror"] = (
     ROWS["ours_side_flip_ema_ground_clip"][0] + ", half of the prior's drawings read back mirrored",
     ROWS["ours_side_flip_ema_ground_clip"][1] + ["objective.prior_mirror=0.5"])
+# an oracle for diagnosis: L_I^u draws I_t from its true pose (objective.reconstruction_pose=truth),
+# so D learns to paint frames from right puppets whatever E reads; E is still taught 3D by the
+# drawings alone (docs/learning.md, "Mirrored drawings, and a painter taught on the truth")
+ROWS["ours_side_flip_ema_ground_clip_true_painter"] = (
+    ROWS["ours_side_flip_ema_ground_clip"][0] + ", D taught to paint from the true poses (oracle)",
+    ROWS["ours_side_flip_ema_ground_clip"][1] + ["objective.reconstruction_pose=truth"])
 ROWS["ours_side_flip_ema_people1024_ground"] = (
     ROWS["ours_side_flip_ema_people1024"][0] + ", bodies on the ground sided by their hands and legs",
     ROWS["ours_side_flip_ema_people1024"][1] + GROUND)

@@ -481,3 +481,45 @@ def test_prior_mirror_reads_the_mirrored_drawings_against_the_mirrored_person(se
                             prior_up=up)
     assert float(plain.losses["energy_pose_encoder"].detach()) != pytest.approx(float(by_hand), rel=1e-3)
 
+
+
+def test_true_puppet_pose_recovers_a_weak_perspective_projection_by_hand():
+    from partpose.training.algorithm import true_puppet_pose
+
+    generator = torch.Generator().manual_seed(3)
+    pose = torch.randn(3, 17, 3, generator=generator, dtype=torch.float64) * 300.0 + torch.tensor([0.0, 0.0, 4000.0], dtype=torch.float64)
+    scale = torch.tensor([0.8, 1.5, 2.0], dtype=torch.float64)
+    offset = torch.tensor([[0.1, -0.2], [0.0, 0.0], [-0.3, 0.05]], dtype=torch.float64)
+    root_relative = (pose - pose[:, :1]) / 1000.0
+    q = scale[:, None, None] * root_relative[..., :2] + offset[:, None]
+    q_out, depth, scale_out = true_puppet_pose(pose, q)
+    assert torch.equal(q_out, q)
+    torch.testing.assert_close(scale_out, scale)
+    torch.testing.assert_close(depth, root_relative[..., 2])
+    assert torch.all(depth[:, 0] == 0)
+
+
+def test_reconstruction_pose_truth_draws_i_t_from_its_true_pose(tiny_config):
+    from dataclasses import replace
+
+    from partpose.losses.image import image_unpaired_loss
+    from partpose.training.algorithm import true_puppet_pose
+
+    config = tiny_config("objective.reconstruction_pose=truth")
+    data = build_training_data(config)
+    assert data.pairs.labels == "both"  # the oracle needs each frame's true pose
+    config, model = build_model(config, data)
+    batch = default_collate([data.pairs[i] for i in range(2)])
+    prior, up = data.prior.sample(2, step_generator(0, 0), with_up=True)
+    model.eval()
+    out = training_losses(model, batch, prior, 0, 1.0, config.objective, step_generator(0, 0), prior_up=up)
+    with torch.no_grad():
+        synth = model.synthesize(model.encode(batch["image_s"]).appearance,
+                                 *true_puppet_pose(batch["pose3d_t"].float(), batch["pose2d_t"].float()), batch["background"])
+        by_hand = image_unpaired_loss(synth.image, batch["image_t"], batch["background"], 1.0 - synth.seg_probs[:, :1],
+                                      batch["saliency_t"], 1.0, batch["background_valid"])
+    torch.testing.assert_close(out.losses["image_unpaired"].detach(), by_hand)
+    estimate = training_losses(model, batch, prior, 0, 1.0, replace(config.objective, reconstruction_pose="estimate"),
+                               step_generator(0, 0), prior_up=up)
+    assert float(estimate.losses["image_unpaired"].detach()) != pytest.approx(float(by_hand), rel=1e-4)
+    model.train()

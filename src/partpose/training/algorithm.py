@@ -93,6 +93,25 @@ def prior_views(objective: ObjectiveConfig, count: int, generator: torch.Generat
     )
 
 
+def true_puppet_pose(pose3d_cam_mm: torch.Tensor, pose2d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The puppet's input for a frame's true pose: ``(q, depth, scale)`` as ``PartPoseModel.encode``
+    gives them.
+
+    Args:
+        pose3d_cam_mm: ``(B, 17, 3)`` true camera-frame joints, mm.
+        pose2d: ``(B, 17, 2)`` true 2D joints, normalised crop coordinates.
+    Returns:
+        ``q`` the true 2D joints, ``depth (B, 17)`` the camera z root-relative in metres, and
+        ``scale (B,)`` the weak-perspective scale that fits the 2D joints best to the 3D ones'
+        x and y (least squares about their means; normalised units per metre).
+    """
+    centred = (pose3d_cam_mm - pose3d_cam_mm[:, :1]) / 1000.0
+    xy = centred[..., :2] - centred[..., :2].mean(dim=1, keepdim=True)
+    q = pose2d - pose2d.mean(dim=1, keepdim=True)
+    scale = (q * xy).sum(dim=(1, 2)) / (xy * xy).sum(dim=(1, 2)).clamp_min(1e-12)
+    return pose2d, centred[..., 2], scale
+
+
 def training_losses(
     model,
     batch: dict[str, torch.Tensor],
@@ -217,6 +236,10 @@ def training_losses(
     pose_t = (est_t.q, est_t.depth, est_t.scale)
     if not objective.reconstruction_pose_grad:
         pose_t = tuple(x.detach() for x in pose_t)
+    if objective.reconstruction_pose == "truth":
+        # an oracle for diagnosis: I_t drawn from its true pose, so that D learns to paint from
+        # right puppets whatever E reads
+        pose_t = true_puppet_pose(batch["pose3d_t"].to(image_t.dtype), batch["pose2d_t"].to(image_t.dtype))
     synth_t = model.synthesize(est_s.appearance, *pose_t, background)
     fg_prob = 1.0 - synth_t.seg_probs[:, :1]
     losses["image_unpaired"] = image_unpaired_loss(

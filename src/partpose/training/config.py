@@ -59,6 +59,7 @@ class ObjectiveConfig:
     # False: L_I^u reconstructs I_t from a detached pose (q_t, depth, scale), so it trains D and
     # the appearance only; for weak, where the 2D labels hold the pose (docs/learning.md)
     reconstruction_pose_grad: bool = True
+    reconstruction_pose: Literal["estimate", "truth"] = "estimate"  # the pose L_I^u draws I_t from: E's, or the true one (an oracle for diagnosis: D then learns to paint from right puppets; needs the training videos' 3D and 2D poses)
     silhouette_weight: float = 0.0  # > 0: add this times L_sil (the 2D skeleton against m_sal, a chamfer) to L_I^u; off with no_saliency (docs/learning.md)
     twin_choice_weight: float = 0.0  # > 0: add this times L_twin (the pose's depth twin as E's target where D reconstructs I_t better from it; losses/twin.py) to L_I^u
     twin_choice_margin: float = 0.02  # L_twin: the twin must lower L_I^u by more than this fraction of the pose's

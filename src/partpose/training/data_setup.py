@@ -85,10 +85,14 @@ def build_training_data(config: TrainConfig) -> TrainingData:
     if objective.side_weight > 0 and objective.side_label == "truth" and any(v.pose3d_cam_mm is None for v in train_videos):
         raise UserError(f"objective.side_label=truth teaches the side network each frame's true side from its 3D pose; "
                         f"the {data.dataset!r} training videos have none")
+    if objective.reconstruction_pose == "truth" and any(v.pose3d_cam_mm is None or v.pose2d_norm is None
+                                                        for v in train_videos):
+        raise UserError(f"objective.reconstruction_pose=truth draws I_t from its true 3D and 2D pose; the "
+                        f"{data.dataset!r} training videos lack them")
     pairs = PairDataset(
         train_videos,
         max_gap=data.max_gap,
-        labels=pair_labels(objective.setting),
+        labels="both" if objective.reconstruction_pose == "truth" else pair_labels(objective.setting),
         semi_fraction=objective.semi_fraction if objective.setting == "semi" else None,
         seed=config.run.seed,
         saliency_source=data.saliency,
