@@ -106,3 +106,8 @@ def test_fewer_than_one_prior_draw_a_pair_is_an_error(value):
 def test_a_prior_mirror_outside_0_to_1_is_an_error(value):
     with pytest.raises(UserError, match="objective.prior_mirror must be within 0..1"):
         load_config(CONFIGS / "synthetic_cpu.yaml", [f"objective.prior_mirror={value}"])
+
+
+def test_an_unknown_reconstruction_pose_is_an_error():
+    with pytest.raises(UserError, match="objective.reconstruction_pose must be one of 'estimate', 'truth'"):
+        load_config(CONFIGS / "synthetic_cpu.yaml", ["objective.reconstruction_pose=labels"])

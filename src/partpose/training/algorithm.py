@@ -4,13 +4,15 @@ For a batch of frame pairs (I_s, I_t) of one video each and a batch of unpaired 
 
 1. Decoupled energy minimisation (skipped by the ``no_adaptation`` ablation): decode
    Î_{a_s}^{p_z} and encode it again; L_pz = |p_z − p̂_z| (root-relative, in the camera frame
-   of p_z's view, see ``docs/method.md``), L_as = |a_s − â_s|. On odd iterations
+   of p_z's view, see ``docs/method.md``), L_as = |a_s − â_s|; with ``objective.prior_mirror`` > 0
+   that fraction of the drawings is read back mirrored, against the mirrored person. On odd iterations
    (counted from 1) the encoder is updated on them with the decoder frozen, on even iterations the
    decoder with the encoder frozen. Each energy has its own Adagrad optimiser.
 2. Consistency objectives, every iteration, encoder and decoder together, each with its own
    optimiser: L_I^u (reconstruct I_t from a_s and the pose of I_t), L_I^c (the unpaired pose drawn
    with either frame's appearance must agree) and L_seg (the decoder's segmentation of the unpaired
-   pose must match the puppet's labels). With ``objective.silhouette_weight`` > 0, L_sil (the 2D
+   pose must match the puppet's labels); ``objective.reconstruction_pose=truth``, an oracle,
+   draws I_t in L_I^u from its true pose instead of E's. With ``objective.silhouette_weight`` > 0, L_sil (the 2D
    skeleton of I_t against its saliency map) is added to L_I^u (not in the ``no_saliency`` ablation);
    with ``objective.twin_choice_weight`` > 0, L_twin (``losses/twin.py``: the depth twin of I_t's
    pose as E's target where D reconstructs I_t better from it) as well, and with
