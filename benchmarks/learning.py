@@ -273,6 +273,13 @@ ROWS["ours_side_flip_ema_ground_clip_mirror"] = (
 ROWS["ours_side_flip_ema_ground_clip_true_painter"] = (
     ROWS["ours_side_flip_ema_ground_clip"][0] + ", D taught to paint from the true poses (oracle)",
     ROWS["ours_side_flip_ema_ground_clip"][1] + ["objective.reconstruction_pose=truth"])
+# ... with D's head and torso maps also given times how much the chest faces the camera
+# (model.decoder.facing_channels): D may paint what a frame shows of a body's front (a face, a
+# shirt's print) on the drawings, which then carry the cues to the turn a frame has (docs/learning.md,
+# "Mirrored drawings, and a painter taught on the truth")
+ROWS["ours_side_flip_ema_ground_clip_facing"] = (
+    ROWS["ours_side_flip_ema_ground_clip"][0] + ", D told how far the head and torso face the camera",
+    ROWS["ours_side_flip_ema_ground_clip"][1] + ["model.decoder.facing_channels=true"])
 ROWS["ours_side_flip_ema_people1024_ground"] = (
     ROWS["ours_side_flip_ema_people1024"][0] + ", bodies on the ground sided by their hands and legs",
     ROWS["ours_side_flip_ema_people1024"][1] + GROUND)
