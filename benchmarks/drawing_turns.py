@@ -133,9 +133,10 @@ def palette_gap() -> float:
                           for a, b in LEFT_RIGHT_PAIRS]))
 
 
-def drawing_turns(model, config, count: int, seed: int, batch_size: int = 64) -> tuple[dict, dict, list[float]]:
-    """E's turns on ``count`` drawings of the prior's poses of ``config``'s training data, read as
-    drawn and mirrored, and the drawings' colour gaps.
+def drawing_turns(model, config, data, count: int, seed: int, batch_size: int = 64) -> tuple[dict, dict, list[float]]:
+    """E's turns on ``count`` drawings of the prior's poses of ``data`` (``build_training_data(config)``:
+    its prior and its pairs' appearances and backgrounds), read as drawn and mirrored, and the
+    drawings' colour gaps.
 
     Returns:
         ``(drawn, mirrored, gaps)``: two :func:`turn_summary` results and
@@ -144,13 +145,12 @@ def drawing_turns(model, config, count: int, seed: int, batch_size: int = 64) ->
     import torch
     from torch.utils.data import default_collate
 
+    from energy_route import prior_drawings
+
     from partpose.geometry import puppet
-    from partpose.geometry.camera import crop_framing
     from partpose.geometry.mirror import mirror_directions, mirror_image, mirror_view
     from partpose.training.algorithm import prior_views
-    from partpose.training.data_setup import build_training_data
 
-    data = build_training_data(config)
     generator = torch.Generator().manual_seed(seed)
     prior, prior_up = data.prior.sample(count, generator, with_up=True)
     cam_R = prior_views(config.objective, count, generator, prior_up)
@@ -164,9 +164,7 @@ def drawing_turns(model, config, count: int, seed: int, batch_size: int = 64) ->
             rows = slice(start, start + batch_size)
             batch = default_collate([data.pairs[int(i)] for i in pairs[rows]])
             pose, view = prior[rows], cam_R[rows]
-            scale, offset = crop_framing(pose / 1000.0, view, config.objective.prior_crop_fill)
-            q, depth = model.pose_for_prior(pose, view, scale, offset)
-            drawn = model.synthesize(model.encode(batch["image_s"]).appearance, q, depth, scale, batch["background"])
+            drawn, _ = prior_drawings(model, batch, pose, view, config.objective)
             up = (view @ prior_up[rows, :, None])[..., 0]  # the world's up in the camera
             for name, image, (canonical, rotation), up_seen in (
                     ("drawn", drawn.image, (pose, view), up),
@@ -191,7 +189,7 @@ def cells(summary: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import torch
+    from partpose.training.data_setup import build_training_data
 
     parser = checkpoints_parser(__doc__)
     parser.add_argument("--max-frames", type=int, default=1024, help="test frames, evenly thinned (default: 1024)")
@@ -210,12 +208,18 @@ def main(argv: list[str] | None = None) -> int:
              "|---" * 8 + "|"]
 
     def rows():
+        # the training data each benchmark's drawings read (its prior, its pairs' images and
+        # backgrounds: all set by config.data), built once for the checkpoints that share it
+        training_data = {}
         for path, loaded, frames in synthetic_checkpoints(args.checkpoints):
-            torch.manual_seed(args.seed)
             pose, true, up, _ = sided_poses(loaded.model, frames, args.max_frames)
             model_turn, tilt = signed_turn_deg(pose, up)
             frames_summary = turn_summary(model_turn, signed_turn_deg(true, up)[0], tilt)
-            drawn, mirrored, gaps = drawing_turns(loaded.model, loaded.config, args.drawings, args.seed)
+            key = repr(loaded.config.data)
+            if key not in training_data:
+                training_data[key] = build_training_data(loaded.config)
+            drawn, mirrored, gaps = drawing_turns(loaded.model, loaded.config, training_data[key], args.drawings,
+                                                  args.seed)
             gap = f"{np.mean(gaps):.3f} ({np.median(gaps):.3f})" if gaps else "–"
             yield f"| {path} | {cells(frames_summary)} | {cells(drawn)} | {cells(mirrored)} | {gap} |"
 

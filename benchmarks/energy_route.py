@@ -105,6 +105,26 @@ def view_statistics(data, objective, count: int = 3000, seed: int = 0) -> list[s
     return rows
 
 
+def prior_drawings(model, batch: dict[str, torch.Tensor], prior_mm: torch.Tensor, cam_R: torch.Tensor, objective):
+    """D's drawings of prior poses under given cameras, as training draws them (no gradient).
+
+    Args:
+        model: a ``PartPoseModel``.
+        batch: a collated ``PairDataset`` batch (its ``image_s`` gives the appearance, its
+            ``background`` the plate).
+        prior_mm: ``(B, 17, 3)`` canonical prior poses, mm; ``cam_R``: ``(B, 3, 3)`` their views.
+        objective: the run's ``ObjectiveConfig`` (the crop framing of p_z).
+    Returns:
+        ``(synthesis, q)``: the decoder's ``Synthesis`` (images not clamped) and ``q (B, 17, 2)``,
+        the poses' normalised 2D joints.
+    """
+    scale, offset = crop_framing(prior_mm / 1000.0, cam_R, objective.prior_crop_fill)
+    with torch.no_grad():
+        q, depth = model.pose_for_prior(prior_mm, cam_R, scale, offset)
+        appearance = model.encode(batch["image_s"]).appearance
+        return model.synthesize(appearance, q, depth, scale, batch["background"]), q
+
+
 def decoded_batch(teacher, batch: dict[str, torch.Tensor], prior_mm: torch.Tensor, objective,
                   generator: torch.Generator, up: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The frozen teacher's drawings of prior poses, with their labels.
@@ -122,12 +142,8 @@ def decoded_batch(teacher, batch: dict[str, torch.Tensor], prior_mm: torch.Tenso
         ``q (B, 17, 2)`` normalised: the drawing and what a perfect encoder reads from it.
     """
     cam_R = prior_views(objective, prior_mm.shape[0], generator, up).to(prior_mm.dtype)
-    scale, offset = crop_framing(prior_mm / 1000.0, cam_R, objective.prior_crop_fill)
-    with torch.no_grad():
-        q, depth = teacher.pose_for_prior(prior_mm, cam_R, scale, offset)
-        appearance = teacher.encode(batch["image_s"]).appearance
-        image = teacher.synthesize(appearance, q, depth, scale, batch["background"]).image
-    return image.clamp(0.0, 1.0), prior_mm @ cam_R.transpose(1, 2), q
+    drawn, q = prior_drawings(teacher, batch, prior_mm, cam_R, objective)
+    return drawn.image.clamp(0.0, 1.0), prior_mm @ cam_R.transpose(1, 2), q
 
 
 def decoded_batch_of_truth(teacher, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
