@@ -20,6 +20,12 @@ of the world's up) of:
   read by E as drawn, and **mirrored** left to right against the mirrored person
   (``geometry.mirror.mirror_view``),
 
+- **drawings of the test frames' own poses**: D's drawing of each test frame's true pose
+  (retargeted to the prior's bone lengths, under the weak-perspective camera that best fits its
+  2D joints: ``analysis_by_synthesis.raw_from_truth``), painted with the frame's own appearance
+  code over its plate, and the same puppet **flat in the palette** (each part filled with its
+  ``PALETTE`` colour, no decoder): the very poses and views of the frames, drawn;
+
 each body's *turn*: the angle of its chest's level normal from facing the camera squarely (or
 facing away: a body and its upright twin have the same turn), signed by the side of the line of
 sight it points to (:func:`signed_turn_deg`). A mirror flips the sign and keeps the size. Reported:
@@ -182,6 +188,64 @@ def drawing_turns(model, config, data, count: int, seed: int, batch_size: int = 
     return summaries[0], summaries[1], gaps
 
 
+def flat_puppet(labels, plate):
+    """The puppet flat in the palette: ``labels (B, H, W)`` (0 background, ``l + 1`` part
+    ``PARTS[l]``) filled with each part's ``PALETTE`` colour over ``plate (B, 3, H, W)`` in
+    ``[0, 1]``; returns ``(B, 3, H, W)``."""
+    import torch
+
+    from partpose.geometry import puppet
+
+    palette = torch.as_tensor(puppet.draw_labels_rgb(labels)).permute(0, 3, 1, 2).to(plate.dtype) / 255.0
+    return torch.where((labels > 0)[:, None], palette, plate)
+
+
+def test_pose_drawings(model, frames, max_frames: int | None, batch_size: int = 64) -> tuple[dict, dict]:
+    """E's turns (``encode_sided``, as evaluation reads) on drawings of the test frames' own poses:
+    D's, with each frame's appearance code over its plate, and the puppet flat in the palette.
+
+    Args:
+        frames: the test split, a ``FrameDataset`` (a video without a background plate is drawn on black).
+    Returns:
+        ``(painted, flat)``: two :func:`turn_summary` results against the frames' true poses.
+    """
+    import torch
+    from torch.utils.data import DataLoader
+
+    from analysis_by_synthesis import Frames, pose_of, raw_from_truth
+
+    from partpose.data.pairs import _image
+    from partpose.evaluation.evaluate import thin_frames
+    from partpose.geometry import puppet
+
+    was_training = model.training
+    model.eval()
+    read = {"painted": [], "flat": []}
+    truths, ups = [], []
+    with torch.no_grad():
+        for batch in DataLoader(thin_frames(frames, max_frames), batch_size=batch_size, shuffle=False):
+            videos = [frames.videos[int(v)] for v in batch["video_index"]]
+            plate = torch.stack([torch.zeros_like(image) if video.background is None else _image(video.background_at(int(t)))
+                                 for video, t, image in zip(videos, batch["frame"], batch["image"])])
+            labelled = Frames(batch["image"], plate, torch.zeros_like(plate[:, :1]), batch["pose2d"], batch["pose3d"])
+            q, depth, scale, _ = pose_of(model, raw_from_truth(model, labelled))
+            painted = model.synthesize(model.encode(batch["image"]).appearance, q, depth, scale, plate)
+            flat = flat_puppet(puppet.labels(painted.part_maps[-1]), plate)
+            up = batch["camera_up"]
+            for name, image in (("painted", painted.image.clamp(0.0, 1.0)), ("flat", flat)):
+                read[name].append(model.encode_sided(image, up).pose_cam_mm.double())
+            truths.append(batch["pose3d"].double())
+            ups.append(up.double())
+    model.train(was_training)
+    true, up = torch.cat(truths), torch.cat(ups)
+    true_turn = signed_turn_deg(true, up)[0]
+    summaries = []
+    for name in ("painted", "flat"):
+        model_turn, tilt = signed_turn_deg(torch.cat(read[name]), up)
+        summaries.append(turn_summary(model_turn, true_turn, tilt))
+    return summaries[0], summaries[1]
+
+
 def cells(summary: dict) -> str:
     """``sign right (bodies) | model / true size`` table cells of a :func:`turn_summary`."""
     return (f"{summary['sign_right']:.0f} % ({summary['turned']}) | "
@@ -203,9 +267,10 @@ def main(argv: list[str] | None = None) -> int:
     lines = [f"How far E turns upright bodies (`{command}`): the sign right on bodies turned ≥ {TURNED_DEG:.0f}° "
              f"(how many), and the median turn from facing the camera or away, the model's / the truth's; "
              f"the drawings' left/right colour gap against the palette's {palette_gap():.3f}.", "",
-             "| checkpoint | test frames: sign | size | drawings: sign | size | mirrored drawings: sign | size "
+             "| checkpoint | test frames: sign | size | drawings of their poses: sign | size "
+             "| their puppets flat: sign | size | drawings: sign | size | mirrored drawings: sign | size "
              "| colour gap (median) |",
-             "|---" * 8 + "|"]
+             "|---" * 12 + "|"]
 
     def rows():
         # the training data each benchmark's drawings read (its prior, its pairs' images and
@@ -215,13 +280,15 @@ def main(argv: list[str] | None = None) -> int:
             pose, true, up, _ = sided_poses(loaded.model, frames, args.max_frames)
             model_turn, tilt = signed_turn_deg(pose, up)
             frames_summary = turn_summary(model_turn, signed_turn_deg(true, up)[0], tilt)
+            painted, flat = test_pose_drawings(loaded.model, frames, args.max_frames)
             key = repr(loaded.config.data)
             if key not in training_data:
                 training_data[key] = build_training_data(loaded.config)
             drawn, mirrored, gaps = drawing_turns(loaded.model, loaded.config, training_data[key], args.drawings,
                                                   args.seed)
             gap = f"{np.mean(gaps):.3f} ({np.median(gaps):.3f})" if gaps else "–"
-            yield f"| {path} | {cells(frames_summary)} | {cells(drawn)} | {cells(mirrored)} | {gap} |"
+            yield (f"| {path} | {cells(frames_summary)} | {cells(painted)} | {cells(flat)} | {cells(drawn)} "
+                   f"| {cells(mirrored)} | {gap} |")
 
     return write_table(lines, rows(), args.out)
 

@@ -280,6 +280,23 @@ ROWS["ours_side_flip_ema_ground_clip_true_painter"] = (
 ROWS["ours_side_flip_ema_ground_clip_facing"] = (
     ROWS["ours_side_flip_ema_ground_clip"][0] + ", D told how far the head and torso face the camera",
     ROWS["ours_side_flip_ema_ground_clip"][1] + ["model.decoder.facing_channels=true"])
+# ... with D left out of the decoupled energies (objective.energy_decoder=false): taught to make its
+# drawings legible to E, D paints a code of the pose into them that E reads and frames do not carry
+# (docs/learning.md, "D's drawings carry a code")
+ROWS["ours_side_flip_ema_ground_clip_no_decoder_energy"] = (
+    ROWS["ours_side_flip_ema_ground_clip"][0] + ", D left out of the decoupled energies",
+    ROWS["ours_side_flip_ema_ground_clip"][1] + ["objective.energy_decoder=false"])
+# ... both: D paints frames from the true poses and is never taught to make its drawings legible
+# to E, so that it draws people as the frames show them (an oracle for diagnosis)
+ROWS["ours_side_flip_ema_ground_clip_true_painter_no_decoder_energy"] = (
+    ROWS["ours_side_flip_ema_ground_clip_true_painter"][0] + ", D left out of the decoupled energies",
+    ROWS["ours_side_flip_ema_ground_clip_true_painter"][1] + ["objective.energy_decoder=false"])
+# ... with E reading D's drawings of p_z in the energies with every part flat in its mean colour
+# (objective.prior_flat_parts): the shading D paints within the parts, which tells E the body's
+# turn and frames do not carry, is taken away (docs/learning.md, "D's drawings carry a code")
+ROWS["ours_side_flip_ema_ground_clip_flat"] = (
+    ROWS["ours_side_flip_ema_ground_clip"][0] + ", the prior's drawings read with their parts flat",
+    ROWS["ours_side_flip_ema_ground_clip"][1] + ["objective.prior_flat_parts=true"])
 ROWS["ours_side_flip_ema_people1024_ground"] = (
     ROWS["ours_side_flip_ema_people1024"][0] + ", bodies on the ground sided by their hands and legs",
     ROWS["ours_side_flip_ema_people1024"][1] + GROUND)

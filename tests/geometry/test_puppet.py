@@ -593,3 +593,21 @@ def test_draw_labels_rgb_palette():
     mixed = draw_maps_rgb(maps)
     assert mixed.shape == (1, 1, 4, 3)
     assert mixed[0, 0, 1].tolist() == list(PALETTE[3])
+
+
+def test_flat_parts_paints_each_part_its_mean_colour_by_hand():
+    image = torch.arange(2 * 3 * 2 * 3, dtype=torch.float32).view(2, 3, 2, 3)
+    label_map = torch.tensor([[[0, 1, 1], [2, 2, 1]], [[0, 0, 0], [0, 0, 2]]])
+    flat = puppet.flat_parts(image, label_map, num_parts=2)
+    # sample 0: part 1 at (0,1), (0,2), (1,2); part 2 at (1,0), (1,1); background (0,0) kept
+    for c in range(3):
+        part1 = (image[0, c, 0, 1] + image[0, c, 0, 2] + image[0, c, 1, 2]) / 3
+        part2 = (image[0, c, 1, 0] + image[0, c, 1, 1]) / 2
+        assert torch.allclose(flat[0, c], torch.stack([torch.stack([image[0, c, 0, 0], part1, part1]),
+                                                      torch.stack([part2, part2, part1])]))
+    # sample 1: one pixel of part 2 keeps its own colour, the rest is background
+    assert torch.equal(flat[1], image[1])
+    # the means carry the gradient back to the part's pixels
+    image.requires_grad_(True)
+    puppet.flat_parts(image, label_map, num_parts=2)[0, 0, 0, 1].backward()
+    assert torch.allclose(image.grad[0, 0], torch.tensor([[0.0, 1 / 3, 1 / 3], [0.0, 0.0, 1 / 3]]))

@@ -1,6 +1,7 @@
 """Algorithm 1 on a tiny model: which losses run when, and which parameters they touch."""
 
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -40,6 +41,19 @@ def test_losses_present_per_iteration(setup):
     consistency = {"image_unpaired", "image_consistency", "segmentation"}
     assert set(odd.losses) == consistency | {"energy_pose_encoder", "energy_appearance_encoder"}
     assert set(even.losses) == consistency | {"energy_pose_decoder", "energy_appearance_decoder"}
+
+
+def test_energy_decoder_off_leaves_d_out_of_the_energies_and_e_in(setup):
+    config, model, batch, prior, up = setup
+    objective = replace(config.objective, energy_decoder=False)
+    consistency = {"image_unpaired", "image_consistency", "segmentation"}
+    odd = training_losses(model, batch, prior, 0, 1.0, objective, step_generator(0, 0), prior_up=up)
+    even = training_losses(model, batch, prior, 1, 1.0, objective, step_generator(0, 1), prior_up=up)
+    assert set(odd.losses) == consistency | {"energy_pose_encoder", "energy_appearance_encoder"}
+    assert set(even.losses) == consistency
+    # E's half is the very loss it is with D in the energies
+    both = training_losses(model, batch, prior, 0, 1.0, config.objective, step_generator(0, 0), prior_up=up)
+    assert torch.equal(odd.losses["energy_pose_encoder"], both.losses["energy_pose_encoder"])
 
 
 @pytest.mark.parametrize("step, frozen", [(0, "decoder"), (1, "encoder")])
@@ -481,6 +495,31 @@ def test_prior_mirror_reads_the_mirrored_drawings_against_the_mirrored_person(se
                             prior_up=up)
     assert float(plain.losses["energy_pose_encoder"].detach()) != pytest.approx(float(by_hand), rel=1e-3)
 
+
+
+def test_prior_flat_parts_reads_the_drawings_with_flat_parts(setup):
+    """The energy worked out by hand: E reads the drawing with every puppet part flat in its
+    mean colour, against the person as drawn."""
+    from partpose.geometry import puppet
+    from partpose.geometry.camera import crop_framing
+    from partpose.losses.energy import pose_energy
+
+    config, model, batch, prior, up = setup
+    objective = replace(config.objective, energy_frame="canonical_rotation", prior_flat_parts=True)
+    out = training_losses(model, batch, prior, 0, 1.0, objective, step_generator(0, 0), prior_up=up)
+    with torch.no_grad():
+        cam_R_z, q_z, _ = _redrawn(setup)
+        scale_z, offset_z = crop_framing(prior / 1000.0, cam_R_z, config.objective.prior_crop_fill)
+        _, depth_z = model.pose_for_prior(prior, cam_R_z, scale_z, offset_z)
+        drawn = model.synthesize(model.encode(batch["image_s"]).appearance, q_z, depth_z, scale_z, batch["background"])
+        flat = puppet.flat_parts(drawn.image, puppet.labels(drawn.part_maps[-1]), model.decoder.num_parts)
+        est = model.encode(flat)
+        by_hand = (pose_energy(prior, est.pose_canon_mm) + (cam_R_z - est.cam_R_canon).abs().mean()
+                   + (q_z - est.q).abs().mean())
+    torch.testing.assert_close(out.losses["energy_pose_encoder"].detach(), by_hand)
+    plain = training_losses(model, batch, prior, 0, 1.0, replace(objective, prior_flat_parts=False),
+                            step_generator(0, 0), prior_up=up)
+    assert float(plain.losses["energy_pose_encoder"].detach()) != pytest.approx(float(by_hand), rel=1e-4)
 
 
 def test_true_puppet_pose_recovers_a_weak_perspective_projection_by_hand():

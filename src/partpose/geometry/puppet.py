@@ -732,6 +732,25 @@ def labels(maps: torch.Tensor) -> torch.Tensor:
     return soft_labels(maps).argmax(dim=1)
 
 
+def flat_parts(image: torch.Tensor, label_map: torch.Tensor, num_parts: int) -> torch.Tensor:
+    """An image with every part painted flat in its own mean colour.
+
+    Args:
+        image: ``(B, C, H, W)``.
+        label_map: ``(B, H, W)`` integer labels, 0 background (kept as it is), ``l + 1`` part
+            ``PARTS[l]`` (:func:`labels`).
+        num_parts: L.
+    Returns:
+        ``(B, C, H, W)``: each pixel of part ``l`` replaced by the mean of ``image`` over the
+        pixels of part ``l`` in its sample; differentiable in ``image`` (through the means).
+    """
+    one_hot = F.one_hot(label_map.long(), num_parts + 1)[..., 1:].permute(0, 3, 1, 2).to(image.dtype)  # (B, L, H, W)
+    area = one_hot.sum(dim=(2, 3))  # (B, L)
+    mean = torch.einsum("bchw,blhw->bcl", image, one_hot) / area.clamp_min(1.0)[:, None]
+    flat = torch.einsum("bcl,blhw->bchw", mean, one_hot)
+    return torch.where(label_map[:, None] > 0, flat, image)
+
+
 def foreground(maps: torch.Tensor) -> torch.Tensor:
     """Foreground mask ``w_fg = 1 - background = sum_l p_l``, clamped to ``[0, 1]``.
 

@@ -189,11 +189,18 @@ def training_losses(
 
     # 1. Decoupled energy minimisation. One forward serves both halves: which parameters the
     #    energies update is decided by the optimiser they are given to.
-    if not objective.no_adaptation:
+    half = "encoder" if is_encoder_energy_step(step) else "decoder"
+    # With objective.energy_decoder off, the decoder half is skipped: D learns only to paint
+    # frames (L_I^u) and to segment (L_seg), never to make its drawings legible to E.
+    if not objective.no_adaptation and (half == "encoder" or objective.energy_decoder):
         # With objective.prior_mirror > 0, that fraction of the drawings is read back mirrored,
         # against the mirrored person's pose, camera and 2D joints: the side a drawn body turns to
         # must then be read from its shape, as in a frame, not from D's colours for left and right.
         image_z, target_canon, target_R, target_q = synth_z_s.image, prior_poses_mm, cam_R_z, q_z
+        if objective.prior_flat_parts:
+            # each part flat in its mean colour: D may still tell E a part by its colour, not
+            # the pose by the shading it paints within the parts
+            image_z = puppet.flat_parts(image_z, puppet.labels(synth_z_s.part_maps[-1].detach()), model.decoder.num_parts)
         if objective.prior_mirror > 0:
             mirrored = torch.rand(image_z.shape[0], generator=generator) < objective.prior_mirror
             mirrored = mirrored.to(image_z.device)
@@ -224,7 +231,6 @@ def training_losses(
         }
         energy_pose = sum(terms[name]() for name in ENERGY_FRAME_TERMS[objective.energy_frame])
         energy_pose = energy_pose + (target_q - est_z.q).abs().mean()
-        half = "encoder" if is_encoder_energy_step(step) else "decoder"
         losses[f"energy_pose_{half}"] = energy_pose
         if objective.appearance_consistency:
             # a_s is the target: the energy teaches E to read the appearance back from the
