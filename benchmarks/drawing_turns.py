@@ -8,7 +8,10 @@ back D's drawings of the prior's poses. What it learns there reaches the frames 
 drawing looks like a frame. One way they differ: D paints every part in a colour of its own, read
 from the appearance code and started from the puppet's palette, where left and right are
 different colours; a person's left and right sleeves are the same colour. A drawing may then tell
-which way its body turns by its colours, a frame never does.
+which way its body turns by its colours, a frame never does. Another: D is taught by the energies
+to make its drawings legible to E, and may paint into them, within its parts, cues to the pose
+that no frame carries; drawn from the frames' own poses, such cues show as a turn E reads on the
+drawings and not on the same puppets flat.
 
 For every checkpoint trained on the synthetic benchmark, on the upright bodies (spine within 30°
 of the world's up) of:
@@ -18,13 +21,14 @@ of the world's up) of:
 - **drawings of the prior's poses** (``--drawings``, drawn as training draws them: the prior's
   views, framed like the crops, painted with the appearance and background of a training pair),
   read by E as drawn, and **mirrored** left to right against the mirrored person
-  (``geometry.mirror.mirror_view``),
-
+  (``geometry.mirror.mirror_view``);
 - **drawings of the test frames' own poses**: D's drawing of each test frame's true pose
   (retargeted to the prior's bone lengths, under the weak-perspective camera that best fits its
   2D joints: ``analysis_by_synthesis.raw_from_truth``), painted with the frame's own appearance
-  code over its plate, and the same puppet **flat in the palette** (each part filled with its
-  ``PALETTE`` colour, no decoder): the very poses and views of the frames, drawn;
+  code over its plate, the same drawing with **its parts flat** (each part of the puppet filled
+  with its mean colour in the drawing: ``geometry.puppet.flat_parts``, what
+  ``objective.prior_flat_parts`` gives E), and the puppet **flat in the palette** (each part
+  filled with its ``PALETTE`` colour, no decoder): the very poses and views of the frames, drawn;
 
 each body's *turn*: the angle of its chest's level normal from facing the camera squarely (or
 facing away: a body and its upright twin have the same turn), signed by the side of the line of
@@ -200,14 +204,16 @@ def flat_puppet(labels, plate):
     return torch.where((labels > 0)[:, None], palette, plate)
 
 
-def test_pose_drawings(model, frames, max_frames: int | None, batch_size: int = 64) -> tuple[dict, dict]:
+def test_pose_drawings(model, frames, max_frames: int | None, batch_size: int = 64) -> tuple[dict, dict, dict]:
     """E's turns (``encode_sided``, as evaluation reads) on drawings of the test frames' own poses:
-    D's, with each frame's appearance code over its plate, and the puppet flat in the palette.
+    D's, with each frame's appearance code over its plate, the same with its parts flat, and the
+    puppet flat in the palette.
 
     Args:
         frames: the test split, a ``FrameDataset`` (a video without a background plate is drawn on black).
     Returns:
-        ``(painted, flat)``: two :func:`turn_summary` results against the frames' true poses.
+        ``(painted, parts_flat, palette)``: three :func:`turn_summary` results against the frames'
+        true poses.
     """
     import torch
     from torch.utils.data import DataLoader
@@ -220,7 +226,7 @@ def test_pose_drawings(model, frames, max_frames: int | None, batch_size: int = 
 
     was_training = model.training
     model.eval()
-    read = {"painted": [], "flat": []}
+    read = {"painted": [], "parts_flat": [], "palette": []}
     truths, ups = [], []
     with torch.no_grad():
         for batch in DataLoader(thin_frames(frames, max_frames), batch_size=batch_size, shuffle=False):
@@ -230,9 +236,12 @@ def test_pose_drawings(model, frames, max_frames: int | None, batch_size: int = 
             labelled = Frames(batch["image"], plate, torch.zeros_like(plate[:, :1]), batch["pose2d"], batch["pose3d"])
             q, depth, scale, _ = pose_of(model, raw_from_truth(model, labelled))
             painted = model.synthesize(model.encode(batch["image"]).appearance, q, depth, scale, plate)
-            flat = flat_puppet(puppet.labels(painted.part_maps[-1]), plate)
+            labels = puppet.labels(painted.part_maps[-1])
+            drawn = painted.image.clamp(0.0, 1.0)
+            images = {"painted": drawn, "parts_flat": puppet.flat_parts(drawn, labels, model.decoder.num_parts),
+                      "palette": flat_puppet(labels, plate)}
             up = batch["camera_up"]
-            for name, image in (("painted", painted.image.clamp(0.0, 1.0)), ("flat", flat)):
+            for name, image in images.items():
                 read[name].append(model.encode_sided(image, up).pose_cam_mm.double())
             truths.append(batch["pose3d"].double())
             ups.append(up.double())
@@ -240,10 +249,10 @@ def test_pose_drawings(model, frames, max_frames: int | None, batch_size: int = 
     true, up = torch.cat(truths), torch.cat(ups)
     true_turn = signed_turn_deg(true, up)[0]
     summaries = []
-    for name in ("painted", "flat"):
+    for name in ("painted", "parts_flat", "palette"):
         model_turn, tilt = signed_turn_deg(torch.cat(read[name]), up)
         summaries.append(turn_summary(model_turn, true_turn, tilt))
-    return summaries[0], summaries[1]
+    return summaries[0], summaries[1], summaries[2]
 
 
 def cells(summary: dict) -> str:
@@ -268,9 +277,9 @@ def main(argv: list[str] | None = None) -> int:
              f"(how many), and the median turn from facing the camera or away, the model's / the truth's; "
              f"the drawings' left/right colour gap against the palette's {palette_gap():.3f}.", "",
              "| checkpoint | test frames: sign | size | drawings of their poses: sign | size "
-             "| their puppets flat: sign | size | drawings: sign | size | mirrored drawings: sign | size "
-             "| colour gap (median) |",
-             "|---" * 12 + "|"]
+             "| the same, parts flat: sign | size | their puppets in the palette: sign | size "
+             "| drawings: sign | size | mirrored drawings: sign | size | colour gap (median) |",
+             "|---" * 14 + "|"]
 
     def rows():
         # the training data each benchmark's drawings read (its prior, its pairs' images and
@@ -280,15 +289,15 @@ def main(argv: list[str] | None = None) -> int:
             pose, true, up, _ = sided_poses(loaded.model, frames, args.max_frames)
             model_turn, tilt = signed_turn_deg(pose, up)
             frames_summary = turn_summary(model_turn, signed_turn_deg(true, up)[0], tilt)
-            painted, flat = test_pose_drawings(loaded.model, frames, args.max_frames)
+            painted, parts_flat, palette = test_pose_drawings(loaded.model, frames, args.max_frames)
             key = repr(loaded.config.data)
             if key not in training_data:
                 training_data[key] = build_training_data(loaded.config)
             drawn, mirrored, gaps = drawing_turns(loaded.model, loaded.config, training_data[key], args.drawings,
                                                   args.seed)
             gap = f"{np.mean(gaps):.3f} ({np.median(gaps):.3f})" if gaps else "–"
-            yield (f"| {path} | {cells(frames_summary)} | {cells(painted)} | {cells(flat)} | {cells(drawn)} "
-                   f"| {cells(mirrored)} | {gap} |")
+            yield (f"| {path} | {cells(frames_summary)} | {cells(painted)} | {cells(parts_flat)} | {cells(palette)} "
+                   f"| {cells(drawn)} | {cells(mirrored)} | {gap} |")
 
     return write_table(lines, rows(), args.out)
 

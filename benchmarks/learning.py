@@ -297,6 +297,11 @@ ROWS["ours_side_flip_ema_ground_clip_true_painter_no_decoder_energy"] = (
 ROWS["ours_side_flip_ema_ground_clip_flat"] = (
     ROWS["ours_side_flip_ema_ground_clip"][0] + ", the prior's drawings read with their parts flat",
     ROWS["ours_side_flip_ema_ground_clip"][1] + ["objective.prior_flat_parts=true"])
+# ... and half of those drawings read back mirrored: the colours D gives a left part and its right
+# twin then tell E nothing either
+ROWS["ours_side_flip_ema_ground_clip_flat_mirror"] = (
+    ROWS["ours_side_flip_ema_ground_clip_flat"][0] + ", half of them read back mirrored",
+    ROWS["ours_side_flip_ema_ground_clip_flat"][1] + ["objective.prior_mirror=0.5"])
 ROWS["ours_side_flip_ema_people1024_ground"] = (
     ROWS["ours_side_flip_ema_people1024"][0] + ", bodies on the ground sided by their hands and legs",
     ROWS["ours_side_flip_ema_people1024"][1] + GROUND)
