@@ -27,7 +27,7 @@ of the world's up) of:
   2D joints: ``analysis_by_synthesis.raw_from_truth``), painted with the frame's own appearance
   code over its plate, the same drawing with **its parts flat** (each part of the puppet filled
   with its mean colour in the drawing: ``geometry.puppet.flat_parts``, what
-  ``objective.prior_flat_parts`` gives E), and the puppet **flat in the palette** (each part
+  ``objective.prior_parts=flat`` gives E), and the puppet **flat in the palette** (each part
   filled with its ``PALETTE`` colour, no decoder): the very poses and views of the frames, drawn;
 
 each body's *turn*: the angle of its chest's level normal from facing the camera squarely (or
@@ -192,18 +192,6 @@ def drawing_turns(model, config, data, count: int, seed: int, batch_size: int = 
     return summaries[0], summaries[1], gaps
 
 
-def flat_puppet(labels, plate):
-    """The puppet flat in the palette: ``labels (B, H, W)`` (0 background, ``l + 1`` part
-    ``PARTS[l]``) filled with each part's ``PALETTE`` colour over ``plate (B, 3, H, W)`` in
-    ``[0, 1]``; returns ``(B, 3, H, W)``."""
-    import torch
-
-    from partpose.geometry import puppet
-
-    palette = torch.as_tensor(puppet.draw_labels_rgb(labels)).permute(0, 3, 1, 2).to(plate.dtype) / 255.0
-    return torch.where((labels > 0)[:, None], palette, plate)
-
-
 def test_pose_drawings(model, frames, max_frames: int | None, batch_size: int = 64) -> tuple[dict, dict, dict]:
     """E's turns (``encode_sided``, as evaluation reads) on drawings of the test frames' own poses:
     D's, with each frame's appearance code over its plate, the same with its parts flat, and the
@@ -239,7 +227,7 @@ def test_pose_drawings(model, frames, max_frames: int | None, batch_size: int = 
             labels = puppet.labels(painted.part_maps[-1])
             drawn = painted.image.clamp(0.0, 1.0)
             images = {"painted": drawn, "parts_flat": puppet.flat_parts(drawn, labels, model.decoder.num_parts),
-                      "palette": flat_puppet(labels, plate)}
+                      "palette": puppet.palette_image(labels, plate)}
             up = batch["camera_up"]
             for name, image in images.items():
                 read[name].append(model.encode_sided(image, up).pose_cam_mm.double())

@@ -292,16 +292,21 @@ ROWS["ours_side_flip_ema_ground_clip_true_painter_no_decoder_energy"] = (
     ROWS["ours_side_flip_ema_ground_clip_true_painter"][0] + ", D left out of the decoupled energies",
     ROWS["ours_side_flip_ema_ground_clip_true_painter"][1] + ["objective.energy_decoder=false"])
 # ... with E reading D's drawings of p_z in the energies with every part flat in its mean colour
-# (objective.prior_flat_parts): the shading D paints within the parts, which tells E the body's
+# (objective.prior_parts=flat): the shading D paints within the parts, which tells E the body's
 # turn and frames do not carry, is taken away (docs/learning.md, "D's drawings carry a code")
 ROWS["ours_side_flip_ema_ground_clip_flat"] = (
     ROWS["ours_side_flip_ema_ground_clip"][0] + ", the prior's drawings read with their parts flat",
-    ROWS["ours_side_flip_ema_ground_clip"][1] + ["objective.prior_flat_parts=true"])
+    ROWS["ours_side_flip_ema_ground_clip"][1] + ["objective.prior_parts=flat"])
 # ... and half of those drawings read back mirrored: the colours D gives a left part and its right
 # twin then tell E nothing either
 ROWS["ours_side_flip_ema_ground_clip_flat_mirror"] = (
     ROWS["ours_side_flip_ema_ground_clip_flat"][0] + ", half of them read back mirrored",
     ROWS["ours_side_flip_ema_ground_clip_flat"][1] + ["objective.prior_mirror=0.5"])
+# ... with E reading the puppet itself in the energies, each part flat in the palette over the plate
+# (objective.prior_parts=palette): D is out of the energies and can tell E nothing a frame lacks
+ROWS["ours_side_flip_ema_ground_clip_palette"] = (
+    ROWS["ours_side_flip_ema_ground_clip"][0] + ", the energies read the puppet flat in the palette",
+    ROWS["ours_side_flip_ema_ground_clip"][1] + ["objective.prior_parts=palette"])
 ROWS["ours_side_flip_ema_people1024_ground"] = (
     ROWS["ours_side_flip_ema_people1024"][0] + ", bodies on the ground sided by their hands and legs",
     ROWS["ours_side_flip_ema_people1024"][1] + GROUND)

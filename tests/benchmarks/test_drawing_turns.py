@@ -90,17 +90,6 @@ def test_left_right_colour_gaps_by_hand():
     assert 0.1 < turns.palette_gap() < 1.0
 
 
-def test_flat_puppet_by_hand():
-    from partpose.geometry.puppet import PALETTE
-
-    labels = torch.tensor([[[0, 1], [2, 0]]])
-    plate = torch.full((1, 3, 2, 2), 0.5)
-    flat = turns.flat_puppet(labels, plate)
-    assert torch.equal(flat[0, :, 0, 0], plate[0, :, 0, 0]) and torch.equal(flat[0, :, 1, 1], plate[0, :, 1, 1])
-    assert torch.allclose(flat[0, :, 0, 1], torch.tensor(PALETTE[1], dtype=torch.float32) / 255.0)
-    assert torch.allclose(flat[0, :, 1, 0], torch.tensor(PALETTE[2], dtype=torch.float32) / 255.0)
-
-
 def test_it_runs_end_to_end(tiny_run, tmp_path, capsys):
     out = tmp_path / "turns.md"
     assert turns.main([str(tiny_run), "--drawings", "8", "--max-frames", "32", "--out", str(out)]) == 0

@@ -611,3 +611,14 @@ def test_flat_parts_paints_each_part_its_mean_colour_by_hand():
     image.requires_grad_(True)
     puppet.flat_parts(image, label_map, num_parts=2)[0, 0, 0, 1].backward()
     assert torch.allclose(image.grad[0, 0], torch.tensor([[0.0, 1 / 3, 1 / 3], [0.0, 0.0, 1 / 3]]))
+
+
+def test_palette_image_by_hand():
+    from partpose.geometry.puppet import PALETTE
+
+    label_map = torch.tensor([[[0, 1], [2, 0]]])
+    plate = torch.full((1, 3, 2, 2), 0.5)
+    image = puppet.palette_image(label_map, plate)
+    assert torch.equal(image[0, :, 0, 0], plate[0, :, 0, 0]) and torch.equal(image[0, :, 1, 1], plate[0, :, 1, 1])
+    assert torch.allclose(image[0, :, 0, 1], torch.tensor(PALETTE[1], dtype=torch.float32) / 255.0)
+    assert torch.allclose(image[0, :, 1, 0], torch.tensor(PALETTE[2], dtype=torch.float32) / 255.0)

@@ -497,7 +497,7 @@ def test_prior_mirror_reads_the_mirrored_drawings_against_the_mirrored_person(se
 
 
 
-def test_prior_flat_parts_reads_the_drawings_with_flat_parts(setup):
+def test_prior_parts_flat_reads_the_drawings_with_flat_parts(setup):
     """The energy worked out by hand: E reads the drawing with every puppet part flat in its
     mean colour, against the person as drawn."""
     from partpose.geometry import puppet
@@ -505,7 +505,7 @@ def test_prior_flat_parts_reads_the_drawings_with_flat_parts(setup):
     from partpose.losses.energy import pose_energy
 
     config, model, batch, prior, up = setup
-    objective = replace(config.objective, energy_frame="canonical_rotation", prior_flat_parts=True)
+    objective = replace(config.objective, energy_frame="canonical_rotation", prior_parts="flat")
     out = training_losses(model, batch, prior, 0, 1.0, objective, step_generator(0, 0), prior_up=up)
     with torch.no_grad():
         cam_R_z, q_z, _ = _redrawn(setup)
@@ -517,7 +517,7 @@ def test_prior_flat_parts_reads_the_drawings_with_flat_parts(setup):
         by_hand = (pose_energy(prior, est.pose_canon_mm) + (cam_R_z - est.cam_R_canon).abs().mean()
                    + (q_z - est.q).abs().mean())
     torch.testing.assert_close(out.losses["energy_pose_encoder"].detach(), by_hand)
-    plain = training_losses(model, batch, prior, 0, 1.0, replace(objective, prior_flat_parts=False),
+    plain = training_losses(model, batch, prior, 0, 1.0, replace(objective, prior_parts="as_drawn"),
                             step_generator(0, 0), prior_up=up)
     assert float(plain.losses["energy_pose_encoder"].detach()) != pytest.approx(float(by_hand), rel=1e-4)
 
@@ -562,3 +562,26 @@ def test_reconstruction_pose_truth_draws_i_t_from_its_true_pose(tiny_config):
                                step_generator(0, 0), prior_up=up)
     assert float(estimate.losses["image_unpaired"].detach()) != pytest.approx(float(by_hand), rel=1e-4)
     model.train()
+
+
+def test_prior_parts_palette_reads_the_puppet_and_leaves_d_out(setup):
+    """E reads the puppet flat in the palette over the plate (worked out by hand), and the
+    decoder half of the energies is gone: nothing of D's is read."""
+    from partpose.geometry import puppet
+    from partpose.geometry.camera import crop_framing
+    from partpose.losses.energy import pose_energy
+
+    config, model, batch, prior, up = setup
+    objective = replace(config.objective, energy_frame="canonical_rotation", prior_parts="palette")
+    out = training_losses(model, batch, prior, 0, 1.0, objective, step_generator(0, 0), prior_up=up)
+    with torch.no_grad():
+        cam_R_z, q_z, _ = _redrawn(setup)
+        scale_z, offset_z = crop_framing(prior / 1000.0, cam_R_z, config.objective.prior_crop_fill)
+        _, depth_z = model.pose_for_prior(prior, cam_R_z, scale_z, offset_z)
+        maps = model.draw(q_z, depth_z, scale_z)[-1]
+        est = model.encode(puppet.palette_image(puppet.labels(maps), batch["background"]))
+        by_hand = (pose_energy(prior, est.pose_canon_mm) + (cam_R_z - est.cam_R_canon).abs().mean()
+                   + (q_z - est.q).abs().mean())
+    torch.testing.assert_close(out.losses["energy_pose_encoder"].detach(), by_hand)
+    even = training_losses(model, batch, prior, 1, 1.0, objective, step_generator(0, 1), prior_up=up)
+    assert not any(name.startswith("energy") for name in even.losses)

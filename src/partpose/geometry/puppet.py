@@ -751,6 +751,20 @@ def flat_parts(image: torch.Tensor, label_map: torch.Tensor, num_parts: int) -> 
     return torch.where(label_map[:, None] > 0, flat, image)
 
 
+def palette_image(label_map: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
+    """The puppet flat in the palette: every part in its ``PALETTE`` colour over ``background``.
+
+    Args:
+        label_map: ``(B, H, W)`` integer labels, 0 background, ``l + 1`` part ``PARTS[l]`` (:func:`labels`).
+        background: ``(B, 3, H, W)`` in ``[0, 1]``.
+    Returns:
+        ``(B, 3, H, W)`` in the background's dtype.
+    """
+    palette = torch.tensor(PALETTE, dtype=background.dtype, device=background.device) / 255.0
+    colours = palette[label_map.long()].permute(0, 3, 1, 2)
+    return torch.where(label_map[:, None] > 0, colours, background)
+
+
 def foreground(maps: torch.Tensor) -> torch.Tensor:
     """Foreground mask ``w_fg = 1 - background = sum_l p_l``, clamped to ``[0, 1]``.
 

@@ -192,15 +192,22 @@ def training_losses(
     half = "encoder" if is_encoder_energy_step(step) else "decoder"
     # With objective.energy_decoder off, the decoder half is skipped: D learns only to paint
     # frames (L_I^u) and to segment (L_seg), never to make its drawings legible to E.
-    if not objective.no_adaptation and (half == "encoder" or objective.energy_decoder):
+    # With objective.prior_parts=palette the drawings E reads are the puppet's, not D's: the
+    # decoder half has nothing to teach D either.
+    decoder_in_energy = objective.energy_decoder and objective.prior_parts != "palette"
+    if not objective.no_adaptation and (half == "encoder" or decoder_in_energy):
         # With objective.prior_mirror > 0, that fraction of the drawings is read back mirrored,
         # against the mirrored person's pose, camera and 2D joints: the side a drawn body turns to
         # must then be read from its shape, as in a frame, not from D's colours for left and right.
         image_z, target_canon, target_R, target_q = synth_z_s.image, prior_poses_mm, cam_R_z, q_z
-        if objective.prior_flat_parts:
-            # each part flat in its mean colour: D may still tell E a part by its colour, not
-            # the pose by the shading it paints within the parts
-            image_z = puppet.flat_parts(image_z, puppet.labels(synth_z_s.part_maps[-1].detach()), model.decoder.num_parts)
+        if objective.prior_parts != "as_drawn":
+            labels_z = puppet.labels(synth_z_s.part_maps[-1].detach())
+            if objective.prior_parts == "flat":
+                # each part flat in its mean colour: D may still tell E a part by its colour, not
+                # the pose by the shading it paints within the parts
+                image_z = puppet.flat_parts(image_z, labels_z, model.decoder.num_parts)
+            else:  # "palette": the puppet itself over the plate, nothing of D's
+                image_z = puppet.palette_image(labels_z, background_z.to(image_z.dtype))
         if objective.prior_mirror > 0:
             mirrored = torch.rand(image_z.shape[0], generator=generator) < objective.prior_mirror
             mirrored = mirrored.to(image_z.device)
