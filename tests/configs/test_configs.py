@@ -111,3 +111,8 @@ def test_a_prior_mirror_outside_0_to_1_is_an_error(value):
 def test_an_unknown_reconstruction_pose_is_an_error():
     with pytest.raises(UserError, match="objective.reconstruction_pose must be one of 'estimate', 'truth'"):
         load_config(CONFIGS / "synthetic_cpu.yaml", ["objective.reconstruction_pose=labels"])
+
+
+def test_an_unknown_prior_parts_is_an_error():
+    with pytest.raises(UserError, match="objective.prior_parts must be one of 'as_drawn', 'flat', 'palette'"):
+        load_config(CONFIGS / "synthetic_cpu.yaml", ["objective.prior_parts=shaded"])

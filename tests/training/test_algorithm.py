@@ -380,9 +380,10 @@ def test_canonical_rotation_energy_adds_the_rotation_difference(setup):
 
 
 @torch.no_grad()
-def _redrawn(setup):
+def _redrawn(setup, read=None):
     """The first energy step's draw worked out again step by step: ``(cam_R_z, q_z, est)``, with
-    ``est`` the encoder's reading of the unpaired pose drawn with I_s's appearance."""
+    ``est`` the encoder's reading of the unpaired pose drawn with I_s's appearance; ``read``, if
+    given, makes the image E reads from the drawing (the decoder's ``Synthesis``)."""
     from partpose.geometry.camera import crop_framing
     from partpose.training.algorithm import prior_views
 
@@ -392,7 +393,14 @@ def _redrawn(setup):
     q_z, depth_z = model.pose_for_prior(prior, cam_R_z, scale_z, offset_z)
     appearance = model.encode(batch["image_s"]).appearance
     drawn = model.synthesize(appearance, q_z, depth_z, scale_z, batch["background"])
-    return cam_R_z, q_z, model.encode(drawn.image)
+    return cam_R_z, q_z, model.encode(drawn.image if read is None else read(drawn))
+
+
+def _rotation_energy_by_hand(canonical, cam_R, q, est):
+    """``energy_frame=canonical_rotation``'s L_pz against a target pose, view and 2D joints."""
+    from partpose.losses.energy import pose_energy
+
+    return pose_energy(canonical, est.pose_canon_mm) + (cam_R - est.cam_R_canon).abs().mean() + (q - est.q).abs().mean()
 
 
 def test_canonical_geodesic_energy_adds_the_angle_between_the_rotations(setup):
@@ -473,22 +481,15 @@ def test_prior_mirror_reads_the_mirrored_drawings_against_the_mirrored_person(se
     against the mirrored person's canonical pose, camera and 2D joints."""
     from dataclasses import replace
 
-    from partpose.geometry.camera import crop_framing
     from partpose.geometry.mirror import mirror_image, mirror_joints, mirror_view
-    from partpose.losses.energy import pose_energy
 
     config, model, batch, prior, up = setup
     objective = replace(config.objective, energy_frame="canonical_rotation", prior_mirror=1.0)
     out = training_losses(model, batch, prior, 0, 1.0, objective, step_generator(0, 0), prior_up=up)
     with torch.no_grad():
-        cam_R_z, q_z, _ = _redrawn(setup)
-        scale_z, offset_z = crop_framing(prior / 1000.0, cam_R_z, config.objective.prior_crop_fill)
-        _, depth_z = model.pose_for_prior(prior, cam_R_z, scale_z, offset_z)
-        drawn = model.synthesize(model.encode(batch["image_s"]).appearance, q_z, depth_z, scale_z, batch["background"])
-        est = model.encode(mirror_image(drawn.image))
+        cam_R_z, q_z, est = _redrawn(setup, lambda drawn: mirror_image(drawn.image))
         canon_m, R_m = mirror_view(prior, cam_R_z)
-        by_hand = (pose_energy(canon_m, est.pose_canon_mm) + (R_m - est.cam_R_canon).abs().mean()
-                   + (mirror_joints(q_z) - est.q).abs().mean())
+        by_hand = _rotation_energy_by_hand(canon_m, R_m, mirror_joints(q_z), est)
     torch.testing.assert_close(out.losses["energy_pose_encoder"].detach(), by_hand)
     # none mirrored: another energy, that of the drawings as drawn
     plain = training_losses(model, batch, prior, 0, 1.0, replace(objective, prior_mirror=0.0), step_generator(0, 0),
@@ -501,21 +502,14 @@ def test_prior_parts_flat_reads_the_drawings_with_flat_parts(setup):
     """The energy worked out by hand: E reads the drawing with every puppet part flat in its
     mean colour, against the person as drawn."""
     from partpose.geometry import puppet
-    from partpose.geometry.camera import crop_framing
-    from partpose.losses.energy import pose_energy
 
     config, model, batch, prior, up = setup
     objective = replace(config.objective, energy_frame="canonical_rotation", prior_parts="flat")
     out = training_losses(model, batch, prior, 0, 1.0, objective, step_generator(0, 0), prior_up=up)
     with torch.no_grad():
-        cam_R_z, q_z, _ = _redrawn(setup)
-        scale_z, offset_z = crop_framing(prior / 1000.0, cam_R_z, config.objective.prior_crop_fill)
-        _, depth_z = model.pose_for_prior(prior, cam_R_z, scale_z, offset_z)
-        drawn = model.synthesize(model.encode(batch["image_s"]).appearance, q_z, depth_z, scale_z, batch["background"])
-        flat = puppet.flat_parts(drawn.image, puppet.labels(drawn.part_maps[-1]), model.decoder.num_parts)
-        est = model.encode(flat)
-        by_hand = (pose_energy(prior, est.pose_canon_mm) + (cam_R_z - est.cam_R_canon).abs().mean()
-                   + (q_z - est.q).abs().mean())
+        cam_R_z, q_z, est = _redrawn(setup, lambda drawn: puppet.flat_parts(
+            drawn.image, puppet.labels(drawn.part_maps[-1]), model.decoder.num_parts))
+        by_hand = _rotation_energy_by_hand(prior, cam_R_z, q_z, est)
     torch.testing.assert_close(out.losses["energy_pose_encoder"].detach(), by_hand)
     plain = training_losses(model, batch, prior, 0, 1.0, replace(objective, prior_parts="as_drawn"),
                             step_generator(0, 0), prior_up=up)
@@ -568,20 +562,14 @@ def test_prior_parts_palette_reads_the_puppet_and_leaves_d_out(setup):
     """E reads the puppet flat in the palette over the plate (worked out by hand), and the
     decoder half of the energies is gone: nothing of D's is read."""
     from partpose.geometry import puppet
-    from partpose.geometry.camera import crop_framing
-    from partpose.losses.energy import pose_energy
 
     config, model, batch, prior, up = setup
     objective = replace(config.objective, energy_frame="canonical_rotation", prior_parts="palette")
     out = training_losses(model, batch, prior, 0, 1.0, objective, step_generator(0, 0), prior_up=up)
     with torch.no_grad():
-        cam_R_z, q_z, _ = _redrawn(setup)
-        scale_z, offset_z = crop_framing(prior / 1000.0, cam_R_z, config.objective.prior_crop_fill)
-        _, depth_z = model.pose_for_prior(prior, cam_R_z, scale_z, offset_z)
-        maps = model.draw(q_z, depth_z, scale_z)[-1]
-        est = model.encode(puppet.palette_image(puppet.labels(maps), batch["background"]))
-        by_hand = (pose_energy(prior, est.pose_canon_mm) + (cam_R_z - est.cam_R_canon).abs().mean()
-                   + (q_z - est.q).abs().mean())
+        cam_R_z, q_z, est = _redrawn(setup, lambda drawn: puppet.palette_image(
+            puppet.labels(drawn.part_maps[-1]), batch["background"]))
+        by_hand = _rotation_energy_by_hand(prior, cam_R_z, q_z, est)
     torch.testing.assert_close(out.losses["energy_pose_encoder"].detach(), by_hand)
     even = training_losses(model, batch, prior, 1, 1.0, objective, step_generator(0, 1), prior_up=up)
     assert not any(name.startswith("energy") for name in even.losses)

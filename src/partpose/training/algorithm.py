@@ -5,9 +5,12 @@ For a batch of frame pairs (I_s, I_t) of one video each and a batch of unpaired 
 1. Decoupled energy minimisation (skipped by the ``no_adaptation`` ablation): decode
    Î_{a_s}^{p_z} and encode it again; L_pz = |p_z − p̂_z| (root-relative, in the camera frame
    of p_z's view, see ``docs/method.md``), L_as = |a_s − â_s|; with ``objective.prior_mirror`` > 0
-   that fraction of the drawings is read back mirrored, against the mirrored person. On odd iterations
-   (counted from 1) the encoder is updated on them with the decoder frozen, on even iterations the
-   decoder with the encoder frozen. Each energy has its own Adagrad optimiser.
+   that fraction of the drawings is read back mirrored, against the mirrored person; with
+   ``objective.prior_parts=flat`` E reads each drawing with every part flat in its mean colour, with
+   ``palette`` the puppet itself in the palette over the plate. On odd iterations (counted from 1)
+   the encoder is updated on them with the decoder frozen, on even iterations the decoder with the
+   encoder frozen (not with ``objective.energy_decoder=false`` or ``prior_parts=palette``: D is then
+   left out of the energies). Each energy has its own Adagrad optimiser.
 2. Consistency objectives, every iteration, encoder and decoder together, each with its own
    optimiser: L_I^u (reconstruct I_t from a_s and the pose of I_t), L_I^c (the unpaired pose drawn
    with either frame's appearance must agree) and L_seg (the decoder's segmentation of the unpaired
