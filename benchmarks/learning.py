@@ -307,6 +307,11 @@ ROWS["ours_side_flip_ema_ground_clip_flat_mirror"] = (
 ROWS["ours_side_flip_ema_ground_clip_palette"] = (
     ROWS["ours_side_flip_ema_ground_clip"][0] + ", the energies read the puppet flat in the palette",
     ROWS["ours_side_flip_ema_ground_clip"][1] + ["objective.prior_parts=palette"])
+# ... with each flat part's colour made brighter or darker at random (objective.prior_part_jitter):
+# how bright D paints a part, what is left of its code, then tells E nothing reliable
+ROWS["ours_side_flip_ema_ground_clip_flat_jitter"] = (
+    ROWS["ours_side_flip_ema_ground_clip_flat"][0] + ", each part's colour times a random factor in 0.7..1.3",
+    ROWS["ours_side_flip_ema_ground_clip_flat"][1] + ["objective.prior_part_jitter=0.3"])
 ROWS["ours_side_flip_ema_people1024_ground"] = (
     ROWS["ours_side_flip_ema_people1024"][0] + ", bodies on the ground sided by their hands and legs",
     ROWS["ours_side_flip_ema_people1024"][1] + GROUND)

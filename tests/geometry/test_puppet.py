@@ -622,3 +622,15 @@ def test_palette_image_by_hand():
     assert torch.equal(image[0, :, 0, 0], plate[0, :, 0, 0]) and torch.equal(image[0, :, 1, 1], plate[0, :, 1, 1])
     assert torch.allclose(image[0, :, 0, 1], torch.tensor(PALETTE[1], dtype=torch.float32) / 255.0)
     assert torch.allclose(image[0, :, 1, 0], torch.tensor(PALETTE[2], dtype=torch.float32) / 255.0)
+
+
+def test_flat_parts_gain_scales_each_parts_mean():
+    image = torch.rand(2, 3, 4, 4, generator=torch.Generator().manual_seed(0))
+    label_map = torch.randint(0, 3, (2, 4, 4), generator=torch.Generator().manual_seed(1))
+    gain = torch.tensor([[0.5, 2.0], [1.0, 0.8]])
+    plain, scaled = puppet.flat_parts(image, label_map, 2), puppet.flat_parts(image, label_map, 2, gain)
+    for b in range(2):
+        for part in (1, 2):
+            where = label_map[b] == part
+            assert torch.allclose(scaled[b][:, where], gain[b, part - 1] * plain[b][:, where])
+    assert torch.equal(scaled[label_map[:, None].expand_as(image) == 0], image[label_map[:, None].expand_as(image) == 0])

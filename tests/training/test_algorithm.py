@@ -573,3 +573,25 @@ def test_prior_parts_palette_reads_the_puppet_and_leaves_d_out(setup):
     torch.testing.assert_close(out.losses["energy_pose_encoder"].detach(), by_hand)
     even = training_losses(model, batch, prior, 1, 1.0, objective, step_generator(0, 1), prior_up=up)
     assert not any(name.startswith("energy") for name in even.losses)
+
+
+def test_prior_part_jitter_scales_each_flat_part_by_a_factor_from_the_steps_generator(setup):
+    """The energy worked out by hand: the factors are the step generator's next draw after the
+    view prior's, uniform in [1 - j, 1 + j], one a part and drawing."""
+    from partpose.geometry import puppet
+    from partpose.training.algorithm import prior_views
+
+    config, model, batch, prior, up = setup
+    objective = replace(config.objective, energy_frame="canonical_rotation", prior_parts="flat", prior_part_jitter=0.3)
+    out = training_losses(model, batch, prior, 0, 1.0, objective, step_generator(0, 0), prior_up=up)
+    generator = step_generator(0, 0)
+    prior_views(config.objective, prior.shape[0], generator, up)
+    gain = 1.0 + 0.3 * (2.0 * torch.rand(prior.shape[0], model.decoder.num_parts, generator=generator) - 1.0)
+    with torch.no_grad():
+        cam_R_z, q_z, est = _redrawn(setup, lambda drawn: puppet.flat_parts(
+            drawn.image, puppet.labels(drawn.part_maps[-1]), model.decoder.num_parts, gain))
+        by_hand = _rotation_energy_by_hand(prior, cam_R_z, q_z, est)
+    torch.testing.assert_close(out.losses["energy_pose_encoder"].detach(), by_hand)
+    flat = training_losses(model, batch, prior, 0, 1.0, replace(objective, prior_part_jitter=0.0), step_generator(0, 0),
+                           prior_up=up)
+    assert float(flat.losses["energy_pose_encoder"].detach()) != pytest.approx(float(by_hand), rel=1e-4)

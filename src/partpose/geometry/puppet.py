@@ -732,7 +732,7 @@ def labels(maps: torch.Tensor) -> torch.Tensor:
     return soft_labels(maps).argmax(dim=1)
 
 
-def flat_parts(image: torch.Tensor, label_map: torch.Tensor, num_parts: int) -> torch.Tensor:
+def flat_parts(image: torch.Tensor, label_map: torch.Tensor, num_parts: int, gain: torch.Tensor | None = None) -> torch.Tensor:
     """An image with every part painted flat in its own mean colour.
 
     Args:
@@ -740,13 +740,17 @@ def flat_parts(image: torch.Tensor, label_map: torch.Tensor, num_parts: int) -> 
         label_map: ``(B, H, W)`` integer labels, 0 background (kept as it is), ``l + 1`` part
             ``PARTS[l]`` (:func:`labels`).
         num_parts: L.
+        gain: ``(B, L)`` factors on the parts' mean colours, or ``None`` (1).
     Returns:
         ``(B, C, H, W)``: each pixel of part ``l`` replaced by the mean of ``image`` over the
-        pixels of part ``l`` in its sample; differentiable in ``image`` (through the means).
+        pixels of part ``l`` in its sample (times ``gain[:, l]``); differentiable in ``image``
+        (through the means).
     """
     one_hot = F.one_hot(label_map.long(), num_parts + 1)[..., 1:].permute(0, 3, 1, 2).to(image.dtype)  # (B, L, H, W)
     area = one_hot.sum(dim=(2, 3))  # (B, L)
     mean = torch.einsum("bchw,blhw->bcl", image, one_hot) / area.clamp_min(1.0)[:, None]
+    if gain is not None:
+        mean = mean * gain[:, None].to(mean.dtype)
     flat = torch.einsum("bcl,blhw->bchw", mean, one_hot)
     return torch.where(label_map[:, None] > 0, flat, image)
 

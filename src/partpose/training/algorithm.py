@@ -6,7 +6,8 @@ For a batch of frame pairs (I_s, I_t) of one video each and a batch of unpaired 
    Î_{a_s}^{p_z} and encode it again; L_pz = |p_z − p̂_z| (root-relative, in the camera frame
    of p_z's view, see ``docs/method.md``), L_as = |a_s − â_s|; with ``objective.prior_mirror`` > 0
    that fraction of the drawings is read back mirrored, against the mirrored person; with
-   ``objective.prior_parts=flat`` E reads each drawing with every part flat in its mean colour, with
+   ``objective.prior_parts=flat`` E reads each drawing with every part flat in its mean colour (times
+   a random factor with ``objective.prior_part_jitter``), with
    ``palette`` the puppet itself in the palette over the plate. On odd iterations (counted from 1)
    the encoder is updated on them with the decoder frozen, on even iterations the decoder with the
    encoder frozen (not with ``objective.energy_decoder=false`` or ``prior_parts=palette``: D is then
@@ -208,7 +209,11 @@ def training_losses(
             if objective.prior_parts == "flat":
                 # each part flat in its mean colour: D may still tell E a part by its colour, not
                 # the pose by the shading it paints within the parts
-                image_z = puppet.flat_parts(image_z, labels_z, model.decoder.num_parts)
+                gain = None
+                if objective.prior_part_jitter > 0:
+                    jitter = torch.rand(image_z.shape[0], model.decoder.num_parts, generator=generator)
+                    gain = (1.0 + objective.prior_part_jitter * (2.0 * jitter - 1.0)).to(image_z.device)
+                image_z = puppet.flat_parts(image_z, labels_z, model.decoder.num_parts, gain)
             else:  # "palette": the puppet itself over the plate, nothing of D's
                 image_z = puppet.palette_image(labels_z, background_z.to(image_z.dtype))
         if objective.prior_mirror > 0:
