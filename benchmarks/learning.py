@@ -189,6 +189,12 @@ ROWS["ours_side_flip_ema_people1024_parts"] = (
 STEADY = ["objective.side_label=steady_travel"]
 
 
+def add_variant(name: str, base: str, description: str, overrides: list[str]) -> None:
+    """Add the row ``name``: the row ``base`` with ``description`` appended to its own and
+    ``overrides`` after its own."""
+    ROWS[name] = (ROWS[base][0] + description, ROWS[base][1] + overrides)
+
+
 def add_with_many_people(name: str, description: str, base: str, overrides: list[str]) -> None:
     """Add the row ``name`` (``base``'s overrides and ``overrides``) and its twin with 1,024 training
     people, ``ours_side_flip_ema_people1024_…`` (the twin of ``base`` and ``overrides``)."""
@@ -245,76 +251,66 @@ CLIPPED = ["optim.grad_clip_relative=3"]
 add_with_many_people("ours_side_flip_ema_parts_steady_ground_clip", ROWS["ours_side_flip_ema_parts_steady_ground"][0]
                      + ", each loss's gradient clipped to 3 × its running average",
                      "ours_side_flip_ema_parts_steady_ground", CLIPPED)
-ROWS["ours_side_flip_ema_ground_clip"] = (ROWS["ours_side_flip_ema_ground"][0] + ", each loss's gradient clipped to 3 × "
-                                          "its running average", ROWS["ours_side_flip_ema_ground"][1] + CLIPPED)
+add_variant("ours_side_flip_ema_ground_clip", "ours_side_flip_ema_ground",
+            ", each loss's gradient clipped to 3 × its running average", CLIPPED)
 # the clip's factor K either side of 3 (docs/learning.md, "Long runs knocked off course")
 for factor in (2, 5):
-    ROWS[f"ours_side_flip_ema_ground_clip{factor}"] = (
-        ROWS["ours_side_flip_ema_ground"][0] + f", each loss's gradient clipped to {factor} × its running average",
-        ROWS["ours_side_flip_ema_ground"][1] + [f"optim.grad_clip_relative={factor}"])
+    add_variant(f"ours_side_flip_ema_ground_clip{factor}", "ours_side_flip_ema_ground",
+                f", each loss's gradient clipped to {factor} × its running average",
+                [f"optim.grad_clip_relative={factor}"])
 # ... with k prior poses p_z drawn a step for each training pair (objective.prior_draws): the
 # decoupled energies on D's drawings of p_z are the only 3D the row's pose network is taught, and
 # 1,000 iterations of 16 drawings do not teach E the drawings themselves (docs/learning.md, "The
 # adaptation energy's ceiling"; "More drawings of the prior's poses")
 for draws in (2, 4, 8):
-    ROWS[f"ours_side_flip_ema_ground_clip_draws{draws}"] = (
-        ROWS["ours_side_flip_ema_ground_clip"][0] + f", {draws} prior poses drawn a training pair",
-        ROWS["ours_side_flip_ema_ground_clip"][1] + [f"objective.prior_draws={draws}"])
+    add_variant(f"ours_side_flip_ema_ground_clip_draws{draws}", "ours_side_flip_ema_ground_clip",
+                f", {draws} prior poses drawn a training pair", [f"objective.prior_draws={draws}"])
 # ... with half of the drawings of p_z read back mirrored (objective.prior_mirror): D paints a
 # drawing's left and right parts in colours of their own, which a frame's do not have, so that E
 # may read from the colours which way a drawing turns and has no such cue on a frame (docs/learning.md,
 # "Mirrored drawings, and a painter taught on the truth")
-ROWS["ours_side_flip_ema_ground_clip_mirror"] = (
-    ROWS["ours_side_flip_ema_ground_clip"][0] + ", half of the prior's drawings read back mirrored",
-    ROWS["ours_side_flip_ema_ground_clip"][1] + ["objective.prior_mirror=0.5"])
+add_variant("ours_side_flip_ema_ground_clip_mirror", "ours_side_flip_ema_ground_clip",
+            ", half of the prior's drawings read back mirrored", ["objective.prior_mirror=0.5"])
 # an oracle for diagnosis: L_I^u draws I_t from its true pose (objective.reconstruction_pose=truth),
 # so D learns to paint frames from right puppets whatever E reads; E is still taught 3D by the
 # drawings alone (docs/learning.md, "Mirrored drawings, and a painter taught on the truth")
-ROWS["ours_side_flip_ema_ground_clip_true_painter"] = (
-    ROWS["ours_side_flip_ema_ground_clip"][0] + ", D taught to paint from the true poses (oracle)",
-    ROWS["ours_side_flip_ema_ground_clip"][1] + ["objective.reconstruction_pose=truth"])
+add_variant("ours_side_flip_ema_ground_clip_true_painter", "ours_side_flip_ema_ground_clip",
+            ", D taught to paint from the true poses (oracle)", ["objective.reconstruction_pose=truth"])
 # ... with D's head and torso maps also given times how much the chest faces the camera
 # (model.decoder.facing_channels): D may paint what a frame shows of a body's front (a face, a
 # shirt's print) on the drawings, which then carry the cues to the turn a frame has (docs/learning.md,
 # "Mirrored drawings, and a painter taught on the truth")
-ROWS["ours_side_flip_ema_ground_clip_facing"] = (
-    ROWS["ours_side_flip_ema_ground_clip"][0] + ", D told how far the head and torso face the camera",
-    ROWS["ours_side_flip_ema_ground_clip"][1] + ["model.decoder.facing_channels=true"])
+add_variant("ours_side_flip_ema_ground_clip_facing", "ours_side_flip_ema_ground_clip",
+            ", D told how far the head and torso face the camera", ["model.decoder.facing_channels=true"])
 # ... with D left out of the decoupled energies (objective.energy_decoder=false): taught to make its
 # drawings legible to E, D paints a code of the pose into them that E reads and frames do not carry
 # (docs/learning.md, "D's drawings carry a code")
-ROWS["ours_side_flip_ema_ground_clip_no_decoder_energy"] = (
-    ROWS["ours_side_flip_ema_ground_clip"][0] + ", D left out of the decoupled energies",
-    ROWS["ours_side_flip_ema_ground_clip"][1] + ["objective.energy_decoder=false"])
+add_variant("ours_side_flip_ema_ground_clip_no_decoder_energy", "ours_side_flip_ema_ground_clip",
+            ", D left out of the decoupled energies", ["objective.energy_decoder=false"])
 # ... both: D paints frames from the true poses and is never taught to make its drawings legible
 # to E, so that it draws people as the frames show them (an oracle for diagnosis)
-ROWS["ours_side_flip_ema_ground_clip_true_painter_no_decoder_energy"] = (
-    ROWS["ours_side_flip_ema_ground_clip_true_painter"][0] + ", D left out of the decoupled energies",
-    ROWS["ours_side_flip_ema_ground_clip_true_painter"][1] + ["objective.energy_decoder=false"])
+add_variant("ours_side_flip_ema_ground_clip_true_painter_no_decoder_energy",
+            "ours_side_flip_ema_ground_clip_true_painter",
+            ", D left out of the decoupled energies", ["objective.energy_decoder=false"])
 # ... with E reading D's drawings of p_z in the energies with every part flat in its mean colour
 # (objective.prior_parts=flat): the shading D paints within the parts, which tells E the body's
 # turn and frames do not carry, is taken away (docs/learning.md, "D's drawings carry a code")
-ROWS["ours_side_flip_ema_ground_clip_flat"] = (
-    ROWS["ours_side_flip_ema_ground_clip"][0] + ", the prior's drawings read with their parts flat",
-    ROWS["ours_side_flip_ema_ground_clip"][1] + ["objective.prior_parts=flat"])
+add_variant("ours_side_flip_ema_ground_clip_flat", "ours_side_flip_ema_ground_clip",
+            ", the prior's drawings read with their parts flat", ["objective.prior_parts=flat"])
 # ... and half of those drawings read back mirrored: the colours D gives a left part and its right
 # twin then tell E nothing either
-ROWS["ours_side_flip_ema_ground_clip_flat_mirror"] = (
-    ROWS["ours_side_flip_ema_ground_clip_flat"][0] + ", half of them read back mirrored",
-    ROWS["ours_side_flip_ema_ground_clip_flat"][1] + ["objective.prior_mirror=0.5"])
+add_variant("ours_side_flip_ema_ground_clip_flat_mirror", "ours_side_flip_ema_ground_clip_flat",
+            ", half of them read back mirrored", ["objective.prior_mirror=0.5"])
 # ... with E reading the puppet itself in the energies, each part flat in the palette over the plate
 # (objective.prior_parts=palette): D is out of the energies and can tell E nothing a frame lacks
-ROWS["ours_side_flip_ema_ground_clip_palette"] = (
-    ROWS["ours_side_flip_ema_ground_clip"][0] + ", the energies read the puppet flat in the palette",
-    ROWS["ours_side_flip_ema_ground_clip"][1] + ["objective.prior_parts=palette"])
+add_variant("ours_side_flip_ema_ground_clip_palette", "ours_side_flip_ema_ground_clip",
+            ", the energies read the puppet flat in the palette", ["objective.prior_parts=palette"])
 # ... with each flat part's colour made brighter or darker at random (objective.prior_part_jitter):
 # how bright D paints a part, what is left of its code, then tells E nothing reliable
-ROWS["ours_side_flip_ema_ground_clip_flat_jitter"] = (
-    ROWS["ours_side_flip_ema_ground_clip_flat"][0] + ", each part's colour times a random factor in 0.7..1.3",
-    ROWS["ours_side_flip_ema_ground_clip_flat"][1] + ["objective.prior_part_jitter=0.3"])
-ROWS["ours_side_flip_ema_people1024_ground"] = (
-    ROWS["ours_side_flip_ema_people1024"][0] + ", bodies on the ground sided by their hands and legs",
-    ROWS["ours_side_flip_ema_people1024"][1] + GROUND)
+add_variant("ours_side_flip_ema_ground_clip_flat_jitter", "ours_side_flip_ema_ground_clip_flat",
+            ", each part's colour times a random factor in 0.7..1.3", ["objective.prior_part_jitter=0.3"])
+add_variant("ours_side_flip_ema_people1024_ground", "ours_side_flip_ema_people1024",
+            ", bodies on the ground sided by their hands and legs", GROUND)
 
 # The table the method is judged by: the baselines, the three settings and the paper's ablations.
 # The other rows are oracles and diagnoses (docs/learning.md).
