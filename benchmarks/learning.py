@@ -309,6 +309,14 @@ add_variant("ours_side_flip_ema_ground_clip_palette", "ours_side_flip_ema_ground
 # how bright D paints a part, what is left of its code, then tells E nothing reliable
 add_variant("ours_side_flip_ema_ground_clip_flat_jitter", "ours_side_flip_ema_ground_clip_flat",
             ", each part's colour times a random factor in 0.7..1.3", ["objective.prior_part_jitter=0.3"])
+# ... the flat parts over the plate (objective.prior_parts=flat_plate): nothing D paints outside the
+# puppet's parts (its edges, a halo) reaches E either
+add_variant("ours_side_flip_ema_ground_clip_flat_plate", "ours_side_flip_ema_ground_clip",
+            ", the prior's drawings read with their parts flat over the plate", ["objective.prior_parts=flat_plate"])
+# ... the puppet flat in the colours I_t shows its parts in, over the plate
+# (objective.prior_parts=frame_colours): drawings that look like the person and carry nothing of D's
+add_variant("ours_side_flip_ema_ground_clip_frame_colours", "ours_side_flip_ema_ground_clip",
+            ", the energies read the puppet flat in the frame's colours", ["objective.prior_parts=frame_colours"])
 add_variant("ours_side_flip_ema_people1024_ground", "ours_side_flip_ema_people1024",
             ", bodies on the ground sided by their hands and legs", GROUND)
 

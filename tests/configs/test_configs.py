@@ -114,14 +114,14 @@ def test_an_unknown_reconstruction_pose_is_an_error():
 
 
 def test_an_unknown_prior_parts_is_an_error():
-    with pytest.raises(UserError, match="objective.prior_parts must be one of 'as_drawn', 'flat', 'palette'"):
+    with pytest.raises(UserError, match="objective.prior_parts must be one of 'as_drawn', 'flat', 'flat_plate', 'frame_colours', 'palette'"):
         load_config(CONFIGS / "synthetic_cpu.yaml", ["objective.prior_parts=shaded"])
 
 
 @pytest.mark.parametrize("overrides, message", [
     (["objective.prior_part_jitter=1.0", "objective.prior_parts=flat"], "objective.prior_part_jitter must be within 0..1"),
     (["objective.prior_part_jitter=-0.1", "objective.prior_parts=flat"], "objective.prior_part_jitter must be within 0..1"),
-    (["objective.prior_part_jitter=0.3"], "objective.prior_part_jitter needs objective.prior_parts=flat"),
+    (["objective.prior_part_jitter=0.3"], "objective.prior_part_jitter needs objective.prior_parts=flat or flat_plate"),
 ])
 def test_a_prior_part_jitter_out_of_range_or_without_flat_parts_is_an_error(overrides, message):
     with pytest.raises(UserError, match=message):

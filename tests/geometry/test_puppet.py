@@ -634,3 +634,37 @@ def test_flat_parts_gain_scales_each_parts_mean():
             where = label_map[b] == part
             assert torch.allclose(scaled[b][:, where], gain[b, part - 1] * plain[b][:, where])
     assert torch.equal(scaled[label_map[:, None].expand_as(image) == 0], image[label_map[:, None].expand_as(image) == 0])
+
+
+def test_flat_parts_over_a_background_puts_it_where_no_part_is():
+    image = torch.rand(2, 3, 4, 4, generator=torch.Generator().manual_seed(0))
+    plate = torch.rand(2, 3, 4, 4, generator=torch.Generator().manual_seed(2))
+    label_map = torch.randint(0, 3, (2, 4, 4), generator=torch.Generator().manual_seed(1))
+    kept, over = puppet.flat_parts(image, label_map, 2), puppet.flat_parts(image, label_map, 2, background=plate)
+    background = label_map[:, None].expand_as(image) == 0
+    assert torch.equal(over[background], plate[background])
+    assert torch.equal(over[~background], kept[~background])
+
+
+def test_paint_parts_by_hand():
+    label_map = torch.tensor([[[0, 1], [2, 2]]])
+    colours = torch.tensor([[[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]]])  # (1, C=3, L=2)
+    plate = torch.full((1, 3, 2, 2), 0.9)
+    painted = puppet.paint_parts(label_map, colours, plate)
+    assert torch.equal(painted[0, :, 0, 0], plate[0, :, 0, 0])
+    assert torch.equal(painted[0, :, 0, 1], colours[0, :, 0])
+    assert torch.equal(painted[0, :, 1, 0], colours[0, :, 1]) and torch.equal(painted[0, :, 1, 1], colours[0, :, 1])
+
+
+def test_frame_part_colours_by_hand_with_a_missing_part_and_an_empty_sample():
+    frame = torch.arange(3 * 3 * 2 * 2, dtype=torch.float32).view(3, 3, 2, 2)
+    label_map = torch.tensor([[[0, 1], [1, 2]],  # both parts
+                              [[0, 1], [1, 0]],  # part 2 missing: the person's mean colour
+                              [[0, 0], [0, 0]]])  # no part at all: grey
+    colours = puppet.frame_part_colours(frame, label_map, num_parts=2)
+    assert colours.shape == (3, 3, 2)
+    for c in range(3):
+        assert colours[0, c, 0] == (frame[0, c, 0, 1] + frame[0, c, 1, 0]) / 2
+        assert colours[0, c, 1] == frame[0, c, 1, 1]
+        assert colours[1, c, 0] == colours[1, c, 1] == (frame[1, c, 0, 1] + frame[1, c, 1, 0]) / 2
+    assert torch.equal(colours[2], torch.full((3, 2), 0.5))

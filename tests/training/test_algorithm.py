@@ -575,6 +575,49 @@ def test_prior_parts_palette_reads_the_puppet_and_leaves_d_out(setup):
     assert not any(name.startswith("energy") for name in even.losses)
 
 
+def test_prior_parts_flat_plate_reads_the_flat_parts_over_the_plate(setup):
+    """The energy worked out by hand: every part flat in its mean colour in the drawing, and the
+    plate wherever the puppet has no part."""
+    from partpose.geometry import puppet
+
+    config, model, batch, prior, up = setup
+    objective = replace(config.objective, energy_frame="canonical_rotation", prior_parts="flat_plate")
+    out = training_losses(model, batch, prior, 0, 1.0, objective, step_generator(0, 0), prior_up=up)
+    with torch.no_grad():
+        cam_R_z, q_z, est = _redrawn(setup, lambda drawn: puppet.flat_parts(
+            drawn.image, puppet.labels(drawn.part_maps[-1]), model.decoder.num_parts, background=batch["background"]))
+        by_hand = _rotation_energy_by_hand(prior, cam_R_z, q_z, est)
+    torch.testing.assert_close(out.losses["energy_pose_encoder"].detach(), by_hand)
+    flat = training_losses(model, batch, prior, 0, 1.0, replace(objective, prior_parts="flat"), step_generator(0, 0),
+                           prior_up=up)
+    assert float(flat.losses["energy_pose_encoder"].detach()) != pytest.approx(float(by_hand), rel=1e-4)
+    even = training_losses(model, batch, prior, 1, 1.0, objective, step_generator(0, 1), prior_up=up)
+    assert "energy_pose_decoder" in even.losses  # D is still taught through the parts' colours
+
+
+def test_prior_parts_frame_colours_reads_the_puppet_in_the_frames_colours_and_leaves_d_out(setup):
+    """The energy worked out by hand: the puppet of p_z, each part flat in the mean colour I_t
+    shows it in under E's pose of I_t, over the plate; the decoder half of the energies is gone."""
+    from partpose.geometry import puppet
+
+    config, model, batch, prior, up = setup
+    objective = replace(config.objective, energy_frame="canonical_rotation", prior_parts="frame_colours")
+    out = training_losses(model, batch, prior, 0, 1.0, objective, step_generator(0, 0), prior_up=up)
+    with torch.no_grad():
+        est_t = model.encode(batch["image_t"])
+        labels_t = puppet.labels(model.draw(est_t.q, est_t.depth, est_t.scale)[-1])
+        colours = puppet.frame_part_colours(batch["image_t"], labels_t, model.decoder.num_parts)
+        cam_R_z, q_z, est = _redrawn(setup, lambda drawn: puppet.paint_parts(
+            puppet.labels(drawn.part_maps[-1]), colours, batch["background"]))
+        by_hand = _rotation_energy_by_hand(prior, cam_R_z, q_z, est)
+    torch.testing.assert_close(out.losses["energy_pose_encoder"].detach(), by_hand)
+    palette = training_losses(model, batch, prior, 0, 1.0, replace(objective, prior_parts="palette"),
+                              step_generator(0, 0), prior_up=up)
+    assert float(palette.losses["energy_pose_encoder"].detach()) != pytest.approx(float(by_hand), rel=1e-4)
+    even = training_losses(model, batch, prior, 1, 1.0, objective, step_generator(0, 1), prior_up=up)
+    assert not any(name.startswith("energy") for name in even.losses)
+
+
 def test_prior_part_jitter_scales_each_flat_part_by_a_factor_from_the_steps_generator(setup):
     """The energy worked out by hand: the factors are the step generator's next draw after the
     view prior's, uniform in [1 - j, 1 + j], one a part and drawing."""

@@ -732,27 +732,78 @@ def labels(maps: torch.Tensor) -> torch.Tensor:
     return soft_labels(maps).argmax(dim=1)
 
 
-def flat_parts(image: torch.Tensor, label_map: torch.Tensor, num_parts: int, gain: torch.Tensor | None = None) -> torch.Tensor:
+def part_colours(image: torch.Tensor, label_map: torch.Tensor, num_parts: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each part's mean colour in an image.
+
+    Args:
+        image: ``(B, C, H, W)``.
+        label_map: ``(B, H, W)`` integer labels, 0 background, ``l + 1`` part ``PARTS[l]`` (:func:`labels`).
+        num_parts: L.
+    Returns:
+        ``(mean, area)``: ``(B, C, L)`` the mean of ``image`` over the pixels of part ``l`` in its
+        sample (0 where the part has none), differentiable in ``image``; ``(B, L)`` the number of
+        those pixels.
+    """
+    one_hot = F.one_hot(label_map.long(), num_parts + 1)[..., 1:].permute(0, 3, 1, 2).to(image.dtype)  # (B, L, H, W)
+    area = one_hot.sum(dim=(2, 3))
+    mean = torch.einsum("bchw,blhw->bcl", image, one_hot) / area.clamp_min(1.0)[:, None]
+    return mean, area
+
+
+def paint_parts(label_map: torch.Tensor, colours: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
+    """Every part of a label map painted flat in its colour over a background.
+
+    Args:
+        label_map: ``(B, H, W)`` integer labels, 0 background, ``l + 1`` part ``PARTS[l]`` (:func:`labels`).
+        colours: ``(B, C, L)`` a colour for each part of each sample.
+        background: ``(B, C, H, W)``, kept where the label is 0.
+    Returns:
+        ``(B, C, H, W)`` in ``colours``' dtype; differentiable in ``colours`` and ``background``.
+    """
+    num_parts = colours.shape[-1]
+    one_hot = F.one_hot(label_map.long(), num_parts + 1)[..., 1:].permute(0, 3, 1, 2).to(colours.dtype)
+    flat = torch.einsum("bcl,blhw->bchw", colours, one_hot)
+    return torch.where(label_map[:, None] > 0, flat, background.to(colours.dtype))
+
+
+def flat_parts(image: torch.Tensor, label_map: torch.Tensor, num_parts: int, gain: torch.Tensor | None = None,
+               background: torch.Tensor | None = None) -> torch.Tensor:
     """An image with every part painted flat in its own mean colour.
 
     Args:
         image: ``(B, C, H, W)``.
-        label_map: ``(B, H, W)`` integer labels, 0 background (kept as it is), ``l + 1`` part
+        label_map: ``(B, H, W)`` integer labels, 0 background, ``l + 1`` part
             ``PARTS[l]`` (:func:`labels`).
         num_parts: L.
         gain: ``(B, L)`` factors on the parts' mean colours, or ``None`` (1).
+        background: ``(B, C, H, W)`` put where the label is 0, or ``None``: ``image`` kept there.
     Returns:
         ``(B, C, H, W)``: each pixel of part ``l`` replaced by the mean of ``image`` over the
         pixels of part ``l`` in its sample (times ``gain[:, l]``); differentiable in ``image``
         (through the means).
     """
-    one_hot = F.one_hot(label_map.long(), num_parts + 1)[..., 1:].permute(0, 3, 1, 2).to(image.dtype)  # (B, L, H, W)
-    area = one_hot.sum(dim=(2, 3))  # (B, L)
-    mean = torch.einsum("bchw,blhw->bcl", image, one_hot) / area.clamp_min(1.0)[:, None]
+    mean, _ = part_colours(image, label_map, num_parts)
     if gain is not None:
         mean = mean * gain[:, None].to(mean.dtype)
-    flat = torch.einsum("bcl,blhw->bchw", mean, one_hot)
-    return torch.where(label_map[:, None] > 0, flat, image)
+    return paint_parts(label_map, mean, image if background is None else background)
+
+
+def frame_part_colours(frame: torch.Tensor, label_map: torch.Tensor, num_parts: int) -> torch.Tensor:
+    """The colours a person's parts show in a frame, for painting a puppet in them.
+
+    Args:
+        frame: ``(B, C, H, W)`` the frame.
+        label_map: ``(B, H, W)`` the frame's puppet labels (:func:`labels`), e.g. of its estimated pose.
+        num_parts: L.
+    Returns:
+        ``(B, C, L)``: each part's mean colour in ``frame``; a part with no pixel in it takes the
+        mean over every part's pixels, and a sample with no part pixel at all mid grey (0.5).
+    """
+    mean, area = part_colours(frame, label_map, num_parts)
+    total = area.sum(dim=1)  # (B,)
+    person = torch.einsum("bcl,bl->bc", mean, area) / total.clamp_min(1.0)[:, None]
+    person = torch.where(total[:, None] > 0, person, torch.full_like(person, 0.5))
+    return torch.where(area[:, None] > 0, mean, person[..., None])
 
 
 def palette_image(label_map: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
@@ -764,9 +815,8 @@ def palette_image(label_map: torch.Tensor, background: torch.Tensor) -> torch.Te
     Returns:
         ``(B, 3, H, W)`` in the background's dtype.
     """
-    palette = torch.tensor(PALETTE, dtype=background.dtype, device=background.device) / 255.0
-    colours = palette[label_map.long()].permute(0, 3, 1, 2)
-    return torch.where(label_map[:, None] > 0, colours, background)
+    palette = torch.tensor(PALETTE[1:], dtype=background.dtype, device=background.device).T / 255.0  # (3, L)
+    return paint_parts(label_map, palette.expand(label_map.shape[0], -1, -1), background)
 
 
 def foreground(maps: torch.Tensor) -> torch.Tensor:

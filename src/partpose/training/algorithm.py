@@ -7,11 +7,12 @@ For a batch of frame pairs (I_s, I_t) of one video each and a batch of unpaired 
    of p_z's view, see ``docs/method.md``), L_as = |a_s − â_s|; with ``objective.prior_mirror`` > 0
    that fraction of the drawings is read back mirrored, against the mirrored person; with
    ``objective.prior_parts=flat`` E reads each drawing with every part flat in its mean colour (times
-   a random factor with ``objective.prior_part_jitter``), with
-   ``palette`` the puppet itself in the palette over the plate. On odd iterations (counted from 1)
-   the encoder is updated on them with the decoder frozen, on even iterations the decoder with the
-   encoder frozen (not with ``objective.energy_decoder=false`` or ``prior_parts=palette``: D is then
-   left out of the energies). Each energy has its own Adagrad optimiser.
+   a random factor with ``objective.prior_part_jitter``; ``flat_plate``: over the plate), with
+   ``frame_colours`` the puppet flat in the colours I_t shows its parts in under E's pose of it, over
+   the plate, with ``palette`` the puppet itself in the palette over the plate. On odd iterations
+   (counted from 1) the encoder is updated on them with the decoder frozen, on even iterations the
+   decoder with the encoder frozen (not with ``objective.energy_decoder=false`` or ``prior_parts``
+   ``palette`` or ``frame_colours``: D is then left out of the energies). Each energy has its own Adagrad optimiser.
 2. Consistency objectives, every iteration, encoder and decoder together, each with its own
    optimiser: L_I^u (reconstruct I_t from a_s and the pose of I_t), L_I^c (the unpaired pose drawn
    with either frame's appearance must agree) and L_seg (the decoder's segmentation of the unpaired
@@ -196,9 +197,9 @@ def training_losses(
     half = "encoder" if is_encoder_energy_step(step) else "decoder"
     # With objective.energy_decoder off, the decoder half is skipped: D learns only to paint
     # frames (L_I^u) and to segment (L_seg), never to make its drawings legible to E.
-    # With objective.prior_parts=palette the drawings E reads are the puppet's, not D's: the
-    # decoder half has nothing to teach D either.
-    decoder_in_energy = objective.energy_decoder and objective.prior_parts != "palette"
+    # With objective.prior_parts=palette or frame_colours the drawings E reads are the puppet's,
+    # not D's: the decoder half has nothing to teach D either.
+    decoder_in_energy = objective.energy_decoder and objective.prior_parts not in ("palette", "frame_colours")
     if not objective.no_adaptation and (half == "encoder" or decoder_in_energy):
         # With objective.prior_mirror > 0, that fraction of the drawings is read back mirrored,
         # against the mirrored person's pose, camera and 2D joints: the side a drawn body turns to
@@ -206,14 +207,24 @@ def training_losses(
         image_z, target_canon, target_R, target_q = synth_z_s.image, prior_poses_mm, cam_R_z, q_z
         if objective.prior_parts != "as_drawn":
             labels_z = puppet.labels(synth_z_s.part_maps[-1].detach())
-            if objective.prior_parts == "flat":
+            num_parts = model.decoder.num_parts
+            if objective.prior_parts in ("flat", "flat_plate"):
                 # each part flat in its mean colour: D may still tell E a part by its colour, not
-                # the pose by the shading it paints within the parts
+                # the pose by the shading it paints within the parts; with flat_plate, nothing
+                # of D's painting outside the puppet's parts either (the plate there)
                 gain = None
                 if objective.prior_part_jitter > 0:
-                    jitter = torch.rand(image_z.shape[0], model.decoder.num_parts, generator=generator)
+                    jitter = torch.rand(image_z.shape[0], num_parts, generator=generator)
                     gain = (1.0 + objective.prior_part_jitter * (2.0 * jitter - 1.0)).to(image_z.device)
-                image_z = puppet.flat_parts(image_z, labels_z, model.decoder.num_parts, gain)
+                plate = background_z.to(image_z.dtype) if objective.prior_parts == "flat_plate" else None
+                image_z = puppet.flat_parts(image_z, labels_z, num_parts, gain, plate)
+            elif objective.prior_parts == "frame_colours":
+                # each part flat in the colour it shows in I_t under E's (detached) pose of I_t,
+                # over the plate: the person's own colours, nothing of D's
+                with torch.no_grad():
+                    labels_t = puppet.labels(model.draw(est_t.q, est_t.depth, est_t.scale)[-1])
+                    colours = puppet.frame_part_colours(image_t, labels_t, num_parts)
+                image_z = puppet.paint_parts(labels_z, per_draw(colours).to(image_z.dtype), background_z)
             else:  # "palette": the puppet itself over the plate, nothing of D's
                 image_z = puppet.palette_image(labels_z, background_z.to(image_z.dtype))
         if objective.prior_mirror > 0:

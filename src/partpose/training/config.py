@@ -73,8 +73,8 @@ class ObjectiveConfig:
     side_consistency_weight: float = 0.0  # > 0: teach the side network (model.side_network) to read the two frames of each training pair (one video, at most data.max_gap frames apart) alike, each against the other's reading held fixed, labelled or not (losses/travel.py side_consistency_loss)
     prior_mirror: float = 0.0  # fraction of the drawings of p_z mirrored left to right before E reads them back in the decoupled energies, their targets mirrored too (geometry/mirror.py mirror_view): which side a drawn body turns to is then never told by which of its left and right parts D paints in which colour
     energy_decoder: bool = True  # False: the decoupled energies' even iterations (Algorithm 1's decoder half) leave D as it is: D is taught by L_I^u and L_seg alone, so that its drawings cannot come to carry for E a code of the pose that frames lack (docs/learning.md, "D's drawings carry a code")
-    prior_parts: Literal["as_drawn", "flat", "palette"] = "as_drawn"  # what E reads in the decoupled energies of D's drawings of p_z: as drawn | every part of the puppet flat in its mean colour in the drawing (geometry.puppet.flat_parts: the shading D paints within a part for E, which frames do not carry, is taken away) | every part flat in the puppet's PALETTE colour over the plate (no decoder: the energies teach E alone, and D is left out of them) (docs/learning.md, "D's drawings carry a code")
-    prior_part_jitter: float = 0.0  # prior_parts=flat: each part's flat colour times a factor drawn uniformly in [1 - j, 1 + j] for every part of every drawing, so that how bright D paints a part tells E nothing reliable either (docs/learning.md, "D's drawings carry a code")
+    prior_parts: Literal["as_drawn", "flat", "flat_plate", "frame_colours", "palette"] = "as_drawn"  # what E reads in the decoupled energies of D's drawings of p_z: as drawn | every part of the puppet flat in its mean colour in the drawing (geometry.puppet.flat_parts: the shading D paints within a part for E, which frames do not carry, is taken away) | the same over the plate (nothing D paints outside the puppet's parts either) | every part flat in the colour it shows in I_t under E's pose of I_t, over the plate (geometry.puppet.frame_part_colours: the person's own colours, nothing of D's; D is left out of the energies) | every part flat in the puppet's PALETTE colour over the plate (no decoder: the energies teach E alone, and D is left out of them) (docs/learning.md, "D's drawings carry a code")
+    prior_part_jitter: float = 0.0  # prior_parts=flat or flat_plate: each part's flat colour times a factor drawn uniformly in [1 - j, 1 + j] for every part of every drawing, so that how bright D paints a part tells E nothing reliable either (docs/learning.md, "D's drawings carry a code")
     prior_draws: int = 1  # unpaired prior poses p_z drawn a step for each training pair (the decoupled energies, L_I^c and L_seg on k x batch drawings; each pair's appearance and background draw k of them)
     travel_min_rate: float = 0.0025  # twin_choice_rule=travel and L_travel: the least relative change of the person's distance per frame over a video for its travel to tell the side (data/travel.py)
 
@@ -210,8 +210,8 @@ def validate(config: TrainConfig) -> None:
         raise UserError(f"objective.prior_mirror must be within 0..1, got {config.objective.prior_mirror}")
     if not 0.0 <= config.objective.prior_part_jitter < 1.0:
         raise UserError(f"objective.prior_part_jitter must be within 0..1 (1 excluded), got {config.objective.prior_part_jitter}")
-    if config.objective.prior_part_jitter > 0 and config.objective.prior_parts != "flat":
-        raise UserError("objective.prior_part_jitter needs objective.prior_parts=flat")
+    if config.objective.prior_part_jitter > 0 and config.objective.prior_parts not in ("flat", "flat_plate"):
+        raise UserError("objective.prior_part_jitter needs objective.prior_parts=flat or flat_plate")
     if config.objective.prior_draws < 1:
         raise UserError(f"objective.prior_draws must be >= 1, got {config.objective.prior_draws}")
     if not 0.0 <= config.optim.ema_decay < 1.0:
