@@ -317,6 +317,9 @@ add_variant("ours_side_flip_ema_ground_clip_flat_plate", "ours_side_flip_ema_gro
 # (objective.prior_parts=frame_colours): drawings that look like the person and carry nothing of D's
 add_variant("ours_side_flip_ema_ground_clip_frame_colours", "ours_side_flip_ema_ground_clip",
             ", the energies read the puppet flat in the frame's colours", ["objective.prior_parts=frame_colours"])
+# ... with two prior poses drawn a step for each pair (objective.prior_draws=2)
+add_variant("ours_side_flip_ema_ground_clip_frame_colours_draws2", "ours_side_flip_ema_ground_clip_frame_colours",
+            ", two prior poses a pair", ["objective.prior_draws=2"])
 add_variant("ours_side_flip_ema_people1024_ground", "ours_side_flip_ema_people1024",
             ", bodies on the ground sided by their hands and legs", GROUND)
 
