@@ -320,6 +320,10 @@ add_variant("ours_side_flip_ema_ground_clip_frame_colours", "ours_side_flip_ema_
 # ... with two prior poses drawn a step for each pair (objective.prior_draws=2)
 add_variant("ours_side_flip_ema_ground_clip_frame_colours_draws2", "ours_side_flip_ema_ground_clip_frame_colours",
             ", two prior poses a pair", ["objective.prior_draws=2"])
+# ... and no reconstruction of I_t (objective.reconstruction_weight=0; L_sil kept): what the paper's
+# L_I^u adds to a pose taught by the puppets alone
+add_variant("ours_side_flip_ema_ground_clip_frame_colours_no_reconstruction", "ours_side_flip_ema_ground_clip_frame_colours",
+            ", no reconstruction (L_sil kept)", ["objective.reconstruction_weight=0"])
 add_variant("ours_side_flip_ema_people1024_ground", "ours_side_flip_ema_people1024",
             ", bodies on the ground sided by their hands and legs", GROUND)
 

@@ -276,7 +276,7 @@ def training_losses(
         pose_t = true_puppet_pose(batch["pose3d_t"].to(image_t.dtype), batch["pose2d_t"].to(image_t.dtype))
     synth_t = model.synthesize(est_s.appearance, *pose_t, background)
     fg_prob = 1.0 - synth_t.seg_probs[:, :1]
-    losses["image_unpaired"] = image_unpaired_loss(
+    losses["image_unpaired"] = objective.reconstruction_weight * image_unpaired_loss(
         synth_t.image, image_t, background, fg_prob, saliency, beta, background_valid
     )
     use_silhouette = objective.silhouette_weight > 0 and not objective.no_saliency

@@ -60,6 +60,7 @@ class ObjectiveConfig:
     # the appearance only; for weak, where the 2D labels hold the pose (docs/learning.md)
     reconstruction_pose_grad: bool = True
     reconstruction_pose: Literal["estimate", "truth"] = "estimate"  # the pose L_I^u draws I_t from: E's, or the true one (an oracle for diagnosis: D then learns to paint from right puppets; needs the training videos' 3D and 2D poses)
+    reconstruction_weight: float = 1.0  # the weight of L_I^u's own term (the terms added to it, L_sil, L_twin, L_travel, keep theirs); 0: no reconstruction of I_t teaches D, the appearance or the trunk (with prior_parts=frame_colours, nothing of D's then reaches E; docs/learning.md, "Drawings with nothing of D's")
     silhouette_weight: float = 0.0  # > 0: add this times L_sil (the 2D skeleton against m_sal, a chamfer) to L_I^u; off with no_saliency (docs/learning.md)
     twin_choice_weight: float = 0.0  # > 0: add this times L_twin (the pose's depth twin as E's target where D reconstructs I_t better from it; losses/twin.py) to L_I^u
     twin_choice_margin: float = 0.02  # L_twin: the twin must lower L_I^u by more than this fraction of the pose's
@@ -171,6 +172,8 @@ def validate(config: TrainConfig) -> None:
     if config.objective.semi_labelled_share > 0 and config.objective.setting != "semi":
         raise UserError("objective.semi_labelled_share draws labelled frames for objective.setting=semi, "
                         f"not {config.objective.setting!r}")
+    if not (math.isfinite(config.objective.reconstruction_weight) and config.objective.reconstruction_weight >= 0):
+        raise UserError(f"objective.reconstruction_weight must be >= 0, got {config.objective.reconstruction_weight}")
     if not (math.isfinite(config.objective.silhouette_weight) and config.objective.silhouette_weight >= 0):
         raise UserError(f"objective.silhouette_weight must be >= 0, got {config.objective.silhouette_weight}")
     if not (math.isfinite(config.objective.twin_choice_weight) and config.objective.twin_choice_weight >= 0):
