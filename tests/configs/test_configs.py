@@ -126,3 +126,8 @@ def test_an_unknown_prior_parts_is_an_error():
 def test_a_prior_part_jitter_out_of_range_or_without_flat_parts_is_an_error(overrides, message):
     with pytest.raises(UserError, match=message):
         load_config(CONFIGS / "synthetic_cpu.yaml", overrides)
+
+
+def test_a_negative_reconstruction_weight_is_an_error():
+    with pytest.raises(UserError, match="objective.reconstruction_weight must be >= 0, got -1.0"):
+        load_config(CONFIGS / "synthetic_cpu.yaml", ["objective.reconstruction_weight=-1"])

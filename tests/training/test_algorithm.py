@@ -638,3 +638,23 @@ def test_prior_part_jitter_scales_each_flat_part_by_a_factor_from_the_steps_gene
     flat = training_losses(model, batch, prior, 0, 1.0, replace(objective, prior_part_jitter=0.0), step_generator(0, 0),
                            prior_up=up)
     assert float(flat.losses["energy_pose_encoder"].detach()) != pytest.approx(float(by_hand), rel=1e-4)
+
+
+def test_reconstruction_weight_scales_l_i_u_and_leaves_the_terms_added_to_it(setup):
+    """L_I^u's own term times the weight; with weight 0 and L_sil on, the loss is L_sil alone."""
+    from partpose.losses.silhouette import skeleton_silhouette_loss
+
+    config, model, batch, prior, up = setup
+    model.eval()
+    plain = replace(config.objective, silhouette_weight=0.0)
+    full = training_losses(model, batch, prior, 0, 1.0, plain, step_generator(0, 0), prior_up=up)
+    half = training_losses(model, batch, prior, 0, 1.0, replace(plain, reconstruction_weight=0.5), step_generator(0, 0),
+                           prior_up=up)
+    torch.testing.assert_close(half.losses["image_unpaired"], 0.5 * full.losses["image_unpaired"])
+    silhouette_only = replace(plain, reconstruction_weight=0.0, silhouette_weight=2.0)
+    out = training_losses(model, batch, prior, 0, 1.0, silhouette_only, step_generator(0, 0), prior_up=up)
+    with torch.no_grad():
+        est_t = model.encode(batch["image_t"])
+        by_hand = 2.0 * skeleton_silhouette_loss(est_t.q, est_t.scale, batch["saliency_t"])
+    torch.testing.assert_close(out.losses["image_unpaired"].detach(), by_hand)
+    model.train()

@@ -17,7 +17,8 @@ For a batch of frame pairs (I_s, I_t) of one video each and a batch of unpaired 
    optimiser: L_I^u (reconstruct I_t from a_s and the pose of I_t), L_I^c (the unpaired pose drawn
    with either frame's appearance must agree) and L_seg (the decoder's segmentation of the unpaired
    pose must match the puppet's labels); ``objective.reconstruction_pose=truth``, an oracle,
-   draws I_t in L_I^u from its true pose instead of E's. With ``objective.silhouette_weight`` > 0, L_sil (the 2D
+   draws I_t in L_I^u from its true pose instead of E's; ``objective.reconstruction_weight`` scales
+   L_I^u's own term (0: none), not the terms added to it. With ``objective.silhouette_weight`` > 0, L_sil (the 2D
    skeleton of I_t against its saliency map) is added to L_I^u (not in the ``no_saliency`` ablation);
    with ``objective.twin_choice_weight`` > 0, L_twin (``losses/twin.py``: the depth twin of I_t's
    pose as E's target where D reconstructs I_t better from it) as well, and with
