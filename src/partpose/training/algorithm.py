@@ -12,14 +12,16 @@ For a batch of frame pairs (I_s, I_t) of one video each and a batch of unpaired 
    the plate, with ``palette`` the puppet itself in the palette over the plate. On odd iterations
    (counted from 1) the encoder is updated on them with the decoder frozen, on even iterations the
    decoder with the encoder frozen (not with ``objective.energy_decoder=false`` or ``prior_parts``
-   ``palette`` or ``frame_colours``: D is then left out of the energies). Each energy has its own Adagrad optimiser.
+   ``palette`` or ``frame_colours``: D is then left out of the energies). Each energy has its own
+   Adagrad optimiser.
 2. Consistency objectives, every iteration, encoder and decoder together, each with its own
    optimiser: L_I^u (reconstruct I_t from a_s and the pose of I_t), L_I^c (the unpaired pose drawn
    with either frame's appearance must agree) and L_seg (the decoder's segmentation of the unpaired
    pose must match the puppet's labels); ``objective.reconstruction_pose=truth``, an oracle,
    draws I_t in L_I^u from its true pose instead of E's; ``objective.reconstruction_weight`` scales
-   L_I^u's own term (0: none), not the terms added to it. With ``objective.silhouette_weight`` > 0, L_sil (the 2D
-   skeleton of I_t against its saliency map) is added to L_I^u (not in the ``no_saliency`` ablation);
+   L_I^u's own term (0: none), not the terms added to it. With ``objective.silhouette_weight`` > 0,
+   L_sil (the 2D skeleton of I_t against its saliency map) is added to L_I^u (not in the
+   ``no_saliency`` ablation);
    with ``objective.twin_choice_weight`` > 0, L_twin (``losses/twin.py``: the depth twin of I_t's
    pose as E's target where D reconstructs I_t better from it) as well, and with
    ``objective.travel_facing_weight`` > 0, L_travel (``losses/travel.py``: the front weight of I_t's
