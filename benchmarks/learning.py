@@ -324,6 +324,9 @@ add_variant("ours_side_flip_ema_ground_clip_frame_colours_draws2", "ours_side_fl
 # L_I^u adds to a pose taught by the puppets alone
 add_variant("ours_side_flip_ema_ground_clip_frame_colours_no_reconstruction", "ours_side_flip_ema_ground_clip_frame_colours",
             ", no reconstruction (L_sil kept)", ["objective.reconstruction_weight=0"])
+# ... and L_I^u given the pose back (objective.reconstruction_pose_grad=true, as the paper has it)
+add_variant("ours_side_flip_ema_ground_clip_frame_colours_pose_grad", "ours_side_flip_ema_ground_clip_frame_colours",
+            ", L_I^u teaching the pose", ["objective.reconstruction_pose_grad=true"])
 add_variant("ours_side_flip_ema_people1024_ground", "ours_side_flip_ema_people1024",
             ", bodies on the ground sided by their hands and legs", GROUND)
 
