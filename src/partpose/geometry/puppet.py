@@ -732,6 +732,11 @@ def labels(maps: torch.Tensor) -> torch.Tensor:
     return soft_labels(maps).argmax(dim=1)
 
 
+def _part_masks(label_map: torch.Tensor, num_parts: int, dtype: torch.dtype) -> torch.Tensor:
+    """``(B, H, W)`` integer labels (0 background) as ``(B, L, H, W)`` masks of the L parts."""
+    return F.one_hot(label_map.long(), num_parts + 1)[..., 1:].permute(0, 3, 1, 2).to(dtype)
+
+
 def part_colours(image: torch.Tensor, label_map: torch.Tensor, num_parts: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Each part's mean colour in an image.
 
@@ -744,9 +749,9 @@ def part_colours(image: torch.Tensor, label_map: torch.Tensor, num_parts: int) -
         sample (0 where the part has none), differentiable in ``image``; ``(B, L)`` the number of
         those pixels.
     """
-    one_hot = F.one_hot(label_map.long(), num_parts + 1)[..., 1:].permute(0, 3, 1, 2).to(image.dtype)  # (B, L, H, W)
-    area = one_hot.sum(dim=(2, 3))
-    mean = torch.einsum("bchw,blhw->bcl", image, one_hot) / area.clamp_min(1.0)[:, None]
+    masks = _part_masks(label_map, num_parts, image.dtype)
+    area = masks.sum(dim=(2, 3))
+    mean = torch.einsum("bchw,blhw->bcl", image, masks) / area.clamp_min(1.0)[:, None]
     return mean, area
 
 
@@ -760,9 +765,7 @@ def paint_parts(label_map: torch.Tensor, colours: torch.Tensor, background: torc
     Returns:
         ``(B, C, H, W)`` in ``colours``' dtype; differentiable in ``colours`` and ``background``.
     """
-    num_parts = colours.shape[-1]
-    one_hot = F.one_hot(label_map.long(), num_parts + 1)[..., 1:].permute(0, 3, 1, 2).to(colours.dtype)
-    flat = torch.einsum("bcl,blhw->bchw", colours, one_hot)
+    flat = torch.einsum("bcl,blhw->bchw", colours, _part_masks(label_map, colours.shape[-1], colours.dtype))
     return torch.where(label_map[:, None] > 0, flat, background.to(colours.dtype))
 
 
