@@ -327,6 +327,11 @@ add_variant("ours_side_flip_ema_ground_clip_frame_colours_no_reconstruction", "o
 # ... and L_I^u given the pose back (objective.reconstruction_pose_grad=true, as the paper has it)
 add_variant("ours_side_flip_ema_ground_clip_frame_colours_pose_grad", "ours_side_flip_ema_ground_clip_frame_colours",
             ", L_I^u teaching the pose", ["objective.reconstruction_pose_grad=true"])
+# ... with the shirt's front print apart, painted where p_z's chest shows it
+# (objective.prior_parts=frame_colours_print): puppets that show which way the chest faces
+add_variant("ours_side_flip_ema_ground_clip_frame_colours_print", "ours_side_flip_ema_ground_clip",
+            ", the energies read the puppet in the frame's colours with the shirt's print",
+            ["objective.prior_parts=frame_colours_print"])
 add_variant("ours_side_flip_ema_people1024_ground", "ours_side_flip_ema_people1024",
             ", bodies on the ground sided by their hands and legs", GROUND)
 

@@ -114,7 +114,7 @@ def test_an_unknown_reconstruction_pose_is_an_error():
 
 
 def test_an_unknown_prior_parts_is_an_error():
-    with pytest.raises(UserError, match="objective.prior_parts must be one of 'as_drawn', 'flat', 'flat_plate', 'frame_colours', 'palette'"):
+    with pytest.raises(UserError, match="objective.prior_parts must be one of 'as_drawn', 'flat', 'flat_plate', 'frame_colours', 'frame_colours_print', 'palette'"):
         load_config(CONFIGS / "synthetic_cpu.yaml", ["objective.prior_parts=shaded"])
 
 

@@ -618,6 +618,43 @@ def test_prior_parts_frame_colours_reads_the_puppet_in_the_frames_colours_and_le
     assert not any(name.startswith("energy") for name in even.losses)
 
 
+def test_prior_parts_frame_colours_print_paints_the_print_where_p_zs_chest_shows_it(setup):
+    """The energy worked out by hand: the puppet of p_z in the colours I_t shows under E's pose of
+    it, the print read apart on I_t's puppet and painted on p_z's; the decoder half is gone."""
+    from partpose.geometry import front_print, puppet
+    from partpose.geometry.camera import crop_framing
+    from partpose.training.algorithm import prior_views
+
+    config, model, batch, prior, up = setup
+    objective = replace(config.objective, energy_frame="canonical_rotation", prior_parts="frame_colours_print")
+    out = training_losses(model, batch, prior, 0, 1.0, objective, step_generator(0, 0), prior_up=up)
+    num_parts = model.decoder.num_parts
+    with torch.no_grad():
+        est_t = model.encode(batch["image_t"])
+        labels_t = puppet.labels(model.draw(est_t.q, est_t.depth, est_t.scale)[-1])
+        print_t = front_print.print_mask(est_t.q, est_t.depth, est_t.scale, labels_t)
+        colours = front_print.print_colours(batch["image_t"], labels_t, print_t, num_parts)
+        cam_R = prior_views(config.objective, prior.shape[0], step_generator(0, 0), up)
+        scale_z, offset_z = crop_framing(prior / 1000.0, cam_R, config.objective.prior_crop_fill)
+        q, depth_z = model.pose_for_prior(prior, cam_R, scale_z, offset_z)
+
+        def read(drawn):
+            labels_z = puppet.labels(drawn.part_maps[-1])
+            print_z = front_print.print_mask(q, depth_z, scale_z, labels_z)
+            return front_print.paint_with_print(labels_z, print_z, colours, batch["background"])
+
+        cam_R_z, q_z, est = _redrawn(setup, read)
+        by_hand = _rotation_energy_by_hand(prior, cam_R_z, q_z, est)
+    torch.testing.assert_close(out.losses["energy_pose_encoder"].detach(), by_hand)
+    plain = training_losses(model, batch, prior, 0, 1.0, replace(objective, prior_parts="frame_colours"),
+                            step_generator(0, 0), prior_up=up)
+    shows_print = bool(front_print.print_mask(q, depth_z, scale_z, puppet.labels(model.draw(q, depth_z, scale_z)[-1])).any())
+    assert shows_print  # the test's prior poses show a chest to the camera
+    assert float(plain.losses["energy_pose_encoder"].detach()) != pytest.approx(float(by_hand), rel=1e-6)
+    even = training_losses(model, batch, prior, 1, 1.0, objective, step_generator(0, 1), prior_up=up)
+    assert not any(name.startswith("energy") for name in even.losses)
+
+
 def test_prior_part_jitter_scales_each_flat_part_by_a_factor_from_the_steps_generator(setup):
     """The energy worked out by hand: the factors are the step generator's next draw after the
     view prior's, uniform in [1 - j, 1 + j], one a part and drawing."""

@@ -9,10 +9,12 @@ For a batch of frame pairs (I_s, I_t) of one video each and a batch of unpaired 
    ``objective.prior_parts=flat`` E reads each drawing with every part flat in its mean colour (times
    a random factor with ``objective.prior_part_jitter``; ``flat_plate``: over the plate), with
    ``frame_colours`` the puppet flat in the colours I_t shows its parts in under E's pose of it, over
-   the plate, with ``palette`` the puppet itself in the palette over the plate. On odd iterations
-   (counted from 1) the encoder is updated on them with the decoder frozen, on even iterations the
-   decoder with the encoder frozen (not with ``objective.energy_decoder=false`` or ``prior_parts``
-   ``palette`` or ``frame_colours``: D is then left out of the energies). Each energy has its own
+   the plate (``frame_colours_print``: the shirt's front print apart, painted where p_z's chest
+   shows it, ``geometry.front_print``), with ``palette`` the puppet itself in the palette over the
+   plate. On odd iterations (counted from 1) the encoder is updated on them with the decoder
+   frozen, on even iterations the decoder with the encoder frozen (not with
+   ``objective.energy_decoder=false`` or ``prior_parts`` ``palette``, ``frame_colours`` or
+   ``frame_colours_print``: D is then left out of the energies). Each energy has its own
    Adagrad optimiser.
 2. Consistency objectives, every iteration, encoder and decoder together, each with its own
    optimiser: L_I^u (reconstruct I_t from a_s and the pose of I_t), L_I^c (the unpaired pose drawn
@@ -46,7 +48,7 @@ from dataclasses import dataclass
 
 import torch
 
-from partpose.geometry import facing, mirror, puppet
+from partpose.geometry import facing, front_print, mirror, puppet
 from partpose.geometry.camera import crop_framing, random_view_rotation
 from partpose.losses.energy import appearance_energy, pose_energy, rotation_angle
 from partpose.losses.image import image_consistency_loss, image_unpaired_loss
@@ -202,7 +204,8 @@ def training_losses(
     # frames (L_I^u) and to segment (L_seg), never to make its drawings legible to E.
     # With objective.prior_parts=palette or frame_colours the drawings E reads are the puppet's,
     # not D's: the decoder half has nothing to teach D either.
-    decoder_in_energy = objective.energy_decoder and objective.prior_parts not in ("palette", "frame_colours")
+    decoder_in_energy = objective.energy_decoder and objective.prior_parts not in ("palette", "frame_colours",
+                                                                                  "frame_colours_print")
     if not objective.no_adaptation and (half == "encoder" or decoder_in_energy):
         # With objective.prior_mirror > 0, that fraction of the drawings is read back mirrored,
         # against the mirrored person's pose, camera and 2D joints: the side a drawn body turns to
@@ -221,13 +224,21 @@ def training_losses(
                     gain = (1.0 + objective.prior_part_jitter * (2.0 * jitter - 1.0)).to(image_z.device)
                 plate = background_z.to(image_z.dtype) if objective.prior_parts == "flat_plate" else None
                 image_z = puppet.flat_parts(image_z, labels_z, num_parts, gain, plate)
-            elif objective.prior_parts == "frame_colours":
+            elif objective.prior_parts in ("frame_colours", "frame_colours_print"):
                 # each part flat in the colour it shows in I_t under E's (detached) pose of I_t,
-                # over the plate: the person's own colours, nothing of D's
+                # over the plate: the person's own colours, nothing of D's; with
+                # frame_colours_print the chest's front print apart, where p_z's chest shows it
                 with torch.no_grad():
                     labels_t = puppet.labels(model.draw(est_t.q, est_t.depth, est_t.scale)[-1])
-                    colours = puppet.frame_part_colours(image_t, labels_t, num_parts)
-                image_z = puppet.paint_parts(labels_z, per_draw(colours).to(image_z.dtype), background_z)
+                    if objective.prior_parts == "frame_colours":
+                        colours = puppet.frame_part_colours(image_t, labels_t, num_parts)
+                        image_z = puppet.paint_parts(labels_z, per_draw(colours).to(image_z.dtype), background_z)
+                    else:
+                        print_t = front_print.print_mask(est_t.q, est_t.depth, est_t.scale, labels_t)
+                        colours = front_print.print_colours(image_t, labels_t, print_t, num_parts)
+                        print_z = front_print.print_mask(q_z, depth_z, scale_z, labels_z)
+                        image_z = front_print.paint_with_print(labels_z, print_z, per_draw(colours).to(image_z.dtype),
+                                                               background_z)
             else:  # "palette": the puppet itself over the plate, nothing of D's
                 image_z = puppet.palette_image(labels_z, background_z.to(image_z.dtype))
         if objective.prior_mirror > 0:
