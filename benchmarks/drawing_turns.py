@@ -31,7 +31,10 @@ of the world's up) of:
   filled with its ``PALETTE`` colour, no decoder), and the puppet **flat in the frame's colours**
   over its plate (each part filled with the frame's mean colour under it:
   ``geometry.puppet.frame_part_colours``, what ``objective.prior_parts=frame_colours`` gives E,
-  there under E's pose of the frame): the very poses and views of the frames, drawn;
+  there under E's pose of the frame), and the same **with the shirt's print** apart
+  (``geometry.front_print``: the print read off the frame and painted where the pose's chest
+  shows it, what ``objective.prior_parts=frame_colours_print`` gives E): the very poses and views
+  of the frames, drawn;
 
 each body's *turn*: the angle of its chest's level normal from facing the camera squarely (or
 facing away: a body and its upright twin have the same turn), signed by the side of the line of
@@ -195,16 +198,17 @@ def drawing_turns(model, config, data, count: int, seed: int, batch_size: int = 
     return summaries[0], summaries[1], gaps
 
 
-def test_pose_drawings(model, frames, max_frames: int | None, batch_size: int = 64) -> tuple[dict, dict, dict, dict]:
+def test_pose_drawings(model, frames, max_frames: int | None, batch_size: int = 64) -> tuple[dict, ...]:
     """E's turns (``encode_sided``, as evaluation reads) on drawings of the test frames' own poses:
     D's, with each frame's appearance code over its plate, the same with its parts flat, the
-    puppet flat in the palette, and the puppet flat in the frame's own colours over its plate.
+    puppet flat in the palette, the puppet flat in the frame's own colours over its plate, and
+    the same with the shirt's print.
 
     Args:
         frames: the test split, a ``FrameDataset`` (a video without a background plate is drawn on black).
     Returns:
-        ``(painted, parts_flat, palette, frame_colours)``: four :func:`turn_summary` results against
-        the frames' true poses.
+        ``(painted, parts_flat, palette, frame_colours, frame_colours_print)``: five
+        :func:`turn_summary` results against the frames' true poses.
     """
     import torch
     from torch.utils.data import DataLoader
@@ -213,11 +217,12 @@ def test_pose_drawings(model, frames, max_frames: int | None, batch_size: int = 
 
     from partpose.data.pairs import _image
     from partpose.evaluation.evaluate import thin_frames
-    from partpose.geometry import puppet
+    from partpose.geometry import front_print, puppet
 
     was_training = model.training
     model.eval()
-    read = {"painted": [], "parts_flat": [], "palette": [], "frame_colours": []}
+    names = ("painted", "parts_flat", "palette", "frame_colours", "frame_colours_print")
+    read = {name: [] for name in names}
     truths, ups = [], []
     with torch.no_grad():
         for batch in DataLoader(thin_frames(frames, max_frames), batch_size=batch_size, shuffle=False):
@@ -229,10 +234,13 @@ def test_pose_drawings(model, frames, max_frames: int | None, batch_size: int = 
             painted = model.synthesize(model.encode(batch["image"]).appearance, q, depth, scale, plate)
             labels = puppet.labels(painted.part_maps[-1])
             drawn = painted.image.clamp(0.0, 1.0)
+            printed = front_print.print_mask(q, depth, scale, labels)
             images = {"painted": drawn, "parts_flat": puppet.flat_parts(drawn, labels, model.decoder.num_parts),
                       "palette": puppet.palette_image(labels, plate),
                       "frame_colours": puppet.paint_parts(
-                          labels, puppet.frame_part_colours(batch["image"], labels, model.decoder.num_parts), plate)}
+                          labels, puppet.frame_part_colours(batch["image"], labels, model.decoder.num_parts), plate),
+                      "frame_colours_print": front_print.paint_with_print(labels, printed, front_print.print_colours(
+                          batch["image"], labels, printed, model.decoder.num_parts), plate)}
             up = batch["camera_up"]
             for name, image in images.items():
                 read[name].append(model.encode_sided(image, up).pose_cam_mm.double())
@@ -242,7 +250,7 @@ def test_pose_drawings(model, frames, max_frames: int | None, batch_size: int = 
     true, up = torch.cat(truths), torch.cat(ups)
     true_turn = signed_turn_deg(true, up)[0]
     summaries = []
-    for name in ("painted", "parts_flat", "palette", "frame_colours"):
+    for name in names:
         model_turn, tilt = signed_turn_deg(torch.cat(read[name]), up)
         summaries.append(turn_summary(model_turn, true_turn, tilt))
     return tuple(summaries)
@@ -271,9 +279,9 @@ def main(argv: list[str] | None = None) -> int:
              f"the drawings' left/right colour gap against the palette's {palette_gap():.3f}.", "",
              "| checkpoint | test frames: sign | size | drawings of their poses: sign | size "
              "| the same, parts flat: sign | size | their puppets in the palette: sign | size "
-             "| their puppets in the frames' colours: sign | size "
+             "| their puppets in the frames' colours: sign | size | the same with the print: sign | size "
              "| drawings: sign | size | mirrored drawings: sign | size | colour gap (median) |",
-             "|---" * 16 + "|"]
+             "|---" * 18 + "|"]
 
     def rows():
         # the training data each benchmark's drawings read (its prior, its pairs' images and
@@ -283,7 +291,8 @@ def main(argv: list[str] | None = None) -> int:
             pose, true, up, _ = sided_poses(loaded.model, frames, args.max_frames)
             model_turn, tilt = signed_turn_deg(pose, up)
             frames_summary = turn_summary(model_turn, signed_turn_deg(true, up)[0], tilt)
-            painted, parts_flat, palette, frame_colours = test_pose_drawings(loaded.model, frames, args.max_frames)
+            painted, parts_flat, palette, frame_colours, printed = test_pose_drawings(loaded.model, frames,
+                                                                                       args.max_frames)
             key = repr(loaded.config.data)
             if key not in training_data:
                 training_data[key] = build_training_data(loaded.config)
@@ -291,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
                                                   args.seed)
             gap = f"{np.mean(gaps):.3f} ({np.median(gaps):.3f})" if gaps else "–"
             yield (f"| {path} | {cells(frames_summary)} | {cells(painted)} | {cells(parts_flat)} | {cells(palette)} "
-                   f"| {cells(frame_colours)} | {cells(drawn)} | {cells(mirrored)} | {gap} |")
+                   f"| {cells(frame_colours)} | {cells(printed)} | {cells(drawn)} | {cells(mirrored)} | {gap} |")
 
     return write_table(lines, rows(), args.out)
 
