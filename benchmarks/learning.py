@@ -332,6 +332,9 @@ add_variant("ours_side_flip_ema_ground_clip_frame_colours_pose_grad", "ours_side
 add_variant("ours_side_flip_ema_ground_clip_frame_colours_print", "ours_side_flip_ema_ground_clip",
             ", the energies read the puppet in the frame's colours with the shirt's print",
             ["objective.prior_parts=frame_colours_print"])
+# ... and the side network taught, on those puppets, the side their pose shows (objective.prior_side_weight)
+add_variant("ours_side_flip_ema_ground_clip_frame_colours_print_side", "ours_side_flip_ema_ground_clip_frame_colours_print",
+            ", the side network taught the puppets' side", ["objective.prior_side_weight=1"])
 add_variant("ours_side_flip_ema_people1024_ground", "ours_side_flip_ema_people1024",
             ", bodies on the ground sided by their hands and legs", GROUND)
 

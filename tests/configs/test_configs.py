@@ -131,3 +131,12 @@ def test_a_prior_part_jitter_out_of_range_or_without_flat_parts_is_an_error(over
 def test_a_negative_reconstruction_weight_is_an_error():
     with pytest.raises(UserError, match="objective.reconstruction_weight must be >= 0, got -1.0"):
         load_config(CONFIGS / "synthetic_cpu.yaml", ["objective.reconstruction_weight=-1"])
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["objective.prior_side_weight=-1"], "objective.prior_side_weight must be >= 0"),
+    (["objective.prior_side_weight=1"], "objective.prior_side_weight teaches the side network"),
+])
+def test_prior_side_weight_errors(overrides, message):
+    with pytest.raises(UserError, match=message):
+        load_config(CONFIGS / "synthetic_cpu.yaml", overrides)

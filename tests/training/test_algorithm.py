@@ -310,6 +310,31 @@ def test_the_side_network_is_taught_the_travel_on_both_frames(setup):
     assert float(out.losses["side"].detach()) == pytest.approx(float(expected.detach()), rel=1e-5)
 
 
+def test_prior_side_weight_teaches_the_side_network_the_side_each_drawing_shows(setup):
+    """On an encoder step of the energies the side loss gains the weight times the side network's
+    cross-entropy on the images E reads, against the side each p_z shows the camera (worked out by
+    hand); on a decoder step it is the travel's alone."""
+    from partpose.geometry import facing
+    from partpose.losses.travel import travel_side_loss
+
+    config, _, batch, prior, up = setup
+    model, labelled, objective, out, _ = _side_step(setup, side_weight=0.5, prior_side_weight=2.0)
+    _, _, _, travel_only, _ = _side_step(setup, side_weight=0.5)
+    drawn = {}
+    with torch.no_grad():
+        cam_R_z, _, est = _redrawn((config, model, batch, prior, up), lambda d: drawn.setdefault("image", d.image))
+        logits = model.side(drawn["image"], est.q).float()
+        front = facing.shows_front(prior @ cam_R_z.transpose(1, 2), (cam_R_z @ up[..., None])[..., 0],
+                                   model.config.side_definition).float()
+    expected = travel_only.losses["side"].detach() + 2.0 * travel_side_loss(logits, front)
+    torch.testing.assert_close(out.losses["side"].detach(), expected)
+    assert out.scalars["loss/prior_side"] == pytest.approx(float(travel_side_loss(logits, front)), rel=1e-5)
+    even = training_losses(model, labelled, prior, 1, 1.0, objective, step_generator(0, 1), prior_up=up)
+    travel_even = training_losses(model, labelled, prior, 1, 1.0, replace(objective, prior_side_weight=0.0),
+                                  step_generator(0, 1), prior_up=up)
+    torch.testing.assert_close(even.losses["side"].detach(), travel_even.losses["side"].detach())
+
+
 def test_the_side_network_is_taught_to_read_a_pairs_frames_alike(setup):
     _, _, _, prior, up = setup
     from dataclasses import replace

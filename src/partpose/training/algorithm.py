@@ -200,6 +200,7 @@ def training_losses(
     # 1. Decoupled energy minimisation. One forward serves both halves: which parameters the
     #    energies update is decided by the optimiser they are given to.
     half = "encoder" if is_encoder_energy_step(step) else "decoder"
+    prior_side: torch.Tensor | None = None  # objective.prior_side_weight: the side network on the drawings
     # With objective.energy_decoder off, the decoder half is skipped: D learns only to paint
     # frames (L_I^u) and to segment (L_seg), never to make its drawings legible to E.
     # With objective.prior_parts=palette or frame_colours the drawings E reads are the puppet's,
@@ -269,6 +270,16 @@ def training_losses(
             "rotation": lambda: (target_R - est_z.cam_R_canon).abs().mean(),
             "geodesic": lambda: rotation_angle(est_z.cam_R_canon, target_R).mean(),
         }
+        if objective.prior_side_weight > 0 and half == "encoder":
+            # the side network taught the side each drawing's p_z shows the camera: exact labels
+            with torch.no_grad(), torch.autocast(device_type=image_z.device.type, enabled=False):
+                up_canon = (prior_up if prior_up is not None else prior_poses_mm.new_tensor([0.0, 0.0, 1.0]))
+                up_z = (cam_R_z.float() @ up_canon.to(cam_R_z.device).float().expand(cam_R_z.shape[0], 3)[..., None])[..., 0]
+                if objective.prior_mirror > 0:
+                    up_z = torch.where(mirrored[:, None], mirror.mirror_directions(up_z), up_z)
+                pose_z = (target_canon @ target_R.transpose(1, 2)).float()
+                front_z = facing.shows_front(pose_z, up_z, model.config.side_definition).float()
+            prior_side = travel_side_loss(model.side(image_z.detach(), est_z.q.detach()).float(), front_z)
         energy_pose = sum(terms[name]() for name in ENERGY_FRAME_TERMS[objective.energy_frame])
         energy_pose = energy_pose + (target_q - est_z.q).abs().mean()
         losses[f"energy_pose_{half}"] = energy_pose
@@ -350,6 +361,8 @@ def training_losses(
             # added to the side loss, whose optimiser it shares (a weight relative to the labels')
             side_consistency = side_consistency_loss(*side_logits.float().chunk(2))
             losses["side"] = losses["side"] + objective.side_consistency_weight * side_consistency
+        if prior_side is not None:
+            losses["side"] = losses["side"] + objective.prior_side_weight * prior_side
         travel_twice = batch["travel_front"].float().repeat(2)
     maps_z = synth_z_s.part_maps[-1].detach()
     if synth_z_t is not None:
@@ -382,6 +395,8 @@ def training_losses(
         scalars["side_agrees_with_travel"] = float(agrees.float().mean()) if len(agrees) else float("nan")
         if objective.side_consistency_weight > 0:
             scalars["loss/side_consistency"] = float(side_consistency.detach())
+        if prior_side is not None:
+            scalars["loss/prior_side"] = float(prior_side.detach())
     if with_images:
         transfer = model.synthesize(
             est_s.appearance.roll(1, dims=0), est_t.q, est_t.depth, est_t.scale, background

@@ -71,6 +71,7 @@ class ObjectiveConfig:
     travel_facing_weight: float = 0.0  # > 0: add this times L_travel (the front weight of E's pose against the side its video's travel shows; losses/travel.py) to L_I^u
     travel_min_r2: float = 0.8  # side_label=steady_travel: the least R² of a straight line through a video's log box side (data/travel.py)
     side_max_tilt_deg: float = 180.0  # < 180: the side network is taught no label on a frame whose spine, as E reads it, tilts from the world's up by more than this (a body lying, crawling or upside down, whose travel does not tell its side); 180: every labelled frame
+    prior_side_weight: float = 0.0  # > 0: the side network (model.side_network) is also taught, on the images E reads in the decoupled energies (the drawings of p_z, as prior_parts gives them), the side p_z shows the camera (geometry.facing.shows_front by model.side_definition): exact labels on drawings, every encoder step of the energies; added to the side loss (docs/learning.md, "The print on the puppet")
     side_consistency_weight: float = 0.0  # > 0: teach the side network (model.side_network) to read the two frames of each training pair (one video, at most data.max_gap frames apart) alike, each against the other's reading held fixed, labelled or not (losses/travel.py side_consistency_loss)
     prior_mirror: float = 0.0  # fraction of the drawings of p_z mirrored left to right before E reads them back in the decoupled energies, their targets mirrored too (geometry/mirror.py mirror_view): which side a drawn body turns to is then never told by which of its left and right parts D paints in which colour
     energy_decoder: bool = True  # False: the decoupled energies' even iterations (Algorithm 1's decoder half) leave D as it is: D is taught by L_I^u and L_seg alone, so that its drawings cannot come to carry for E a code of the pose that frames lack (docs/learning.md, "D's drawings carry a code")
@@ -188,6 +189,11 @@ def validate(config: TrainConfig) -> None:
         raise UserError("model.side_network and objective.side_weight > 0 go together: the side network is taught by "
                         f"that loss alone (got model.side_network={config.model.side_network}, "
                         f"objective.side_weight={config.objective.side_weight})")
+    if not (math.isfinite(config.objective.prior_side_weight) and config.objective.prior_side_weight >= 0):
+        raise UserError(f"objective.prior_side_weight must be >= 0, got {config.objective.prior_side_weight}")
+    if config.objective.prior_side_weight > 0 and (config.objective.side_weight == 0 or config.objective.no_adaptation):
+        raise UserError("objective.prior_side_weight teaches the side network on the energies' drawings: it needs "
+                        "objective.side_weight > 0 and the energies (not objective.no_adaptation)")
     band = config.model.side_ground_band_deg
     if not (math.isfinite(band) and 0.0 <= band <= 90.0):
         raise UserError(f"model.side_ground_band_deg must be within 0..90 degrees, got {band}")
