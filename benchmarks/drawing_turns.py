@@ -20,8 +20,11 @@ of the world's up) of:
   them (``PartPoseModel.encode_sided``);
 - **drawings of the prior's poses** (``--drawings``, drawn as training draws them: the prior's
   views, framed like the crops, painted with the appearance and background of a training pair),
-  read by E as drawn, and **mirrored** left to right against the mirrored person
-  (``geometry.mirror.mirror_view``);
+  read by E as drawn, **mirrored** left to right against the mirrored person
+  (``geometry.mirror.mirror_view``), and **as the row's energies show them** to E
+  (``objective.prior_parts``: ``training.algorithm.energy_images``; as drawn for a row that reads
+  D's drawings, the puppet in the pair's I_t's colours for ``frame_colours``): E's own training
+  images;
 - **drawings of the test frames' own poses**: D's drawing of each test frame's true pose
   (retargeted to the prior's bone lengths, under the weak-perspective camera that best fits its
   2D joints: ``analysis_by_synthesis.raw_from_truth``), painted with the frame's own appearance
@@ -149,23 +152,24 @@ def palette_gap() -> float:
                           for a, b in LEFT_RIGHT_PAIRS]))
 
 
-def drawing_turns(model, config, data, count: int, seed: int, batch_size: int = 64) -> tuple[dict, dict, list[float]]:
+def drawing_turns(model, config, data, count: int, seed: int, batch_size: int = 64) -> tuple[dict, dict, dict, list[float]]:
     """E's turns on ``count`` drawings of the prior's poses of ``data`` (``build_training_data(config)``:
-    its prior and its pairs' appearances and backgrounds), read as drawn and mirrored, and the
-    drawings' colour gaps.
+    its prior and its pairs' appearances and backgrounds), read as drawn, mirrored, and as the
+    row's own energies show them to E (``objective.prior_parts``: ``algorithm.energy_images``, the
+    colours of ``frame_colours`` from each pair's I_t under E's pose of it), and the drawings'
+    colour gaps.
 
     Returns:
-        ``(drawn, mirrored, gaps)``: two :func:`turn_summary` results and
+        ``(drawn, mirrored, energies, gaps)``: three :func:`turn_summary` results and
         :func:`left_right_colour_gaps` over every drawing.
     """
     import torch
     from torch.utils.data import default_collate
 
-    from energy_route import prior_drawings
-
     from partpose.geometry import puppet
+    from partpose.geometry.camera import crop_framing
     from partpose.geometry.mirror import mirror_directions, mirror_image, mirror_view
-    from partpose.training.algorithm import prior_views
+    from partpose.training.algorithm import energy_images, prior_views
 
     generator = torch.Generator().manual_seed(seed)
     prior, prior_up = data.prior.sample(count, generator, with_up=True)
@@ -173,29 +177,34 @@ def drawing_turns(model, config, data, count: int, seed: int, batch_size: int = 
     pairs = torch.randint(len(data.pairs), (count,), generator=generator)
     was_training = model.training
     model.eval()
-    read = {"drawn": [], "mirrored": []}
+    read = {"drawn": [], "mirrored": [], "energies": []}
     gaps: list[float] = []
     with torch.no_grad():
         for start in range(0, count, batch_size):
             rows = slice(start, start + batch_size)
             batch = default_collate([data.pairs[int(i)] for i in pairs[rows]])
             pose, view = prior[rows], cam_R[rows]
-            drawn, _ = prior_drawings(model, batch, pose, view, config.objective)
+            scale, offset = crop_framing(pose / 1000.0, view, config.objective.prior_crop_fill)
+            q, depth = model.pose_for_prior(pose, view, scale, offset)
+            drawn = model.synthesize(model.encode(batch["image_s"]).appearance, q, depth, scale, batch["background"])
+            shown = energy_images(model, config.objective, drawn, (q, depth, scale), batch["background"],
+                                  batch["image_t"], model.encode(batch["image_t"]), generator)
             up = (view @ prior_up[rows, :, None])[..., 0]  # the world's up in the camera
             for name, image, (canonical, rotation), up_seen in (
                     ("drawn", drawn.image, (pose, view), up),
-                    ("mirrored", mirror_image(drawn.image), mirror_view(pose, view), mirror_directions(up))):
+                    ("mirrored", mirror_image(drawn.image), mirror_view(pose, view), mirror_directions(up)),
+                    ("energies", shown, (pose, view), up)):
                 estimate = model.encode(image)
                 read[name].append((estimate.pose_cam_mm.double(), (canonical @ rotation.transpose(1, 2)).double(),
                                    up_seen.double()))
             gaps += left_right_colour_gaps(drawn.image, puppet.labels(drawn.part_maps[-1]))
     model.train(was_training)
     summaries = []
-    for name in ("drawn", "mirrored"):
+    for name in ("drawn", "mirrored", "energies"):
         estimate, truth, up = (torch.cat(parts) for parts in zip(*read[name]))
         model_turn, tilt = signed_turn_deg(estimate, up)
         summaries.append(turn_summary(model_turn, signed_turn_deg(truth, up)[0], tilt))
-    return summaries[0], summaries[1], gaps
+    return summaries[0], summaries[1], summaries[2], gaps
 
 
 def test_pose_drawings(model, frames, max_frames: int | None, batch_size: int = 64) -> tuple[dict, ...]:
@@ -280,8 +289,9 @@ def main(argv: list[str] | None = None) -> int:
              "| checkpoint | test frames: sign | size | drawings of their poses: sign | size "
              "| the same, parts flat: sign | size | their puppets in the palette: sign | size "
              "| their puppets in the frames' colours: sign | size | the same with the print: sign | size "
-             "| drawings: sign | size | mirrored drawings: sign | size | colour gap (median) |",
-             "|---" * 18 + "|"]
+             "| drawings: sign | size | mirrored drawings: sign | size "
+             "| drawings as the row's energies show them: sign | size | colour gap (median) |",
+             "|---" * 20 + "|"]
 
     def rows():
         # the training data each benchmark's drawings read (its prior, its pairs' images and
@@ -296,11 +306,12 @@ def main(argv: list[str] | None = None) -> int:
             key = repr(loaded.config.data)
             if key not in training_data:
                 training_data[key] = build_training_data(loaded.config)
-            drawn, mirrored, gaps = drawing_turns(loaded.model, loaded.config, training_data[key], args.drawings,
+            drawn, mirrored, energies, gaps = drawing_turns(loaded.model, loaded.config, training_data[key], args.drawings,
                                                   args.seed)
             gap = f"{np.mean(gaps):.3f} ({np.median(gaps):.3f})" if gaps else "–"
             yield (f"| {path} | {cells(frames_summary)} | {cells(painted)} | {cells(parts_flat)} | {cells(palette)} "
-                   f"| {cells(frame_colours)} | {cells(printed)} | {cells(drawn)} | {cells(mirrored)} | {gap} |")
+                   f"| {cells(frame_colours)} | {cells(printed)} | {cells(drawn)} | {cells(mirrored)} | {cells(energies)} "
+                   f"| {gap} |")
 
     return write_table(lines, rows(), args.out)
 

@@ -94,7 +94,7 @@ def test_it_runs_end_to_end(tiny_run, tmp_path, capsys):
     out = tmp_path / "turns.md"
     assert turns.main([str(tiny_run), "--drawings", "8", "--max-frames", "32", "--out", str(out)]) == 0
     row = out.read_text().splitlines()[-1]
-    assert row.startswith(f"| {tiny_run} |") and row.count("|") == 19
+    assert row.startswith(f"| {tiny_run} |") and row.count("|") == 21
     # the same seed draws the same drawings
     assert turns.main([str(tiny_run), "--drawings", "8", "--max-frames", "32", "--out", str(tmp_path / "again.md")]) == 0
     assert (tmp_path / "again.md").read_text().splitlines()[-1] == row

@@ -124,6 +124,57 @@ def true_puppet_pose(pose3d_cam_mm: torch.Tensor, pose2d: torch.Tensor) -> tuple
     return pose2d, centred[..., 2], scale
 
 
+def energy_images(model, objective: ObjectiveConfig, drawn, pose_z: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+                  background_z: torch.Tensor, image_t: torch.Tensor, est_t, generator: torch.Generator | None = None,
+                  draws: int = 1) -> torch.Tensor:
+    """The images E reads in the decoupled energies: D's drawings of p_z as ``objective.prior_parts``
+    gives them (before ``prior_mirror``).
+
+    Args:
+        model: the ``PartPoseModel``.
+        drawn: D's ``Synthesis`` of the ``k B`` poses p_z (its image and part maps).
+        pose_z: their puppet input ``(q (kB, 17, 2), depth (kB, 17), scale (kB,))``.
+        background_z: ``(kB, 3, H, W)`` the plates they are drawn over.
+        image_t, est_t: the ``B`` frames I_t and E's ``PoseEstimate`` of them (the colours of
+            ``frame_colours`` and ``frame_colours_print``: p_z number i takes pair ``i % B``'s).
+        generator: draws ``prior_part_jitter``'s factors.
+        draws: k, the prior poses a pair.
+    Returns:
+        ``(kB, 3, H, W)``: as drawn; ``flat``: every part flat in its mean colour in the drawing
+        (``flat_plate``: over the plate); ``frame_colours``: the puppet flat in the colours I_t
+        shows its parts in under E's (detached) pose of it, over the plate, nothing of D's
+        (``frame_colours_print``: the shirt's front print apart, painted where p_z's chest shows
+        it, ``geometry.front_print``); ``palette``: the puppet in the palette over the plate.
+    """
+    image_z = drawn.image
+    if objective.prior_parts == "as_drawn":
+        return image_z
+    labels_z = puppet.labels(drawn.part_maps[-1].detach())
+    num_parts = model.decoder.num_parts
+    if objective.prior_parts in ("flat", "flat_plate"):
+        # each part flat in its mean colour: D may still tell E a part by its colour, not the
+        # pose by the shading it paints within the parts; with flat_plate, nothing of D's
+        # painting outside the puppet's parts either (the plate there)
+        gain = None
+        if objective.prior_part_jitter > 0:
+            jitter = torch.rand(image_z.shape[0], num_parts, generator=generator)
+            gain = (1.0 + objective.prior_part_jitter * (2.0 * jitter - 1.0)).to(image_z.device)
+        plate = background_z.to(image_z.dtype) if objective.prior_parts == "flat_plate" else None
+        return puppet.flat_parts(image_z, labels_z, num_parts, gain, plate)
+    if objective.prior_parts == "palette":  # the puppet itself over the plate, nothing of D's
+        return puppet.palette_image(labels_z, background_z.to(image_z.dtype))
+    # frame_colours(_print): the person's own colours, nothing of D's
+    with torch.no_grad():
+        labels_t = puppet.labels(model.draw(est_t.q, est_t.depth, est_t.scale)[-1])
+        if objective.prior_parts == "frame_colours":
+            colours = puppet.frame_part_colours(image_t, labels_t, num_parts).repeat(draws, 1, 1)
+            return puppet.paint_parts(labels_z, colours.to(image_z.dtype), background_z)
+        print_t = front_print.print_mask(est_t.q, est_t.depth, est_t.scale, labels_t)
+        colours = front_print.print_colours(image_t, labels_t, print_t, num_parts).repeat(draws, 1, 1)
+        print_z = front_print.print_mask(*pose_z, labels_z)
+        return front_print.paint_with_print(labels_z, print_z, colours.to(image_z.dtype), background_z)
+
+
 def training_losses(
     model,
     batch: dict[str, torch.Tensor],
@@ -211,37 +262,9 @@ def training_losses(
         # With objective.prior_mirror > 0, that fraction of the drawings is read back mirrored,
         # against the mirrored person's pose, camera and 2D joints: the side a drawn body turns to
         # must then be read from its shape, as in a frame, not from D's colours for left and right.
-        image_z, target_canon, target_R, target_q = synth_z_s.image, prior_poses_mm, cam_R_z, q_z
-        if objective.prior_parts != "as_drawn":
-            labels_z = puppet.labels(synth_z_s.part_maps[-1].detach())
-            num_parts = model.decoder.num_parts
-            if objective.prior_parts in ("flat", "flat_plate"):
-                # each part flat in its mean colour: D may still tell E a part by its colour, not
-                # the pose by the shading it paints within the parts; with flat_plate, nothing
-                # of D's painting outside the puppet's parts either (the plate there)
-                gain = None
-                if objective.prior_part_jitter > 0:
-                    jitter = torch.rand(image_z.shape[0], num_parts, generator=generator)
-                    gain = (1.0 + objective.prior_part_jitter * (2.0 * jitter - 1.0)).to(image_z.device)
-                plate = background_z.to(image_z.dtype) if objective.prior_parts == "flat_plate" else None
-                image_z = puppet.flat_parts(image_z, labels_z, num_parts, gain, plate)
-            elif objective.prior_parts in ("frame_colours", "frame_colours_print"):
-                # each part flat in the colour it shows in I_t under E's (detached) pose of I_t,
-                # over the plate: the person's own colours, nothing of D's; with
-                # frame_colours_print the chest's front print apart, where p_z's chest shows it
-                with torch.no_grad():
-                    labels_t = puppet.labels(model.draw(est_t.q, est_t.depth, est_t.scale)[-1])
-                    if objective.prior_parts == "frame_colours":
-                        colours = puppet.frame_part_colours(image_t, labels_t, num_parts)
-                        image_z = puppet.paint_parts(labels_z, per_draw(colours).to(image_z.dtype), background_z)
-                    else:
-                        print_t = front_print.print_mask(est_t.q, est_t.depth, est_t.scale, labels_t)
-                        colours = front_print.print_colours(image_t, labels_t, print_t, num_parts)
-                        print_z = front_print.print_mask(q_z, depth_z, scale_z, labels_z)
-                        image_z = front_print.paint_with_print(labels_z, print_z, per_draw(colours).to(image_z.dtype),
-                                                               background_z)
-            else:  # "palette": the puppet itself over the plate, nothing of D's
-                image_z = puppet.palette_image(labels_z, background_z.to(image_z.dtype))
+        image_z = energy_images(model, objective, synth_z_s, (q_z, depth_z, scale_z), background_z, image_t, est_t,
+                                generator, objective.prior_draws)
+        target_canon, target_R, target_q = prior_poses_mm, cam_R_z, q_z
         if objective.prior_mirror > 0:
             mirrored = torch.rand(image_z.shape[0], generator=generator) < objective.prior_mirror
             mirrored = mirrored.to(image_z.device)
