@@ -335,6 +335,9 @@ add_variant("ours_side_flip_ema_ground_clip_frame_colours_print", "ours_side_fli
 # ... and the side network taught, on those puppets, the side their pose shows (objective.prior_side_weight)
 add_variant("ours_side_flip_ema_ground_clip_frame_colours_print_side", "ours_side_flip_ema_ground_clip_frame_colours_print",
             ", the side network taught the puppets' side", ["objective.prior_side_weight=1"])
+# ... the same without the print: what the print adds to the puppets' side
+add_variant("ours_side_flip_ema_ground_clip_frame_colours_side", "ours_side_flip_ema_ground_clip_frame_colours",
+            ", the side network taught the puppets' side", ["objective.prior_side_weight=1"])
 add_variant("ours_side_flip_ema_people1024_ground", "ours_side_flip_ema_people1024",
             ", bodies on the ground sided by their hands and legs", GROUND)
 
