@@ -2,7 +2,7 @@
 
     python benchmarks/front_back_legibility.py [--config configs/studio_ours_cpu.yaml]
         [--resolutions 64 128] [--people 8 64] [--iterations 1500] [--seeds 0] [--per-person]
-        [--out FILE.md]
+        [--taught-on frames puppets puppets_print] [--out FILE.md]
 
 Every row of the learning table misses the same thing: whether a person not seen in training
 shows the camera their front or their back (docs/learning.md, "The view is the benchmark's
@@ -30,7 +30,10 @@ floor of any estimator blind to the front and back (``blind_floor``: half the tw
 which no row whose front/back of unseen people is at chance can pass, however right its limbs. The last column is the share of test frames whose
 true chest leans towards the camera (the thorax nearer than the pelvis), where the lean rule of
 L_twin (``objective.twin_choice_rule=lean``) would keep the true pose rather than its twin.
-With ``--per-person``, each seed's row is followed by a row for each person of the test split
+With ``--taught-on puppets`` (or ``puppets_print``) the classifier is taught instead on the prior's
+poses drawn as the energies of ``objective.prior_parts=frame_colours`` (``frame_colours_print``)
+draw them, in the colours of the training frames (:func:`puppet_split`), each labelled with the side
+its pose shows: whether the side such puppets teach carries to frames. With ``--per-person``, each seed's row is followed by a row for each person of the test split
 (``Video.subject``), its test frames alone; the training and known-people columns are the
 seed's, shown once. The test split holds few people, and how legible each one's front is (the
 face against the hair, the print against the shirt) weighs on every row.
@@ -94,6 +97,56 @@ def frame_people(frames, max_frames: int) -> list[str]:
     kept = thin_frames(frames, max_frames)
     index = frames.index[:, 0] if kept is frames else frames.index[kept.indices, 0]
     return [frames.videos[int(v)].subject for v in index]
+
+
+TAUGHT_ON = {"frames": "the frames", "puppets": "puppets", "puppets_print": "puppets with the print"}
+"""What the classifier can be taught on (``--taught-on``)."""
+
+
+def puppet_split(frames, max_frames: int, config, with_print: bool, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Training images made of the prior's poses, as ``objective.prior_parts=frame_colours`` (or
+    ``frame_colours_print``) draws them: for each frame :func:`load_split` keeps, a pose of
+    ``config``'s prior under a view of its view prior, framed as training frames it, drawn as the
+    puppet flat in the colours the frame shows its parts in under its true pose (``with_print``:
+    the shirt's print apart, ``geometry.front_print``), over the frame's plate.
+
+    Returns:
+        ``(N, 3, H, W)`` images and ``(N,)`` labels: the side each prior pose shows its camera
+        (:func:`front_labels`).
+    """
+    from torch.utils.data import DataLoader
+
+    from partpose.data.pairs import _image
+    from partpose.evaluation.evaluate import thin_frames
+    from partpose.geometry import camera, front_print, puppet
+    from partpose.geometry.parts import NUM_PARTS
+    from partpose.training.algorithm import prior_views, true_puppet_pose
+    from partpose.training.data_setup import build_prior
+
+    prior = build_prior(config.data)
+    generator = torch.Generator().manual_seed(seed)
+    images, labels = [], []
+    for batch in DataLoader(thin_frames(frames, max_frames), batch_size=256, shuffle=False):
+        frame, count, size = batch["image"], len(batch["image"]), tuple(batch["image"].shape[-2:])
+        videos = [frames.videos[int(v)] for v in batch["video_index"]]
+        plate = torch.stack([torch.zeros_like(image) if video.background is None else _image(video.background_at(int(t)))
+                             for video, t, image in zip(videos, batch["frame"], frame)])
+        q_t, depth_t, scale_t = true_puppet_pose(batch["pose3d"].float(), batch["pose2d"].float())
+        labels_t = puppet.labels(puppet.part_maps(q_t, depth_t, size, scale=scale_t))
+        pose, up = prior.sample(count, generator, with_up=True)
+        view = prior_views(config.objective, count, generator, up)
+        scale, offset = camera.crop_framing(pose / 1000.0, view, config.objective.prior_crop_fill)
+        q, depth = camera.project(pose / 1000.0, view, scale, offset)
+        labels_z = puppet.labels(puppet.part_maps(q, depth, size, scale=scale))
+        if with_print:
+            print_t = front_print.print_mask(q_t, depth_t, scale_t, labels_t)
+            colours = front_print.print_colours(frame, labels_t, print_t, NUM_PARTS)
+            images.append(front_print.paint_with_print(labels_z, front_print.print_mask(q, depth, scale, labels_z),
+                                                       colours, plate))
+        else:
+            images.append(puppet.paint_parts(labels_z, puppet.frame_part_colours(frame, labels_t, NUM_PARTS), plate))
+        labels.append(front_labels(pose @ view.transpose(1, 2))[0])
+    return torch.cat(images), torch.cat(labels)
 
 
 def blind_floor(pose: torch.Tensor) -> float:
@@ -187,6 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--people", type=int, nargs="+", default=[0], help="training people to compare (0: the configuration's)")
     parser.add_argument("--augment", action="store_true", help="mirror the training images and shuffle their colour channels")
     parser.add_argument("--per-person", action="store_true", help="a row for each person of the test split as well")
+    parser.add_argument("--taught-on", nargs="+", choices=sorted(TAUGHT_ON), default=["frames"],
+                        help="teach the classifier on the training frames, or on the prior's poses drawn as puppets "
+                             "in their colours (with the shirt's print): puppet_split (default: frames)")
     parser.add_argument("--videos", type=int, default=400, help="videos rendered per split")
     parser.add_argument("--max-frames", type=int, default=4096, help="frames kept per split")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: PyTorch's default)")
@@ -202,8 +258,9 @@ def main(argv: list[str] | None = None) -> int:
         "training frames and on the test split's unseen people.",
         "",
         "| resolution | training people | seed | training frames | test: all | test: clear | test motions, training people | chance "
-        "| MPJPE: the truth, its twin where wrong | MPJPE floor blind to front/back | chest towards the camera | wall time |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| MPJPE: the truth, its twin where wrong | MPJPE floor blind to front/back | chest towards the camera | wall time "
+        "| taught on |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
 
     def rows():
@@ -212,7 +269,8 @@ def main(argv: list[str] | None = None) -> int:
             synthetic = replace(config.data.synthetic, resolution=resolution, cache_dir=None,
                                 num_train_subjects=people or config.data.synthetic.num_train_subjects)
             encoder_config = config.model.encoder  # convolutional, pooled to a fixed grid: any crop side
-            train = load_split(FrameDataset(build_synthetic_videos(synthetic, "train", spread=args.videos)), args.max_frames)
+            train_frames = FrameDataset(build_synthetic_videos(synthetic, "train", spread=args.videos))
+            train = load_split(train_frames, args.max_frames)
             test_frames = FrameDataset(build_synthetic_videos(synthetic, "test", spread=args.videos))
             test = load_split(test_frames, args.max_frames)
             people = frame_people(test_frames, args.max_frames)
@@ -220,16 +278,19 @@ def main(argv: list[str] | None = None) -> int:
                                                                    spread=args.videos)), args.max_frames)
             floor, leaning = blind_floor(test[3]), leaning_towards(test[3])
             chance = max(float(test[1].mean()), 1.0 - float(test[1].mean())) * 100.0
-            for seed in args.seeds:
+            for taught_on, seed in itertools.product(args.taught_on, args.seeds):
                 start = time.perf_counter()
-                model = train_classifier(encoder_config, train, args.iterations, args.batch_size, args.lr, seed, args.augment)
+                taught = train if taught_on == "frames" else puppet_split(
+                    train_frames, args.max_frames, replace(config, data=replace(config.data, synthetic=synthetic)),
+                    taught_on == "puppets_print", seed)
+                model = train_classifier(encoder_config, taught, args.iterations, args.batch_size, args.lr, seed, args.augment)
                 on_train, on_test, on_known = (logits_of(model, split[0]) for split in (train, test, known))
                 truth = test[3]
                 yield (f"| {resolution}² | {synthetic.num_train_subjects} | {seed} | {accuracy(on_train, train[1]):.0f} | "
                        f"{accuracy(on_test, test[1]):.0f} | {accuracy(on_test, test[1], test[2]):.0f} | "
                        f"{accuracy(on_known, known[1]):.0f} | {chance:.0f} | "
                        f"{float(metrics.mpjpe(twin_where_wrong(on_test, test[1], truth), truth)):.1f} | {floor:.1f} | {leaning:.0f} | "
-                       f"{time.perf_counter() - start:.0f} s |")
+                       f"{time.perf_counter() - start:.0f} s | {TAUGHT_ON[taught_on]} |")
                 for person in sorted(set(people)) if args.per_person else ():
                     mask = torch.tensor([p == person for p in people])
                     labels, truth_p = test[1][mask], truth[mask]
@@ -237,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
                     yield (f"| … {person} ({int(mask.sum())} frames) | | | | {accuracy(on_test[mask], labels):.0f} | "
                            f"{accuracy(on_test[mask], labels, test[2][mask]):.0f} | | {chance_p:.0f} | "
                            f"{float(metrics.mpjpe(twin_where_wrong(on_test[mask], labels, truth_p), truth_p)):.1f} | "
-                           f"{blind_floor(truth_p):.1f} | {leaning_towards(truth_p):.0f} | |")
+                           f"{blind_floor(truth_p):.1f} | {leaning_towards(truth_p):.0f} | | |")
 
     return write_table(lines, rows(), args.out)
 

@@ -61,8 +61,31 @@ def test_it_runs_end_to_end_and_refuses_a_missing_config(tmp_path, capsys):
     shares = [float(x) for x in cells[3:8]]
     assert all(0.0 <= x <= 100.0 for x in shares)
     assert float(cells[8]) >= 0.0 and float(cells[9]) > 0.0 and 0.0 <= float(cells[10]) <= 100.0
+    assert cells[-1] == "the frames"
+    assert legibility.main(args[:-1] + [str(tmp_path / "puppets.md"), "--taught-on", "puppets_print"]) == 0
+    rows = [line for line in (tmp_path / "puppets.md").read_text().splitlines() if line.startswith("| 32² |")]
+    assert len(rows) == 1 and rows[0].strip("| ").split(" | ")[-1] == "puppets with the print"
     assert legibility.main(["--config", str(tmp_path / "missing.yaml")]) == 2
     assert capsys.readouterr().err.startswith("error:")
+
+
+def test_puppet_split_draws_the_priors_poses_in_the_frames_colours():
+    """Binary labels, one image per kept frame; the print changes only some torso pixels."""
+    from dataclasses import replace
+
+    from partpose.data.pairs import FrameDataset
+    from partpose.data.synthetic import build_synthetic_videos
+    from partpose.training.config import load_config
+
+    config = load_config(ROOT / "configs" / "tiny.yaml")
+    synthetic = replace(config.data.synthetic, cache_dir=None)
+    frames = FrameDataset(build_synthetic_videos(synthetic, "train", spread=4))
+    plain, labels = legibility.puppet_split(frames, 32, config, False, 0)
+    printed, labels_again = legibility.puppet_split(frames, 32, config, True, 0)
+    assert plain.shape == printed.shape and plain.shape[0] == min(32, len(frames)) == len(labels)
+    assert set(labels.tolist()) <= {0.0, 1.0} and torch.equal(labels, labels_again)
+    changed = (plain != printed).any(dim=1)
+    assert 0.0 < float(changed.float().mean()) < 0.1
 
 
 def test_augment_mirrors_and_reorders_channels_only():
