@@ -57,6 +57,17 @@ def test_a_studio_config_is_its_tables_row(name):
     assert carries(config)
 
 
+def test_the_frame_colours_long_config_is_its_row_on_the_long_budget():
+    """configs/studio_frame_colours_long_cpu.yaml trains the frame-colour row of the cpu_world_long
+    budget, in its own run folder."""
+    config_path, rest = learning.split_overrides(learning.BUDGETS["cpu_world_long"])
+    out_dir = "runs/studio_frame_colours_long_cpu"
+    config = load_config(ROOT / "configs" / "studio_frame_colours_long_cpu.yaml")
+    row = learning.ROWS["ours_side_flip_ema_ground_clip_frame_colours"][1]
+    assert config == load_config(config_path, rest + row + [f"run.out_dir={out_dir}"])
+    assert config.objective.prior_parts == "frame_colours" and config.run.steps == 3000
+
+
 def test_cpu_budget_rows_differ_only_by_their_setting():
     config_path, rest = learning.split_overrides(learning.BUDGETS["cpu"])
     base = load_config(config_path, rest)
