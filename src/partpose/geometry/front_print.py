@@ -143,9 +143,8 @@ def print_colours(frame: torch.Tensor, label_map: torch.Tensor, mask: torch.Tens
     check_shape(mask, tuple(label_map.shape), "mask")
     labels = torch.where(mask, torch.full_like(label_map, num_parts + 1), label_map)
     colours = puppet.frame_part_colours(frame, labels, num_parts + 1)
-    _, area = puppet.part_colours(frame, labels, num_parts + 1)
-    torso = colours[..., TORSO_LABEL - 1]
-    printed = torch.where(area[:, None, num_parts] > 0, colours[..., num_parts], torso)
+    shown = mask.flatten(1).any(dim=1)  # (B,): the frame's puppet shows a print
+    printed = torch.where(shown[:, None], colours[..., num_parts], colours[..., TORSO_LABEL - 1])
     return torch.cat((colours[..., :num_parts], printed[..., None]), dim=-1)
 
 

@@ -124,6 +124,11 @@ def true_puppet_pose(pose3d_cam_mm: torch.Tensor, pose2d: torch.Tensor) -> tuple
     return pose2d, centred[..., 2], scale
 
 
+PUPPET_PRIOR_PARTS: tuple[str, ...] = ("palette", "frame_colours", "frame_colours_print")
+"""The ``objective.prior_parts`` settings whose images are the puppet's, nothing of D's: D is left
+out of the energies."""
+
+
 def energy_images(model, objective: ObjectiveConfig, drawn, pose_z: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
                   background_z: torch.Tensor, image_t: torch.Tensor, est_t, generator: torch.Generator | None = None,
                   draws: int = 1) -> torch.Tensor:
@@ -256,8 +261,7 @@ def training_losses(
     # frames (L_I^u) and to segment (L_seg), never to make its drawings legible to E.
     # With objective.prior_parts=palette or frame_colours the drawings E reads are the puppet's,
     # not D's: the decoder half has nothing to teach D either.
-    decoder_in_energy = objective.energy_decoder and objective.prior_parts not in ("palette", "frame_colours",
-                                                                                  "frame_colours_print")
+    decoder_in_energy = objective.energy_decoder and objective.prior_parts not in PUPPET_PRIOR_PARTS
     if not objective.no_adaptation and (half == "encoder" or decoder_in_energy):
         # With objective.prior_mirror > 0, that fraction of the drawings is read back mirrored,
         # against the mirrored person's pose, camera and 2D joints: the side a drawn body turns to
