@@ -40,9 +40,13 @@ TABLE_ROW_CONFIGS = {
     "studio_semi_ours_cpu.yaml": ("semi_ours", lambda c: c.objective.setting == "semi" and c.objective.semi_labelled_share == 0.5),
     "studio_side_cpu.yaml": ("ours_side", lambda c: c.model.side_network and c.objective.side_weight == 1.0),
     "studio_semi_side_cpu.yaml": ("semi_ours_side_ema", lambda c: c.model.side_network and c.objective.setting == "semi" and c.optim.ema_decay == 0.99),
-    "studio_best_cpu.yaml": ("ours_side_flip_ema_ground_clip", lambda c: c.model.side_network and c.data.flip_augment == 0.5
-                             and c.optim.ema_decay == 0.99 and c.optim.grad_clip_relative == 3.0
-                             and c.model.side_ground_band_deg == 30.0),
+    "studio_drawings_cpu.yaml": ("ours_side_flip_ema_ground_clip", lambda c: c.model.side_network and c.data.flip_augment == 0.5
+                                 and c.optim.ema_decay == 0.99 and c.optim.grad_clip_relative == 3.0
+                                 and c.model.side_ground_band_deg == 30.0 and c.objective.prior_parts == "as_drawn"),
+    "studio_best_cpu.yaml": ("ours_side_flip_ema_ground_clip_frame_colours", lambda c: c.model.side_network
+                             and c.data.flip_augment == 0.5 and c.optim.ema_decay == 0.99
+                             and c.optim.grad_clip_relative == 3.0 and c.model.side_ground_band_deg == 30.0
+                             and c.objective.prior_parts == "frame_colours"),
 }
 
 
