@@ -34,42 +34,36 @@ def test_the_studio_ours_config_is_the_tables_row():
     assert config != row and config.model == row.model and config.objective == row.objective
 
 
-# configs/ files the README sends users to for a row of the cpu_world budget, and a setting each
-# must carry: each trains exactly what the row trains, in its own run folder.
+def _drawings_row(c) -> bool:
+    """The settings of the row ``ours_side_flip_ema_ground_clip``, which the frame-colour row keeps."""
+    return (c.model.side_network and c.data.flip_augment == 0.5 and c.optim.ema_decay == 0.99
+            and c.optim.grad_clip_relative == 3.0 and c.model.side_ground_band_deg == 30.0)
+
+
+# configs/ files the README sends users to for a row of a budget, and a setting each must carry:
+# each trains exactly what the row trains on that budget, in its own run folder.
 TABLE_ROW_CONFIGS = {
-    "studio_semi_ours_cpu.yaml": ("semi_ours", lambda c: c.objective.setting == "semi" and c.objective.semi_labelled_share == 0.5),
-    "studio_side_cpu.yaml": ("ours_side", lambda c: c.model.side_network and c.objective.side_weight == 1.0),
-    "studio_semi_side_cpu.yaml": ("semi_ours_side_ema", lambda c: c.model.side_network and c.objective.setting == "semi" and c.optim.ema_decay == 0.99),
-    "studio_drawings_cpu.yaml": ("ours_side_flip_ema_ground_clip", lambda c: c.model.side_network and c.data.flip_augment == 0.5
-                                 and c.optim.ema_decay == 0.99 and c.optim.grad_clip_relative == 3.0
-                                 and c.model.side_ground_band_deg == 30.0 and c.objective.prior_parts == "as_drawn"),
-    "studio_best_cpu.yaml": ("ours_side_flip_ema_ground_clip_frame_colours", lambda c: c.model.side_network
-                             and c.data.flip_augment == 0.5 and c.optim.ema_decay == 0.99
-                             and c.optim.grad_clip_relative == 3.0 and c.model.side_ground_band_deg == 30.0
-                             and c.objective.prior_parts == "frame_colours"),
+    "studio_semi_ours_cpu.yaml": ("cpu_world", "semi_ours", lambda c: c.objective.setting == "semi" and c.objective.semi_labelled_share == 0.5),
+    "studio_side_cpu.yaml": ("cpu_world", "ours_side", lambda c: c.model.side_network and c.objective.side_weight == 1.0),
+    "studio_semi_side_cpu.yaml": ("cpu_world", "semi_ours_side_ema", lambda c: c.model.side_network and c.objective.setting == "semi" and c.optim.ema_decay == 0.99),
+    "studio_drawings_cpu.yaml": ("cpu_world", "ours_side_flip_ema_ground_clip",
+                                 lambda c: _drawings_row(c) and c.objective.prior_parts == "as_drawn"),
+    "studio_best_cpu.yaml": ("cpu_world", "ours_side_flip_ema_ground_clip_frame_colours",
+                             lambda c: _drawings_row(c) and c.objective.prior_parts == "frame_colours"),
+    "studio_frame_colours_long_cpu.yaml": ("cpu_world_long", "ours_side_flip_ema_ground_clip_frame_colours",
+                                           lambda c: c.objective.prior_parts == "frame_colours" and c.run.steps == 3000),
 }
 
 
 @pytest.mark.parametrize("name", list(TABLE_ROW_CONFIGS))
 def test_a_studio_config_is_its_tables_row(name):
-    row, carries = TABLE_ROW_CONFIGS[name]
-    config_path, rest = learning.split_overrides(learning.BUDGETS["cpu_world"])
+    budget, row, carries = TABLE_ROW_CONFIGS[name]
+    config_path, rest = learning.split_overrides(learning.BUDGETS[budget])
     out_dir = "runs/" + name.removesuffix(".yaml")
     config = load_config(ROOT / "configs" / name)
     assert config.run.out_dir == out_dir
     assert config == load_config(config_path, rest + learning.ROWS[row][1] + [f"run.out_dir={out_dir}"])
     assert carries(config)
-
-
-def test_the_frame_colours_long_config_is_its_row_on_the_long_budget():
-    """configs/studio_frame_colours_long_cpu.yaml trains the frame-colour row of the cpu_world_long
-    budget, in its own run folder."""
-    config_path, rest = learning.split_overrides(learning.BUDGETS["cpu_world_long"])
-    out_dir = "runs/studio_frame_colours_long_cpu"
-    config = load_config(ROOT / "configs" / "studio_frame_colours_long_cpu.yaml")
-    row = learning.ROWS["ours_side_flip_ema_ground_clip_frame_colours"][1]
-    assert config == load_config(config_path, rest + row + [f"run.out_dir={out_dir}"])
-    assert config.objective.prior_parts == "frame_colours" and config.run.steps == 3000
 
 
 def test_cpu_budget_rows_differ_only_by_their_setting():
