@@ -338,6 +338,16 @@ add_variant("ours_side_flip_ema_ground_clip_frame_colours_print_side", "ours_sid
 # ... the same without the print: what the print adds to the puppets' side
 add_variant("ours_side_flip_ema_ground_clip_frame_colours_side", "ours_side_flip_ema_ground_clip_frame_colours",
             ", the side network taught the puppets' side", ["objective.prior_side_weight=1"])
+# ... with the side network reading the parts, taught the steady travel (the parts' row's side network
+# beside the frame-colour row's pose network): given the true side, the frame-colour row's poses are
+# under the first target with 1,024 people, and the side is what is left (docs/learning.md, "The
+# side beside the frame-colour row")
+add_variant("ours_side_flip_ema_parts_steady_ground_clip_frame_colours", "ours_side_flip_ema_parts_steady_ground_clip",
+            ", the energies read the puppet flat in the frame's colours", ["objective.prior_parts=frame_colours"])
+# ... and the crop's side network taught the true side (an oracle): how far a cue to the side right
+# on every training frame would take the frame-colour row
+add_variant("ours_side_flip_ema_ground_clip_frame_colours_side_truth", "ours_side_flip_ema_ground_clip_frame_colours",
+            ", the side network taught the true side (oracle)", SIDE_TRUTH)
 add_variant("ours_side_flip_ema_people1024_ground", "ours_side_flip_ema_people1024",
             ", bodies on the ground sided by their hands and legs", GROUND)
 
