@@ -17,7 +17,8 @@ REAL = {"h36m.yaml": "h36m", "mpi_inf_3dhp.yaml": "mpi_inf_3dhp", "3dpw.yaml": "
 
 def test_the_expected_files_exist():
     assert {p.name for p in FILES} == {"synthetic_cpu.yaml", "synthetic_gpu.yaml", "studio_ours_cpu.yaml", "studio_semi_ours_cpu.yaml", "studio_side_cpu.yaml", "studio_semi_side_cpu.yaml",
-            "studio_best_cpu.yaml", "studio_drawings_cpu.yaml", "studio_frame_colours_long_cpu.yaml", "random_side_cpu.yaml", "tiny.yaml", *REAL}
+            "studio_best_cpu.yaml", "studio_drawings_cpu.yaml", "studio_frame_colours_long_cpu.yaml", "studio_many_people_cpu.yaml",
+            "random_side_cpu.yaml", "tiny.yaml", *REAL}
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
