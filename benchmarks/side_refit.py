@@ -1,0 +1,233 @@
+"""A trained model's side network taught again, beside its finished pose network.
+
+    python benchmarks/side_refit.py RUN_OR_CHECKPOINT --out DIR [--label steady_travel|travel|truth]
+        [--iterations N] [--seed S] [--patch-size PX] [--threads T]
+
+The side network (``models/side.py``) has a trunk and an optimiser of its own and does not touch
+the pose network: in training it is taught beside E, reading the torso and the head cut along E's
+2D joints as they are at each step (``model.side_input=parts``), from the first steps' poor ones
+to the last. Here a fresh side network is taught on the training pairs of the checkpoint's own
+run, its joints read by the checkpoint's finished (weight-averaged) encoder, which stays frozen:
+the same labels (``--label``, ``objective.side_label``; default the run's), batch, learning rate
+and its schedule, mirrored pairs, gradient clip and moving average of the weights as the run's,
+``--iterations`` steps (default the run's). Nothing else of the model changes, so the checkpoint
+written to ``DIR/checkpoints/last.pt`` (with ``DIR/config.yaml``) scores the run's poses with the
+new side: ``partpose evaluate --checkpoint DIR``, ``benchmarks/video_side.py DIR``. Run on a
+finished run and a refit of it, those tell how much of the side network's reading its joints
+held back (docs/learning.md, "The side network taught again beside the finished pose network").
+
+Labels with ``objective.side_max_tilt_deg`` < 180, ``side_consistency_weight`` or
+``prior_side_weight`` are not supported (none of the rows taught anew here use them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from partpose.data.pairs import SIDE_LABELS, mirror_pairs  # noqa: E402
+from partpose.data.travel import travel_steadiness  # noqa: E402
+from partpose.errors import UserError  # noqa: E402
+from partpose.inference.loading import resolve_checkpoint  # noqa: E402
+from partpose.losses.travel import travel_side_loss  # noqa: E402
+from partpose.models.partpose_model import PartPoseModel  # noqa: E402
+from partpose.models.side import SideNetwork  # noqa: E402
+from partpose.training import checkpoint as ckpt  # noqa: E402
+from partpose.training.config import config_from_dict, config_to_dict  # noqa: E402
+from partpose.training.data_setup import build_training_data  # noqa: E402
+from partpose.training.optimizers import (  # noqa: E402
+    RelativeClip,
+    apply_gradients,
+    build_optimizers,
+    compute_gradients,
+    gradients_finite,
+    set_learning_rate,
+)
+from partpose.training.sampling import StepBatchSampler, step_generator  # noqa: E402
+from partpose.training.schedules import learning_rate  # noqa: E402
+from partpose.training.trainer import weight_average  # noqa: E402
+
+
+LABELS = (*SIDE_LABELS, "steady_truth")
+"""``objective.side_label``'s labels, and ``steady_truth``: each frame's true side on the frames
+``steady_travel`` labels, none elsewhere (an oracle: the steady travel's frames, its mistakes
+mended)."""
+
+
+def keep_steady_frames(pairs, min_r2: float) -> None:
+    """Leave ``pairs``' side labels (``PairDataset.side_front``) only on the videos whose travel
+    is steady (R² at least ``min_r2``) and has a side: the frames ``steady_travel`` labels."""
+    for v, video in enumerate(pairs.videos):
+        if not (travel_steadiness(video.person_box) >= min_r2 and math.isfinite(pairs.travel_front[v])):
+            pairs.side_front[v] = np.full_like(pairs.side_front[v], np.nan)
+
+
+def without_hardest(logits: torch.Tensor, labels: torch.Tensor, share: float) -> torch.Tensor:
+    """``labels`` with the ``share`` of the labelled frames the logits disagree with most (the
+    largest cross-entropy; ``round(share * labelled)`` of them) made ``nan``: the small-loss
+    selection of learning from noisy labels, which a network fits the right labels of before the
+    wrong ones. ``logits``, ``labels``: ``(N,)``; labels 1.0, 0.0 or ``nan``."""
+    labelled = torch.isfinite(labels)
+    drop = round(share * int(labelled.sum()))
+    if drop == 0:
+        return labels
+    target = torch.where(labelled, labels, torch.zeros_like(labels))
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(logits.detach(), target, reduction="none")
+    loss = torch.where(labelled, loss, torch.full_like(loss, -math.inf))
+    hardest = loss.topk(drop).indices
+    return labels.index_fill(0, hardest, math.nan)
+
+
+def side_loss(model: PartPoseModel, batch: dict, side_weight: float,
+              drop_hardest: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The side network's loss on a batch of training pairs, as training computes it
+    (``training.algorithm``): its logits of I_s and I_t, read along the encoder's 2D joints,
+    against their labels ``side_front_s``/``_t``, times ``side_weight``; with ``drop_hardest`` >
+    0, that share of the labelled frames left out (:func:`without_hardest`).
+
+    Returns:
+        ``(loss, logits (2B,), labels (2B,))``: the batch's labels, ``nan`` where a frame has
+        none; those left out by ``drop_hardest`` are kept here.
+    """
+    images = torch.cat((batch["image_s"], batch["image_t"]))
+    labels = torch.cat((batch["side_front_s"], batch["side_front_t"])).float()
+    with torch.no_grad():
+        joints_2d = model.encode(images).q
+    logits = model.side(images, joints_2d).float()
+    taught = without_hardest(logits, labels, drop_hardest) if drop_hardest > 0 else labels
+    return side_weight * travel_side_loss(logits, taught), logits, labels
+
+
+def refit_side(source: Path, out_dir: Path, label: str | None = None, iterations: int | None = None, seed: int | None = None,
+               patch_size: int | None = None, device: str = "cpu", log_every: int = 500,
+               drop_hardest: float = 0.0, drop_ramp: int = 2000) -> dict:
+    """Teach a fresh side network beside ``source``'s frozen encoder; write ``out_dir``'s checkpoint.
+
+    Args:
+        source: a checkpoint file or run folder whose model has a side network.
+        out_dir: where ``config.yaml`` and ``checkpoints/last.pt`` go (the source's model with
+            the new side network; ``step`` the number of refit steps).
+        label, iterations, seed, patch_size: ``objective.side_label``, the steps, the side
+            network's seed (initial weights, batches and mirrors) and ``model.side_patch_size``;
+            ``None``: the run's own.
+        drop_hardest, drop_ramp: the share of each batch's labelled frames left out
+            (:func:`without_hardest`), reached linearly over the first ``drop_ramp`` steps.
+    Returns:
+        ``{"steps", "seconds", "agrees"}``: the steps, their wall time, and the share of the
+        labelled training frames of the last 500 steps whose label the network's logit agrees with.
+    Raises:
+        UserError: no checkpoint, a model without a side network, or labels this refit cannot teach.
+    """
+    payload = ckpt.load(resolve_checkpoint(source))
+    config = config_from_dict(payload["config"])
+    objective = config.objective
+    if not config.model.side_network or objective.side_weight <= 0:
+        raise UserError(f"{source}: its model has no side network taught in training (model.side_network, objective.side_weight)")
+    if objective.side_max_tilt_deg < 180 or objective.side_consistency_weight > 0 or objective.prior_side_weight > 0:
+        raise UserError(f"{source}: side_max_tilt_deg, side_consistency_weight and prior_side_weight are not refit here")
+    label = label or objective.side_label
+    if label not in LABELS:
+        raise UserError(f"--label must be one of {', '.join(LABELS)}, got {label!r}")
+    seed = config.run.seed if seed is None else seed
+    steps = config.run.steps if iterations is None else iterations
+    model_config = config.model if patch_size is None else replace(config.model, side_patch_size=patch_size)
+    config = replace(config, model=model_config,
+                     objective=replace(objective, side_label="truth" if label == "steady_truth" else label),
+                     run=replace(config.run, seed=seed, steps=steps, out_dir=str(out_dir)))
+
+    model = PartPoseModel(config.model)
+    model.load_state_dict({k: v for k, v in payload["model"].items() if not k.startswith("side.")}, strict=False)
+    model.requires_grad_(False)
+    torch.manual_seed(seed)
+    model.side = SideNetwork(config.model.encoder, config.model.side_input, config.model.side_patch_size)
+    model.to(device)
+    model.eval()  # the frozen encoder as evaluated
+    side = model.side
+    side.train()
+    optimizer = build_optimizers(model, config.optim.lr, config.optim.initial_accumulator_value, config.optim.kind)["side"]
+    params = [p for p in side.parameters()]
+    averaged = weight_average(side, config.optim.ema_decay)
+    clip = RelativeClip(config.optim.grad_clip_relative) if config.optim.grad_clip_relative > 0 else None
+
+    data = build_training_data(config)
+    if label == "steady_truth":
+        keep_steady_frames(data.pairs, objective.travel_min_r2)
+    sampler = StepBatchSampler(len(data.pairs), config.run.batch_size, seed, steps)
+    loader = torch.utils.data.DataLoader(data.pairs, batch_sampler=sampler)
+    agrees, started = [], time.perf_counter()
+    for step, batch in enumerate(loader):
+        if config.data.flip_augment > 0:
+            which = torch.rand(batch["image_t"].shape[0], generator=step_generator(seed, step, 0, stream=3)) < config.data.flip_augment
+            batch = mirror_pairs(batch, which)
+        share = drop_hardest * min(1.0, step / drop_ramp) if drop_ramp > 0 else drop_hardest
+        loss, logits, labels = side_loss(model, {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()},
+                                          objective.side_weight, share)
+        grads = compute_gradients({"side": loss}, {"side": params})
+        if not gradients_finite(grads):
+            continue
+        set_learning_rate({"side": optimizer}, learning_rate(step, steps, config.optim.lr, config.optim.lr_schedule))
+        apply_gradients(grads, {"side": params}, {"side": optimizer}, config.optim.grad_clip, None, clip)
+        if averaged is not None:
+            averaged.update_parameters(side)
+        labelled = torch.isfinite(labels)
+        if step >= steps - 500:
+            agrees.append(((logits.detach() > 0) == (labels > 0.5))[labelled].float())
+        if log_every and (step + 1) % log_every == 0:
+            print(f"step {step + 1}/{steps}: side loss {float(loss):.4f}, {time.perf_counter() - started:.0f} s", flush=True)
+    seconds = time.perf_counter() - started
+
+    state = dict(payload["model"])
+    state.update({f"side.{k}": v.detach().cpu() for k, v in (side if averaged is None else averaged.module).state_dict().items()})
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "config.yaml").write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
+    ckpt.save_atomic({"format": ckpt.FORMAT_VERSION, "config": config_to_dict(config), "model": state, "step": steps,
+                      "refit": {"from": str(source), "label": label, "drop_hardest": drop_hardest}}, out_dir / "checkpoints" / "last.pt")
+    agreed = torch.cat(agrees) if agrees else torch.zeros(0)
+    return {"steps": steps, "seconds": seconds, "agrees": float(agreed.mean()) if len(agreed) else math.nan}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("source", type=Path, help="a checkpoint file or run folder with a side network")
+    parser.add_argument("--out", type=Path, required=True, help="the folder of the refit model")
+    parser.add_argument("--label", choices=LABELS, default=None,
+                        help="objective.side_label, or steady_truth (LABELS; default: the run's)")
+    parser.add_argument("--iterations", type=int, default=None, help="steps (default: the run's)")
+    parser.add_argument("--seed", type=int, default=None, help="the side network's seed (default: the run's)")
+    parser.add_argument("--patch-size", type=int, default=None, help="model.side_patch_size (default: the run's)")
+    parser.add_argument("--drop-hardest", type=float, default=0.0, metavar="SHARE",
+                        help="leave out this share of each batch's labelled frames, those the network disagrees with most "
+                             "(reached over the first 2,000 steps; default 0: every label)")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: PyTorch's default)")
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args(argv)
+    if args.iterations is not None and args.iterations < 1:
+        parser.error("--iterations must be at least 1")
+    if not 0.0 <= args.drop_hardest < 1.0:
+        parser.error("--drop-hardest must be in [0, 1)")
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    try:
+        result = refit_side(args.source, args.out, args.label, args.iterations, args.seed, args.patch_size, args.device,
+                            drop_hardest=args.drop_hardest)
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"{args.out}: {result['steps']} steps in {result['seconds'] / 60:.1f} min; the last 500 steps' logits agree "
+          f"with their labels on {100 * result['agrees']:.1f} % of the labelled frames")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

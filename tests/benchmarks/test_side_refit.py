@@ -1,0 +1,104 @@
+"""benchmarks/side_refit.py: the refit's loss is training's side loss, a refit changes the side
+network alone and is read by the commands, and a model without a side network is refused."""
+
+import pytest
+import torch
+
+from benchmark_scripts import ROOT, load_benchmark
+
+side_refit = load_benchmark("side_refit")
+
+SIDE_PARTS = ["model.side_network=true", "objective.side_weight=1", "model.side_input=parts",
+              "objective.side_label=travel"]
+
+
+@pytest.fixture(scope="module")
+def tiny_parts_run(tmp_path_factory):
+    """A run folder of the tiny configuration whose side network reads the parts, trained for one step."""
+    from partpose.training.config import load_config
+    from partpose.training.trainer import train
+
+    out = tmp_path_factory.mktemp("tiny_parts_run")
+    train(load_config(ROOT / "configs" / "tiny.yaml", ["run.steps=1", "run.image_every=0", "run.eval_every=0",
+                                                        *SIDE_PARTS, f"run.out_dir={out}"]), resume=False)
+    return out
+
+
+def test_the_refit_loss_is_trainings_side_loss():
+    from partpose.training.algorithm import training_losses
+    from partpose.training.config import load_config
+    from partpose.training.data_setup import build_training_data
+    from partpose.training.trainer import build_model
+
+    config = load_config(ROOT / "configs" / "tiny.yaml", SIDE_PARTS + ["objective.side_weight=0.7"])
+    data = build_training_data(config)
+    config, model = build_model(config, data)
+    batch = torch.utils.data.default_collate([data.pairs[i] for i in range(4)])
+    assert torch.isfinite(batch["side_front_s"]).any()  # some frames carry a label: the loss is not 0
+    generator = torch.Generator().manual_seed(0)
+    prior, up = data.prior.sample(4, generator, with_up=True)
+    trained = training_losses(model, batch, prior, 0, 1.0, config.objective, generator, prior_up=up).losses["side"]
+    refit, logits, labels = side_refit.side_loss(model, batch, config.objective.side_weight)
+    assert refit.item() == pytest.approx(trained.item(), rel=1e-5) and refit.item() > 0
+    assert logits.shape == labels.shape == (8,)
+    # and its gradient reaches the side network alone
+    refit.backward()
+    assert all(p.grad is None for p in model.encoder.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.side.parameters())
+
+
+def test_a_refit_changes_the_side_network_alone(tiny_parts_run, tmp_path):
+    from partpose.inference.loading import load_model
+    from partpose.training import checkpoint as ckpt
+
+    out = tmp_path / "refit"
+    assert side_refit.main([str(tiny_parts_run), "--out", str(out), "--iterations", "3", "--label", "truth"]) == 0
+    before = ckpt.load(tiny_parts_run / "checkpoints" / "last.pt")
+    after = ckpt.load(out / "checkpoints" / "last.pt")
+    assert set(after["model"]) == set(before["model"]) and after["step"] == 3
+    for key, value in before["model"].items():
+        if key.startswith("side."):
+            continue
+        assert torch.equal(after["model"][key], value), key
+    assert any(not torch.equal(after["model"][k], v) for k, v in before["model"].items() if k.startswith("side."))
+    assert after["config"]["objective"]["side_label"] == "truth"
+    assert (out / "config.yaml").is_file()
+    loaded = load_model(out)  # the commands read it as any run
+    assert loaded.model.side is not None and loaded.config.objective.side_label == "truth"
+
+
+def test_a_model_without_a_side_network_is_refused(tiny_run, tmp_path, capsys):
+    assert side_refit.main([str(tiny_run), "--out", str(tmp_path / "refit"), "--iterations", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "no side network" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "refit").exists()
+
+
+def test_the_hardest_labels_left_out_by_hand():
+    logits = torch.tensor([3.0, -2.0, 0.5, 1.0, -1.0, 4.0])
+    labels = torch.tensor([1.0, 1.0, float("nan"), 0.0, 0.0, 1.0])
+    # cross-entropies of the labelled frames: 0: 0.05, 1: 2.13, 3: 1.31, 4: 0.31, 5: 0.02
+    out = side_refit.without_hardest(logits, labels, 0.4)  # round(0.4 * 5) = 2: frames 1 and 3
+    assert torch.isnan(out[[1, 2, 3]]).all() and torch.equal(out[[0, 4, 5]], labels[[0, 4, 5]])
+    torch.testing.assert_close(side_refit.without_hardest(logits, labels, 0.05), labels, equal_nan=True)  # round(0.25) = 0
+    none_labelled = torch.full((3,), float("nan"))
+    assert torch.isnan(side_refit.without_hardest(logits[:3], none_labelled, 0.5)).all()
+
+
+def test_the_steady_truth_is_the_truth_on_the_steady_travels_frames():
+    import numpy as np
+
+    from partpose.data.pairs import PairDataset
+    from partpose.data.synthetic import build_synthetic_videos
+    from partpose.training.config import load_config
+
+    config = load_config(ROOT / "configs" / "tiny.yaml")
+    videos = build_synthetic_videos(config.data.synthetic, "train")
+    truth = PairDataset(videos, side_label="truth")
+    steady = PairDataset(videos, side_label="steady_travel", travel_min_r2=0.5)
+    side_refit.keep_steady_frames(truth, 0.5)
+    labelled = np.concatenate([np.isfinite(f) for f in steady.side_front])
+    assert labelled.any() and not labelled.all()  # the test means something only with both kinds of video
+    assert np.array_equal(np.concatenate([np.isfinite(f) for f in truth.side_front]), labelled)
+    expected = np.concatenate(PairDataset(videos, side_label="truth").side_front)
+    np.testing.assert_array_equal(np.concatenate(truth.side_front)[labelled], expected[labelled])
