@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from partpose.data.pairs import SIDE_LABELS, mirror_pairs  # noqa: E402
 from partpose.data.travel import travel_steadiness  # noqa: E402
 from partpose.errors import UserError  # noqa: E402
+from partpose.geometry import facing  # noqa: E402
 from partpose.inference.loading import resolve_checkpoint  # noqa: E402
 from partpose.losses.travel import travel_side_loss  # noqa: E402
 from partpose.models.partpose_model import PartPoseModel  # noqa: E402
@@ -70,6 +71,43 @@ def keep_steady_frames(pairs, min_r2: float) -> None:
     is steady (R² at least ``min_r2``) and has a side: the frames ``steady_travel`` labels."""
     for v, video in enumerate(pairs.videos):
         if not (travel_steadiness(video.person_box) >= min_r2 and math.isfinite(pairs.travel_front[v])):
+            pairs.side_front[v] = np.full_like(pairs.side_front[v], np.nan)
+
+
+def axis_steadiness(pose_cam: torch.Tensor, up_cam: torch.Tensor) -> float:
+    """How steadily a video's body keeps one axis about the world's up: the length of the mean
+    of ``(cos 2a, sin 2a)`` over its frames, ``a`` the azimuth of the chest's level normal from
+    the camera's level line of sight (doubled: a body and its turn by 180° share an axis). 1: one
+    axis throughout; near 0: an axis spread evenly round (a spin). ``pose_cam (T, J, 3)``,
+    ``up_cam (T, 3)``; frames whose chest faces the floor or the sky are left out (``nan`` if all)."""
+    normal = torch.nn.functional.normalize(facing.chest_normal(pose_cam), dim=-1)
+    up = torch.nn.functional.normalize(up_cam.to(normal), dim=-1)
+    level = normal - (normal * up).sum(dim=-1, keepdim=True) * up
+    kept = level.norm(dim=-1) > 1e-6
+    if not kept.any():
+        return math.nan
+    level = torch.nn.functional.normalize(level[kept], dim=-1)
+    sight = facing.level_sight(up[kept], pose_cam[kept])
+    across = torch.linalg.cross(up[kept], sight, dim=-1)
+    angle = torch.atan2((level * across).sum(dim=-1), (level * sight).sum(dim=-1))
+    return float(torch.stack((torch.cos(2 * angle).mean(), torch.sin(2 * angle).mean())).norm())
+
+
+@torch.no_grad()
+def keep_upright_steady_videos(model: PartPoseModel, pairs, max_tilt_deg: float, min_axis: float, device: str = "cpu") -> None:
+    """Leave ``pairs``' side labels only on the videos whose body, as the encoder reads it, stays
+    upright (its spine within ``max_tilt_deg`` of the world's up on every frame) and keeps one
+    axis (:func:`axis_steadiness` at least ``min_axis``): the videos whose travel is most likely
+    their facing (walks and runs, not crawls, rolls, spins or getups). No label is needed."""
+    for v, video in enumerate(pairs.videos):
+        if not np.isfinite(pairs.side_front[v]).any():
+            continue
+        images = torch.from_numpy(np.asarray(video.frames)).to(device).permute(0, 3, 1, 2).float() / 255.0
+        pose = model.encode(images).pose_cam_mm.float()
+        camera_up = None if video.camera_up is None else torch.from_numpy(np.asarray(video.camera_up, np.float32)).to(device)
+        up = model.world_up(camera_up, pose)
+        upright = bool((facing.spine_tilt_deg(pose, up) <= max_tilt_deg).all())
+        if not (upright and axis_steadiness(pose, up) >= min_axis):
             pairs.side_front[v] = np.full_like(pairs.side_front[v], np.nan)
 
 
@@ -111,7 +149,7 @@ def side_loss(model: PartPoseModel, batch: dict, side_weight: float,
 
 def refit_side(source: Path, out_dir: Path, label: str | None = None, iterations: int | None = None, seed: int | None = None,
                patch_size: int | None = None, device: str = "cpu", log_every: int = 500,
-               drop_hardest: float = 0.0, drop_ramp: int = 2000) -> dict:
+               drop_hardest: float = 0.0, drop_ramp: int = 2000, video_filter: tuple[float, float] | None = None) -> dict:
     """Teach a fresh side network beside ``source``'s frozen encoder; write ``out_dir``'s checkpoint.
 
     Args:
@@ -123,6 +161,8 @@ def refit_side(source: Path, out_dir: Path, label: str | None = None, iterations
             ``None``: the run's own.
         drop_hardest, drop_ramp: the share of each batch's labelled frames left out
             (:func:`without_hardest`), reached linearly over the first ``drop_ramp`` steps.
+        video_filter: ``(max_tilt_deg, min_axis)``: labels only on the videos
+            :func:`keep_upright_steady_videos` keeps.
     Returns:
         ``{"steps", "seconds", "agrees"}``: the steps, their wall time, and the share of the
         labelled training frames of the last 500 steps whose label the network's logit agrees with.
@@ -163,6 +203,10 @@ def refit_side(source: Path, out_dir: Path, label: str | None = None, iterations
     data = build_training_data(config)
     if label == "steady_truth":
         keep_steady_frames(data.pairs, objective.travel_min_r2)
+    if video_filter is not None:
+        keep_upright_steady_videos(model, data.pairs, *video_filter, device=device)
+        labelled = np.concatenate([np.isfinite(f) for f in data.pairs.side_front])
+        print(f"the video filter leaves labels on {100 * labelled.mean():.1f} % of the training frames", flush=True)
     sampler = StepBatchSampler(len(data.pairs), config.run.batch_size, seed, steps)
     loader = torch.utils.data.DataLoader(data.pairs, batch_sampler=sampler)
     agrees, started = [], time.perf_counter()
@@ -192,7 +236,8 @@ def refit_side(source: Path, out_dir: Path, label: str | None = None, iterations
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "config.yaml").write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
     ckpt.save_atomic({"format": ckpt.FORMAT_VERSION, "config": config_to_dict(config), "model": state, "step": steps,
-                      "refit": {"from": str(source), "label": label, "drop_hardest": drop_hardest}}, out_dir / "checkpoints" / "last.pt")
+                      "refit": {"from": str(source), "label": label, "drop_hardest": drop_hardest,
+                                "video_filter": None if video_filter is None else list(video_filter)}}, out_dir / "checkpoints" / "last.pt")
     agreed = torch.cat(agrees) if agrees else torch.zeros(0)
     return {"steps": steps, "seconds": seconds, "agrees": float(agreed.mean()) if len(agreed) else math.nan}
 
@@ -209,6 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drop-hardest", type=float, default=0.0, metavar="SHARE",
                         help="leave out this share of each batch's labelled frames, those the network disagrees with most "
                              "(reached over the first 2,000 steps; default 0: every label)")
+    parser.add_argument("--upright-steady-videos", type=float, nargs=2, default=None, metavar=("MAX_TILT_DEG", "MIN_AXIS"),
+                        help="labels only on the videos whose body the encoder reads upright on every frame and along "
+                             "one axis (keep_upright_steady_videos; e.g. 30 0.8)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: PyTorch's default)")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
@@ -220,7 +268,8 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     try:
         result = refit_side(args.source, args.out, args.label, args.iterations, args.seed, args.patch_size, args.device,
-                            drop_hardest=args.drop_hardest)
+                            drop_hardest=args.drop_hardest,
+                            video_filter=None if args.upright_steady_videos is None else tuple(args.upright_steady_videos))
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

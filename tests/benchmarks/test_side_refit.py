@@ -102,3 +102,54 @@ def test_the_steady_truth_is_the_truth_on_the_steady_travels_frames():
     assert np.array_equal(np.concatenate([np.isfinite(f) for f in truth.side_front]), labelled)
     expected = np.concatenate(PairDataset(videos, side_label="truth").side_front)
     np.testing.assert_array_equal(np.concatenate(truth.side_front)[labelled], expected[labelled])
+
+
+def _turned_bodies(angles_deg):
+    """``(T, 17, 3)`` an upright torso (camera frame, y down; the joints the chest's normal reads,
+    the others at the pelvis) turned about the camera's up ``(0, -1, 0)`` by each angle."""
+    from partpose.geometry.skeleton import H36M17
+
+    pose = torch.zeros(17, 3)
+    joint = H36M17.index
+    pose[H36M17.thorax] = torch.tensor([0.0, -0.5, 0.0])
+    pose[joint("l_shoulder")], pose[joint("r_shoulder")] = torch.tensor([0.2, -0.45, 0.0]), torch.tensor([-0.2, -0.45, 0.0])
+    pose[H36M17.l_hip], pose[H36M17.r_hip] = torch.tensor([0.1, 0.0, 0.0]), torch.tensor([-0.1, 0.0, 0.0])
+    out = []
+    for angle in angles_deg:
+        a = torch.deg2rad(torch.tensor(float(angle)))
+        c, s = torch.cos(a), torch.sin(a)
+        turn = torch.tensor([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+        out.append(pose @ turn.T)
+    return torch.stack(out)
+
+
+def test_the_axis_steadiness_by_hand():
+    up = torch.tensor([0.0, -1.0, 0.0]).expand(4, 3)
+    # one axis throughout, a body and its turn by 180° included: 1
+    assert side_refit.axis_steadiness(_turned_bodies([20, 20, 200, 20]), up) == pytest.approx(1.0, abs=1e-5)
+    # axes 0°, 45°, 90°, 135° apart: doubled, evenly round: 0
+    assert side_refit.axis_steadiness(_turned_bodies([0, 45, 90, 135]), up) == pytest.approx(0.0, abs=1e-5)
+    # two axes 90° apart, three frames and one: |(3 - 1) / 4| = 0.5
+    assert side_refit.axis_steadiness(_turned_bodies([10, 10, 10, 100]), up) == pytest.approx(0.5, abs=1e-5)
+
+
+def test_the_video_filter_keeps_or_drops_whole_videos(tiny_parts_run):
+    import numpy as np
+
+    from partpose.data.pairs import PairDataset
+    from partpose.data.synthetic import build_synthetic_videos
+    from partpose.inference.loading import load_model
+
+    loaded = load_model(tiny_parts_run)
+    videos = build_synthetic_videos(loaded.config.data.synthetic, "train")
+
+    def labels(max_tilt, min_axis):
+        pairs = PairDataset(videos, side_label="travel")
+        side_refit.keep_upright_steady_videos(loaded.model, pairs, max_tilt, min_axis)
+        return [np.isfinite(f) for f in pairs.side_front]
+
+    everything = labels(180.0, 0.0)
+    assert np.array_equal(np.concatenate(everything), np.concatenate([np.isfinite(f) for f in
+                                                                    PairDataset(videos, side_label="travel").side_front]))
+    assert not np.concatenate(labels(-1.0, 0.0)).any() and not np.concatenate(labels(180.0, 1.01)).any()
+    assert all(f.all() or not f.any() for f in labels(60.0, 0.5))  # a video keeps all its labels or none
