@@ -21,7 +21,9 @@ on the held-out test videos (the last 30 % of every motion, unseen subjects). Ea
 ``benchmarks/results/<budget>/<row>_seed<k>.json`` (metrics, learning curve, overrides, commit,
 machine, wall time), so rows can run at different times; the table (Markdown) and the learning
 curves (PNG) are assembled from whatever JSON files exist. With ``--results DIR`` the JSON, the
-table and the curves go to ``DIR`` instead, and the README's table is left as it is.
+table and the curves go to ``DIR`` instead, and the README's table is left as it is (but for the
+folders of :data:`TABLE_PAGES`: ``--results benchmarks/results/avx2 --budget cpu_many_people`` puts
+that table in the README too).
 """
 
 from __future__ import annotations
@@ -863,19 +865,41 @@ def degenerate(results: list[dict]) -> tuple[float, bool] | None:
     return fraction, fraction < DEGENERATE_SPREAD
 
 
-TABLE_START, TABLE_END = "<!-- learning-table:start -->", "<!-- learning-table:end -->"
-# The pages that show a budget's table between their markers: the README the table of today's
-# defaults, docs/learning.md the cpu budget's, which its text discusses row by row.
-TABLE_PAGES: dict[str, tuple[Path, ...]] = {"cpu_world": (ROOT / "README.md",), "cpu": (ROOT / "docs" / "learning.md",)}
+def table_markers(name: str = "learning-table") -> tuple[str, str]:
+    """The HTML comments a page puts around the table ``name``."""
+    return f"<!-- {name}:start -->", f"<!-- {name}:end -->"
 
 
-def replace_between_markers(page: Path, text: str) -> None:
-    """Put ``text`` between the page's learning-table markers (pages without them are left)."""
+TABLE_START, TABLE_END = table_markers()
+# The pages that show a table between their markers, by the results folder (relative to
+# benchmarks/results) and the budget: the README the table of today's defaults and the 1,024-people
+# budget's rows run on the AVX2 machine, docs/learning.md the cpu budget's, which its text
+# discusses row by row.
+TABLE_PAGES: dict[tuple[str, str], tuple[tuple[Path, str], ...]] = {
+    (".", "cpu_world"): ((ROOT / "README.md", "learning-table"),),
+    (".", "cpu"): ((ROOT / "docs" / "learning.md", "learning-table"),),
+    ("avx2", "cpu_many_people"): ((ROOT / "README.md", "learning-table-many-people"),),
+}
+
+
+def replace_between_markers(page: Path, text: str, name: str = "learning-table") -> None:
+    """Put ``text`` between the page's markers of the table ``name`` (:func:`table_markers`;
+    pages without them are left)."""
     content = page.read_text()
-    start, end = content.find(TABLE_START), content.find(TABLE_END)
+    opening, closing = table_markers(name)
+    start, end = content.find(opening), content.find(closing)
     if start < 0 or end < start:
         return
-    page.write_text(content[: start + len(TABLE_START)] + "\n" + text + "\n" + content[end:])
+    page.write_text(content[: start + len(opening)] + "\n" + text + "\n" + content[end:])
+
+
+def results_folder(results: Path) -> str | None:
+    """``results`` relative to the committed benchmarks/results (``"."`` for that folder itself),
+    or ``None`` outside it: the key of :data:`TABLE_PAGES`."""
+    try:
+        return results.resolve().relative_to(RESULTS.resolve()).as_posix()
+    except ValueError:
+        return None
 
 
 def plot_curves(budget: str, path: Path, results: Path = RESULTS) -> None:
@@ -957,9 +981,10 @@ def main(argv: list[str] | None = None) -> int:
     text = table(args.budget, args.results)
     (args.results / args.budget).mkdir(parents=True, exist_ok=True)
     (args.results / f"learning_{args.budget}.md").write_text(text + "\n")
-    committed = args.results.resolve() == RESULTS.resolve()
-    for page in TABLE_PAGES.get(args.budget, ()) if committed else ():
-        replace_between_markers(page, text)
+    folder = results_folder(args.results)
+    committed = folder == "."
+    for page, name in TABLE_PAGES.get((folder, args.budget), ()):
+        replace_between_markers(page, text, name)
     plot_curves(args.budget, (ROOT / "docs" / "images" if committed else args.results) / f"learning_curves_{args.budget}.png",
                 args.results)
     print(text)

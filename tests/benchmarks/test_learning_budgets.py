@@ -137,6 +137,25 @@ def test_table_goes_between_the_markers_only(tmp_path):
     assert plain.read_text() == "no markers\n"
 
 
+def test_a_named_table_goes_between_its_own_markers(tmp_path):
+    page = tmp_path / "page.md"
+    many_start, many_end = learning.table_markers("learning-table-many-people")
+    page.write_text(f"{learning.TABLE_START}\nold\n{learning.TABLE_END}\n{many_start}\nold many\n{many_end}\n")
+    learning.replace_between_markers(page, "| many |", "learning-table-many-people")
+    assert page.read_text() == f"{learning.TABLE_START}\nold\n{learning.TABLE_END}\n{many_start}\n| many |\n{many_end}\n"
+
+
+def test_the_pages_are_keyed_by_the_results_folder(tmp_path):
+    assert learning.results_folder(learning.RESULTS) == "."
+    assert learning.results_folder(learning.RESULTS / "avx2") == "avx2"
+    assert learning.results_folder(tmp_path) is None  # a folder elsewhere: no page is written
+    for (folder, budget), pages in learning.TABLE_PAGES.items():
+        assert budget in learning.BUDGETS and (learning.RESULTS / folder).is_dir()
+        for page, name in pages:  # every page named has its markers, once each
+            text = page.read_text()
+            assert all(text.count(marker) == 1 for marker in learning.table_markers(name)), (page, name)
+
+
 def test_nearest_poses_match_a_loop_over_the_candidates():
     rng = np.random.default_rng(0)
     candidates = rng.normal(size=(40, 17, 3)) * 100
