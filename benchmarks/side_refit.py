@@ -228,7 +228,7 @@ def refit_side(source: Path, out_dir: Path, label: str | None = None, iterations
         if step >= steps - 500:
             agrees.append(((logits.detach() > 0) == (labels > 0.5))[labelled].float())
         if log_every and (step + 1) % log_every == 0:
-            print(f"step {step + 1}/{steps}: side loss {float(loss):.4f}, {time.perf_counter() - started:.0f} s", flush=True)
+            print(f"step {step + 1}/{steps}: side loss {float(loss.detach()):.4f}, {time.perf_counter() - started:.0f} s", flush=True)
     seconds = time.perf_counter() - started
 
     state = dict(payload["model"])
