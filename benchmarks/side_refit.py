@@ -1,7 +1,8 @@
 """A trained model's side network taught again, beside its finished pose network.
 
-    python benchmarks/side_refit.py RUN_OR_CHECKPOINT --out DIR [--label steady_travel|travel|truth]
-        [--iterations N] [--seed S] [--patch-size PX] [--threads T]
+    python benchmarks/side_refit.py RUN_OR_CHECKPOINT --out DIR [--label steady_travel|travel|truth|steady_truth]
+        [--iterations N] [--seed S] [--patch-size PX] [--drop-hardest SHARE]
+        [--upright-steady-videos MAX_TILT_DEG MIN_AXIS] [--threads T]
 
 The side network (``models/side.py``) has a trunk and an optimiser of its own and does not touch
 the pose network: in training it is taught beside E, reading the torso and the head cut along E's
@@ -15,6 +16,12 @@ written to ``DIR/checkpoints/last.pt`` (with ``DIR/config.yaml``) scores the run
 new side: ``partpose evaluate --checkpoint DIR``, ``benchmarks/video_side.py DIR``. Run on a
 finished run and a refit of it, those tell how much of the side network's reading its joints
 held back (docs/learning.md, "The side network taught again beside the finished pose network").
+
+Three ways of cleaning the labels can be tried: ``--drop-hardest`` leaves out the share of each
+batch's labels the network disagrees with most (:func:`without_hardest`), ``--upright-steady-videos``
+keeps only the labels of the videos whose body the encoder reads upright and along one axis
+(:func:`keep_upright_steady_videos`), and ``--label steady_truth``, an oracle, gives the steady
+travel's frames their true side (:data:`LABELS`).
 
 Labels with ``objective.side_max_tilt_deg`` < 180, ``side_consistency_weight`` or
 ``prior_side_weight`` are not supported (none of the rows taught anew here use them).
