@@ -43,8 +43,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from partpose.data.pairs import SIDE_LABELS, mirror_pairs  # noqa: E402
-from partpose.data.travel import travel_steadiness  # noqa: E402
+from partpose.data.pairs import SIDE_LABELS, mirror_pairs, travel_side_fronts  # noqa: E402
 from partpose.errors import UserError  # noqa: E402
 from partpose.geometry import facing  # noqa: E402
 from partpose.inference.loading import resolve_checkpoint  # noqa: E402
@@ -74,11 +73,11 @@ mended)."""
 
 
 def keep_steady_frames(pairs, min_r2: float) -> None:
-    """Leave ``pairs``' side labels (``PairDataset.side_front``) only on the videos whose travel
-    is steady (R² at least ``min_r2``) and has a side: the frames ``steady_travel`` labels."""
-    for v, video in enumerate(pairs.videos):
-        if not (travel_steadiness(video.person_box) >= min_r2 and math.isfinite(pairs.travel_front[v])):
-            pairs.side_front[v] = np.full_like(pairs.side_front[v], np.nan)
+    """Leave ``pairs``' side labels (``PairDataset.side_front``) only on the frames
+    ``steady_travel`` labels (``data.pairs.travel_side_fronts``, R² at least ``min_r2``)."""
+    steady = travel_side_fronts(pairs.videos, pairs.travel_front, True, min_r2)
+    pairs.side_front = [np.where(np.isfinite(mask), labels, np.nan).astype(np.float32)
+                        for labels, mask in zip(pairs.side_front, steady)]
 
 
 def axis_steadiness(pose_cam: torch.Tensor, up_cam: torch.Tensor) -> float:
@@ -203,7 +202,7 @@ def refit_side(source: Path, out_dir: Path, label: str | None = None, iterations
     side = model.side
     side.train()
     optimizer = build_optimizers(model, config.optim.lr, config.optim.initial_accumulator_value, config.optim.kind)["side"]
-    params = [p for p in side.parameters()]
+    params = list(side.parameters())
     averaged = weight_average(side, config.optim.ema_decay)
     clip = RelativeClip(config.optim.grad_clip_relative) if config.optim.grad_clip_relative > 0 else None
 

@@ -39,6 +39,15 @@ LABEL_MODES = ("none", "2d", "3d", "both")
 supervision), 3D (semi or full supervision) or both."""
 
 
+def travel_side_fronts(videos: list[Video], travel_front: np.ndarray, steady_only: bool, min_r2: float) -> list[np.ndarray]:
+    """Each video's ``(T,)`` float32 side labels by its travel: its ``travel_front`` (1.0 the
+    front, 0.0 the back, ``nan`` none) on every frame; with ``steady_only``, ``nan`` on the videos
+    whose travel is not steady (``travel_steadiness`` under ``min_r2``): ``side_label``'s
+    ``travel`` and ``steady_travel``."""
+    return [np.full(v.num_frames, label if not steady_only or travel_steadiness(v.person_box) >= min_r2 else np.nan,
+                    np.float32) for v, label in zip(videos, travel_front)]
+
+
 def true_fronts(video: Video, definition: str = "chest", elevation_deg: float = 0.0) -> np.ndarray:
     """``(T,)`` float32: 1.0 where the video's person shows the camera their front by
     ``definition`` (``geometry.facing.shows_front`` of the 3D pose; the world's up of
@@ -215,9 +224,7 @@ class PairDataset(Dataset):
         if side_label == "truth":
             self.side_front = [true_fronts(v, side_definition, side_elevation_deg) for v in self.videos]
         else:
-            steady = [side_label == "travel" or travel_steadiness(v.person_box) >= travel_min_r2 for v in self.videos]
-            self.side_front = [np.full(v.num_frames, label if keep else np.nan, np.float32)
-                               for v, label, keep in zip(self.videos, self.travel_front, steady)]
+            self.side_front = travel_side_fronts(self.videos, self.travel_front, side_label == "steady_travel", travel_min_r2)
         h, w = self.videos[0].size
         self._no_background = torch.zeros(3, h, w)
 
