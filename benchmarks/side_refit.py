@@ -2,7 +2,7 @@
 
     python benchmarks/side_refit.py RUN_OR_CHECKPOINT --out DIR [--label steady_travel|travel|truth|steady_truth]
         [--iterations N] [--seed S] [--patch-size PX] [--drop-hardest SHARE]
-        [--upright-steady-videos MAX_TILT_DEG MIN_AXIS] [--threads T]
+        [--upright-steady-videos MAX_TILT_DEG MIN_AXIS] [--confident-videos SHARE] [--threads T]
 
 The side network (``models/side.py``) has a trunk and an optimiser of its own and does not touch
 the pose network: in training it is taught beside E, reading the torso and the head cut along E's
@@ -21,7 +21,10 @@ Three ways of cleaning the labels can be tried: ``--drop-hardest`` leaves out th
 batch's labels the network disagrees with most (:func:`without_hardest`), ``--upright-steady-videos``
 keeps only the labels of the videos whose body the encoder reads upright and along one axis
 (:func:`keep_upright_steady_videos`), and ``--label steady_truth``, an oracle, gives the steady
-travel's frames their true side (:data:`LABELS`).
+travel's frames their true side (:data:`LABELS`). One way of labelling more frames can be tried:
+``--confident-videos`` gives the frames without a label the side the run's own side network reads
+over their whole video, where it reads it most confidently (:func:`add_confident_labels`, the
+self-training of semi-supervised learning).
 
 Labels with ``objective.side_max_tilt_deg`` < 180, ``side_consistency_weight`` or
 ``prior_side_weight`` are not supported (none of the rows taught anew here use them).
@@ -117,6 +120,40 @@ def keep_upright_steady_videos(model: PartPoseModel, pairs, max_tilt_deg: float,
             pairs.side_front[v] = np.full_like(pairs.side_front[v], np.nan)
 
 
+@torch.no_grad()
+def video_side_means(model: PartPoseModel, pairs, device: str = "cpu") -> np.ndarray:
+    """``(V,)`` float32: the mean of ``model``'s side logits (``PartPoseModel.side_logits``) over
+    each of ``pairs``' videos (> 0: the front), as ``partpose evaluate --side-window 0`` reads a
+    test video."""
+    means = []
+    for video in pairs.videos:
+        images = torch.from_numpy(np.asarray(video.frames)).to(device).permute(0, 3, 1, 2).float() / 255.0
+        means.append(float(model.side_logits(images).mean()))
+    return np.asarray(means, dtype=np.float32)
+
+
+def add_confident_labels(pairs, video_means: np.ndarray, share: float) -> int:
+    """Label the frames of ``pairs`` that have no side label (``PairDataset.side_front`` ``nan``)
+    with the side their video reads (``video_means``, :func:`video_side_means`: 1.0 where > 0,
+    else 0.0), on the ``share`` of those frames whose video reads it most confidently (the largest
+    ``|video_means|``; ties at the threshold kept). The labels already there stay. No label is
+    needed: the self-training of semi-supervised learning, a network's confident readings of
+    unlabelled data taken as labels. Returns the number of frames labelled."""
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"share must be in [0, 1], got {share}")
+    unlabelled = [~np.isfinite(labels) for labels in pairs.side_front]
+    confidence = np.concatenate([np.full(int(m.sum()), abs(float(mean))) for m, mean in zip(unlabelled, video_means)])
+    if share == 0.0 or len(confidence) == 0:
+        return 0
+    threshold = np.quantile(confidence, 1.0 - share)
+    added = 0
+    for v, missing in enumerate(unlabelled):
+        if missing.any() and abs(float(video_means[v])) >= threshold:
+            pairs.side_front[v] = np.where(missing, np.float32(video_means[v] > 0), pairs.side_front[v]).astype(np.float32)
+            added += int(missing.sum())
+    return added
+
+
 def without_hardest(logits: torch.Tensor, labels: torch.Tensor, share: float) -> torch.Tensor:
     """``labels`` with the ``share`` of the labelled frames the logits disagree with most (the
     largest cross-entropy; ``round(share * labelled)`` of them) made ``nan``: the small-loss
@@ -155,7 +192,8 @@ def side_loss(model: PartPoseModel, batch: dict, side_weight: float,
 
 def refit_side(source: Path, out_dir: Path, label: str | None = None, iterations: int | None = None, seed: int | None = None,
                patch_size: int | None = None, device: str = "cpu", log_every: int = 500,
-               drop_hardest: float = 0.0, drop_ramp: int = 2000, video_filter: tuple[float, float] | None = None) -> dict:
+               drop_hardest: float = 0.0, drop_ramp: int = 2000, video_filter: tuple[float, float] | None = None,
+               confident_videos: float = 0.0) -> dict:
     """Teach a fresh side network beside ``source``'s frozen encoder; write ``out_dir``'s checkpoint.
 
     Args:
@@ -169,6 +207,9 @@ def refit_side(source: Path, out_dir: Path, label: str | None = None, iterations
             (:func:`without_hardest`), reached linearly over the first ``drop_ramp`` steps.
         video_filter: ``(max_tilt_deg, min_axis)``: labels only on the videos
             :func:`keep_upright_steady_videos` keeps.
+        confident_videos: the share of the frames without a label given the side the source's
+            own side network reads over their video (:func:`add_confident_labels`), after the
+            other cleanings.
     Returns:
         ``{"steps", "seconds", "agrees"}``: the steps, their wall time, and the share of the
         labelled training frames of the last 500 steps whose label the network's logit agrees with.
@@ -195,6 +236,11 @@ def refit_side(source: Path, out_dir: Path, label: str | None = None, iterations
     model = PartPoseModel(config.model)
     model.load_state_dict({k: v for k, v in payload["model"].items() if not k.startswith("side.")}, strict=False)
     model.requires_grad_(False)
+    teacher = None
+    if confident_videos > 0:  # the source's own model, its side network included, read before the new one is made
+        teacher = PartPoseModel(config_from_dict(payload["config"]).model)
+        teacher.load_state_dict(payload["model"])
+        teacher.to(device).eval()
     torch.manual_seed(seed)
     model.side = SideNetwork(config.model.encoder, config.model.side_input, config.model.side_patch_size)
     model.to(device)
@@ -213,6 +259,11 @@ def refit_side(source: Path, out_dir: Path, label: str | None = None, iterations
         keep_upright_steady_videos(model, data.pairs, *video_filter, device=device)
         labelled = np.concatenate([np.isfinite(f) for f in data.pairs.side_front])
         print(f"the video filter leaves labels on {100 * labelled.mean():.1f} % of the training frames", flush=True)
+    if teacher is not None:
+        added = add_confident_labels(data.pairs, video_side_means(teacher, data.pairs, device), confident_videos)
+        total = sum(len(labels) for labels in data.pairs.side_front)
+        print(f"the source's side network labels {100 * added / total:.1f} % more of the training frames", flush=True)
+        del teacher
     sampler = StepBatchSampler(len(data.pairs), config.run.batch_size, seed, steps)
     loader = torch.utils.data.DataLoader(data.pairs, batch_sampler=sampler)
     agrees, started = [], time.perf_counter()
@@ -243,7 +294,8 @@ def refit_side(source: Path, out_dir: Path, label: str | None = None, iterations
     (out_dir / "config.yaml").write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
     ckpt.save_atomic({"format": ckpt.FORMAT_VERSION, "config": config_to_dict(config), "model": state, "step": steps,
                       "refit": {"from": str(source), "label": label, "drop_hardest": drop_hardest,
-                                "video_filter": None if video_filter is None else list(video_filter)}}, out_dir / "checkpoints" / "last.pt")
+                                "video_filter": None if video_filter is None else list(video_filter),
+                                "confident_videos": confident_videos}}, out_dir / "checkpoints" / "last.pt")
     agreed = torch.cat(agrees) if agrees else torch.zeros(0)
     return {"steps": steps, "seconds": seconds, "agrees": float(agreed.mean()) if len(agreed) else math.nan}
 
@@ -263,9 +315,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--upright-steady-videos", type=float, nargs=2, default=None, metavar=("MAX_TILT_DEG", "MIN_AXIS"),
                         help="labels only on the videos whose body the encoder reads upright on every frame and along "
                              "one axis (keep_upright_steady_videos; e.g. 30 0.8)")
+    parser.add_argument("--confident-videos", type=float, default=0.0, metavar="SHARE",
+                        help="give this share of the frames without a label the side the run's own side network reads "
+                             "over their video, the most confident videos first (add_confident_labels; default 0: none)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: PyTorch's default)")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
+    if not 0.0 <= args.confident_videos <= 1.0:
+        parser.error("--confident-videos must be in [0, 1]")
     if args.iterations is not None and args.iterations < 1:
         parser.error("--iterations must be at least 1")
     if not 0.0 <= args.drop_hardest < 1.0:
@@ -275,7 +332,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = refit_side(args.source, args.out, args.label, args.iterations, args.seed, args.patch_size, args.device,
                             drop_hardest=args.drop_hardest,
-                            video_filter=None if args.upright_steady_videos is None else tuple(args.upright_steady_videos))
+                            video_filter=None if args.upright_steady_videos is None else tuple(args.upright_steady_videos),
+                            confident_videos=args.confident_videos)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -153,3 +153,49 @@ def test_the_video_filter_keeps_or_drops_whole_videos(tiny_parts_run):
                                                                     PairDataset(videos, side_label="travel").side_front]))
     assert not np.concatenate(labels(-1.0, 0.0)).any() and not np.concatenate(labels(180.0, 1.01)).any()
     assert all(f.all() or not f.any() for f in labels(60.0, 0.5))  # a video keeps all its labels or none
+
+
+def test_the_confident_videos_label_the_unlabelled_frames_by_hand():
+    import numpy as np
+    from types import SimpleNamespace
+
+    nan = np.nan
+    fronts = [np.float32([1.0, nan, nan]), np.float32([nan, nan]), np.float32([nan, 0.0]), np.float32([nan, nan, nan])]
+    means = np.float32([-3.0, 2.0, -0.5, 0.1])  # video 0's own label stays though its mean says the back
+    # the unlabelled frames' confidences: 3, 3 | 2, 2 | 0.5 | 0.1, 0.1, 0.1 (8 frames); half: the threshold at
+    # the quantile 0.5, 1.25: videos 0 and 1 labelled, 2 and 3 not
+    pairs = SimpleNamespace(side_front=[f.copy() for f in fronts])
+    assert side_refit.add_confident_labels(pairs, means, 0.5) == 4
+    np.testing.assert_array_equal(pairs.side_front[0], [1.0, 0.0, 0.0])
+    np.testing.assert_array_equal(pairs.side_front[1], [1.0, 1.0])
+    np.testing.assert_array_equal(pairs.side_front[2], fronts[2])
+    assert np.isnan(pairs.side_front[3]).all()
+    # every unlabelled frame with share 1; none with 0; a share out of [0, 1] refused
+    pairs = SimpleNamespace(side_front=[f.copy() for f in fronts])
+    assert side_refit.add_confident_labels(pairs, means, 1.0) == 8
+    assert all(np.isfinite(f).all() for f in pairs.side_front) and pairs.side_front[2][0] == 0.0
+    pairs = SimpleNamespace(side_front=[f.copy() for f in fronts])
+    assert side_refit.add_confident_labels(pairs, means, 0.0) == 0
+    with pytest.raises(ValueError):
+        side_refit.add_confident_labels(pairs, means, 1.5)
+
+
+def test_a_refit_with_confident_videos_reads_the_source_side_network(tiny_parts_run, tmp_path, capsys):
+    from partpose.inference.loading import load_model
+    from partpose.training import checkpoint as ckpt
+    from partpose.training.data_setup import build_training_data
+
+    loaded = load_model(tiny_parts_run)
+    data = build_training_data(loaded.config)
+    means = side_refit.video_side_means(loaded.model, data.pairs)
+    video = data.pairs.videos[0]
+    images = torch.from_numpy(video.frames).permute(0, 3, 1, 2).float() / 255.0
+    with torch.no_grad():
+        assert means[0] == pytest.approx(float(loaded.model.side_logits(images).mean()), rel=1e-5)
+    assert means.shape == (len(data.pairs.videos),)
+    out = tmp_path / "refit"
+    assert side_refit.main([str(tiny_parts_run), "--out", str(out), "--iterations", "2", "--confident-videos", "1"]) == 0
+    assert "labels" in capsys.readouterr().out
+    assert ckpt.load(out / "checkpoints" / "last.pt")["refit"]["confident_videos"] == 1.0
+    with pytest.raises(SystemExit):
+        side_refit.main([str(tiny_parts_run), "--out", str(out), "--confident-videos", "2"])
