@@ -1,6 +1,6 @@
 """A trained model's side network taught again, beside its finished pose network.
 
-    python benchmarks/side_refit.py RUN_OR_CHECKPOINT --out DIR [--label steady_travel|travel|truth|steady_truth]
+    python benchmarks/side_refit.py RUN_OR_CHECKPOINT --out DIR [--label steady_travel|travel|truth|steady_truth|steady_right]
         [--iterations N] [--seed S] [--patch-size PX] [--drop-hardest SHARE]
         [--upright-steady-videos MAX_TILT_DEG MIN_AXIS] [--confident-videos SHARE] [--threads T]
 
@@ -20,8 +20,9 @@ held back (docs/learning.md, "The side network taught again beside the finished 
 Three ways of cleaning the labels can be tried: ``--drop-hardest`` leaves out the share of each
 batch's labels the network disagrees with most (:func:`without_hardest`), ``--upright-steady-videos``
 keeps only the labels of the videos whose body the encoder reads upright and along one axis
-(:func:`keep_upright_steady_videos`), and ``--label steady_truth``, an oracle, gives the steady
-travel's frames their true side (:data:`LABELS`). One way of labelling more frames can be tried:
+(:func:`keep_upright_steady_videos`), ``--label steady_truth``, an oracle, gives the steady
+travel's frames their true side, and ``--label steady_right``, another, leaves out the steady
+travel's wrong labels (:data:`LABELS`). One way of labelling more frames can be tried:
 ``--confident-videos`` gives the frames without a label the side the run's own side network reads
 over their whole video, where it reads it most confidently (:func:`add_confident_labels`, the
 self-training of semi-supervised learning).
@@ -69,17 +70,21 @@ from partpose.training.schedules import learning_rate  # noqa: E402
 from partpose.training.trainer import weight_average  # noqa: E402
 
 
-LABELS = (*SIDE_LABELS, "steady_truth")
-"""``objective.side_label``'s labels, and ``steady_truth``: each frame's true side on the frames
-``steady_travel`` labels, none elsewhere (an oracle: the steady travel's frames, its mistakes
-mended)."""
+LABELS = (*SIDE_LABELS, "steady_truth", "steady_right")
+"""``objective.side_label``'s labels, and two oracles: ``steady_truth``, each frame's true side on
+the frames ``steady_travel`` labels, none elsewhere (the steady travel's frames, its mistakes
+mended), and ``steady_right``, the steady travel's labels where they are the true side, none
+elsewhere (its mistakes left out)."""
+TRUTH_MASKED = ("steady_truth", "steady_right")
+"""The labels made from the true side (``objective.side_label=truth``) masked by the steady travel."""
 
 
-def keep_steady_frames(pairs, min_r2: float) -> None:
+def keep_steady_frames(pairs, min_r2: float, agreeing_only: bool = False) -> None:
     """Leave ``pairs``' side labels (``PairDataset.side_front``) only on the frames
-    ``steady_travel`` labels (``data.pairs.travel_side_fronts``, R² at least ``min_r2``)."""
+    ``steady_travel`` labels (``data.pairs.travel_side_fronts``, R² at least ``min_r2``); with
+    ``agreeing_only``, only on those whose steady travel label is the label there."""
     steady = travel_side_fronts(pairs.videos, pairs.travel_front, True, min_r2)
-    pairs.side_front = [np.where(np.isfinite(mask), labels, np.nan).astype(np.float32)
+    pairs.side_front = [np.where(np.isfinite(mask) & ((mask == labels) | (not agreeing_only)), labels, np.nan).astype(np.float32)
                         for labels, mask in zip(pairs.side_front, steady)]
 
 
@@ -230,7 +235,7 @@ def refit_side(source: Path, out_dir: Path, label: str | None = None, iterations
     steps = config.run.steps if iterations is None else iterations
     model_config = config.model if patch_size is None else replace(config.model, side_patch_size=patch_size)
     config = replace(config, model=model_config,
-                     objective=replace(objective, side_label="truth" if label == "steady_truth" else label),
+                     objective=replace(objective, side_label="truth" if label in TRUTH_MASKED else label),
                      run=replace(config.run, seed=seed, steps=steps, out_dir=str(out_dir)))
 
     model = PartPoseModel(config.model)
@@ -253,8 +258,8 @@ def refit_side(source: Path, out_dir: Path, label: str | None = None, iterations
     clip = RelativeClip(config.optim.grad_clip_relative) if config.optim.grad_clip_relative > 0 else None
 
     data = build_training_data(config)
-    if label == "steady_truth":
-        keep_steady_frames(data.pairs, objective.travel_min_r2)
+    if label in TRUTH_MASKED:
+        keep_steady_frames(data.pairs, objective.travel_min_r2, agreeing_only=label == "steady_right")
     if video_filter is not None:
         keep_upright_steady_videos(model, data.pairs, *video_filter, device=device)
         labelled = np.concatenate([np.isfinite(f) for f in data.pairs.side_front])
@@ -305,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("source", type=Path, help="a checkpoint file or run folder with a side network")
     parser.add_argument("--out", type=Path, required=True, help="the folder of the refit model")
     parser.add_argument("--label", choices=LABELS, default=None,
-                        help="objective.side_label, or steady_truth (LABELS; default: the run's)")
+                        help="objective.side_label, or the oracles steady_truth and steady_right (LABELS; default: the run's)")
     parser.add_argument("--iterations", type=int, default=None, help="steps (default: the run's)")
     parser.add_argument("--seed", type=int, default=None, help="the side network's seed (default: the run's)")
     parser.add_argument("--patch-size", type=int, default=None, help="model.side_patch_size (default: the run's)")

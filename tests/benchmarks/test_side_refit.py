@@ -102,6 +102,15 @@ def test_the_steady_truth_is_the_truth_on_the_steady_travels_frames():
     assert np.array_equal(np.concatenate([np.isfinite(f) for f in truth.side_front]), labelled)
     expected = np.concatenate(PairDataset(videos, side_label="truth").side_front)
     np.testing.assert_array_equal(np.concatenate(truth.side_front)[labelled], expected[labelled])
+    # steady_right: the steady travel's labels where they are the truth, no label where they are not
+    right = PairDataset(videos, side_label="truth")
+    side_refit.keep_steady_frames(right, 0.5, agreeing_only=True)
+    travel = np.concatenate(steady.side_front)
+    agree = labelled & (travel == expected)
+    assert agree.any() and (labelled & ~agree).any()  # tiny's travel is right on some frames and wrong on others
+    kept = np.concatenate(right.side_front)
+    assert np.array_equal(np.isfinite(kept), agree)
+    np.testing.assert_array_equal(kept[agree], travel[agree])
 
 
 def _turned_bodies(angles_deg):
