@@ -43,6 +43,7 @@ from partpose.data.pairs import true_fronts  # noqa: E402
 from partpose.errors import UserError  # noqa: E402
 from partpose.geometry import facing  # noqa: E402
 from partpose.inference.loading import load_model  # noqa: E402
+from partpose.inference.predict import images_to_tensor  # noqa: E402
 from partpose.training.data_setup import build_training_data  # noqa: E402
 
 SOURCES = ("true joints, true root", "true joints, boxes' root", "E's joints, true root", "E's joints, boxes' root")
@@ -126,8 +127,7 @@ def measure(source: Path, split: str = "train", device: str = "cpu") -> dict[str
         for video in videos:
             if video.num_frames < 2:
                 continue
-            images = torch.from_numpy(np.asarray(video.frames)).to(device).permute(0, 3, 1, 2).float() / 255.0
-            est = model.encode(images)
+            est = model.encode(images_to_tensor(video.frames, device))
             camera_up = None if video.camera_up is None else torch.from_numpy(np.asarray(video.camera_up, np.float32)).to(device)
             up = model.world_up(camera_up, est.pose_cam_mm.float()).double().cpu()
             truth = torch.from_numpy(np.asarray(video.pose3d_cam_mm, np.float64))

@@ -47,10 +47,12 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from partpose.data.pairs import SIDE_LABELS, mirror_pairs, travel_side_fronts  # noqa: E402
+from partpose.data.pairs import SIDE_LABELS, FrameDataset, mirror_pairs, travel_side_fronts  # noqa: E402
 from partpose.errors import UserError  # noqa: E402
+from partpose.evaluation.evaluate import video_side_logits, video_spans  # noqa: E402
 from partpose.geometry import facing  # noqa: E402
 from partpose.inference.loading import resolve_checkpoint  # noqa: E402
+from partpose.inference.predict import images_to_tensor  # noqa: E402
 from partpose.losses.travel import travel_side_loss  # noqa: E402
 from partpose.models.partpose_model import PartPoseModel  # noqa: E402
 from partpose.models.side import SideNetwork  # noqa: E402
@@ -116,8 +118,7 @@ def keep_upright_steady_videos(model: PartPoseModel, pairs, max_tilt_deg: float,
     for v, video in enumerate(pairs.videos):
         if not np.isfinite(pairs.side_front[v]).any():
             continue
-        images = torch.from_numpy(np.asarray(video.frames)).to(device).permute(0, 3, 1, 2).float() / 255.0
-        pose = model.encode(images).pose_cam_mm.float()
+        pose = model.encode(images_to_tensor(video.frames, device)).pose_cam_mm.float()
         camera_up = None if video.camera_up is None else torch.from_numpy(np.asarray(video.camera_up, np.float32)).to(device)
         up = model.world_up(camera_up, pose)
         upright = bool((facing.spine_tilt_deg(pose, up) <= max_tilt_deg).all())
@@ -127,14 +128,12 @@ def keep_upright_steady_videos(model: PartPoseModel, pairs, max_tilt_deg: float,
 
 @torch.no_grad()
 def video_side_means(model: PartPoseModel, pairs, device: str = "cpu") -> np.ndarray:
-    """``(V,)`` float32: the mean of ``model``'s side logits (``PartPoseModel.side_logits``) over
-    each of ``pairs``' videos (> 0: the front), as ``partpose evaluate --side-window 0`` reads a
-    test video."""
-    means = []
-    for video in pairs.videos:
-        images = torch.from_numpy(np.asarray(video.frames)).to(device).permute(0, 3, 1, 2).float() / 255.0
-        means.append(float(model.side_logits(images).mean()))
-    return np.asarray(means, dtype=np.float32)
+    """``(V,)`` float32: the mean of ``model``'s side logits over each of ``pairs``' videos (> 0:
+    the front), read as ``partpose evaluate --side-window 0`` reads a test video
+    (``evaluation.evaluate.video_side_logits``). Pass an eval-mode model."""
+    frames = FrameDataset(pairs.videos)
+    per_frame = video_side_logits(model, frames, window=0, device=device)  # each frame: its video's mean
+    return per_frame[[start for start, _ in video_spans(frames.index[:, 0])]]
 
 
 def add_confident_labels(pairs, video_means: np.ndarray, share: float) -> int:
