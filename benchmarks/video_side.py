@@ -2,6 +2,7 @@
 averaged, or the video's own travel.
 
     python benchmarks/video_side.py CHECKPOINT_OR_RUN [...] [--min-rate 0.0025] [--threads 1] [--out FILE.md]
+    python benchmarks/video_side.py CHECKPOINT_OR_RUN --add-side CHECKPOINT [...]   # side networks read together
 
 A side network (``model.side_network``) is taught, without labels, which side each training
 video's person shows the camera, from the way they travel (``partpose.data.travel``), and reads it
@@ -231,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="render the test split worn by N held-out people (default: the checkpoint's)")
     parser.add_argument("--ground-band", type=float, default=30.0, metavar="DEG",
                         help="a body whose spine lies within DEG of level is on the ground (default: 30)")
+    parser.add_argument("--add-side", nargs="+", type=Path, default=[], metavar="CHECKPOINT",
+                        help="read the side with these checkpoints' side networks too, their logits and the model's own "
+                        "averaged (partpose evaluate --add-side); one checkpoint only")
     parser.add_argument("--chance", type=float, default=0.6,
                         help="a person is counted as read near chance below this share of frames read right")
     args = parser.parse_args(argv)
@@ -240,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--ground-band must be within 0..90 degrees, got {args.ground_band}")
     if args.test_people is not None and args.test_people < 1:
         parser.error(f"--test-people must be >= 1, got {args.test_people}")
+    if args.add_side and len(args.checkpoints) != 1:
+        parser.error("--add-side reads one checkpoint's pose network with more side networks: give one checkpoint")
     use_threads(args.threads)
     command = " ".join(["python benchmarks/video_side.py", *(argv if argv is not None else sys.argv[1:])])
     lines = [f"The side read from a frame, from its video, from its video's travel (`{command}`): every test frame; "
@@ -249,7 +255,12 @@ def main(argv: list[str] | None = None) -> int:
              "|---|---|---|---|---|"]
 
     def rows():
+        from partpose.inference.loading import add_side_networks
+
         for path, loaded, frames in synthetic_checkpoints(args.checkpoints, args.test_people):
+            add_side_networks(loaded, args.add_side)
+            if args.add_side:
+                path = f"{path} and {len(args.add_side)} added side networks"
             result = side_readings(loaded.model, frames, args.min_rate, ground_band_deg=args.ground_band)
             labelled = result["travel_labelled"]
             yield (f"| {path} | the travel's labels alone ({100 * labelled.mean():.0f} % of the frames; on the ground, "

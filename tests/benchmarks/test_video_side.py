@@ -148,3 +148,19 @@ def test_person_shares_by_hand():
 def test_a_model_without_a_side_network_is_refused(tiny_run, capsys):
     assert video_side.main([str(tiny_run)]) != 0
     assert "no side network" in capsys.readouterr().err
+
+
+def test_added_side_networks_read_together_and_one_checkpoint_only(tiny_side_run, tmp_path, capsys):
+    # the model's own side network added to itself: the mean of two equal logits, every reading unchanged
+    alone, doubled = tmp_path / "alone.md", tmp_path / "doubled.md"
+    assert video_side.main([str(tiny_side_run), "--out", str(alone)]) == 0
+    assert video_side.main([str(tiny_side_run), "--add-side", str(tiny_side_run), "--out", str(doubled)]) == 0
+
+    def cells(path):
+        return [line.split(" | ", 2)[2] for line in path.read_text().splitlines() if line.startswith(f"| {tiny_side_run}")]
+
+    assert cells(doubled) == cells(alone) and len(cells(alone)) == len(video_side.READINGS) + 3
+    assert f"{tiny_side_run} and 1 added side networks" in doubled.read_text()
+    with pytest.raises(SystemExit):
+        video_side.main([str(tiny_side_run), str(tiny_side_run), "--add-side", str(tiny_side_run)])
+    assert "give one checkpoint" in capsys.readouterr().err

@@ -218,3 +218,32 @@ def test_evaluate_with_more_test_people(cli, assert_one_line_error, checkpoint, 
     assert_one_line_error(cli("evaluate", "--checkpoint", checkpoint, "--test-people", 0), "--test-people")
     assert_one_line_error(cli("evaluate", "--checkpoint", checkpoint, "--test-people", 2, "--split", "train"),
                           "--test-people")
+
+
+def test_evaluate_with_added_side_networks(cli, assert_one_line_error, checkpoint, side_checkpoint, tmp_path):
+    from partpose.evaluation import metrics
+    from partpose.models.side import SideNetwork
+    from partpose.training import checkpoint as ckpt
+
+    # a side network taught again beside the same pose network: the checkpoint with new side weights
+    payload = ckpt.load(side_checkpoint, map_location="cpu")
+    model = load_model(side_checkpoint).model.eval()
+    torch.manual_seed(5)
+    other = SideNetwork(model.config.encoder, model.config.side_input, model.config.side_patch_size).eval()
+    payload["model"].update({f"side.{k}": v for k, v in other.state_dict().items()})
+    refit = tmp_path / "refit.pt"
+    ckpt.save_atomic(payload, refit)
+    stdout, report = _evaluated(cli, side_checkpoint, tmp_path / "both.json", "--add-side", refit)
+    assert "the side read by 2 side networks together" in stdout and report["added_side_networks"] == [str(refit)]
+    # by hand: every pose turned to the side the two networks' mean logit reads
+    poses, truths = [], []
+    for images, ups, truth in _test_videos(side_checkpoint):
+        with torch.no_grad():
+            front = (model.side_logits(images) + other(images)) / 2
+            pose = model.encode_sided(images, ups, front_logits=front).pose_cam_mm
+        poses.append(pose - pose[:, :1])
+        truths.append(truth)
+    expected = float(metrics.mpjpe(torch.cat(poses), torch.cat(truths)))
+    assert abs(report["metrics"]["mpjpe"] - expected) < 1e-3
+    assert_one_line_error(cli("evaluate", "--checkpoint", side_checkpoint, "--add-side", checkpoint), "no side network")
+    assert_one_line_error(cli("evaluate", "--checkpoint", checkpoint, "--add-side", refit), "has none")

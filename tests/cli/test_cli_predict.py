@@ -140,3 +140,34 @@ def test_predict_folder_with_a_side_window(cli, assert_one_line_error, checkpoin
     status, _, _ = cli("predict", folder, "--checkpoint", side_checkpoint, "--out", tmp_path / "ground", "--ground-band", 30,
                        "--box", "0,0,40", "--overlay", "none", "--no-progress")
     assert status == 0 and json.loads((tmp_path / "ground" / "poses.json").read_text())["info"]["ground_band_deg"] == 30.0
+
+
+def test_predict_with_an_added_side_network(cli, assert_one_line_error, checkpoint, side_checkpoint, frames, tmp_path):
+    from partpose.inference.loading import load_model
+    from partpose.inference.predict import images_to_tensor, read_crops
+    from partpose.models.side import SideNetwork
+    from partpose.training import checkpoint as ckpt
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for t in range(4):
+        iio.imwrite(folder / f"f{t}.png", frames[t])
+    loaded = load_model(side_checkpoint)
+    torch.manual_seed(3)
+    other = SideNetwork(loaded.model.config.encoder).eval()
+    payload = ckpt.load(side_checkpoint, map_location="cpu")
+    payload["model"].update({f"side.{k}": v for k, v in other.state_dict().items()})
+    ckpt.save_atomic(payload, tmp_path / "refit.pt")
+    status, _, _ = cli("predict", folder, "--checkpoint", side_checkpoint, "--out", tmp_path / "out", "--add-side",
+                       tmp_path / "refit.pt", "--box", "0,0,40", "--overlay", "none", "--no-progress")
+    assert status == 0
+    info = json.loads((tmp_path / "out" / "poses.json").read_text())["info"]
+    assert info["added_side_networks"] == [str(tmp_path / "refit.pt")]
+    # by hand: each crop's pose turned to the side the two networks' mean logit reads
+    images = images_to_tensor(read_crops(folder, loaded.resolution, np.array([0.0, 0.0, 40.0])).images)
+    with torch.no_grad():
+        front = (loaded.model.side_logits(images) + other(images)) / 2
+        expected = loaded.model.encode_sided(images, front_logits=front).pose_cam_mm
+    np.testing.assert_allclose(np.load(tmp_path / "out" / "poses.npz")["pose_cam_mm"], expected.numpy(), atol=1e-2)
+    assert_one_line_error(cli("predict", folder, "--checkpoint", checkpoint, "--add-side", tmp_path / "refit.pt"),
+                          "has none")

@@ -1,10 +1,12 @@
 """Loading checkpoints for inference: the model comes back exactly, mistakes are one-line errors."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 
 from partpose.errors import UserError
-from partpose.inference.loading import load_model, resolve_checkpoint, resolve_device
+from partpose.inference.loading import add_side_networks, load_model, resolve_checkpoint, resolve_device
 from partpose.training import checkpoint as ckpt
 from partpose.training.config import config_to_dict
 
@@ -119,3 +121,51 @@ def test_resolve_device():
     if not torch.cuda.is_available():
         with pytest.raises(UserError, match="CUDA is not available"):
             resolve_device("cuda")
+
+
+def _with_new_side(model, seed):
+    """A copy of ``model`` (a ``PartPoseModel`` with a side network) whose side network alone is new:
+    what benchmarks/side_refit.py writes."""
+    import copy
+
+    from partpose.models.side import SideNetwork
+
+    twin = copy.deepcopy(model)
+    torch.manual_seed(seed)
+    twin.side = SideNetwork(model.config.encoder, model.config.side_input, model.config.side_patch_size).eval()
+    return twin
+
+
+def test_added_side_networks_are_read_together_with_the_models_own(model_factory, images, tmp_path):
+    config, model = model_factory("model.side_network=true", "objective.side_weight=1")
+    first, second = _with_new_side(model, 1), _with_new_side(model, 2)
+    paths = [_save(tmp_path / f"{name}.pt", config, m) for name, m in (("own", model), ("a", first), ("b", second))]
+    loaded = load_model(paths[0])
+    add_side_networks(loaded, paths[1:])
+    with torch.no_grad():
+        mean = (model.side(images) + first.side(images) + second.side(images)) / 3
+        torch.testing.assert_close(loaded.model.side(images), mean)
+        assert torch.equal(loaded.model.encode(images).pose_cam_mm, model.encode(images).pose_cam_mm)
+    add_side_networks(loaded, [])  # nothing added: the ensemble stays
+    assert len(loaded.model.side.members) == 3
+
+
+def test_side_networks_from_another_pose_network_or_none_are_one_line_user_errors(model_factory, tmp_path):
+    config, model = model_factory("model.side_network=true", "objective.side_weight=1")
+    own = _save(tmp_path / "own.pt", config, model)
+    other_config, other = model_factory("model.side_network=true", "objective.side_weight=1", seed=1)
+    plain_config, plain = model_factory()
+    front = replace(config, model=replace(config.model, side_definition="chest_and_spine"))
+
+    cases = {
+        "another": (_save(tmp_path / "other.pt", other_config, other), "its pose network is not"),
+        "none": (_save(tmp_path / "plain.pt", plain_config, plain), "no side network"),
+        "front": (_save(tmp_path / "front.pt", front, _with_new_side(model, 1)), "reads the front as"),
+    }
+    for path, message in cases.values():
+        loaded = load_model(own)
+        with pytest.raises(UserError, match=message) as error:
+            add_side_networks(loaded, [path])
+        assert "\n" not in str(error.value)
+    with pytest.raises(UserError, match="has none"):
+        add_side_networks(load_model(_save(tmp_path / "p.pt", plain_config, plain)), [own])

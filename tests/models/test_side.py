@@ -8,7 +8,7 @@ from partpose.geometry import facing, kinematics, mirror
 from partpose.geometry.skeleton import H36M17
 from partpose.models.encoder import EncoderConfig
 from partpose.models.partpose_model import ModelConfig, PartPoseModel
-from partpose.models.side import SideNetwork
+from partpose.models.side import SideEnsemble, SideNetwork
 
 from bodies import crawlers_seen
 
@@ -130,6 +130,33 @@ def test_a_side_network_that_reads_the_parts_reads_their_patches():
         assert "2D joints" in str(error)
     else:
         raise AssertionError("no joints accepted")
+
+
+def test_a_side_ensemble_reads_the_mean_of_its_members_logits():
+    torch.manual_seed(0)
+    crop, parts = SideNetwork(EncoderConfig()).eval(), SideNetwork(EncoderConfig(), input="parts", patch_size=16).eval()
+    images, joints = torch.rand(3, 3, 64, 64), torch.rand(3, 17, 2) - 0.5
+    with torch.no_grad():
+        one, two = crop(images), parts(images, joints)
+        torch.testing.assert_close(SideEnsemble([crop, parts])(images, joints), (one + two) / 2)
+        assert torch.equal(SideEnsemble([crop])(images), one)
+    # it asks for the joints when any member reads the parts, as the model passes them then
+    assert SideEnsemble([crop, parts]).input == "parts" and SideEnsemble([crop]).input == "image"
+    with pytest.raises(ValueError, match="at least one"):
+        SideEnsemble([])
+
+
+def test_a_model_whose_side_is_an_ensemble_turns_its_poses_by_the_mean_logits():
+    model = _model(side_network=True, side_camera_elevation_deg=10.0)
+    torch.manual_seed(1)
+    other = SideNetwork(model.config.encoder).eval()
+    images = torch.rand(4, 3, 64, 64)
+    with torch.no_grad():
+        est = model.encode(images)
+        mean = (model.side(images) + other(images)) / 2
+        expected = model.turn_to_side(est, mean).pose_cam_mm
+        model.side = SideEnsemble([model.side, other])
+        assert torch.equal(model.encode_sided(images).pose_cam_mm, expected)
 
 
 def test_encode_sided_gives_the_parts_network_the_encoders_joints():

@@ -3,6 +3,7 @@
     partpose evaluate --checkpoint runs/default [--dataset synthetic] [--split test]
                       [--root DIR] [--out FILE.json] [--max-frames N] [--smooth K] [--flip-test]
                       [--side-window K] [--test-people N]
+                      [--add-side CHECKPOINT ...]
 """
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="for a model with a side network: give every frame the side its video's frames read "
                         "together, the side network's logits averaged over K frames around it (odd; 1 = each frame "
                         "its own, the per-frame protocol) or over the whole video (0); needs every frame")
+    parser.add_argument("--add-side", nargs="+", type=Path, default=[], metavar="CHECKPOINT",
+                        help="for a model with a side network: read the side with the side networks of these checkpoints "
+                        "too, their logits and the model's own averaged (side networks taught again beside the same pose "
+                        "network, benchmarks/side_refit.py; docs/usage.md)")
     parser.add_argument("--ground-band", type=float, default=None, metavar="DEG",
                         help="for a model with a side network: bodies whose spine lies within DEG of level take the "
                         "side their 2D hands and legs give (the end on the floor lower in the image is the nearer) "
@@ -74,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         with_test_people,
     )
     from partpose.geometry.view_smoothing import check_side_window, side_window_words
-    from partpose.inference.loading import load_model, set_ground_band, set_threads
+    from partpose.inference.loading import add_side_networks, load_model, set_ground_band, set_threads
 
     if args.max_frames is not None and args.max_frames < 1:
         raise UserError(f"--max-frames must be >= 1, got {args.max_frames}")
@@ -90,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
     set_threads(args.threads)
     loaded = load_model(args.checkpoint, args.device)
     set_ground_band(loaded, args.ground_band)
+    add_side_networks(loaded, args.add_side)
     dataset = args.dataset or loaded.config.data.dataset
     if args.dataset is None and dataset not in BENCHMARKS:
         raise UserError(f"the checkpoint was trained on {dataset!r}, which has no 3D test labels; choose "
@@ -110,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
                   ground_band_deg=loaded.model.config.side_ground_band_deg)
     if args.test_people is not None:
         report["test_people"] = args.test_people
+    if args.add_side:
+        report["added_side_networks"] = [str(path) for path in args.add_side]
     step = f", step {loaded.step}" if loaded.step is not None else ""
     step += f"; poses smoothed over {args.smooth} frames ({args.smooth_method})" if args.smooth > 1 else ""
     step += "; flip test" if args.flip_test else ""
@@ -117,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
     band = loaded.model.config.side_ground_band_deg
     step += f"; bodies within {band:g}° of level sided by the ground" if band > 0 and loaded.model.side is not None else ""
     step += f"; {args.test_people} test people" if args.test_people is not None else ""
+    step += f"; the side read by {len(args.add_side) + 1} side networks together" if args.add_side else ""
     print(markdown_report(report, f"{dataset} {args.split}: {report['frames']} frames of {len(videos)} clips "
                                   f"({loaded.path}{step})"))
     out = args.out if args.out is not None else loaded.path.parent / f"evaluation_{dataset}_{args.split}.json"

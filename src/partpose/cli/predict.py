@@ -1,7 +1,7 @@
 """``partpose predict``: 3D poses of an image, a folder of images or a video.
 
     partpose predict INPUT --checkpoint C [--out DIR] [--box centre|full|x0,y0,side] [--smooth K]
-                     [--camera-pitch DEG] [--flip-test] [--side-window K]
+                     [--camera-pitch DEG] [--flip-test] [--side-window K] [--add-side CHECKPOINT ...]
 """
 
 from __future__ import annotations
@@ -48,6 +48,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="for a model with a side network and a video or folder of one person: give every "
                         "frame the side (front or back) the frames around it read, the side network's logits "
                         "averaged over K frames (odd; default 1: each frame its own) or over all of them (0)")
+    parser.add_argument("--add-side", nargs="+", type=Path, default=[], metavar="CHECKPOINT",
+                        help="for a model with a side network: read the side with the side networks of these checkpoints "
+                        "too, their logits and the model's own averaged (side networks taught again beside the same pose "
+                        "network, benchmarks/side_refit.py; docs/usage.md)")
     parser.add_argument("--ground-band", type=float, default=None, metavar="DEG",
                         help="for a model with a side network: bodies whose spine lies within DEG of level take the "
                         "side their 2D hands and legs give (the end on the floor lower in the image is the nearer) "
@@ -63,7 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from partpose.inference.loading import load_model, set_ground_band, set_threads
+    from partpose.inference.loading import add_side_networks, load_model, set_ground_band, set_threads
     from partpose.inference.predict import parse_box, predict_path
 
     from partpose.geometry.view_smoothing import check_side_window
@@ -79,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
     set_threads(args.threads)
     loaded = load_model(args.checkpoint, args.device)
     set_ground_band(loaded, args.ground_band)
+    add_side_networks(loaded, args.add_side)
     if args.camera_pitch is not None and loaded.model.side is None:
         raise UserError("--camera-pitch turns the side network's poses, and this model has no side network "
                         "(model.side_network)")
@@ -88,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
     info = {"checkpoint": str(loaded.path), "step": loaded.step, "input": str(args.input), "box": args.box,
             "smooth": args.smooth, "smooth_method": args.smooth_method if args.smooth > 1 else None,
             "resolution": loaded.resolution, "camera_pitch_deg": args.camera_pitch, "flip_test": args.flip_test,
-            "side_window": args.side_window, "ground_band_deg": loaded.model.config.side_ground_band_deg}
+            "side_window": args.side_window, "ground_band_deg": loaded.model.config.side_ground_band_deg,
+            "added_side_networks": [str(path) for path in args.add_side]}
     result = predict_path(loaded.model, args.input, args.out, box=box, smooth=args.smooth,
                           smooth_method=args.smooth_method, overlay=args.overlay, every=args.every,
                           max_frames=args.max_frames, batch_size=args.batch_size,

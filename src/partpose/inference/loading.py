@@ -150,6 +150,43 @@ def set_ground_band(loaded: LoadedModel, band_deg: float | None) -> None:
     loaded.config = replace(loaded.config, model=model_config)
 
 
+def add_side_networks(loaded: LoadedModel, paths: list[str | Path]) -> None:
+    """Read ``loaded``'s side network together with the side networks of the checkpoints
+    ``paths``: its ``model.side`` becomes a ``models.side.SideEnsemble`` of its own and theirs, in
+    that order, whose logits are their mean (``partpose evaluate --add-side``). Each checkpoint
+    must hold the same pose network, weight for weight (a side network taught again beside it:
+    ``benchmarks/side_refit.py``), and define the front as ``loaded``'s does. Nothing is done for an
+    empty ``paths``.
+
+    Raises:
+        UserError: ``loaded`` or a checkpoint without a side network, a checkpoint whose pose
+            network differs from ``loaded``'s, or another definition of the front (one line,
+            naming the file).
+    """
+    if not paths:
+        return
+    from partpose.models.side import SideEnsemble
+
+    model = loaded.model
+    if model.side is None:
+        raise UserError("--add-side averages side networks, and this model has none (model.side_network)")
+    pose_state = {k: v for k, v in model.state_dict().items() if not k.startswith("side.")}
+    members = [model.side]
+    for path in paths:
+        other = load_model(path, loaded.device)
+        if other.model.side is None:
+            raise UserError(f"{other.path}: its model has no side network to add")
+        if other.model.config.side_definition != model.config.side_definition:
+            raise UserError(f"{other.path}: its side network reads the front as {other.model.config.side_definition!r}, "
+                            f"the model as {model.config.side_definition!r}")
+        state = {k: v for k, v in other.model.state_dict().items() if not k.startswith("side.")}
+        if state.keys() != pose_state.keys() or not all(torch.equal(state[k], pose_state[k]) for k in state):
+            raise UserError(f"{other.path}: its pose network is not {loaded.path}'s; only side networks taught "
+                            "beside the same pose network (benchmarks/side_refit.py) can be added")
+        members.extend(other.model.side.members if hasattr(other.model.side, "members") else [other.model.side])
+    model.side = SideEnsemble(members).to(loaded.device).eval()
+
+
 def _one_line(error: BaseException, limit: int = 200) -> str:
     """The first non-empty line of an error message, shortened to ``limit`` characters."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]

@@ -58,3 +58,29 @@ class SideNetwork(nn.Module):
                 raise ValueError("a side network that reads the parts needs the images' 2D joints")
             image = part_patches(image, joints_2d.detach(), self.patch_size)
         return self.head(self.encoder.features(image)).squeeze(1)
+
+
+class SideEnsemble(nn.Module):
+    """Several side networks read together: ``(B, 3, H, W)`` images (and their ``(B, 17, 2)`` 2D
+    joints) -> ``(B,)`` the mean of the members' logits.
+
+    Side networks taught on the same labels from different initial weights and batches disagree
+    on many unseen frames (docs/learning.md, "Side networks read together"); averaging their
+    logits, as an ensemble of classifiers does, keeps what they agree on. Every member is called
+    as :class:`SideNetwork` is, so an ensemble stands wherever the model's ``side`` does.
+
+    Args:
+        members: the side networks, at least one; each reads what its own ``input`` says.
+    """
+
+    def __init__(self, members: list[nn.Module]) -> None:
+        super().__init__()
+        if not members:
+            raise ValueError("a side ensemble needs at least one side network")
+        self.members = nn.ModuleList(members)
+        self.input = "parts" if any(m.input == "parts" for m in members) else "image"
+
+    def forward(self, image: torch.Tensor, joints_2d: torch.Tensor | None = None) -> torch.Tensor:
+        """``image (B, 3, H, W)``, ``joints_2d (B, 17, 2)`` or ``None`` -> ``(B,)`` mean logits
+        (float32 whatever the members' precision)."""
+        return torch.stack([member(image, joints_2d).float() for member in self.members]).mean(dim=0)
