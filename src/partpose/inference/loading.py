@@ -183,7 +183,7 @@ def add_side_networks(loaded: LoadedModel, paths: list[str | Path]) -> None:
         if state.keys() != pose_state.keys() or not all(torch.equal(state[k], pose_state[k]) for k in state):
             raise UserError(f"{other.path}: its pose network is not {loaded.path}'s; only side networks taught "
                             "beside the same pose network (benchmarks/side_refit.py) can be added")
-        members.extend(other.model.side.members if hasattr(other.model.side, "members") else [other.model.side])
+        members.append(other.model.side)
     model.side = SideEnsemble(members).to(loaded.device).eval()
 
 
