@@ -16,6 +16,10 @@ written to ``DIR/checkpoints/last.pt`` (with ``DIR/config.yaml``) scores the run
 new side: ``partpose evaluate --checkpoint DIR``, ``benchmarks/video_side.py DIR``. Run on a
 finished run and a refit of it, those tell how much of the side network's reading its joints
 held back (docs/learning.md, "The side network taught again beside the finished pose network").
+Every 500 steps the refit's state is written atomically beside the checkpoint
+(``DIR/checkpoints/refit_state.pt``): the same command run again after an interruption resumes
+there and ends with the weights an uninterrupted refit ends with; a ``DIR`` holding a refit of
+other settings is refused.
 
 Three ways of cleaning the labels can be tried: ``--drop-hardest`` leaves out the share of each
 batch's labels the network disagrees with most (:func:`without_hardest`), ``--upright-steady-videos``
@@ -197,7 +201,7 @@ def side_loss(model: PartPoseModel, batch: dict, side_weight: float,
 def refit_side(source: Path, out_dir: Path, label: str | None = None, iterations: int | None = None, seed: int | None = None,
                patch_size: int | None = None, device: str = "cpu", log_every: int = 500,
                drop_hardest: float = 0.0, drop_ramp: int = 2000, video_filter: tuple[float, float] | None = None,
-               confident_videos: float = 0.0) -> dict:
+               confident_videos: float = 0.0, save_every: int = 500) -> dict:
     """Teach a fresh side network beside ``source``'s frozen encoder; write ``out_dir``'s checkpoint.
 
     Args:
@@ -214,11 +218,17 @@ def refit_side(source: Path, out_dir: Path, label: str | None = None, iterations
         confident_videos: the share of the frames without a label given the side the source's
             own side network reads over their video (:func:`add_confident_labels`), after the
             other cleanings.
+        save_every: every this many steps the refit's state (the side network, its average, the
+            optimiser, the clip's averages and the step) is written atomically to
+            ``out_dir/checkpoints/refit_state.pt``; the same call on the same ``out_dir`` resumes
+            from it and ends where an uninterrupted refit would (the batches and mirrors of a step
+            depend on the seed and the step alone).
     Returns:
         ``{"steps", "seconds", "agrees"}``: the steps, their wall time, and the share of the
         labelled training frames of the last 500 steps whose label the network's logit agrees with.
     Raises:
-        UserError: no checkpoint, a model without a side network, or labels this refit cannot teach.
+        UserError: no checkpoint, a model without a side network, labels this refit cannot teach, or
+            an ``out_dir`` holding a refit of other settings.
     """
     payload = ckpt.load(resolve_checkpoint(source))
     config = config_from_dict(payload["config"])
@@ -268,10 +278,28 @@ def refit_side(source: Path, out_dir: Path, label: str | None = None, iterations
         total = sum(len(labels) for labels in data.pairs.side_front)
         print(f"the source's side network labels {100 * added / total:.1f} % more of the training frames", flush=True)
         del teacher
-    sampler = StepBatchSampler(len(data.pairs), config.run.batch_size, seed, steps)
+    settings = {"from": str(source), "label": label, "steps": steps, "seed": seed, "patch_size": config.model.side_patch_size,
+                "drop_hardest": drop_hardest, "drop_ramp": drop_ramp,
+                "video_filter": None if video_filter is None else [float(v) for v in video_filter],
+                "confident_videos": confident_videos}
+    state_path = out_dir / "checkpoints" / "refit_state.pt"
+    start, agrees, spent = 0, [], 0.0
+    if state_path.exists():
+        state = ckpt.load(state_path)
+        if state["settings"] != settings:
+            raise UserError(f"{out_dir} holds a refit with other settings ({state['settings']}); choose another --out")
+        side.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if averaged is not None:
+            averaged.load_state_dict(state["averaged"])
+        if clip is not None:
+            clip.load_state_dict(state["clip"])
+        start, agrees, spent = int(state["step"]), [state["agrees"]], float(state["seconds"])
+        print(f"resuming {out_dir} at step {start}", flush=True)
+    sampler = StepBatchSampler(len(data.pairs), config.run.batch_size, seed, steps, start_step=start)
     loader = torch.utils.data.DataLoader(data.pairs, batch_sampler=sampler)
-    agrees, started = [], time.perf_counter()
-    for step, batch in enumerate(loader):
+    started = time.perf_counter() - spent
+    for step, batch in enumerate(loader, start=start):
         if config.data.flip_augment > 0:
             which = torch.rand(batch["image_t"].shape[0], generator=step_generator(seed, step, 0, stream=3)) < config.data.flip_augment
             batch = mirror_pairs(batch, which)
@@ -290,6 +318,13 @@ def refit_side(source: Path, out_dir: Path, label: str | None = None, iterations
             agrees.append(((logits.detach() > 0) == (labels > 0.5))[labelled].float())
         if log_every and (step + 1) % log_every == 0:
             print(f"step {step + 1}/{steps}: side loss {float(loss.detach()):.4f}, {time.perf_counter() - started:.0f} s", flush=True)
+        if save_every and ((step + 1) % save_every == 0 or step + 1 == steps):
+            ckpt.save_atomic({"format": ckpt.FORMAT_VERSION, "settings": settings, "step": step + 1,
+                              "model": side.state_dict(), "optimizer": optimizer.state_dict(),
+                              "averaged": None if averaged is None else averaged.state_dict(),
+                              "clip": None if clip is None else clip.state_dict(),
+                              "agrees": torch.cat(agrees) if agrees else torch.zeros(0),
+                              "seconds": time.perf_counter() - started}, state_path)
     seconds = time.perf_counter() - started
 
     state = dict(payload["model"])

@@ -1,5 +1,6 @@
 """benchmarks/side_refit.py: the refit's loss is training's side loss, a refit changes the side
-network alone and is read by the commands, and a model without a side network is refused."""
+network alone and is read by the commands, an interrupted refit resumes to the uninterrupted one's
+weights, and a model without a side network is refused."""
 
 import pytest
 import torch
@@ -208,3 +209,47 @@ def test_a_refit_with_confident_videos_reads_the_source_side_network(tiny_parts_
     assert ckpt.load(out / "checkpoints" / "last.pt")["refit"]["confident_videos"] == 1.0
     with pytest.raises(SystemExit):
         side_refit.main([str(tiny_parts_run), "--out", str(out), "--confident-videos", "2"])
+
+
+@pytest.fixture(scope="module")
+def tiny_parts_run_averaged(tmp_path_factory):
+    """As ``tiny_parts_run``, with the weights averaged, each loss's gradient clipped to 3 × its
+    running average and half the pairs mirrored: the settings of the rows refit in docs/learning.md."""
+    from partpose.training.config import load_config
+    from partpose.training.trainer import train
+
+    out = tmp_path_factory.mktemp("tiny_parts_run_averaged")
+    train(load_config(ROOT / "configs" / "tiny.yaml", ["run.steps=1", "run.image_every=0", "run.eval_every=0", *SIDE_PARTS,
+                                                        "optim.ema_decay=0.9", "optim.grad_clip_relative=3",
+                                                        "data.flip_augment=0.5", f"run.out_dir={out}"]), resume=False)
+    return out
+
+
+def test_an_interrupted_refit_resumes_to_the_uninterrupted_weights(tiny_parts_run_averaged, tmp_path, monkeypatch, capsys):
+    from partpose.training import checkpoint as ckpt
+
+    run = tiny_parts_run_averaged
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    side_refit.refit_side(run, whole, "truth", iterations=6, save_every=2, log_every=0)
+    apply = side_refit.apply_gradients
+    calls = []
+
+    def interrupted(*args, **kwargs):  # the fifth step never finishes
+        calls.append(1)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        return apply(*args, **kwargs)
+
+    monkeypatch.setattr(side_refit, "apply_gradients", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        side_refit.refit_side(run, cut, "truth", iterations=6, save_every=2, log_every=0)
+    assert ckpt.load(cut / "checkpoints" / "refit_state.pt")["step"] == 4
+    assert not (cut / "checkpoints" / "last.pt").exists()
+    monkeypatch.setattr(side_refit, "apply_gradients", apply)
+    side_refit.refit_side(run, cut, "truth", iterations=6, save_every=2, log_every=0)
+    assert "resuming" in capsys.readouterr().out
+    a, b = (ckpt.load(d / "checkpoints" / "last.pt")["model"] for d in (whole, cut))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    # another setting on the same folder is refused, not mixed in
+    with pytest.raises(side_refit.UserError, match="other settings"):
+        side_refit.refit_side(run, cut, "truth", iterations=6, seed=3, save_every=2, log_every=0)
