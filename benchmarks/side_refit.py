@@ -2,7 +2,8 @@
 
     python benchmarks/side_refit.py RUN_OR_CHECKPOINT --out DIR [--label steady_travel|travel|truth|steady_truth|steady_right]
         [--iterations N] [--seed S] [--patch-size PX] [--drop-hardest SHARE]
-        [--upright-steady-videos MAX_TILT_DEG MIN_AXIS] [--confident-videos SHARE] [--threads T]
+        [--upright-steady-videos MAX_TILT_DEG MIN_AXIS] [--confident-videos SHARE] [--steady-distance MIN_R2]
+        [--threads T]
 
 The side network (``models/side.py``) has a trunk and an optimiser of its own and does not touch
 the pose network: in training it is taught beside E, reading the torso and the head cut along E's
@@ -26,7 +27,10 @@ batch's labels the network disagrees with most (:func:`without_hardest`), ``--up
 keeps only the labels of the videos whose body the encoder reads upright and along one axis
 (:func:`keep_upright_steady_videos`), ``--label steady_truth``, an oracle, gives the steady
 travel's frames their true side, and ``--label steady_right``, another, leaves out the steady
-travel's wrong labels (:data:`LABELS`). One way of labelling more frames can be tried:
+travel's wrong labels (:data:`LABELS`). One way of reading the travel itself anew can be tried: ``--steady-distance MIN_R2`` labels every
+video by its travel read from the person's distance that the boxes and the encoder's camera scale
+give together, where it is steady (:func:`label_by_distance`), instead of the box's side alone,
+which also follows a body's changing extent. One way of labelling more frames can be tried:
 ``--confident-videos`` gives the frames without a label the side the run's own side network reads
 over their whole video, where it reads it most confidently (:func:`add_confident_labels`, the
 self-training of semi-supervised learning).
@@ -50,6 +54,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from contact_side import root_from_boxes  # noqa: E402
 
 from partpose.data.pairs import SIDE_LABELS, FrameDataset, mirror_pairs, travel_side_fronts  # noqa: E402
 from partpose.errors import UserError  # noqa: E402
@@ -130,6 +137,47 @@ def keep_upright_steady_videos(model: PartPoseModel, pairs, max_tilt_deg: float,
             pairs.side_front[v] = np.full_like(pairs.side_front[v], np.nan)
 
 
+def distance_travel_front(distance: np.ndarray, min_rate: float, min_r2: float) -> float:
+    """The side a video's travel shows, read from the person's distance in each frame: 1.0 the
+    front (coming nearer), 0.0 the back, ``nan`` none. ``distance (T,)`` (> 0, any unit); a
+    straight line is fitted to it over the frames, and its relative change per frame from the first
+    frame to the last, ``(d_last / d_first - 1) / (T - 1)``, must reach ``min_rate`` either way; a
+    straight line through ``log distance`` must explain at least ``min_r2`` of its variance (a
+    steady travel), as ``data.travel.travel_steadiness`` asks of the box side."""
+    distance = np.asarray(distance, dtype=np.float64)
+    if len(distance) < 3 or not np.all(distance > 0):
+        return math.nan
+    frame = np.arange(len(distance), dtype=np.float64)
+    log_distance = np.log(distance)
+    variance = float(log_distance.var())
+    if variance <= 1e-18:
+        return math.nan
+    slope, intercept = np.polyfit(frame, log_distance, 1)
+    if 1.0 - float((log_distance - slope * frame - intercept).var()) / variance < min_r2:
+        return math.nan
+    slope, intercept = np.polyfit(frame, distance, 1)
+    first, last = intercept, slope * (len(distance) - 1) + intercept
+    rate = (last / first - 1.0) / (len(distance) - 1)
+    return 1.0 if rate <= -min_rate else 0.0 if rate >= min_rate else math.nan
+
+
+@torch.no_grad()
+def label_by_distance(model: PartPoseModel, pairs, min_rate: float, min_r2: float, device: str = "cpu") -> None:
+    """Give every video of ``pairs`` the side label its travel gives when read from the person's
+    distance (:func:`distance_travel_front`), the distance being the one the person boxes and the
+    encoder's camera scale give together (``contact_side.root_from_boxes``: ``Z = 2 / (scale ·
+    side)``), where the box's side alone also follows the body's changing extent; ``nan`` on the
+    videos whose travel is not steady or too small. No label is needed."""
+    for v, video in enumerate(pairs.videos):
+        if video.person_box is None:
+            pairs.side_front[v] = np.full_like(pairs.side_front[v], np.nan)
+            continue
+        est = model.encode(images_to_tensor(video.frames, device))
+        box = torch.from_numpy(np.asarray(video.person_box, np.float64))
+        distance = root_from_boxes(box, est.scale.double().cpu(), est.offset.double().cpu())[:, 2].numpy()
+        pairs.side_front[v] = np.full(len(pairs.side_front[v]), distance_travel_front(distance, min_rate, min_r2), np.float32)
+
+
 @torch.no_grad()
 def video_side_means(model: PartPoseModel, pairs, device: str = "cpu") -> np.ndarray:
     """``(V,)`` float32: the mean of ``model``'s side logits over each of ``pairs``' videos (> 0:
@@ -201,7 +249,7 @@ def side_loss(model: PartPoseModel, batch: dict, side_weight: float,
 def refit_side(source: Path, out_dir: Path, label: str | None = None, iterations: int | None = None, seed: int | None = None,
                patch_size: int | None = None, device: str = "cpu", log_every: int = 500,
                drop_hardest: float = 0.0, drop_ramp: int = 2000, video_filter: tuple[float, float] | None = None,
-               confident_videos: float = 0.0, save_every: int = 500) -> dict:
+               confident_videos: float = 0.0, distance_r2: float | None = None, save_every: int = 500) -> dict:
     """Teach a fresh side network beside ``source``'s frozen encoder; write ``out_dir``'s checkpoint.
 
     Args:
@@ -218,6 +266,9 @@ def refit_side(source: Path, out_dir: Path, label: str | None = None, iterations
         confident_videos: the share of the frames without a label given the side the source's
             own side network reads over their video (:func:`add_confident_labels`), after the
             other cleanings.
+        distance_r2: label every video by its travel read from the distance the boxes and the
+            encoder's scale give, where that travel is steady to this R² (:func:`label_by_distance`,
+            ``objective.travel_min_rate``), instead of ``label``'s labels (which must be the travel's).
         save_every: every this many steps the refit's state (the side network, its average, the
             optimiser, the clip's averages and the step) is written atomically to
             ``out_dir/checkpoints/refit_state.pt``; the same call on the same ``out_dir`` resumes
@@ -269,6 +320,12 @@ def refit_side(source: Path, out_dir: Path, label: str | None = None, iterations
     data = build_training_data(config)
     if label in TRUTH_MASKED:
         keep_steady_frames(data.pairs, objective.travel_min_r2, agreeing_only=label == "steady_right")
+    if distance_r2 is not None:
+        if label not in ("travel", "steady_travel"):
+            raise UserError(f"--steady-distance relabels the travel; not with --label {label}")
+        label_by_distance(model, data.pairs, objective.travel_min_rate, distance_r2, device)
+        labelled = np.concatenate([np.isfinite(f) for f in data.pairs.side_front])
+        print(f"the travel read from the distance labels {100 * labelled.mean():.1f} % of the training frames", flush=True)
     if video_filter is not None:
         keep_upright_steady_videos(model, data.pairs, *video_filter, device=device)
         labelled = np.concatenate([np.isfinite(f) for f in data.pairs.side_front])
@@ -281,7 +338,7 @@ def refit_side(source: Path, out_dir: Path, label: str | None = None, iterations
     settings = {"from": str(source), "label": label, "steps": steps, "seed": seed, "patch_size": config.model.side_patch_size,
                 "drop_hardest": drop_hardest, "drop_ramp": drop_ramp,
                 "video_filter": None if video_filter is None else [float(v) for v in video_filter],
-                "confident_videos": confident_videos}
+                "confident_videos": confident_videos, "distance_r2": distance_r2}
     state_path = out_dir / "checkpoints" / "refit_state.pt"
     start, agrees, spent = 0, [], 0.0
     if state_path.exists():
@@ -334,7 +391,8 @@ def refit_side(source: Path, out_dir: Path, label: str | None = None, iterations
     ckpt.save_atomic({"format": ckpt.FORMAT_VERSION, "config": config_to_dict(config), "model": state, "step": steps,
                       "refit": {"from": str(source), "label": label, "drop_hardest": drop_hardest,
                                 "video_filter": None if video_filter is None else list(video_filter),
-                                "confident_videos": confident_videos}}, out_dir / "checkpoints" / "last.pt")
+                                "confident_videos": confident_videos, "distance_r2": distance_r2}},
+                     out_dir / "checkpoints" / "last.pt")
     agreed = torch.cat(agrees) if agrees else torch.zeros(0)
     return {"steps": steps, "seconds": seconds, "agrees": float(agreed.mean()) if len(agreed) else math.nan}
 
@@ -357,6 +415,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--confident-videos", type=float, default=0.0, metavar="SHARE",
                         help="give this share of the frames without a label the side the run's own side network reads "
                              "over their video, the most confident videos first (add_confident_labels; default 0: none)")
+    parser.add_argument("--steady-distance", type=float, default=None, metavar="MIN_R2",
+                        help="label each video by its travel read from the distance the boxes and the encoder's camera "
+                             "scale give, where a line through its log explains MIN_R2 of it (label_by_distance; e.g. 0.7)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: PyTorch's default)")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
@@ -366,13 +427,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--iterations must be at least 1")
     if not 0.0 <= args.drop_hardest < 1.0:
         parser.error("--drop-hardest must be in [0, 1)")
+    if args.steady_distance is not None and not 0.0 <= args.steady_distance <= 1.0:
+        parser.error("--steady-distance must be in [0, 1]")
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     try:
         result = refit_side(args.source, args.out, args.label, args.iterations, args.seed, args.patch_size, args.device,
                             drop_hardest=args.drop_hardest,
                             video_filter=None if args.upright_steady_videos is None else tuple(args.upright_steady_videos),
-                            confident_videos=args.confident_videos)
+                            confident_videos=args.confident_videos, distance_r2=args.steady_distance)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
