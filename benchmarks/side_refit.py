@@ -59,6 +59,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from contact_side import root_from_boxes  # noqa: E402
 
 from partpose.data.pairs import SIDE_LABELS, FrameDataset, mirror_pairs, travel_side_fronts  # noqa: E402
+from partpose.data.travel import log_line_r2  # noqa: E402
 from partpose.errors import UserError  # noqa: E402
 from partpose.evaluation.evaluate import video_side_logits, video_spans  # noqa: E402
 from partpose.geometry import facing  # noqa: E402
@@ -143,19 +144,13 @@ def distance_travel_front(distance: np.ndarray, min_rate: float, min_r2: float) 
     straight line is fitted to it over the frames, and its relative change per frame from the first
     frame to the last, ``(d_last / d_first - 1) / (T - 1)``, must reach ``min_rate`` either way; a
     straight line through ``log distance`` must explain at least ``min_r2`` of its variance (a
-    steady travel), as ``data.travel.travel_steadiness`` asks of the box side."""
+    steady travel; ``data.travel.log_line_r2``), as ``travel_steadiness`` asks of the box side."""
     distance = np.asarray(distance, dtype=np.float64)
     if len(distance) < 3 or not np.all(distance > 0):
         return math.nan
-    frame = np.arange(len(distance), dtype=np.float64)
-    log_distance = np.log(distance)
-    variance = float(log_distance.var())
-    if variance <= 1e-18:
+    if not log_line_r2(distance) >= min_r2:  # nan (no change at all) is not steady either
         return math.nan
-    slope, intercept = np.polyfit(frame, log_distance, 1)
-    if 1.0 - float((log_distance - slope * frame - intercept).var()) / variance < min_r2:
-        return math.nan
-    slope, intercept = np.polyfit(frame, distance, 1)
+    slope, intercept = np.polyfit(np.arange(len(distance), dtype=np.float64), distance, 1)
     first, last = intercept, slope * (len(distance) - 1) + intercept
     rate = (last / first - 1.0) / (len(distance) - 1)
     return 1.0 if rate <= -min_rate else 0.0 if rate >= min_rate else math.nan

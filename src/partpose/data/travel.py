@@ -59,15 +59,24 @@ def travel_steadiness(person_box: np.ndarray | None) -> float:
     Returns:
         R² in [0, 1]; ``nan`` with fewer than three frames, no boxes, or a side that never changes.
     """
-    if person_box is None or len(person_box) < 3:
+    if person_box is None:
         return math.nan
-    log_side = np.log(np.asarray(person_box, dtype=np.float64)[:, 2])
-    frame = np.arange(len(log_side), dtype=np.float64)
-    variance = float(log_side.var())
+    return log_line_r2(np.asarray(person_box, dtype=np.float64)[:, 2])
+
+
+def log_line_r2(values: np.ndarray) -> float:
+    """The R² of a straight line fitted over the frames to the log of ``values`` ``(T,)`` (> 0: a
+    box's side, a distance; the log of ``1 / x`` has the same R² as the log of ``x``); ``nan``
+    with fewer than three frames or values that never change."""
+    if len(values) < 3:
+        return math.nan
+    log_values = np.log(np.asarray(values, dtype=np.float64))
+    frame = np.arange(len(log_values), dtype=np.float64)
+    variance = float(log_values.var())
     if variance <= 1e-18:
         return math.nan
-    slope, intercept = np.polyfit(frame, log_side, 1)
-    residual = log_side - (slope * frame + intercept)
+    slope, intercept = np.polyfit(frame, log_values, 1)
+    residual = log_values - (slope * frame + intercept)
     return max(0.0, 1.0 - float(residual.var()) / variance)
 
 
