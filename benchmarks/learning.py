@@ -346,6 +346,13 @@ add_variant("ours_side_flip_ema_ground_clip_frame_colours_side", "ours_side_flip
 # side beside the frame-colour row")
 add_variant("ours_side_flip_ema_parts_steady_ground_clip_frame_colours", "ours_side_flip_ema_parts_steady_ground_clip",
             ", the energies read the puppet flat in the frame's colours", ["objective.prior_parts=frame_colours"])
+# ... with the travel read from the person's distance the boxes and E's camera scale give, where
+# it is steady, read anew every 1,000 steps (objective.side_label=steady_distance): side networks
+# refit on it beside the finished row scored 4.6-14 mm under those refit on the boxes' steady travel
+# (docs/learning.md, "The travel read from the distance")
+add_variant("ours_side_flip_ema_parts_steady_ground_clip_frame_colours_distance",
+            "ours_side_flip_ema_parts_steady_ground_clip_frame_colours",
+            ", the side network taught the travel read from the distance", ["objective.side_label=steady_distance"])
 # ... and the crop's side network taught the true side (an oracle): how far a cue to the side right
 # on every training frame would take the frame-colour row
 add_variant("ours_side_flip_ema_ground_clip_frame_colours_side_truth", "ours_side_flip_ema_ground_clip_frame_colours",

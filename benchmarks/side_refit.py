@@ -29,7 +29,8 @@ keeps only the labels of the videos whose body the encoder reads upright and alo
 travel's frames their true side, and ``--label steady_right``, another, leaves out the steady
 travel's wrong labels (:data:`LABELS`). One way of reading the travel itself anew can be tried: ``--steady-distance MIN_R2`` labels every
 video by its travel read from the person's distance that the boxes and the encoder's camera scale
-give together, where it is steady (:func:`label_by_distance`), instead of the box's side alone,
+give together, where it is steady (``partpose.training.side_relabel``; ``objective.side_label=steady_distance``
+reads it during training), instead of the box's side alone,
 which also follows a body's changing extent. One way of labelling more frames can be tried:
 ``--confident-videos`` gives the frames without a label the side the run's own side network reads
 over their whole video, where it reads it most confidently (:func:`add_confident_labels`, the
@@ -56,10 +57,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from contact_side import root_from_boxes  # noqa: E402
 
 from partpose.data.pairs import SIDE_LABELS, FrameDataset, mirror_pairs, travel_side_fronts  # noqa: E402
-from partpose.data.travel import log_line_r2  # noqa: E402
 from partpose.errors import UserError  # noqa: E402
 from partpose.evaluation.evaluate import video_side_logits, video_spans  # noqa: E402
 from partpose.geometry import facing  # noqa: E402
@@ -80,6 +79,7 @@ from partpose.training.optimizers import (  # noqa: E402
     set_learning_rate,
 )
 from partpose.training.sampling import StepBatchSampler, step_generator  # noqa: E402
+from partpose.training.side_relabel import relabel_by_distance  # noqa: E402
 from partpose.training.schedules import learning_rate  # noqa: E402
 from partpose.training.trainer import weight_average  # noqa: E402
 
@@ -136,41 +136,6 @@ def keep_upright_steady_videos(model: PartPoseModel, pairs, max_tilt_deg: float,
         upright = bool((facing.spine_tilt_deg(pose, up) <= max_tilt_deg).all())
         if not (upright and axis_steadiness(pose, up) >= min_axis):
             pairs.side_front[v] = np.full_like(pairs.side_front[v], np.nan)
-
-
-def distance_travel_front(distance: np.ndarray, min_rate: float, min_r2: float) -> float:
-    """The side a video's travel shows, read from the person's distance in each frame: 1.0 the
-    front (coming nearer), 0.0 the back, ``nan`` none. ``distance (T,)`` (> 0, any unit); a
-    straight line is fitted to it over the frames, and its relative change per frame from the first
-    frame to the last, ``(d_last / d_first - 1) / (T - 1)``, must reach ``min_rate`` either way; a
-    straight line through ``log distance`` must explain at least ``min_r2`` of its variance (a
-    steady travel; ``data.travel.log_line_r2``), as ``travel_steadiness`` asks of the box side."""
-    distance = np.asarray(distance, dtype=np.float64)
-    if len(distance) < 3 or not np.all(distance > 0):
-        return math.nan
-    if not log_line_r2(distance) >= min_r2:  # nan (no change at all) is not steady either
-        return math.nan
-    slope, intercept = np.polyfit(np.arange(len(distance), dtype=np.float64), distance, 1)
-    first, last = intercept, slope * (len(distance) - 1) + intercept
-    rate = (last / first - 1.0) / (len(distance) - 1)
-    return 1.0 if rate <= -min_rate else 0.0 if rate >= min_rate else math.nan
-
-
-@torch.no_grad()
-def label_by_distance(model: PartPoseModel, pairs, min_rate: float, min_r2: float, device: str = "cpu") -> None:
-    """Give every video of ``pairs`` the side label its travel gives when read from the person's
-    distance (:func:`distance_travel_front`), the distance being the one the person boxes and the
-    encoder's camera scale give together (``contact_side.root_from_boxes``: ``Z = 2 / (scale ·
-    side)``), where the box's side alone also follows the body's changing extent; ``nan`` on the
-    videos whose travel is not steady or too small. No label is needed."""
-    for v, video in enumerate(pairs.videos):
-        if video.person_box is None:
-            pairs.side_front[v] = np.full_like(pairs.side_front[v], np.nan)
-            continue
-        est = model.encode(images_to_tensor(video.frames, device))
-        box = torch.from_numpy(np.asarray(video.person_box, np.float64))
-        distance = root_from_boxes(box, est.scale.double().cpu(), est.offset.double().cpu())[:, 2].numpy()
-        pairs.side_front[v] = np.full(len(pairs.side_front[v]), distance_travel_front(distance, min_rate, min_r2), np.float32)
 
 
 @torch.no_grad()
@@ -262,7 +227,7 @@ def refit_side(source: Path, out_dir: Path, label: str | None = None, iterations
             own side network reads over their video (:func:`add_confident_labels`), after the
             other cleanings.
         distance_r2: label every video by its travel read from the distance the boxes and the
-            encoder's scale give, where that travel is steady to this R² (:func:`label_by_distance`,
+            encoder's scale give, where that travel is steady to this R² (``side_relabel.relabel_by_distance``,
             ``objective.travel_min_rate``), instead of ``label``'s labels (which must be the travel's).
         save_every: every this many steps the refit's state (the side network, its average, the
             optimiser, the clip's averages and the step) is written atomically to
@@ -318,9 +283,8 @@ def refit_side(source: Path, out_dir: Path, label: str | None = None, iterations
     if distance_r2 is not None:
         if label not in ("travel", "steady_travel"):
             raise UserError(f"--steady-distance relabels the travel; not with --label {label}")
-        label_by_distance(model, data.pairs, objective.travel_min_rate, distance_r2, device)
-        labelled = np.concatenate([np.isfinite(f) for f in data.pairs.side_front])
-        print(f"the travel read from the distance labels {100 * labelled.mean():.1f} % of the training frames", flush=True)
+        share = relabel_by_distance(model, data.pairs, objective.travel_min_rate, distance_r2, device)
+        print(f"the travel read from the distance labels {100 * share:.1f} % of the training frames", flush=True)
     if video_filter is not None:
         keep_upright_steady_videos(model, data.pairs, *video_filter, device=device)
         labelled = np.concatenate([np.isfinite(f) for f in data.pairs.side_front])
@@ -412,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
                              "over their video, the most confident videos first (add_confident_labels; default 0: none)")
     parser.add_argument("--steady-distance", type=float, default=None, metavar="MIN_R2",
                         help="label each video by its travel read from the distance the boxes and the encoder's camera "
-                             "scale give, where a line through its log explains MIN_R2 of it (label_by_distance; e.g. 0.7)")
+                             "scale give, where a line through its log explains MIN_R2 of it (training.side_relabel; e.g. 0.7)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: PyTorch's default)")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)

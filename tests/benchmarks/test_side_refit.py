@@ -2,9 +2,7 @@
 network alone and is read by the commands, an interrupted refit resumes to the uninterrupted one's
 weights, and a model without a side network is refused."""
 
-import math
 
-import numpy as np
 import pytest
 import torch
 
@@ -256,37 +254,6 @@ def test_an_interrupted_refit_resumes_to_the_uninterrupted_weights(tiny_parts_ru
     # another setting on the same folder is refused, not mixed in
     with pytest.raises(side_refit.UserError, match="other settings"):
         side_refit.refit_side(run, cut, "truth", iterations=6, seed=3, save_every=2, log_every=0)
-
-
-def test_the_travel_read_from_the_distance_by_hand():
-    frames = np.arange(16, dtype=np.float64)
-    nearer = 5.0 - frames / 15.0  # 5 m to 4 m: the distance falls 1.3 % of the first a frame
-    assert side_refit.distance_travel_front(nearer, 0.0025, 0.7) == 1.0
-    assert side_refit.distance_travel_front(nearer[::-1], 0.0025, 0.7) == 0.0
-    assert math.isnan(side_refit.distance_travel_front(5.0 + frames / 1e4, 0.0025, 0.7))  # too little travel
-    zigzag = nearer + 0.4 * (-1.0) ** frames  # a body that curls and stretches: no steady line
-    assert math.isnan(side_refit.distance_travel_front(zigzag, 0.0025, 0.7))
-    assert side_refit.distance_travel_front(zigzag, 0.0025, 0.0) == 1.0  # unless no steadiness is asked
-    assert math.isnan(side_refit.distance_travel_front(nearer[:2], 0.0025, 0.7))
-
-
-def test_label_by_distance_reads_the_boxes_and_the_encoders_scale(tiny_parts_run):
-    from partpose.inference.loading import load_model
-    from partpose.inference.predict import images_to_tensor
-    from partpose.training.data_setup import build_training_data
-
-    loaded = load_model(tiny_parts_run)
-    pairs = build_training_data(loaded.config).pairs
-    side_refit.label_by_distance(loaded.model, pairs, 0.0025, 0.0)
-    for v, video in enumerate(pairs.videos):
-        with torch.no_grad():
-            scale = loaded.model.encode(images_to_tensor(video.frames)).scale.double().numpy()
-        distance = 2.0 / (scale * np.asarray(video.person_box, np.float64)[:, 2])  # Z = 2 / (scale · side), metres
-        expected = side_refit.distance_travel_front(distance, 0.0025, 0.0)
-        labels = pairs.side_front[v]
-        assert len(labels) == video.num_frames
-        assert np.all(np.isnan(labels)) if math.isnan(expected) else np.all(labels == expected)
-    assert any(np.isfinite(labels).any() for labels in pairs.side_front)
 
 
 def test_the_distances_travel_relabels_the_travel_only(tiny_parts_run, tmp_path):

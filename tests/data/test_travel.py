@@ -5,7 +5,14 @@ import math
 import numpy as np
 import pytest
 
-from partpose.data.travel import travel_front, travel_fronts, travel_heading, travel_steadiness
+from partpose.data.travel import (
+    box_distance,
+    distance_travel_front,
+    travel_front,
+    travel_fronts,
+    travel_heading,
+    travel_steadiness,
+)
 from partpose.data.video import Video
 
 
@@ -88,3 +95,22 @@ def test_steadiness_needs_three_frames_boxes_and_a_change():
     assert math.isnan(travel_steadiness(_boxes([4500.0, 4000.0])))
     assert math.isnan(travel_steadiness(None))
     assert math.isnan(travel_steadiness(_boxes([4000.0] * 5)))
+
+
+def test_box_distance_by_hand():
+    # a box of side 0.4 read at scale 1.0 (normalised units a metre): Z = 2 / (1.0 * 0.4) = 5 m
+    boxes = np.array([[0.1, -0.2, 0.4], [0.0, 0.0, 0.5]])
+    assert np.allclose(box_distance(boxes, np.array([1.0, 0.8])), [5.0, 5.0])
+
+
+def test_the_travel_read_from_the_distance_by_hand():
+    frames = np.arange(16, dtype=np.float64)
+    nearer = 5.0 - frames / 15.0  # 5 m to 4 m: the distance falls 1.3 % of the first a frame
+    assert distance_travel_front(nearer, 0.0025, 0.7) == 1.0
+    assert distance_travel_front(nearer[::-1], 0.0025, 0.7) == 0.0
+    assert math.isnan(distance_travel_front(5.0 + frames / 1e4, 0.0025, 0.7))  # too little travel
+    zigzag = nearer + 0.4 * (-1.0) ** frames  # a body that curls and stretches: no steady line
+    assert math.isnan(distance_travel_front(zigzag, 0.0025, 0.7))
+    assert distance_travel_front(zigzag, 0.0025, 0.0) == 1.0  # unless no steadiness is asked
+    assert math.isnan(distance_travel_front(nearer[:2], 0.0025, 0.7))
+    assert math.isnan(distance_travel_front(np.r_[nearer[:-1], 0.0], 0.0025, 0.0))  # a distance not > 0

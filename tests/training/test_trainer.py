@@ -3,6 +3,7 @@
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -229,3 +230,40 @@ def test_ema_averages_the_raw_weights_of_each_step_and_resumes_to_the_same_avera
     assert "mpjpe_training_weights" in lines[-1] and "mpjpe" in lines[-1]
     with pytest.raises(UserError, match="optim.ema_decay"):
         train(tiny_config("optim.ema_decay=1", out="ema_bad"), resume=False)
+
+
+def test_the_distances_labels_are_read_by_the_average_saved_and_resumed(tiny_config):
+    from partpose.models.partpose_model import PartPoseModel
+    from partpose.training.config import config_from_dict
+    from partpose.training.data_setup import build_training_data
+    from partpose.training.side_relabel import distance_side_labels
+
+    common = ("model.side_network=true", "objective.side_weight=1", "objective.side_label=steady_distance",
+              "objective.side_relabel_every=2", "objective.travel_min_r2=0.8", "optim.ema_decay=0.8",
+              "run.eval_every=0", "run.image_every=0")
+    straight = train(tiny_config(*common, "run.steps=4", out="relabel_straight"), resume=False)
+    stopped = train(tiny_config(*common, "run.steps=2", out="relabel_stopped"), resume=False)
+    at_two = ckpt.load(stopped.out_dir / "checkpoints" / "last.pt")
+    config = config_from_dict(at_two["config"])
+    average = PartPoseModel(config.model)
+    average.load_state_dict(at_two["model"])
+    videos = build_training_data(config).pairs.videos
+    expected = distance_side_labels(average, videos, config.objective.travel_min_rate, 0.8)
+    saved = [labels.numpy() for labels in at_two["side_labels"]]
+    assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(saved, expected))
+    steady_travel = build_training_data(config).pairs.side_front  # what the run started with: the boxes' steady
+    assert not all(np.array_equal(a, b, equal_nan=True) for a, b in zip(saved, steady_travel))
+    resumed = train(tiny_config(*common, "run.steps=4", out="relabel_stopped"), resume=True)
+    a = ckpt.load(straight.out_dir / "checkpoints" / "last.pt")
+    b = ckpt.load(resumed.out_dir / "checkpoints" / "last.pt")
+    assert all(torch.allclose(v, b["model"][k], atol=1e-6) for k, v in a["model"].items())
+    assert all(torch.equal(x.isnan(), y.isnan()) and torch.equal(x.nan_to_num(), y.nan_to_num())
+               for x, y in zip(a["side_labels"], b["side_labels"]))
+
+
+def test_the_distances_labels_refuse_worker_processes_and_a_zero_interval(tiny_config):
+    common = ("model.side_network=true", "objective.side_weight=1", "objective.side_label=steady_distance")
+    with pytest.raises(UserError, match="data.num_workers=0"):
+        train(tiny_config(*common, "data.num_workers=1", out="relabel_workers"), resume=False)
+    with pytest.raises(UserError, match="side_relabel_every"):
+        train(tiny_config(*common, "objective.side_relabel_every=0", out="relabel_zero"), resume=False)

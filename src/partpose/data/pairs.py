@@ -29,10 +29,13 @@ SALIENCY_SOURCES = ("motion", "static")
 static-camera clips (OpenCV's static saliency for clips whose camera moves); ``static`` = OpenCV's
 static saliency for every clip."""
 
-SIDE_LABELS = ("travel", "steady_travel", "truth")
+SIDE_LABELS = ("travel", "steady_travel", "steady_distance", "truth")
 """What teaches a :class:`PairDataset`'s frames their side (``side_front_s``/``_t``): the video's
 travel (no annotation), the same on the videos whose travel is steady only
-(``partpose.data.travel.travel_steadiness``), or, an oracle for diagnosis, each frame's true side."""
+(``partpose.data.travel.travel_steadiness``), the travel read from the person's distance as the
+encoder learns (``steady_distance``: the dataset starts with ``steady_travel``'s labels, and the
+trainer replaces them, ``partpose.training.side_relabel``), or, an oracle for diagnosis, each
+frame's true side."""
 
 LABEL_MODES = ("none", "2d", "3d", "both")
 """Which pose labels a :class:`PairDataset` exposes: none (self-supervised), 2D (weak
@@ -140,8 +143,9 @@ class PairDataset(Dataset):
             video's travel to tell the side they show (``partpose.data.travel``).
         side_label: what ``side_front_s`` and ``side_front_t`` hold: ``travel`` (the label, no
             annotation: both the video's ``travel_front``), ``steady_travel`` (the same where
-            the video's ``travel_steadiness`` is at least ``travel_min_r2``, NaN elsewhere) or
-            ``truth`` (an oracle for diagnosis: each frame's true side, :func:`true_fronts` of its
+            the video's ``travel_steadiness`` is at least ``travel_min_r2``, NaN elsewhere),
+            ``steady_distance`` (``steady_travel``'s labels until a trainer reads the distance,
+            ``partpose.training.side_relabel``) or ``truth`` (an oracle for diagnosis: each frame's true side, :func:`true_fronts` of its
             3D pose, whatever ``labels`` allows; needs every video's 3D poses).
         travel_min_r2: ``steady_travel``'s least R² (``partpose.data.travel.travel_steadiness``).
         side_definition, side_elevation_deg: ``truth``'s definition of the front and the camera
@@ -224,7 +228,7 @@ class PairDataset(Dataset):
         if side_label == "truth":
             self.side_front = [true_fronts(v, side_definition, side_elevation_deg) for v in self.videos]
         else:
-            self.side_front = travel_side_fronts(self.videos, self.travel_front, side_label == "steady_travel", travel_min_r2)
+            self.side_front = travel_side_fronts(self.videos, self.travel_front, side_label != "travel", travel_min_r2)
         h, w = self.videos[0].size
         self._no_background = torch.zeros(3, h, w)
 

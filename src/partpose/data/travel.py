@@ -80,6 +80,52 @@ def log_line_r2(values: np.ndarray) -> float:
     return max(0.0, 1.0 - float(residual.var()) / variance)
 
 
+def box_distance(person_box: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """The person's distance from the camera in each frame, in metres, from their boxes and the
+    encoder's camera scale: ``Z = 2 / (scale · side)``.
+
+    A crop of side ``side`` (the camera's normalised image plane) spans two of the encoder's
+    normalised units; a body ``Z`` metres away is drawn ``1 / Z`` image-plane units a metre, so
+    the weak-perspective ``scale`` (normalised units a metre) is ``2 / (Z · side)``. The box's
+    side alone also follows the body's changing extent (a body that curls up shrinks its box);
+    the scale accounts for the extent, so together they give the distance itself.
+
+    Args:
+        person_box: ``(T, 3)`` the video's person boxes (module docstring).
+        scale: ``(T,)`` > 0, the encoder's ``PoseEstimate.scale`` of each frame's crop.
+    Returns:
+        ``(T,)`` float64 metres.
+    """
+    return 2.0 / (np.asarray(scale, dtype=np.float64) * np.asarray(person_box, dtype=np.float64)[:, 2])
+
+
+def distance_travel_front(distance: np.ndarray, min_rate: float, min_r2: float) -> float:
+    """The side a video's travel shows, read from the person's distance in each frame: 1.0 the
+    front (coming nearer), 0.0 the back, ``nan`` none.
+
+    Args:
+        distance: ``(T,)`` > 0, any unit (:func:`box_distance`).
+        min_rate: the least relative change of the distance per frame, from the first frame to
+            the last of a straight line fitted to it, ``(d_last / d_first - 1) / (T - 1)``,
+            either way (as :func:`travel_front` asks of the box).
+        min_r2: the least share of the variance of ``log distance`` a straight line over the
+            frames must explain (a steady travel, :func:`log_line_r2`, as
+            :func:`travel_steadiness` asks of the box's side).
+    Returns:
+        1.0, 0.0, or ``nan`` with fewer than three frames, a distance not > 0, an unsteady or
+        too small travel.
+    """
+    distance = np.asarray(distance, dtype=np.float64)
+    if len(distance) < 3 or not np.all(distance > 0):
+        return math.nan
+    if not log_line_r2(distance) >= min_r2:  # nan (no change at all) is not steady either
+        return math.nan
+    slope, intercept = np.polyfit(np.arange(len(distance), dtype=np.float64), distance, 1)
+    first, last = intercept, slope * (len(distance) - 1) + intercept
+    rate = (last / first - 1.0) / (len(distance) - 1)
+    return 1.0 if rate <= -min_rate else 0.0 if rate >= min_rate else math.nan
+
+
 def travel_fronts(videos, min_rate: float) -> np.ndarray:
     """``(V,)`` float32: :func:`travel_front` of each video's ``person_box``."""
     return np.array([travel_front(video.person_box, min_rate) for video in videos], dtype=np.float32)

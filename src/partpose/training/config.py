@@ -67,9 +67,10 @@ class ObjectiveConfig:
     twin_choice_rule: Literal["reconstruction", "lean", "travel"] = "reconstruction"  # L_twin's choice: D's reconstruction, the chest's lean towards a camera above the hips, or the side the video's travel shows (losses/twin.py)
     twin_choice_lean_mm: float = 30.0  # twin_choice_rule=lean: the thorax must be this much farther than the pelvis for the twin to win
     side_weight: float = 0.0  # > 0: teach the side network (model.side_network) the side each frame's video travel shows (losses/travel.py); needs model.side_network
-    side_label: Literal["travel", "steady_travel", "truth"] = "travel"  # what teaches the side network: each video's travel (no labels) | steady_travel, the same on the videos whose travel is steady only (travel_min_r2) | truth, an oracle for diagnosis: each frame's true side from its 3D pose (data/pairs.py)
+    side_label: Literal["travel", "steady_travel", "steady_distance", "truth"] = "travel"  # what teaches the side network: each video's travel (no labels) | steady_travel, the same on the videos whose travel is steady only (travel_min_r2) | steady_distance, the travel read from the person's distance that the boxes and E's camera scale give, where it is steady (travel_min_r2), read anew every side_relabel_every steps (steady_travel's labels before the first; training/side_relabel.py) | truth, an oracle for diagnosis: each frame's true side from its 3D pose (data/pairs.py)
+    side_relabel_every: int = 1000  # side_label=steady_distance: the steps between two readings of the distance by the evaluated weights (the average with optim.ema_decay > 0)
     travel_facing_weight: float = 0.0  # > 0: add this times L_travel (the front weight of E's pose against the side its video's travel shows; losses/travel.py) to L_I^u
-    travel_min_r2: float = 0.8  # side_label=steady_travel: the least R² of a straight line through a video's log box side (data/travel.py)
+    travel_min_r2: float = 0.8  # side_label=steady_travel / steady_distance: the least R² of a straight line through a video's log box side / log distance (data/travel.py)
     side_max_tilt_deg: float = 180.0  # < 180: the side network is taught no label on a frame whose spine, as E reads it, tilts from the world's up by more than this (a body lying, crawling or upside down, whose travel does not tell its side); 180: every labelled frame
     prior_side_weight: float = 0.0  # > 0: the side network (model.side_network) is also taught, on the images E reads in the decoupled energies (the drawings of p_z, as prior_parts gives them), the side p_z shows the camera (geometry.facing.shows_front by model.side_definition): exact labels on drawings, every encoder step of the energies; added to the side loss (docs/learning.md, "A flat puppet's turn, and a print on its chest")
     side_consistency_weight: float = 0.0  # > 0: teach the side network (model.side_network) to read the two frames of each training pair (one video, at most data.max_gap frames apart) alike, each against the other's reading held fixed, labelled or not (losses/travel.py side_consistency_loss)
@@ -203,6 +204,12 @@ def validate(config: TrainConfig) -> None:
         raise UserError(f"model.side_patch_size must be at least 4 pixels, got {config.model.side_patch_size}")
     if not (math.isfinite(config.objective.travel_facing_weight) and config.objective.travel_facing_weight >= 0):
         raise UserError(f"objective.travel_facing_weight must be >= 0, got {config.objective.travel_facing_weight}")
+    if config.objective.side_label == "steady_distance":
+        if config.objective.side_relabel_every < 1:
+            raise UserError(f"objective.side_relabel_every must be >= 1, got {config.objective.side_relabel_every}")
+        if config.data.num_workers > 0:
+            raise UserError("objective.side_label=steady_distance relabels the pairs in the training process as E learns: "
+                            f"it needs data.num_workers=0, got {config.data.num_workers}")
     if not (math.isfinite(config.objective.travel_min_r2) and 0.0 <= config.objective.travel_min_r2 <= 1.0):
         raise UserError(f"objective.travel_min_r2 must be in [0, 1], got {config.objective.travel_min_r2}")
     if not (math.isfinite(config.objective.side_consistency_weight) and config.objective.side_consistency_weight >= 0):

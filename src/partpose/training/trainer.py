@@ -17,6 +17,10 @@ Run folder (``run.out_dir``)::
     tensorboard/             scalars (every loss, beta, throughput, metrics) and image grids
     metrics.jsonl            one line per evaluation
     final_metrics.json       the evaluation at the end of training
+
+With ``objective.side_label=steady_distance`` the side network's labels are read anew every
+``objective.side_relabel_every`` steps by the evaluated weights (``training/side_relabel.py``);
+the checkpoints hold the labels, so a resumed run goes on with the ones it had.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ from partpose.training.optimizers import (
     set_learning_rate,
 )
 from partpose.training.sampling import StepBatchSampler, step_generator
+from partpose.training.side_relabel import labelled_share, relabel_by_distance
 from partpose.training.schedules import learning_rate, saliency_beta
 from partpose.utils.checks import NonFiniteError
 from partpose.utils.images import make_grid
@@ -179,6 +184,8 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
         for name, opt in optimizers.items():
             opt.load_state_dict(state["optimizers"][name])
         start_step, best, skipped_total = state["step"], state.get("best"), state.get("skipped_steps", 0)
+        if "side_labels" in state:  # objective.side_label=steady_distance: the labels last read
+            data.pairs.side_front = [labels.numpy() for labels in state["side_labels"]]
         ckpt.set_rng_state(state["rng"])
         fabric.print(f"resuming {out_dir} at step {start_step}")
     elif run.init_from:
@@ -212,6 +219,7 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
                         persistent_workers=config.data.num_workers > 0)
     reduce = (lambda g: fabric.all_reduce(g, reduce_op="mean")) if fabric.world_size > 1 else None
     objective = config.objective
+    relabels = objective.side_label == "steady_distance" and objective.side_weight > 0
 
     def save(step: int, path: Path) -> None:
         if fabric.global_rank == 0:
@@ -227,6 +235,7 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
                 "skipped_steps": skipped_total,
                 "rng": ckpt.rng_state(),
                 **({} if relative_clip is None else {"relative_clip": relative_clip.state_dict()}),
+                **({"side_labels": [torch.from_numpy(labels) for labels in data.pairs.side_front]} if relabels else {}),
             }, path)
         fabric.barrier()
 
@@ -249,6 +258,8 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
                     writer.add_scalar(f"eval/{key}", value, step)
         return metrics
 
+    if relabels and writer is not None:  # the labels the run starts (or resumes) with
+        writer.add_scalar("train/side_labelled_share", labelled_share(data.pairs.side_front), start_step)
     initial_metrics = None
     if start_step == 0 and run.eval_at_start:
         initial_metrics = evaluate(0)
@@ -315,6 +326,11 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
             if out.images:
                 grid = make_grid(list(out.images.values()))
                 writer.add_image("train/" + "|".join(out.images), grid, done, dataformats="HWC")
+        if relabels and done % objective.side_relabel_every == 0:  # the last step too: a run stopped there resumes as one that went on
+            share = relabel_by_distance(evaluated, data.pairs, objective.travel_min_rate, objective.travel_min_r2,
+                                        fabric.device)
+            if writer is not None:
+                writer.add_scalar("train/side_labelled_share", share, done)
         if run.eval_every > 0 and done % run.eval_every == 0 and done != run.steps:
             metrics = evaluate(done)
             if metrics and (best is None or metrics["mpjpe"] < best["mpjpe"]):
