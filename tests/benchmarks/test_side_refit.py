@@ -2,7 +2,6 @@
 network alone and is read by the commands, an interrupted refit resumes to the uninterrupted one's
 weights, and a model without a side network is refused."""
 
-
 import pytest
 import torch
 
