@@ -153,7 +153,7 @@ def test_the_side_labels_are_the_travel_or_each_frames_true_side():
     np.testing.assert_array_equal(true_fronts(videos[1], "chest_and_spine", 20.0),
                                   chest_and_spine_front(poses, camera_up(-40.0)).numpy().astype(np.float32))
     videos[1].camera_up = None
-    with pytest.raises(ValueError, match="side_label must be one of travel, steady_travel, truth"):
+    with pytest.raises(ValueError, match="side_label must be one of travel, steady_travel, steady_distance, truth"):
         PairDataset(videos, side_label="oracle")
     videos[1].pose3d_cam_mm = None
     with pytest.raises(ValueError, match="side_label='truth' needs 3D poses"):
