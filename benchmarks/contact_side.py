@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchmark_tables import finish_table, use_threads  # noqa: E402
 from partpose.data.pairs import true_fronts  # noqa: E402
+from partpose.data.travel import box_distance  # noqa: E402
 from partpose.errors import UserError  # noqa: E402
 from partpose.geometry import facing  # noqa: E402
 from partpose.inference.loading import load_model  # noqa: E402
@@ -53,10 +54,8 @@ SOURCES = ("true joints, true root", "true joints, boxes' root", "E's joints, tr
 def root_from_boxes(person_box: torch.Tensor, scale: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
     """The root's camera-frame position (mm) in each frame, from the crop boxes and the encoder's camera.
 
-    A crop of side ``s`` (``Video.person_box``, the camera's normalised image plane) spans two of
-    the encoder's normalised units (``affine_grid``'s [-1, 1]); a body ``Z`` metres away is drawn
-    ``1 / Z`` image-plane units a metre, so the weak-perspective ``scale`` (normalised units a
-    metre) is ``2 / (Z s)`` and ``Z = 2 / (scale s)``. The root is drawn at ``offset``, the ray
+    The root's distance is ``Z = 2 / (scale s)`` for a crop of side ``s`` (``Video.person_box``;
+    ``partpose.data.travel.box_distance``); it is drawn at ``offset``, the ray
     ``box centre + offset s / 2``.
 
     Args:
@@ -65,7 +64,7 @@ def root_from_boxes(person_box: torch.Tensor, scale: torch.Tensor, offset: torch
         ``(T, 3)`` float64 millimetres, camera coordinates (x right, y down, z forward).
     """
     box, scale, offset = person_box.double(), scale.double(), offset.double()
-    distance_mm = 2000.0 / (scale * box[:, 2])
+    distance_mm = 1000.0 * torch.from_numpy(box_distance(box.cpu().numpy(), scale.cpu().numpy()))
     ray = torch.cat((box[:, :2] + offset * box[:, 2:] / 2.0, torch.ones_like(box[:, :1])), dim=1)
     return ray * distance_mm[:, None]
 

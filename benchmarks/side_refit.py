@@ -27,11 +27,12 @@ batch's labels the network disagrees with most (:func:`without_hardest`), ``--up
 keeps only the labels of the videos whose body the encoder reads upright and along one axis
 (:func:`keep_upright_steady_videos`), ``--label steady_truth``, an oracle, gives the steady
 travel's frames their true side, and ``--label steady_right``, another, leaves out the steady
-travel's wrong labels (:data:`LABELS`). One way of reading the travel itself anew can be tried: ``--steady-distance MIN_R2`` labels every
-video by its travel read from the person's distance that the boxes and the encoder's camera scale
-give together, where it is steady (``partpose.training.side_relabel``; ``objective.side_label=steady_distance``
-reads it during training), instead of the box's side alone,
-which also follows a body's changing extent. One way of labelling more frames can be tried:
+travel's wrong labels (:data:`LABELS`). One way of reading the travel itself anew can be tried:
+``--steady-distance MIN_R2`` labels every video by its travel read from the person's distance that
+the boxes and the encoder's camera scale give together, where it is steady
+(``partpose.training.side_relabel``, which ``objective.side_label=steady_distance`` reads during
+training), instead of the box's side alone, which also follows a body's changing extent. One way of
+labelling more frames can be tried:
 ``--confident-videos`` gives the frames without a label the side the run's own side network reads
 over their whole video, where it reads it most confidently (:func:`add_confident_labels`, the
 self-training of semi-supervised learning).
@@ -55,8 +56,6 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 
 from partpose.data.pairs import SIDE_LABELS, FrameDataset, mirror_pairs, travel_side_fronts  # noqa: E402
 from partpose.errors import UserError  # noqa: E402

@@ -20,6 +20,7 @@ import torch
 
 from partpose.data.pairs import PairDataset
 from partpose.data.travel import box_distance, distance_travel_front
+from partpose.inference.predict import images_to_tensor
 
 
 @torch.no_grad()
@@ -30,19 +31,16 @@ def video_scales(model: torch.nn.Module, videos, device: torch.device | str = "c
     model's train/eval mode is restored afterwards."""
     was_training = model.training
     model.eval()
-    try:
-        scales: list[np.ndarray] = []
-        pending: list = []
+    scales: list[np.ndarray] = []
+    pending: list = []
 
-        def flush() -> None:
-            if not pending:
-                return
-            frames = np.concatenate([video.frames for video in pending])
-            image = torch.from_numpy(np.ascontiguousarray(frames)).to(device).permute(0, 3, 1, 2).float().div_(255.0)
-            scale = model.encode(image).scale.double().cpu().numpy()
-            scales.extend(np.split(scale, np.cumsum([video.num_frames for video in pending])[:-1]))
+    def flush() -> None:
+        if pending:
+            scale = model.encode(images_to_tensor(np.concatenate([v.frames for v in pending]), device)).scale
+            scales.extend(np.split(scale.double().cpu().numpy(), np.cumsum([v.num_frames for v in pending])[:-1]))
             pending.clear()
 
+    try:
         for video in videos:
             pending.append(video)
             if sum(v.num_frames for v in pending) >= batch_frames:
