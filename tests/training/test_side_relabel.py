@@ -8,7 +8,8 @@ import torch
 from partpose.data.travel import distance_travel_front
 from partpose.data.video import Video
 from partpose.training.data_setup import build_training_data
-from partpose.training.side_relabel import distance_side_labels, labelled_share, relabel_by_distance, video_scales
+from partpose.training.side_relabel import (batch_side_labels, distance_side_labels, labelled_share, relabel_by_distance,
+                                            video_scales)
 from partpose.training.trainer import build_model
 
 
@@ -54,3 +55,10 @@ def test_a_video_without_boxes_gets_no_label_and_the_share_counts_frames(tiny_co
     frames = sum(v.num_frames for v in pairs.videos)
     assert share == sum(np.isfinite(f).sum() for f in pairs.side_front) / frames
     assert labelled_share([np.array([1.0, np.nan], np.float32), np.array([np.nan, np.nan, 0.0], np.float32)]) == 0.4
+
+
+def test_a_batch_gets_the_label_of_each_items_video_and_frame():
+    side_front = [np.array([1.0, np.nan, 0.0], np.float32), np.array([0.0, 1.0], np.float32)]
+    labels = batch_side_labels(side_front, torch.tensor([1, 0, 0, 1]), torch.tensor([1, 2, 1, 0]))
+    assert labels.dtype == torch.float32
+    assert torch.equal(labels.nan_to_num(-1), torch.tensor([1.0, 0.0, -1.0, 0.0]))

@@ -207,9 +207,6 @@ def validate(config: TrainConfig) -> None:
     if config.objective.side_label == "steady_distance":
         if config.objective.side_relabel_every < 1:
             raise UserError(f"objective.side_relabel_every must be >= 1, got {config.objective.side_relabel_every}")
-        if config.data.num_workers > 0:
-            raise UserError("objective.side_label=steady_distance relabels the pairs in the training process as E learns: "
-                            f"it needs data.num_workers=0, got {config.data.num_workers}")
     if not (math.isfinite(config.objective.travel_min_r2) and 0.0 <= config.objective.travel_min_r2 <= 1.0):
         raise UserError(f"objective.travel_min_r2 must be in [0, 1], got {config.objective.travel_min_r2}")
     if not (math.isfinite(config.objective.side_consistency_weight) and config.objective.side_consistency_weight >= 0):

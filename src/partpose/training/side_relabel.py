@@ -7,6 +7,9 @@ give the distance itself (``data.travel.box_distance``), and a video whose dista
 shows the front. The scale is learnt, so the labels are read again every
 ``objective.side_relabel_every`` steps by the weights that are evaluated (the average, with one),
 and before the first reading the dataset holds the boxes' steady travel. No label is needed.
+The readings change the training process's ``PairDataset``; DataLoader worker processes hold
+copies of it, so the trainer gives every batch the labels of the latest reading
+(:func:`batch_side_labels`) whatever loaded it.
 
 On the many-people budget, side networks refit on this label beside finished pose networks scored
 4.6 to 14 mm under those refit on the boxes' steady travel (docs/learning.md, "The travel read from the
@@ -71,6 +74,14 @@ def relabel_by_distance(model: torch.nn.Module, pairs: PairDataset, min_rate: fl
     the frames labelled."""
     pairs.side_front = distance_side_labels(model, pairs.videos, min_rate, min_r2, device)
     return labelled_share(pairs.side_front)
+
+
+def batch_side_labels(side_front: list[np.ndarray], video_index: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
+    """``(B,)`` float32, on ``frame``'s device: ``side_front[v][t]`` for each item's video ``v``
+    (``video_index``, ``(B,)`` int64) and frame ``t`` (``frame``, ``(B,)`` int64)."""
+    videos, frames = video_index.cpu().tolist(), frame.cpu().tolist()
+    labels = [float(side_front[v][t]) for v, t in zip(videos, frames)]
+    return torch.tensor(labels, dtype=torch.float32, device=frame.device)
 
 
 def labelled_share(side_front: list[np.ndarray]) -> float:

@@ -20,7 +20,8 @@ Run folder (``run.out_dir``)::
 
 With ``objective.side_label=steady_distance`` the side network's labels are read anew every
 ``objective.side_relabel_every`` steps by the evaluated weights (``training/side_relabel.py``);
-the checkpoints hold the labels, so a resumed run goes on with the ones it had.
+the checkpoints hold the labels, so a resumed run goes on with the ones it had, and every batch is
+given the latest labels in the training process, so DataLoader workers may load the pairs.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ from partpose.training.optimizers import (
     set_learning_rate,
 )
 from partpose.training.sampling import StepBatchSampler, step_generator
-from partpose.training.side_relabel import labelled_share, relabel_by_distance
+from partpose.training.side_relabel import batch_side_labels, labelled_share, relabel_by_distance
 from partpose.training.schedules import learning_rate, saliency_beta
 from partpose.utils.checks import NonFiniteError
 from partpose.utils.images import make_grid
@@ -271,6 +272,9 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
     largest_norm: dict[str, torch.Tensor] = {}  # each loss's largest gradient norm since the last log
     for step, batch in zip(range(start_step, run.steps), loader):
         batch = fabric.to_device(batch)
+        if relabels:  # the latest reading's labels: worker processes load from copies of the pairs made before it
+            for key, frame in (("side_front_s", "frame_s"), ("side_front_t", "frame_t")):
+                batch[key] = batch_side_labels(data.pairs.side_front, batch["video_index"], batch[frame])
         if config.data.flip_augment > 0:  # which pairs are mirrored: drawn per step, so a resumed run mirrors the same
             flips = step_generator(run.seed, step, fabric.global_rank, stream=3)
             which = torch.rand(batch["image_t"].shape[0], generator=flips) < config.data.flip_augment
