@@ -52,9 +52,9 @@ TABLE_ROW_CONFIGS = {
                              lambda c: _drawings_row(c) and c.objective.prior_parts == "frame_colours"),
     "studio_frame_colours_long_cpu.yaml": ("cpu_world_long", "ours_side_flip_ema_ground_clip_frame_colours",
                                            lambda c: c.objective.prior_parts == "frame_colours" and c.run.steps == 3000),
-    "studio_many_people_cpu.yaml": ("cpu_many_people", "ours_side_flip_ema_parts_steady_ground_clip_frame_colours",
+    "studio_many_people_cpu.yaml": ("cpu_many_people", "ours_side_flip_ema_parts_steady_ground_clip_frame_colours_distance",
                                     lambda c: c.objective.prior_parts == "frame_colours" and c.model.side_input == "parts"
-                                    and c.objective.side_label == "steady_travel"
+                                    and c.objective.side_label == "steady_distance"
                                     and c.data.synthetic.num_train_subjects == 1024 and c.run.steps == 8000),
 }
 
