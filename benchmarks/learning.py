@@ -352,8 +352,7 @@ add_variant("ours_side_flip_ema_parts_steady_ground_clip_frame_colours", "ours_s
 # (docs/learning.md, "The travel read from the distance")
 add_variant("ours_side_flip_ema_parts_steady_ground_clip_frame_colours_distance",
             "ours_side_flip_ema_parts_steady_ground_clip_frame_colours",
-            ", the side network taught the travel read from the distance",
-            ["objective.side_label=steady_distance"])
+            ", the side network taught the travel read from the distance", ["objective.side_label=steady_distance"])
 # ... and the crop's side network taught the true side (an oracle): how far a cue to the side right
 # on every training frame would take the frame-colour row
 add_variant("ours_side_flip_ema_ground_clip_frame_colours_side_truth", "ours_side_flip_ema_ground_clip_frame_colours",
