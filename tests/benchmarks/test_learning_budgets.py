@@ -82,6 +82,18 @@ def _result(row, mpjpe, spread, true_spread=300.0):
     return {"row": row, "metrics": {"mpjpe": mpjpe, "pose_spread": spread, "gt_pose_spread": true_spread}}
 
 
+def test_the_long_many_people_budget_is_the_many_people_budget_run_twice_as_long():
+    row = learning.ROWS["ours_side_flip_ema_parts_steady_ground_clip_frame_colours_distance"][1]
+
+    def config(budget, extra=()):
+        config_path, rest = learning.split_overrides(learning.BUDGETS[budget])
+        return load_config(config_path, rest + row + list(extra))
+
+    short, long = config("cpu_many_people"), config("cpu_many_people_long")
+    assert (short.run.steps, long.run.steps) == (8000, 16000)
+    assert long == config("cpu_many_people", ["run.steps=16000"])
+
+
 def test_target_lines_say_whether_no_saliency_is_worst_or_degenerate():
     grouped = {"unsup": [_result("unsup", 300.0, 90.0)], "no_fk_camera": [_result("no_fk_camera", 310.0, 60.0)],
                "no_adaptation": [_result("no_adaptation", 500.0, 0.0)],
