@@ -279,3 +279,32 @@ def test_the_distances_labels_refuse_a_zero_interval(tiny_config):
     common = ("model.side_network=true", "objective.side_weight=1", "objective.side_label=steady_distance")
     with pytest.raises(UserError, match="side_relabel_every"):
         train(tiny_config(*common, "objective.side_relabel_every=0", out="relabel_zero"), resume=False)
+
+
+def test_beta_reaches_only_the_decoder_and_the_appearance_when_the_reconstruction_leaves_the_pose(tiny_config):
+    # the many-people distance row's settings: L_I^u off the pose, an appearance trunk of its own,
+    # drawings in the frame's colours (nothing of D's in the energies). β weighs m_sal in L_I^u
+    # alone, so two runs that differ in β train the pose and side networks bit for bit alike
+    row = ("objective.silhouette_weight=1.0", "objective.appearance_consistency=false",
+           "objective.energy_frame=canonical_rotation", "objective.reconstruction_pose_grad=false",
+           "model.encoder.appearance_trunk=own", "model.side_network=true", "objective.side_weight=1",
+           "model.side_input=parts", "objective.side_label=steady_distance", "data.flip_augment=0.5",
+           "optim.ema_decay=0.9", "objective.prior_parts=frame_colours", "run.steps=4", "run.eval_every=0",
+           "run.image_every=0")
+    other_beta = ("objective.beta_start=0.2", "objective.beta_end=0.3")
+
+    def weights(*overrides, out):
+        return ckpt.load(train(tiny_config(*row, *overrides, out=out), resume=False).out_dir / "checkpoints" / "last.pt")
+
+    def same(a, b, prefix, but=()):
+        keys = [k for k in a["training_model"] if k.startswith(prefix) and not k.startswith(but)]
+        assert keys
+        return all(torch.equal(a[w][k], b[w][k]) for k in keys for w in ("model", "training_model"))
+
+    a, b = weights(out="beta_default"), weights(*other_beta, out="beta_other")
+    assert same(a, b, "encoder.", but=("encoder.appearance",)) and same(a, b, "side.")
+    assert not same(a, b, "decoder.") and not same(a, b, "encoder.appearance")
+    # the reconstruction given the pose back: β then reaches the pose too
+    c, d = (weights("objective.reconstruction_pose_grad=true", *beta, out=f"beta_pose_grad_{i}")
+            for i, beta in enumerate(((), other_beta)))
+    assert not same(c, d, "encoder.", but=("encoder.appearance",))
