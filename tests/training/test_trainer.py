@@ -281,10 +281,11 @@ def test_the_distances_labels_refuse_a_zero_interval(tiny_config):
         train(tiny_config(*common, "objective.side_relabel_every=0", out="relabel_zero"), resume=False)
 
 
-def test_beta_reaches_only_the_decoder_and_the_appearance_when_the_reconstruction_leaves_the_pose(tiny_config):
+def test_beta_reaches_only_the_decoder_and_the_appearance_when_the_reconstruction_leaves_the_pose_unclipped(tiny_config):
     # the many-people distance row's settings: L_I^u off the pose, an appearance trunk of its own,
-    # drawings in the frame's colours (nothing of D's in the energies). β weighs m_sal in L_I^u
-    # alone, so two runs that differ in β train the pose and side networks bit for bit alike
+    # drawings in the frame's colours (nothing of D's in the energies), no relative clip. β weighs
+    # m_sal in L_I^u alone, so two runs that differ in β train the pose and side networks bit for
+    # bit alike
     row = ("objective.silhouette_weight=1.0", "objective.appearance_consistency=false",
            "objective.energy_frame=canonical_rotation", "objective.reconstruction_pose_grad=false",
            "model.encoder.appearance_trunk=own", "model.side_network=true", "objective.side_weight=1",
@@ -308,3 +309,8 @@ def test_beta_reaches_only_the_decoder_and_the_appearance_when_the_reconstructio
     c, d = (weights("objective.reconstruction_pose_grad=true", *beta, out=f"beta_pose_grad_{i}")
             for i, beta in enumerate(((), other_beta)))
     assert not same(c, d, "encoder.", but=("encoder.appearance",))
+    # and so does a relative clip: L_sil, which trains the pose, shares L_I^u's gradient and its
+    # one norm, which β changes
+    e, f = (weights("optim.kind=adam", "optim.grad_clip_relative=1.01", *beta, out=f"beta_clip_{i}")
+            for i, beta in enumerate(((), other_beta)))
+    assert not same(e, f, "encoder.", but=("encoder.appearance",))
