@@ -6,8 +6,9 @@ A and B are checkpoint files or run folders (a folder: its final checkpoint, las
 weights (``model``: the averaged weights the checkpoint is read with, the default;
 ``training_model``: the raw weights training steps) are grouped by the first two parts of each
 name (``encoder.stages``, ``decoder.up``, ``side.encoder``, ...). One row per group: the number of
-tensors and of elements, the largest absolute difference, and that difference against the group's
-RMS weight in A; "identical" where every element of every tensor is bit for bit the same.
+tensors and of elements, the largest absolute difference, and the RMS difference against the
+group's RMS weight in A (1: as large as the weights themselves); "identical" where every element
+of every tensor is bit for bit the same.
 
 What it answers: whether a setting reaches a part of the network at all. Two runs that differ
 only in it, from the same seed on the same machine, train the parts it does not reach bit for
@@ -32,7 +33,8 @@ def group_of(name: str) -> str:
 
 def weight_differences(a: dict, b: dict) -> dict[str, dict[str, float]]:
     """Per group (:func:`group_of`) of two state dicts with the same names and shapes:
-    ``{"tensors", "elements", "max_abs", "rms_a", "identical"}``, the groups in ``a``'s order.
+    ``{"tensors", "elements", "max_abs", "rms_a", "rms_difference", "identical"}`` (the RMS over
+    the group's elements), the groups in ``a``'s order.
 
     Raises:
         ValueError: the dicts name different weights, or a weight has two shapes.
@@ -48,15 +50,18 @@ def weight_differences(a: dict, b: dict) -> dict[str, dict[str, float]]:
         if x.shape != y.shape:
             raise ValueError(f"{name}: shape {tuple(x.shape)} against {tuple(y.shape)}")
         g = groups.setdefault(group_of(name), {"tensors": 0, "elements": 0, "max_abs": 0.0, "square_sum": 0.0,
-                                               "identical": True})
+                                               "difference_square_sum": 0.0, "identical": True})
         g["tensors"] += 1
         g["elements"] += x.numel()
         if x.numel():
-            g["max_abs"] = max(g["max_abs"], float((x.double() - y.double()).abs().max()))
+            difference = x.double() - y.double()
+            g["max_abs"] = max(g["max_abs"], float(difference.abs().max()))
+            g["difference_square_sum"] += float(difference.square().sum())
             g["square_sum"] += float(x.double().square().sum())
         g["identical"] = g["identical"] and torch.equal(x, y)
     for g in groups.values():
-        g["rms_a"] = (g.pop("square_sum") / g["elements"]) ** 0.5 if g["elements"] else 0.0
+        for total, rms in (("square_sum", "rms_a"), ("difference_square_sum", "rms_difference")):
+            g[rms] = (g.pop(total) / g["elements"]) ** 0.5 if g["elements"] else 0.0
     return groups
 
 
@@ -88,10 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     command = " ".join(["python benchmarks/weight_difference.py", *(argv if argv is not None else sys.argv[1:])])
     lines = [f"The {args.weights!r} weights of {files[0]} (A) against {files[1]} (B), by part of the network "
              f"(`{command}`).", "",
-             "| part | tensors | elements | largest difference | against A's RMS weight |", "|---|---|---|---|---|"]
+             "| part | tensors | elements | largest difference | RMS difference / A's RMS weight |", "|---|---|---|---|---|"]
     for name, g in groups.items():
         change = "identical" if g["identical"] else f"{g['max_abs']:.3g}"
-        ratio = "" if g["identical"] or not g["rms_a"] else f"{g['max_abs'] / g['rms_a']:.3g}"
+        ratio = "" if g["identical"] or not g["rms_a"] else f"{g['rms_difference'] / g['rms_a']:.3g}"
         lines.append(f"| {name} | {g['tensors']} | {g['elements']:,} | {change} | {ratio} |")
     same = [name for name, g in groups.items() if g["identical"]]
     lines += ["", f"Identical: {len(same)} of {len(groups)} parts ({', '.join(same) or 'none'})."]

@@ -36,6 +36,7 @@ def test_differences_by_hand():
     assert stem["max_abs"] == pytest.approx(0.5)
     every = torch.cat([a["encoder.stem.0.weight"].flatten(), a["encoder.stem.1.bias"]]).double()
     assert stem["rms_a"] == pytest.approx(float(every.square().mean().sqrt()))
+    assert stem["rms_difference"] == pytest.approx(((0.25 ** 2 + 0.5 ** 2) / 16) ** 0.5)
     assert groups["decoder.up"]["identical"] and groups["decoder.up"]["max_abs"] == 0.0
     assert groups["bone_lengths_mm"]["identical"]
 
@@ -65,7 +66,8 @@ def test_the_script_reads_two_run_folders_and_writes_the_table(tmp_path, capsys)
     out = tmp_path / "table.md"
     assert weight_difference.main([str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(out)]) == 0
     text = out.read_text()
-    assert "| decoder.up | 1 | 4 | 1 |" in text and "| encoder.stem | 2 | 16 | identical |" in text
+    rms_up = float(_state()["decoder.up.0.weight"].double().square().mean().sqrt())
+    assert f"| decoder.up | 1 | 4 | 1 | {1 / rms_up:.3g} |" in text and "| encoder.stem | 2 | 16 | identical |" in text
     assert "Identical: 2 of 3 parts (encoder.stem, bone_lengths_mm)." in text
     assert weight_difference.main([str(tmp_path / "a"), str(tmp_path / "b"), "--weights", "training_model"]) == 0
     assert "Identical: 3 of 3 parts" in capsys.readouterr().out
