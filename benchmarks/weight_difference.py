@@ -13,8 +13,8 @@ of every tensor is bit for bit the same.
 What it answers: whether a setting reaches a part of the network at all. Two runs that differ
 only in it, from the same seed on the same machine, train the parts it does not reach bit for
 bit alike (the saliency weight β's drop, say, which only the decoder and the appearance see when
-``objective.reconstruction_pose_grad=false``); and whether a run resumed from a checkpoint ends
-where a straight run does.
+``objective.reconstruction_pose_grad=false`` and no relative clip joins L_sil's gradient to
+L_I^u's); and whether a run resumed from a checkpoint ends where a straight run does.
 """
 
 from __future__ import annotations
