@@ -353,6 +353,12 @@ add_variant("ours_side_flip_ema_parts_steady_ground_clip_frame_colours", "ours_s
 add_variant("ours_side_flip_ema_parts_steady_ground_clip_frame_colours_distance",
             "ours_side_flip_ema_parts_steady_ground_clip_frame_colours",
             ", the side network taught the travel read from the distance", ["objective.side_label=steady_distance"])
+# ... with the relative clip limiting each network part's share of a loss's gradient on its own
+# (optim.grad_clip_relative_by=part): L_sil, which trains the pose, is added to L_I^u, and clipped
+# with it by one norm D's share dominates (docs/learning.md, "The relative clip by part")
+add_variant("ours_side_flip_ema_parts_steady_ground_clip_frame_colours_distance_part_clip",
+            "ours_side_flip_ema_parts_steady_ground_clip_frame_colours_distance",
+            ", each network part's gradient clipped on its own", ["optim.grad_clip_relative_by=part"])
 # ... and the crop's side network taught the true side (an oracle): how far a cue to the side right
 # on every training frame would take the frame-colour row
 add_variant("ours_side_flip_ema_ground_clip_frame_colours_side_truth", "ours_side_flip_ema_ground_clip_frame_colours",

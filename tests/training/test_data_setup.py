@@ -142,6 +142,8 @@ def test_own_videos_have_no_test_split_and_training_skips_evaluation(tiny_config
         (["optim.grad_clip=-1"], "optim.grad_clip must be >= 0 (0 = off), got -1.0"),
         (["optim.grad_clip_relative=0.5"], "optim.grad_clip_relative must be > 1 (a multiple of each loss's average gradient norm) or 0 (off), got 0.5"),
         (["optim.grad_clip_relative=1"], "optim.grad_clip_relative must be > 1"),
+        (["optim.grad_clip_relative_by=module"], "config.optim.grad_clip_relative_by must be one of 'loss', 'part', got 'module'"),
+        (["optim.grad_clip_relative_by=part"], "optim.grad_clip_relative_by=part needs a relative clip"),
     ],
 )
 def test_bad_data_config_is_one_clear_error(tiny_config, tmp_path, overrides, message):

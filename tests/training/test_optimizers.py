@@ -9,7 +9,9 @@ from partpose.training.optimizers import (
     RelativeClip,
     apply_gradients,
     build_optimizers,
+    clip_parts,
     label_lr_scales,
+    network_part,
     parameter_groups,
     set_learning_rate,
 )
@@ -141,3 +143,65 @@ def test_apply_gradients_with_a_relative_clip_cuts_a_spike_to_the_losses_own_sca
     apply_gradients({"pose3d": [torch.full_like(p, 50.0) for p in params_of["pose3d"]]}, params_of, optimizers,
                     grad_clip=0.5, relative_clip=clip)
     assert handed[3] == pytest.approx(0.5)
+
+
+def test_a_relative_clip_whose_average_is_zero_starts_over_with_the_next_norm():
+    clip = RelativeClip(factor=3.0, decay=0.5)
+    # a part a loss has not reached yet: zero norms leave no average to clip by, and the first
+    # norm above zero starts it, unclipped, rather than being held at 0 ever after
+    limits = [float(clip.limit("image_unpaired/pose", torch.tensor(n))) for n in (0.0, 0.0, 5.0, 4.0, 100.0)]
+    assert limits == [math.inf, math.inf, math.inf, 15.0, 3 * (5.0 + 4.0) / 2]
+
+
+def test_network_part_names_the_pose_path_the_appearance_path_the_decoder_and_the_side():
+    from partpose.models.partpose_model import ModelConfig, PartPoseModel
+
+    model = PartPoseModel(ModelConfig(side_network=True))
+    parts = {network_part(name) for name, _ in model.named_parameters()}
+    assert parts == {"pose", "appearance", "decoder", "side"}
+    assert network_part("encoder.appearance_head.weight") == "appearance"
+    assert network_part("encoder.pose_mlp.0.weight") == network_part("encoder.stem.0.weight") == "pose"
+    with pytest.raises(ValueError, match="no part of the network"):
+        network_part("bone_lengths_mm")
+
+
+class _Parts(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Module()
+        self.encoder.pose_head = nn.Linear(2, 2)
+        self.encoder.appearance_head = nn.Linear(2, 1)
+        self.decoder = nn.Linear(2, 3)
+
+
+def test_a_relative_clip_by_part_clips_a_spike_on_one_part_and_leaves_the_others_as_they_are():
+    model = _Parts()
+    groups = parameter_groups(model)
+    params_of = {n: groups[which] for n, which in LOSS_PARAMETERS.items()}
+    parts = clip_parts(model, params_of)
+    assert parts["image_unpaired"] == ["pose"] * 2 + ["appearance"] * 2 + ["decoder"] * 2
+    optimizers = build_optimizers(model, 0.1, kind="adagrad")
+    clip = RelativeClip(factor=2.0, decay=0.9)
+    handed = []
+    optimizers["image_unpaired"].register_step_pre_hook(lambda opt, *_: handed.append(
+        [p.grad.clone() for g in opt.param_groups for p in g["params"]]))
+    params = params_of["image_unpaired"]
+    for spike in (1.0, 1.0, 50.0):  # the decoder's share spikes on the third step; the pose's does not
+        grads = {"image_unpaired": [torch.full_like(p, spike if part == "decoder" else 1.0)
+                                    for p, part in zip(params, parts["image_unpaired"])]}
+        apply_gradients(grads, params_of, optimizers, relative_clip=clip, parts=parts)
+    for g, part in zip(handed[2], parts["image_unpaired"]):
+        if part == "decoder":  # cut to twice its own average norm |(1, ..., 1)|: every 50 becomes a 2
+            assert g.flatten().tolist() == pytest.approx([2.0] * g.numel())
+        else:  # as it was: the decoder's spike no longer scales it down
+            assert torch.equal(g, torch.ones_like(g))
+    assert set(clip.state_dict()) == {"image_unpaired/pose", "image_unpaired/appearance", "image_unpaired/decoder"}
+    # the same spike clipped by the loss's whole norm scales the pose's share down with the decoder's
+    whole = RelativeClip(factor=2.0, decay=0.9)
+    handed.clear()
+    for spike in (1.0, 1.0, 50.0):
+        grads = {"image_unpaired": [torch.full_like(p, spike if part == "decoder" else 1.0)
+                                    for p, part in zip(params, parts["image_unpaired"])]}
+        apply_gradients(grads, params_of, optimizers, relative_clip=whole)
+    pose = [g for g, part in zip(handed[2], parts["image_unpaired"]) if part == "pose"]
+    assert all(float(g.abs().max()) < 0.1 for g in pose)

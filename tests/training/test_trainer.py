@@ -314,3 +314,10 @@ def test_beta_reaches_only_the_decoder_and_the_appearance_when_the_reconstructio
     e, f = (weights("optim.kind=adam", "optim.grad_clip_relative=1.01", *beta, out=f"beta_clip_{i}")
             for i, beta in enumerate(((), other_beta)))
     assert not same(e, f, "encoder.", but=("encoder.appearance",))
+    # unless the clip limits each part's share on its own (optim.grad_clip_relative_by=part): L_sil's
+    # share on the pose is then clipped by its own norms alone, which β leaves as they are
+    g, h = (weights("optim.kind=adam", "optim.grad_clip_relative=1.01", "optim.grad_clip_relative_by=part", *beta,
+                    out=f"beta_part_clip_{i}") for i, beta in enumerate(((), other_beta)))
+    assert same(g, h, "encoder.", but=("encoder.appearance",)) and same(g, h, "side.")
+    assert not same(g, h, "decoder.")
+    assert not same(g, e, "encoder.", but=("encoder.appearance",))  # and the part clip did clip the pose

@@ -92,6 +92,11 @@ class OptimConfig:
     # > 1: clip each loss's gradient norm to this many times the running average of its own
     # (training.optimizers.RelativeClip; 0 disables)
     grad_clip_relative: float = 0.0
+    # what the relative clip limits: each loss's whole gradient ("loss"), or each network part's
+    # share of it on its own ("part": the pose path, the appearance path, D, the side network), so
+    # that D's gradient in L_I^u no longer scales down L_sil's on the pose (docs/learning.md,
+    # "The relative clip by part")
+    grad_clip_relative_by: Literal["loss", "part"] = "loss"
     # weak and semi: the labels' optimiser (pose2d, pose3d) learns at lr times this. Every other
     # loss on the encoder has an optimiser of its own, each taking steps of about lr, so with 1
     # the labels are one voice among five (docs/learning.md, "The labels' share of the steps")
@@ -240,6 +245,8 @@ def validate(config: TrainConfig) -> None:
     clip = config.optim.grad_clip_relative
     if not (math.isfinite(clip) and (clip == 0 or clip > 1)):
         raise UserError(f"optim.grad_clip_relative must be > 1 (a multiple of each loss's average gradient norm) or 0 (off), got {clip}")
+    if config.optim.grad_clip_relative_by == "part" and clip == 0:
+        raise UserError("optim.grad_clip_relative_by=part needs a relative clip: set optim.grad_clip_relative > 1")
     if config.optim.lr_schedule not in ("constant", "cosine"):
         raise UserError(f"optim.lr_schedule must be 'constant' or 'cosine', got {config.optim.lr_schedule!r}")
     data = config.data

@@ -40,6 +40,30 @@ def label_lr_scales(setting: str, scale: float) -> dict[str, float]:
     return {"pose2d": scale, "pose3d": scale} if setting in LABELLED_METHOD_SETTINGS else {}
 
 
+# the parts of the network a loss's gradient is clipped by with ``optim.grad_clip_relative_by=part``
+NETWORK_PARTS = ("pose", "appearance", "decoder", "side")
+
+
+def network_part(name: str) -> str:
+    """The part of :class:`~partpose.models.PartPoseModel` that the parameter ``name`` (as
+    ``named_parameters`` spells it) belongs to: ``"decoder"``, ``"side"``, ``"appearance"`` (the
+    encoder's appearance path: its own trunk or branch, hidden layer and head) or ``"pose"`` (the
+    rest of the encoder: the pose path with any trunk it shares with the appearance)."""
+    top, _, rest = name.partition(".")
+    if top in ("decoder", "side"):
+        return top
+    if top == "encoder":
+        return "appearance" if rest.startswith("appearance_") else "pose"
+    raise ValueError(f"parameter {name!r} is in no part of the network (encoder, decoder, side)")
+
+
+def clip_parts(model: nn.Module, params_of: dict[str, list[nn.Parameter]]) -> dict[str, list[str]]:
+    """For each loss of ``params_of``, the network part (:func:`network_part`) of each of its
+    parameters, in ``params_of``'s order: ``apply_gradients``' ``parts``."""
+    part_of = {id(p): network_part(name) for name, p in model.named_parameters()}
+    return {loss: [part_of[id(p)] for p in params] for loss, params in params_of.items()}
+
+
 def parameter_groups(model: nn.Module) -> dict[str, list[nn.Parameter]]:
     encoder = [p for p in model.encoder.parameters() if p.requires_grad]
     decoder = [p for p in model.decoder.parameters() if p.requires_grad]
@@ -106,6 +130,7 @@ def apply_gradients(
     grad_clip: float = 0.0,
     reduce: Callable[[torch.Tensor], torch.Tensor] | None = None,
     relative_clip: RelativeClip | None = None,
+    parts: dict[str, list[str]] | None = None,
 ) -> dict[str, torch.Tensor]:
     """Step each loss's optimiser with that loss's gradients; returns each loss's gradient norm
     (the L2 norm over all its parameters, before any clipping; 0-dim tensors, left on the device
@@ -115,7 +140,11 @@ def apply_gradients(
     every gradient before any step, so all processes take identical steps. With ``grad_clip`` > 0
     each loss's gradients are scaled down to that norm where they exceed it; with
     ``relative_clip``, to that many times the running average of the loss's own norms (the lower
-    of the two limits where both are set).
+    of the two limits where both are set). With ``parts`` as well (:func:`clip_parts`: each
+    loss's parameters' network parts), the relative clip limits each part's share of a loss's
+    gradient to that many times the running average of that share's own norms, so that a large
+    gradient on one part (the decoder's, say) no longer scales down another's (the pose's, from a
+    term added to the same loss); ``grad_clip`` then limits the loss's whole gradient so clipped.
     """
     if reduce is not None:
         grads = {name: [reduce(g) for g in gs] for name, gs in grads.items()}
@@ -125,6 +154,20 @@ def apply_gradients(
         for p, g in zip(params, gs):
             p.grad = g
         norm = norms[name] = torch.nn.utils.get_total_norm(gs)
+        if relative_clip is not None and parts is not None:
+            for part in dict.fromkeys(parts[name]):  # each part's share clipped on its own
+                members = [i for i, label in enumerate(parts[name]) if label == part]
+                part_norm = torch.nn.utils.get_total_norm([gs[i] for i in members])
+                limit = relative_clip.limit(f"{name}/{part}", part_norm)
+                torch.nn.utils.clip_grads_with_norm_([params[i] for i in members], limit, part_norm)
+            limit = None
+            if grad_clip > 0:
+                clipped_norm = torch.nn.utils.get_total_norm(gs)
+                torch.nn.utils.clip_grads_with_norm_(params, torch.full_like(clipped_norm, grad_clip), clipped_norm)
+            optimizers[name].step()
+            for p in params:
+                p.grad = None
+            continue
         limit = None if relative_clip is None else relative_clip.limit(name, norm)
         if grad_clip > 0:
             limit = torch.full_like(norm, grad_clip) if limit is None else limit.clamp(max=grad_clip)
@@ -147,7 +190,8 @@ class RelativeClip:
     """Each loss's gradient norm limited to ``factor`` times the running average of its own.
 
     The average is exponential (``decay`` per step) over the norms as clipped, so a spike does not
-    raise the limit that clips it; a loss's first norm starts its average and is not clipped.
+    raise the limit that clips it; a loss's first norm starts its average and is not clipped, and
+    so does its first norm after an average of 0.
     With one optimiser per loss, each of them taking steps of about the learning rate whatever its
     gradient's size, what a clip of a fixed norm would do differs from loss to loss; this one
     clips every loss's rare large gradients alike (``optim.grad_clip_relative``).
@@ -167,8 +211,13 @@ class RelativeClip:
         if name not in self.average:
             self.average[name] = norm.detach().clone()
             return torch.full_like(self.average[name], math.inf)
-        limit = self.factor * self.average[name]
-        self.average[name] = self.decay * self.average[name] + (1 - self.decay) * torch.minimum(norm.detach(), limit)
+        average = self.average[name]
+        # an average of 0 (only zero gradients so far: a part a loss has not reached yet) starts
+        # over with the next norm, unclipped, rather than holding every later gradient at 0
+        started = average > 0
+        limit = torch.where(started, self.factor * average, math.inf)
+        self.average[name] = torch.where(
+            started, self.decay * average + (1 - self.decay) * torch.minimum(norm.detach(), limit), norm.detach())
         return limit
 
     def state_dict(self) -> dict[str, float]:

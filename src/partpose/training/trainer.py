@@ -52,6 +52,7 @@ from partpose.training.optimizers import (
     RelativeClip,
     apply_gradients,
     build_optimizers,
+    clip_parts,
     compute_gradients,
     gradients_finite,
     label_lr_scales,
@@ -176,6 +177,7 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
 
     start_step, best, skipped_total = 0, None, 0
     relative_clip = RelativeClip(config.optim.grad_clip_relative) if config.optim.grad_clip_relative > 0 else None
+    parts = clip_parts(model, params_of) if config.optim.grad_clip_relative_by == "part" else None
     if state is not None:
         if relative_clip is not None:
             relative_clip.load_state_dict(state.get("relative_clip", {}))
@@ -298,7 +300,7 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
             finite = bool(flag > 0.5)
         if finite:
             set_learning_rate(optimizers, learning_rate(step, run.steps, config.optim.lr, config.optim.lr_schedule))
-            norms = apply_gradients(grads, params_of, optimizers, config.optim.grad_clip, reduce, relative_clip)
+            norms = apply_gradients(grads, params_of, optimizers, config.optim.grad_clip, reduce, relative_clip, parts)
             for name, norm in norms.items():  # the largest since the last log: a spike between logs shows
                 largest_norm[name] = torch.maximum(largest_norm[name], norm) if name in largest_norm else norm
             if averaged is not None:
