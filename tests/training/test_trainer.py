@@ -2,6 +2,7 @@
 
 import json
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -88,6 +89,22 @@ def test_cosine_schedule_sets_the_rate_of_every_step(tiny_config):
     assert {g["lr"] for s in constant["optimizers"].values() for g in s["param_groups"]} == {0.01}
     # the same batches, smaller late steps: the weights differ
     assert max(float((v - constant["model"][k]).abs().max()) for k, v in state["model"].items()) > 1e-7
+
+
+def test_the_evaluation_log_holds_each_step_once_however_the_run_was_stopped(tiny_config):
+    def steps(out):
+        return [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+    common = ("run.eval_every=2", "run.checkpoint_every=2", "run.eval_at_start=true")
+    out = train(tiny_config("run.steps=4", *common, out="log_once"), resume=True).out_dir
+    assert steps(out) == [0, 2, 4]
+    train(tiny_config("run.steps=4", *common, out="log_once"), resume=True)  # a finished run resumed: 4 again
+    assert steps(out) == [0, 2, 4]
+    train(tiny_config("run.steps=6", *common, out="log_once"), resume=True)  # run on from 4
+    assert steps(out) == [0, 2, 4, 6]
+    shutil.rmtree(out / "checkpoints")  # a first try stopped before its first checkpoint: started over
+    train(tiny_config("run.steps=2", *common, out="log_once"), resume=True)
+    assert steps(out) == [0, 2]
 
 
 def test_resume_with_other_settings_is_refused_and_names_them(tiny_config):

@@ -63,6 +63,7 @@ from partpose.training.sampling import StepBatchSampler, step_generator
 from partpose.training.side_relabel import batch_side_labels, labelled_share, relabel_by_distance
 from partpose.training.schedules import learning_rate, saliency_beta
 from partpose.utils.checks import NonFiniteError
+from partpose.utils.files import atomic_path
 from partpose.utils.images import make_grid
 
 SUPPORTED_PRECISION = ("32-true", "bf16-mixed", "64-true")
@@ -147,6 +148,20 @@ def load_initial_weights(model: PartPoseModel, source: str) -> None:
         raise UserError(f"run.init_from={source}: its model does not fit this run's model settings ({detail[0].strip()})") from None
 
 
+def keep_evaluations_before(path: Path, step: int) -> None:
+    """Keep the lines of the evaluation log ``path`` (``metrics.jsonl``) made before ``step`` and
+    drop the others, which the run makes again: otherwise a run started over in a folder that
+    holds an earlier try's log, or resumed from a checkpoint older than its last evaluation,
+    would log those steps twice. Rewritten atomically; nothing to do where there is no log."""
+    if not path.is_file():
+        return
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    kept = [line for line in lines if json.loads(line)["step"] < step]
+    if kept != lines:
+        with atomic_path(path) as tmp:
+            tmp.write_text("".join(line + "\n" for line in kept))
+
+
 def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainResult:
     run = config.run
     if run.threads > 0:
@@ -207,6 +222,9 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
     if fabric.global_rank == 0:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "config.yaml").write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
+        # the evaluations this run makes again: all when it starts over, those past its checkpoint
+        # when it resumes, and its last when it resumes a finished run (which evaluates it again)
+        keep_evaluations_before(out_dir / "metrics.jsonl", 0 if start_step == 0 else start_step + (start_step < run.steps))
         from torch.utils.tensorboard import SummaryWriter
 
         writer = SummaryWriter(str(out_dir / "tensorboard"))
