@@ -354,8 +354,8 @@ add_variant("ours_side_flip_ema_parts_steady_ground_clip_frame_colours_distance"
             "ours_side_flip_ema_parts_steady_ground_clip_frame_colours",
             ", the side network taught the travel read from the distance", ["objective.side_label=steady_distance"])
 # ... with the relative clip limiting each network part's share of a loss's gradient on its own
-# (optim.grad_clip_relative_by=part): L_sil, which trains the pose, is added to L_I^u, and clipped
-# with it by one norm D's share dominates (docs/learning.md, "The relative clip by part")
+# (optim.grad_clip_relative_by=part): L_sil, which trains the pose, is added to L_I^u and shares one
+# norm with D's and the appearance's shares of it (docs/learning.md, "The relative clip by part")
 add_variant("ours_side_flip_ema_parts_steady_ground_clip_frame_colours_distance_part_clip",
             "ours_side_flip_ema_parts_steady_ground_clip_frame_colours_distance",
             ", each network part's gradient clipped on its own", ["optim.grad_clip_relative_by=part"])
