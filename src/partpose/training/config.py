@@ -94,8 +94,8 @@ class OptimConfig:
     grad_clip_relative: float = 0.0
     # what the relative clip limits: each loss's whole gradient ("loss"), or each network part's
     # share of it on its own ("part": the pose path, the appearance path, D, the side network), so
-    # that D's gradient in L_I^u no longer scales down L_sil's on the pose (docs/learning.md,
-    # "The relative clip by part")
+    # that D's share of L_I^u's gradient no longer changes how L_sil's share, on the pose, is
+    # clipped (docs/learning.md, "The relative clip by part")
     grad_clip_relative_by: Literal["loss", "part"] = "loss"
     # weak and semi: the labels' optimiser (pose2d, pose3d) learns at lr times this. Every other
     # loss on the encoder has an optimiser of its own, each taking steps of about lr, so with 1
