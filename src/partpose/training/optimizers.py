@@ -40,10 +40,6 @@ def label_lr_scales(setting: str, scale: float) -> dict[str, float]:
     return {"pose2d": scale, "pose3d": scale} if setting in LABELLED_METHOD_SETTINGS else {}
 
 
-# the parts of the network a loss's gradient is clipped by with ``optim.grad_clip_relative_by=part``
-NETWORK_PARTS = ("pose", "appearance", "decoder", "side")
-
-
 def network_part(name: str) -> str:
     """The part of :class:`~partpose.models.PartPoseModel` that the parameter ``name`` (as
     ``named_parameters`` spells it) belongs to: ``"decoder"``, ``"side"``, ``"appearance"`` (the
@@ -154,25 +150,21 @@ def apply_gradients(
         for p, g in zip(params, gs):
             p.grad = g
         norm = norms[name] = torch.nn.utils.get_total_norm(gs)
+        limit, clipped_norm = None, norm
         if relative_clip is not None and parts is not None:
             for part in dict.fromkeys(parts[name]):  # each part's share clipped on its own
                 members = [i for i, label in enumerate(parts[name]) if label == part]
                 part_norm = torch.nn.utils.get_total_norm([gs[i] for i in members])
-                limit = relative_clip.limit(f"{name}/{part}", part_norm)
-                torch.nn.utils.clip_grads_with_norm_([params[i] for i in members], limit, part_norm)
-            limit = None
-            if grad_clip > 0:
+                torch.nn.utils.clip_grads_with_norm_([params[i] for i in members],
+                                                     relative_clip.limit(f"{name}/{part}", part_norm), part_norm)
+            if grad_clip > 0:  # the fixed clip then sees the gradient as the parts left it
                 clipped_norm = torch.nn.utils.get_total_norm(gs)
-                torch.nn.utils.clip_grads_with_norm_(params, torch.full_like(clipped_norm, grad_clip), clipped_norm)
-            optimizers[name].step()
-            for p in params:
-                p.grad = None
-            continue
-        limit = None if relative_clip is None else relative_clip.limit(name, norm)
+        elif relative_clip is not None:
+            limit = relative_clip.limit(name, norm)
         if grad_clip > 0:
             limit = torch.full_like(norm, grad_clip) if limit is None else limit.clamp(max=grad_clip)
         if limit is not None:
-            torch.nn.utils.clip_grads_with_norm_(params, limit, norm)
+            torch.nn.utils.clip_grads_with_norm_(params, limit, clipped_norm)
         optimizers[name].step()
         for p in params:
             p.grad = None

@@ -224,7 +224,8 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
         (out_dir / "config.yaml").write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
         # the evaluations this run makes again: all when it starts over, those past its checkpoint
         # when it resumes, and its last when it resumes a finished run (which evaluates it again)
-        keep_evaluations_before(out_dir / "metrics.jsonl", 0 if start_step == 0 else start_step + (start_step < run.steps))
+        first_redone = 0 if start_step == 0 else start_step if start_step >= run.steps else start_step + 1
+        keep_evaluations_before(out_dir / "metrics.jsonl", first_redone)
         from torch.utils.tensorboard import SummaryWriter
 
         writer = SummaryWriter(str(out_dir / "tensorboard"))
