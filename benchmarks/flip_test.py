@@ -1,11 +1,13 @@
 """The flip test: what reading every test frame together with its mirror image does to the score.
 
-    python benchmarks/flip_test.py CHECKPOINT_OR_RUN [...] [--max-frames N] [--threads 1] [--out FILE.md]
+    python benchmarks/flip_test.py CHECKPOINT_OR_RUN [...] [--max-frames N] [--test-people N] [--threads 1] [--out FILE.md]
 
 For every checkpoint (trained on the synthetic benchmark) the test split's frames (every frame by
 default; ``--max-frames`` thins them evenly) are predicted twice: as ``partpose evaluate`` does,
 and with ``partpose evaluate --flip-test`` (``PartPoseModel.encode_flip_test``: the frame and its
-mirror read, both given one side, the mirror's pose reflected back and the two averaged). One row
+mirror read, both given one side, the mirror's pose reflected back and the two averaged);
+``--test-people N`` renders the test split worn by N held-out people instead of the checkpoint's
+(``partpose evaluate --test-people``). One row
 per checkpoint: MPJPE, PA-MPJPE and the median facing error each way, the change, and the seconds
 each pass took; a last row gives the medians of the changes and of the time ratio over the
 checkpoints (give the seeds of one row of the learning table together).
@@ -41,10 +43,18 @@ def flip_test_scores(model, frames, max_frames: int | None = None, batch_size: i
 def main(argv: list[str] | None = None) -> int:
     parser = checkpoints_parser(__doc__)
     parser.add_argument("--max-frames", type=int, default=None, help="test frames, evenly thinned (default: every frame)")
+    parser.add_argument("--test-people", type=int, default=None, metavar="N",
+                        help="render the test split worn by N held-out people (default: the checkpoint's)")
     args = parser.parse_args(argv)
+    if args.max_frames is not None and args.max_frames < 1:
+        parser.error(f"--max-frames must be >= 1, got {args.max_frames}")
+    if args.test_people is not None and args.test_people < 1:
+        parser.error(f"--test-people must be >= 1, got {args.test_people}")
     use_threads(args.threads)
     command = " ".join(["python benchmarks/flip_test.py", *(argv if argv is not None else sys.argv[1:])])
     frames_note = "every frame" if args.max_frames is None else f"at most {args.max_frames} frames"
+    if args.test_people is not None:
+        frames_note += f", worn by {args.test_people} held-out people"
     lines = [f"Each checkpoint's test split ({frames_note}) read alone and with the flip test (`{command}`): "
              "MPJPE / PA-MPJPE (mm), median facing error (°), seconds of prediction.", "",
              "| checkpoint | frames | alone | flip test | change | facing alone → flip test | seconds alone / flip test |",
@@ -52,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     changes: list[tuple[float, float, float]] = []
 
     def rows():
-        for path, loaded, frames in synthetic_checkpoints(args.checkpoints):
+        for path, loaded, frames in synthetic_checkpoints(args.checkpoints, args.test_people):
             s = flip_test_scores(loaded.model, frames, args.max_frames)
             plain, flip = s["plain"], s["flip_test"]
             change = (flip["mpjpe"] - plain["mpjpe"], flip["pa_mpjpe"] - plain["pa_mpjpe"],

@@ -36,3 +36,25 @@ def test_it_prints_a_row_per_checkpoint_and_the_medians(tiny_run, tmp_path):
     lines = out.read_text().splitlines()
     assert lines[-3].startswith(f"| {tiny_run} | 8 |") and lines[-1].startswith("| median of 2 |")
     assert all(line.count("|") == 8 for line in lines[-3:])
+
+
+def test_test_people_reads_the_split_partpose_evaluate_reads(tiny_run, tmp_path):
+    from partpose.cli.main import main as cli_main
+
+    out = tmp_path / "flip.md"
+    assert flip_test.main([str(tiny_run), "--max-frames", "8", "--test-people", "3", "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "worn by 3 held-out people" in text
+    cells = [cell.strip() for cell in text.splitlines()[-1].split("|")[1:-1]]
+    for cell, flag in ((cells[2], []), (cells[3], ["--flip-test"])):
+        report = tmp_path / "evaluation.json"
+        assert cli_main(["evaluate", "--checkpoint", str(tiny_run), "--max-frames", "8", "--test-people", "3",
+                         "--out", str(report), *flag]) == 0
+        metrics = json.loads(report.read_text())["metrics"]
+        assert cell == f"{metrics['mpjpe']:.1f} / {metrics['pa_mpjpe']:.1f}"
+
+
+@pytest.mark.parametrize("flags", [["--test-people", "0"], ["--max-frames", "0"]])
+def test_bad_flags_are_refused(tiny_run, flags):
+    with pytest.raises(SystemExit):
+        flip_test.main([str(tiny_run), *flags])
