@@ -863,6 +863,11 @@ def target_lines(grouped: dict[str, list[dict]]) -> list[str]:
         ("(… the parts, taught the travel read from the distance, …) < the same taught the boxes' steady travel",
          "ours_side_flip_ema_parts_steady_ground_clip_frame_colours_distance",
          "ours_side_flip_ema_parts_steady_ground_clip_frame_colours", 1.0),
+        ("(… the parts, taught the travel read from the distance, …, weights averaged over about 1,000 steps) ≤ 0.6 × "
+         "mean-pose baseline", "ours_side_flip_ema_parts_steady_ground_clip_frame_colours_distance_ema999", "mean_pose", 0.6),
+        ("(… weights averaged over about 1,000 steps) < the same averaged over about 100",
+         "ours_side_flip_ema_parts_steady_ground_clip_frame_colours_distance_ema999",
+         "ours_side_flip_ema_parts_steady_ground_clip_frame_colours_distance", 1.0),
         ("unsup < w/o adaptation", "unsup", "no_adaptation", 1.0),
         ("unsup < w/o T_fk∘T_c", "unsup", "no_fk_camera", 1.0),
     ]
