@@ -19,6 +19,24 @@ def checkpoints_parser(doc: str, checkpoints: str = "+") -> argparse.ArgumentPar
     return parser
 
 
+def at_least_one(text: str) -> int:
+    """An argparse ``type``: the integer ``text``, refused (a one-line usage error) below 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def add_test_people_argument(parser: argparse.ArgumentParser) -> None:
+    """``--test-people N`` (at least 1; default ``None``): render the synthetic test split worn by
+    ``N`` held-out people instead of the checkpoint's (``partpose evaluate --test-people``)."""
+    parser.add_argument("--test-people", type=at_least_one, default=None, metavar="N",
+                        help="render the test split worn by N held-out people (default: the checkpoint's)")
+
+
 def use_threads(threads: int) -> None:
     """``torch.set_num_threads(threads)``, or PyTorch's default when ``threads`` is 0."""
     if threads:

@@ -21,7 +21,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark_tables import checkpoints_parser, synthetic_checkpoints, use_threads, write_table  # noqa: E402
+from benchmark_tables import (add_test_people_argument, at_least_one, checkpoints_parser,  # noqa: E402
+                              synthetic_checkpoints, use_threads, write_table)
 
 
 def flip_test_scores(model, frames, max_frames: int | None = None, batch_size: int = 64) -> dict[str, dict[str, float]]:
@@ -42,14 +43,10 @@ def flip_test_scores(model, frames, max_frames: int | None = None, batch_size: i
 
 def main(argv: list[str] | None = None) -> int:
     parser = checkpoints_parser(__doc__)
-    parser.add_argument("--max-frames", type=int, default=None, help="test frames, evenly thinned (default: every frame)")
-    parser.add_argument("--test-people", type=int, default=None, metavar="N",
-                        help="render the test split worn by N held-out people (default: the checkpoint's)")
+    parser.add_argument("--max-frames", type=at_least_one, default=None,
+                        help="test frames, evenly thinned (default: every frame)")
+    add_test_people_argument(parser)
     args = parser.parse_args(argv)
-    if args.max_frames is not None and args.max_frames < 1:
-        parser.error(f"--max-frames must be >= 1, got {args.max_frames}")
-    if args.test_people is not None and args.test_people < 1:
-        parser.error(f"--test-people must be >= 1, got {args.test_people}")
     use_threads(args.threads)
     command = " ".join(["python benchmarks/flip_test.py", *(argv if argv is not None else sys.argv[1:])])
     frames_note = "every frame" if args.max_frames is None else f"at most {args.max_frames} frames"

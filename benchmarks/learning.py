@@ -44,7 +44,7 @@ import torch
 from partpose.utils.files import atomic_path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark_tables import test_frames_cache, test_split  # noqa: E402
+from benchmark_tables import at_least_one, test_frames_cache, test_split  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -367,7 +367,7 @@ add_variant("ours_side_flip_ema_people1024_ground", "ours_side_flip_ema_people10
             ", bodies on the ground sided by their hands and legs", GROUND)
 # ... the distance's row with its weights averaged over about 1,000 steps instead of 100
 # (optim.ema_decay=0.999): the 0.99 average was chosen at 1,000-iteration budgets, and at 16,000 the
-# row's evaluations still scatter by 5-10 mm from one to the next (docs/learning.md, "A longer
+# row's evaluations still move by 1-5 mm from one to the next (docs/learning.md, "A longer
 # average for a longer run")
 add_variant("ours_side_flip_ema_parts_steady_ground_clip_frame_colours_distance_ema999",
             "ours_side_flip_ema_parts_steady_ground_clip_frame_colours_distance",
@@ -993,14 +993,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-table", action="store_true", help="run the rows, leave the table and the plots")
     parser.add_argument("--rescore", action="store_true",
                         help="add missing metrics to the saved rows from their checkpoints under --runs, then the table")
-    parser.add_argument("--test-people", type=int, default=None, metavar="N",
+    parser.add_argument("--test-people", type=at_least_one, default=None, metavar="N",
                         help="score the saved rows on the same test videos worn by N held-out people (their "
                              "checkpoints under --runs; every test frame), then the table")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, got {args.jobs}")
-    if args.test_people is not None and args.test_people < 1:
-        parser.error(f"--test-people must be at least 1, got {args.test_people}")
     if args.test_people is not None and args.rescore:
         parser.error("--test-people and --rescore: one at a time")
     args.budget = args.budget or default_budget()

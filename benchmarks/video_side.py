@@ -62,8 +62,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark_tables import (checkpoints_parser, require_side_network, synthetic_checkpoints, use_threads,  # noqa: E402
-                              write_table)
+from benchmark_tables import (add_test_people_argument, checkpoints_parser, require_side_network,  # noqa: E402
+                              synthetic_checkpoints, use_threads, write_table)
 
 READINGS = ("the frame", "the frame and its mirror", "the video", "the video's travel, else the video",
             "the frame, on the ground the hands and legs", "the video, on the ground the hands and legs", "the true side",
@@ -228,8 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = checkpoints_parser(__doc__)
     parser.add_argument("--min-rate", type=float, default=0.0025,
                         help="the least relative change of a person's distance per frame for their travel to count")
-    parser.add_argument("--test-people", type=int, default=None, metavar="N",
-                        help="render the test split worn by N held-out people (default: the checkpoint's)")
+    add_test_people_argument(parser)
     parser.add_argument("--ground-band", type=float, default=30.0, metavar="DEG",
                         help="a body whose spine lies within DEG of level is on the ground (default: 30)")
     parser.add_argument("--add-side", nargs="+", type=Path, default=[], metavar="CHECKPOINT",
@@ -242,8 +241,6 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--min-rate must be > 0, got {args.min_rate}")
     if not 0 < args.ground_band <= 90:
         parser.error(f"--ground-band must be within 0..90 degrees, got {args.ground_band}")
-    if args.test_people is not None and args.test_people < 1:
-        parser.error(f"--test-people must be >= 1, got {args.test_people}")
     if args.add_side and len(args.checkpoints) != 1:
         parser.error("--add-side reads one checkpoint's pose network with more side networks: give one checkpoint")
     use_threads(args.threads)

@@ -24,7 +24,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark_tables import checkpoints_parser, require_side_network, synthetic_checkpoints, use_threads, write_table  # noqa: E402
+from benchmark_tables import (add_test_people_argument, checkpoints_parser, require_side_network,  # noqa: E402
+                              synthetic_checkpoints, use_threads, write_table)
 
 READINGS = ("frame", "mean", "view")
 
@@ -46,15 +47,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--side-window", type=int, default=1, metavar="K",
                         help="give every frame the side its video reads over K frames (odd; 0: the whole video; "
                              "partpose evaluate --side-window; default 1, each frame its own)")
-    parser.add_argument("--test-people", type=int, default=None, metavar="N",
-                        help="render the test split worn by N held-out people (default: the checkpoint's)")
+    add_test_people_argument(parser)
     args = parser.parse_args(argv)
     if args.window < 1 or args.window % 2 == 0:
         parser.error(f"--window must be odd and >= 1, got {args.window}")
     if args.side_window < 0 or (args.side_window > 0 and args.side_window % 2 == 0):
         parser.error(f"--side-window must be odd, or 0 for the whole video, got {args.side_window}")
-    if args.test_people is not None and args.test_people < 1:
-        parser.error(f"--test-people must be >= 1, got {args.test_people}")
     use_threads(args.threads)
     command = " ".join(["python benchmarks/video_smoothing.py", *(argv if argv is not None else sys.argv[1:])])
     reading = "".join([", with the flip test" if args.flip_test else "",

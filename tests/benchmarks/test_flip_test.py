@@ -54,7 +54,7 @@ def test_test_people_reads_the_split_partpose_evaluate_reads(tiny_run, tmp_path)
         assert cell == f"{metrics['mpjpe']:.1f} / {metrics['pa_mpjpe']:.1f}"
 
 
-@pytest.mark.parametrize("flags", [["--test-people", "0"], ["--max-frames", "0"]])
+@pytest.mark.parametrize("flags", [["--test-people", "0"], ["--test-people", "x"], ["--max-frames", "0"]])
 def test_bad_flags_are_refused(tiny_run, flags):
     with pytest.raises(SystemExit):
         flip_test.main([str(tiny_run), *flags])
