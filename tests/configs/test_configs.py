@@ -141,3 +141,9 @@ def test_a_negative_reconstruction_weight_is_an_error():
 def test_prior_side_weight_errors(overrides, message):
     with pytest.raises(UserError, match=message):
         load_config(CONFIGS / "synthetic_cpu.yaml", overrides)
+
+
+@pytest.mark.parametrize("value", ["-1", "101"])
+def test_a_cooldown_outside_the_run_is_an_error(value):
+    with pytest.raises(UserError, match=r"run.cooldown_steps must be between 0 and run.steps \(100\)"):
+        load_config(CONFIGS / "synthetic_cpu.yaml", ["run.steps=100", f"run.cooldown_steps={value}"])

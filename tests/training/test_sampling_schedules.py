@@ -60,6 +60,15 @@ def test_cosine_learning_rate_by_hand():
         learning_rate(0, 10, 1e-3, "step")
 
 
+def test_cooldown_by_hand():
+    # the last 4 of 10 steps: 4/4, 3/4, 2/4, 1/4 of the schedule's rate
+    rates = [learning_rate(s, 10, 1e-3, "constant", cooldown_steps=4) for s in range(10)]
+    assert rates == pytest.approx([1e-3] * 6 + [1e-3, 0.75e-3, 0.5e-3, 0.25e-3])
+    assert learning_rate(7, 10, 1e-3, "cosine", 4) == pytest.approx(learning_rate(7, 10, 1e-3, "cosine") * 0.75)
+    assert [learning_rate(s, 3, 1e-3, "constant", 3) for s in range(3)] == pytest.approx([1e-3, 2e-3 / 3, 1e-3 / 3])
+    assert all(learning_rate(s, 10, 1e-3, "constant", 0) == 1e-3 for s in range(10))
+
+
 def test_set_learning_rate_reaches_every_group():
     a, b = torch.nn.Parameter(torch.zeros(2)), torch.nn.Parameter(torch.zeros(3))
     optimizers = {"x": torch.optim.Adam([{"params": [a]}, {"params": [b], "lr": 5.0}], lr=1.0),

@@ -91,6 +91,21 @@ def test_cosine_schedule_sets_the_rate_of_every_step(tiny_config):
     assert max(float((v - constant["model"][k]).abs().max()) for k, v in state["model"].items()) > 1e-7
 
 
+def test_a_finished_run_resumed_with_a_cooldown_ends_as_a_straight_run_with_it(tiny_config):
+    common = ("optim.lr=0.01", "run.eval_every=0")
+    straight = train(tiny_config("run.steps=6", "run.cooldown_steps=2", *common, out="cool_straight"), resume=False)
+    train(tiny_config("run.steps=4", *common, out="cool_extended"), resume=False)
+    extended = train(tiny_config("run.steps=6", "run.cooldown_steps=2", *common, out="cool_extended"), resume=True)
+    assert extended.step == 6
+    a = ckpt.load(straight.out_dir / "checkpoints" / "last.pt")
+    b = ckpt.load(extended.out_dir / "checkpoints" / "last.pt")
+    # the last step's rate: 1/2 of 0.01, in every group of every optimiser
+    assert [g["lr"] for s in b["optimizers"].values() for g in s["param_groups"]] == pytest.approx(
+        [0.005] * sum(len(s["param_groups"]) for s in b["optimizers"].values()))
+    for key, value in a["model"].items():
+        assert torch.equal(value, b["model"][key]), key
+
+
 def test_the_evaluation_log_holds_each_step_once_however_the_run_was_stopped(tiny_config):
     def steps(out):
         return [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]

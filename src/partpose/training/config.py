@@ -127,6 +127,10 @@ class RunConfig:
     eval_max_frames: int = 2000  # frames of the test split used by periodic evaluation
     max_nonfinite_steps: int = 20  # consecutive skipped (NaN/Inf) steps before stopping
     progress: bool = True  # progress bar
+    # the last N steps take every optimiser's learning rate linearly down to 1/N of the schedule's
+    # (optim.lr_schedule): a run setting, so that a finished run resumed with more run.steps can
+    # end on a cooldown (docs/learning.md, "A cooldown at the end of a long run"); 0 disables
+    cooldown_steps: int = 0
     # a checkpoint (file or run folder) whose model weights start a new run: fine-tuning on other
     # videos or with other objectives; not its optimiser state or step, and ignored on resume
     init_from: str | None = None
@@ -170,6 +174,9 @@ def validate(config: TrainConfig) -> None:
 
     if config.run.steps < 1:
         raise UserError("run.steps must be >= 1")
+    if not 0 <= config.run.cooldown_steps <= config.run.steps:
+        raise UserError(f"run.cooldown_steps must be between 0 and run.steps ({config.run.steps}), "
+                        f"got {config.run.cooldown_steps}")
     if config.run.batch_size < 1:
         raise UserError("run.batch_size must be >= 1")
     if not 0.0 < config.objective.semi_fraction <= 1.0:

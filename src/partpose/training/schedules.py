@@ -21,15 +21,22 @@ def is_encoder_energy_step(step: int) -> bool:
     return (step + 1) % 2 == 1
 
 
-def learning_rate(step: int, total_steps: int, lr: float, schedule: str) -> float:
+def learning_rate(step: int, total_steps: int, lr: float, schedule: str, cooldown_steps: int = 0) -> float:
     """Learning rate of every optimiser at ``step`` (0-based) of ``total_steps``.
 
     ``"constant"``: ``lr`` throughout (the paper's Adagrad decays its own steps). ``"cosine"``:
     ``lr * (1 + cos(pi * step / total_steps)) / 2``, from ``lr`` at the first step to nearly 0 at
     the last, so that the weights a run ends with are not those of one noisy late step.
+
+    ``cooldown_steps`` N > 0 then scales the last N steps' rate by ``(total_steps - step) / N``:
+    1 at step ``total_steps - N``, ``1 / N`` at the last (``run.cooldown_steps``).
     """
     if schedule == "constant":
-        return lr
-    if schedule == "cosine":
-        return lr * 0.5 * (1.0 + math.cos(math.pi * step / total_steps))
-    raise ValueError(f"unknown learning-rate schedule {schedule!r}")
+        rate = lr
+    elif schedule == "cosine":
+        rate = lr * 0.5 * (1.0 + math.cos(math.pi * step / total_steps))
+    else:
+        raise ValueError(f"unknown learning-rate schedule {schedule!r}")
+    if cooldown_steps > 0 and step >= total_steps - cooldown_steps:
+        rate *= (total_steps - step) / cooldown_steps
+    return rate

@@ -318,7 +318,8 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
             flag = fabric.all_reduce(torch.tensor(float(finite), device=fabric.device), reduce_op="min")
             finite = bool(flag > 0.5)
         if finite:
-            set_learning_rate(optimizers, learning_rate(step, run.steps, config.optim.lr, config.optim.lr_schedule))
+            set_learning_rate(optimizers, learning_rate(step, run.steps, config.optim.lr, config.optim.lr_schedule,
+                                                         run.cooldown_steps))
             norms = apply_gradients(grads, params_of, optimizers, config.optim.grad_clip, reduce, relative_clip, parts)
             for name, norm in norms.items():  # the largest since the last log: a spike between logs shows
                 largest_norm[name] = torch.maximum(largest_norm[name], norm) if name in largest_norm else norm
