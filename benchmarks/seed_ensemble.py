@@ -2,7 +2,7 @@
 average pose score?
 
     python benchmarks/seed_ensemble.py CHECKPOINT_OR_RUN CHECKPOINT_OR_RUN [...] [--max-frames N]
-        [--flip-test] [--smooth K] [--threads 1] [--out FILE.md]
+        [--test-people N] [--flip-test] [--smooth K] [--shared-side] [--threads 1] [--out FILE.md]
 
 Give the seeds of one row of the learning table (trained on the same synthetic benchmark). Every
 checkpoint predicts the test split (every frame by default; ``--max-frames`` thins them evenly;
@@ -11,7 +11,10 @@ checkpoint predicts the test split (every frame by default; ``--max-frames`` thi
 The table has a row per seed, the mean of their scores, the first k seeds' poses averaged joint by
 joint (root-relative, in the camera frame; k = 2 .. N) and each seed's limbs seen from the seeds' mean view:
 MPJPE, PA-MPJPE, the median facing error and the share of frames turned round (facing more than
-90° off). A second table says whether the seeds turn the same frames round: the share of frames
+90° off); with ``--shared-side``, each seed's pose network with the side read by all the seeds' side
+networks together (their logits averaged, ``models.side.SideEnsemble``): how much of what the seeds
+gain from each other is their side networks' draw. ``--test-people N`` renders the test split
+worn by N held-out people, as ``partpose evaluate --test-people`` does. A second table says whether the seeds turn the same frames round: the share of frames
 turned round by exactly k of the N seeds, against what it would be if each seed turned its frames
 round independently of the others at its own rate.
 """
@@ -24,7 +27,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark_tables import checkpoints_parser, synthetic_checkpoints, use_threads, write_table  # noqa: E402
+from benchmark_tables import (add_test_people_argument, at_least_one, checkpoints_parser,  # noqa: E402
+                              synthetic_checkpoints, use_threads, write_table)
 
 TURNED_ROUND_DEG = 90.0
 
@@ -82,27 +86,47 @@ def reading_row(name: str, s: dict) -> str:
     return f"| {name} | {s['mpjpe']:.1f} | {s['pa_mpjpe']:.1f} | {s['facing']:.0f} | {100 * np.mean(s['turned']):.1f} |"
 
 
-def predictions(checkpoints, max_frames: int | None, flip_test: bool, smooth: int):
-    """Yield ``(path, Predictions)`` of each checkpoint on its benchmark's test split; all of them
-    must share one benchmark (a ``UserError`` otherwise)."""
+def predictions(checkpoints, max_frames: int | None, flip_test: bool, smooth: int, test_people: int | None = None):
+    """Yield ``(path, Predictions, loaded, frames)`` of each checkpoint on its benchmark's test split
+    (worn by ``test_people`` held-out people if given); all of them must share one benchmark (a
+    ``UserError`` otherwise)."""
     from partpose.errors import UserError
-    from partpose.evaluation.evaluate import predict_frames, smooth_within_videos
 
     benchmark = None
-    for path, loaded, frames in synthetic_checkpoints(checkpoints):
+    for path, loaded, frames in synthetic_checkpoints(checkpoints, test_people):
         key = repr(loaded.config.data.synthetic)
         if benchmark is not None and key != benchmark:
             raise UserError(f"{path}: trained on another synthetic benchmark than {checkpoints[0]}; give the seeds of one row")
         benchmark = key
-        pred = predict_frames(loaded.model, frames, max_frames=max_frames, with_segmentation=False, flip_test=flip_test)
-        yield path, smooth_within_videos(pred, smooth, "view")
+        yield path, predicted(loaded.model, frames, max_frames, flip_test, smooth), loaded, frames
+
+
+def predicted(model, frames, max_frames: int | None, flip_test: bool, smooth: int):
+    """``model``'s ``Predictions`` of ``frames``, their view smoothed over ``smooth`` frames a video."""
+    from partpose.evaluation.evaluate import predict_frames, smooth_within_videos
+
+    pred = predict_frames(model, frames, max_frames=max_frames, with_segmentation=False, flip_test=flip_test)
+    return smooth_within_videos(pred, smooth, "view")
+
+
+def with_shared_side(model, sides: list):
+    """``model`` with its ``side`` replaced by the side networks ``sides`` read together (their
+    logits averaged); restore ``model.side`` afterwards."""
+    from partpose.models.side import SideEnsemble
+
+    model.side = SideEnsemble(sides).eval()
+    return model
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = checkpoints_parser(__doc__)
-    parser.add_argument("--max-frames", type=int, default=None, help="test frames, evenly thinned (default: every frame)")
+    parser.add_argument("--max-frames", type=at_least_one, default=None,
+                        help="test frames, evenly thinned (default: every frame)")
+    add_test_people_argument(parser)
     parser.add_argument("--flip-test", action="store_true", help="read every frame with its mirror")
     parser.add_argument("--smooth", type=int, default=1, help="smooth each video's view over this many frames")
+    parser.add_argument("--shared-side", action="store_true",
+                        help="also read each seed's pose network with every seed's side network together")
     args = parser.parse_args(argv)
     if len(args.checkpoints) < 2:
         parser.error("give at least two checkpoints (the seeds of one row)")
@@ -110,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--smooth must be an odd number of frames >= 1, got {args.smooth}")
     if args.smooth > 1 and args.max_frames is not None:
         parser.error("--smooth needs every frame of each video: leave out --max-frames")
+    from partpose.errors import UserError
+
     use_threads(args.threads)
     command = " ".join(["python benchmarks/seed_ensemble.py", *(argv if argv is not None else sys.argv[1:])])
     lines = [f"The seeds of one row and their average pose (`{command}`): MPJPE, PA-MPJPE (mm), median facing "
@@ -117,8 +143,13 @@ def main(argv: list[str] | None = None) -> int:
              "| reading | MPJPE | PA-MPJPE | facing | turned round |", "|---|---|---|---|---|"]
 
     def rows():
-        poses, singles, gt = [], [], None
-        for path, pred in predictions(args.checkpoints, args.max_frames, args.flip_test, args.smooth):
+        poses, singles, gt, kept = [], [], None, []
+        for path, pred, loaded, frames in predictions(args.checkpoints, args.max_frames, args.flip_test, args.smooth,
+                                                      args.test_people):
+            if args.shared_side:
+                if loaded.model.side is None:
+                    raise UserError(f"--shared-side: {path} has no side network (model.side_network)")
+                kept.append((loaded.model, frames))
             gt = pred.gt_pose_cam_mm
             poses.append(pred.pose_cam_mm)
             singles.append(reading_scores(pred.pose_cam_mm, gt))
@@ -130,6 +161,15 @@ def main(argv: list[str] | None = None) -> int:
             yield reading_row(name, reading_scores(mean_pose(poses[:k]), gt))
         yield reading_row(f"each seed's limbs, the {n} seeds' views averaged (mean of the scores)",
                           mean_scores([reading_scores(p, gt) for p in views_averaged(poses)]))
+        if kept:
+            sides, shared = [model.side for model, _ in kept], []
+            for model, frames in kept:
+                own = model.side
+                pred = predicted(with_shared_side(model, sides), frames, args.max_frames, args.flip_test, args.smooth)
+                model.side = own
+                shared.append(reading_scores(pred.pose_cam_mm, gt))
+            yield reading_row(f"each seed's pose network, the {n} seeds' side networks together (mean of the scores)",
+                              mean_scores(shared))
         counts = np.stack([s["turned"] for s in singles]).sum(0)
         measured = np.bincount(counts, minlength=n + 1) / len(counts)
         expected = independent_counts([float(s["turned"].mean()) for s in singles])

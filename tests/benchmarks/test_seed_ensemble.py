@@ -82,3 +82,38 @@ def test_views_averaged_by_hand():
     for out in seed_ensemble.views_averaged([body, body @ quarter.T]):
         np.testing.assert_allclose(out, body @ eighth.T, atol=1e-6)
     np.testing.assert_allclose(seed_ensemble.views_averaged([body, body])[0], body, atol=1e-6)
+
+
+def test_shared_side_is_what_partpose_evaluate_add_side_reads(tiny_side_run, tmp_path):
+    """Two checkpoints with one pose network and different side networks: each pose network with
+    both side networks together scores what ``partpose evaluate --add-side`` scores, by its own path."""
+    import json
+
+    import torch
+
+    from partpose.cli.main import main as cli_main
+    from partpose.training import checkpoint as ckpt
+
+    first = tiny_side_run / "checkpoints" / "last.pt"
+    state = ckpt.load(first)
+    generator = torch.Generator().manual_seed(0)
+    for weights in (state["model"], state.get("training_model", {})):
+        for key, value in weights.items():
+            if key.startswith("side.") and value.is_floating_point():
+                weights[key] = torch.randn(value.shape, generator=generator)
+    second = tmp_path / "other_side.pt"
+    ckpt.save_atomic(state, second)
+    out = tmp_path / "ensemble.md"
+    assert seed_ensemble.main([str(first), str(second), "--max-frames", "8", "--shared-side", "--out", str(out)]) == 0
+    shared = [line for line in out.read_text().splitlines() if "side networks together" in line]
+    assert len(shared) == 1
+    report = tmp_path / "evaluation.json"
+    assert cli_main(["evaluate", "--checkpoint", str(first), "--add-side", str(second), "--max-frames", "8",
+                     "--out", str(report)]) == 0
+    metrics = json.loads(report.read_text())["metrics"]
+    assert shared[0].split("|")[2:4] == [f" {metrics['mpjpe']:.1f} ", f" {metrics['pa_mpjpe']:.1f} "]
+
+
+def test_shared_side_without_a_side_network_is_one_line(tiny_run, capsys):
+    assert seed_ensemble.main([str(tiny_run), str(tiny_run), "--max-frames", "8", "--shared-side"]) == 2
+    assert "--shared-side:" in capsys.readouterr().err
