@@ -22,6 +22,7 @@ round independently of the others at its own rate.
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -109,13 +110,18 @@ def predicted(model, frames, max_frames: int | None, flip_test: bool, smooth: in
     return smooth_within_videos(pred, smooth, "view")
 
 
-def with_shared_side(model, sides: list):
-    """``model`` with its ``side`` replaced by the side networks ``sides`` read together (their
-    logits averaged); restore ``model.side`` afterwards."""
+@contextmanager
+def shared_side(model, sides: list):
+    """Within the block, ``model``'s ``side`` is the side networks ``sides`` read together (their
+    logits averaged, ``models.side.SideEnsemble``); its own again afterwards."""
     from partpose.models.side import SideEnsemble
 
+    own = model.side
     model.side = SideEnsemble(sides).eval()
-    return model
+    try:
+        yield model
+    finally:
+        model.side = own
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,9 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         if kept:
             sides, shared = [model.side for model, _ in kept], []
             for model, frames in kept:
-                own = model.side
-                pred = predicted(with_shared_side(model, sides), frames, args.max_frames, args.flip_test, args.smooth)
-                model.side = own
+                with shared_side(model, sides):
+                    pred = predicted(model, frames, args.max_frames, args.flip_test, args.smooth)
                 shared.append(reading_scores(pred.pose_cam_mm, gt))
             yield reading_row(f"each seed's pose network, the {n} seeds' side networks together (mean of the scores)",
                               mean_scores(shared))
