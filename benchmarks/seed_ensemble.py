@@ -14,9 +14,10 @@ MPJPE, PA-MPJPE, the median facing error and the share of frames turned round (f
 90° off); with ``--shared-side``, each seed's pose network with the side read by all the seeds' side
 networks together (their logits averaged, ``models.side.SideEnsemble``): how much of what the seeds
 gain from each other is their side networks' draw. ``--test-people N`` renders the test split
-worn by N held-out people, as ``partpose evaluate --test-people`` does. A second table says whether the seeds turn the same frames round: the share of frames
-turned round by exactly k of the N seeds, against what it would be if each seed turned its frames
-round independently of the others at its own rate.
+worn by N held-out people, as ``partpose evaluate --test-people`` does. A second table says
+whether the seeds turn the same frames round: the share of frames turned round by exactly k of the
+N seeds, against what it would be if each seed turned its frames round independently of the
+others at its own rate.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchmark_tables import (add_test_people_argument, at_least_one, checkpoints_parser,  # noqa: E402
-                              synthetic_checkpoints, use_threads, write_table)
+                              require_side_network, synthetic_checkpoints, use_threads, write_table)
 
 TURNED_ROUND_DEG = 90.0
 
@@ -140,8 +141,6 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--smooth must be an odd number of frames >= 1, got {args.smooth}")
     if args.smooth > 1 and args.max_frames is not None:
         parser.error("--smooth needs every frame of each video: leave out --max-frames")
-    from partpose.errors import UserError
-
     use_threads(args.threads)
     command = " ".join(["python benchmarks/seed_ensemble.py", *(argv if argv is not None else sys.argv[1:])])
     lines = [f"The seeds of one row and their average pose (`{command}`): MPJPE, PA-MPJPE (mm), median facing "
@@ -153,8 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         for path, pred, loaded, frames in predictions(args.checkpoints, args.max_frames, args.flip_test, args.smooth,
                                                       args.test_people):
             if args.shared_side:
-                if loaded.model.side is None:
-                    raise UserError(f"--shared-side: {path} has no side network (model.side_network)")
+                require_side_network(loaded.model, f"--shared-side reads every seed's side network ({path})")
                 kept.append((loaded.model, frames))
             gt = pred.gt_pose_cam_mm
             poses.append(pred.pose_cam_mm)

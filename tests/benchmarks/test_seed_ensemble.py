@@ -116,4 +116,4 @@ def test_shared_side_is_what_partpose_evaluate_add_side_reads(tiny_side_run, tmp
 
 def test_shared_side_without_a_side_network_is_one_line(tiny_run, capsys):
     assert seed_ensemble.main([str(tiny_run), str(tiny_run), "--max-frames", "8", "--shared-side"]) == 2
-    assert "--shared-side:" in capsys.readouterr().err
+    assert "no side network" in capsys.readouterr().err
