@@ -372,6 +372,13 @@ add_variant("ours_side_flip_ema_people1024_ground", "ours_side_flip_ema_people10
 add_variant("ours_side_flip_ema_parts_steady_ground_clip_frame_colours_distance_ema999",
             "ours_side_flip_ema_parts_steady_ground_clip_frame_colours_distance",
             ", weights averaged over about 1,000 steps", ["optim.ema_decay=0.999"])
+# ... the distance's row with three side networks, each from its own initial weights and taught the
+# labels on its own, read together (model.side_networks=3): side networks of other seeds read
+# beside a seed's pose network took 3.0-6.6 mm off it at 16,000 iterations (docs/learning.md,
+# "Several side networks in one run")
+add_variant("ours_side_flip_ema_parts_steady_ground_clip_frame_colours_distance_sides3",
+            "ours_side_flip_ema_parts_steady_ground_clip_frame_colours_distance",
+            ", three side networks read together", ["model.side_networks=3"])
 
 # The table the method is judged by: the baselines, the three settings and the paper's ablations.
 # The other rows are oracles and diagnoses (docs/learning.md).

@@ -150,6 +150,20 @@ def test_added_side_networks_are_read_together_with_the_models_own(model_factory
     assert len(loaded.model.side.members) == 3
 
 
+def test_a_model_with_several_side_networks_loads_them_and_takes_another_as_one_more(model_factory, images, tmp_path):
+    config, model = model_factory("model.side_network=true", "model.side_networks=3", "objective.side_weight=1")
+    other = _with_new_side(model, 1)
+    one = replace(config, model=replace(config.model, side_networks=1))  # the added checkpoint holds one
+    own, added = _save(tmp_path / "own.pt", config, model), _save(tmp_path / "a.pt", one, other)
+    loaded = load_model(own)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.model.side(images), model.side(images))
+        add_side_networks(loaded, [added])
+        assert len(loaded.model.side.members) == 4  # the model's three and the added one, each a quarter
+        mean = (3 * model.side(images) + other.side(images)) / 4
+        torch.testing.assert_close(loaded.model.side(images), mean)
+
+
 def test_side_networks_from_another_pose_network_or_none_are_one_line_user_errors(model_factory, tmp_path):
     config, model = model_factory("model.side_network=true", "objective.side_weight=1")
     own = _save(tmp_path / "own.pt", config, model)

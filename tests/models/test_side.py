@@ -8,7 +8,7 @@ from partpose.geometry import facing, kinematics, mirror
 from partpose.geometry.skeleton import H36M17
 from partpose.models.encoder import EncoderConfig
 from partpose.models.partpose_model import ModelConfig, PartPoseModel
-from partpose.models.side import SideEnsemble, SideNetwork
+from partpose.models.side import SideEnsemble, SideNetwork, make_side
 
 from bodies import crawlers_seen
 
@@ -144,6 +144,47 @@ def test_a_side_ensemble_reads_the_mean_of_its_members_logits():
     assert SideEnsemble([crop, parts]).input == "parts" and SideEnsemble([crop]).input == "image"
     with pytest.raises(ValueError, match="at least one"):
         SideEnsemble([])
+
+
+def test_an_ensemble_gives_each_members_logits_and_takes_an_ensembles_members_as_its_own():
+    torch.manual_seed(0)
+    a, b, c = (SideNetwork(EncoderConfig()).eval() for _ in range(3))
+    images = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        each = torch.stack([a(images), b(images), c(images)])
+        torch.testing.assert_close(SideEnsemble([a, b, c]).member_logits(images), each)
+        assert torch.equal(a.member_logits(images), a(images)[None])
+        # an ensemble inside an ensemble: three networks, each weighing a third
+        nested = SideEnsemble([SideEnsemble([a, b]), c])
+        assert list(nested.members) == [a, b, c]
+        torch.testing.assert_close(nested(images), each.mean(dim=0))
+
+
+def test_make_side_draws_each_network_its_own_weights():
+    torch.manual_seed(0)
+    one = make_side(EncoderConfig(), "parts", 16)
+    assert isinstance(one, SideNetwork) and one.input == "parts" and one.patch_size == 16
+    three = make_side(EncoderConfig(), "parts", 16, count=3)
+    assert isinstance(three, SideEnsemble) and len(three.members) == 3
+    heads = [member.head.weight for member in three.members]
+    assert not torch.equal(heads[0], heads[1]) and not torch.equal(heads[1], heads[2])
+    assert all(member.input == "parts" and member.patch_size == 16 for member in three.members)
+    with pytest.raises(ValueError, match="at least one"):
+        make_side(EncoderConfig(), count=0)
+
+
+def test_a_model_with_several_side_networks_reads_their_mean_and_keeps_one_as_it_was():
+    model = _model(side_network=True, side_networks=3)
+    assert isinstance(model.side, SideEnsemble) and len(model.side.members) == 3
+    images = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        mean = torch.stack([member(images) for member in model.side.members]).mean(dim=0)
+        torch.testing.assert_close(model.side_logits(images), mean)
+    # one side network is the network itself: the checkpoints of earlier runs load as they were
+    single = _model(side_network=True)
+    assert isinstance(single.side, SideNetwork)
+    assert all(key.startswith("side.encoder.") or key.startswith("side.head.")
+               for key in single.state_dict() if key.startswith("side."))
 
 
 def test_a_model_whose_side_is_an_ensemble_turns_its_poses_by_the_mean_logits():

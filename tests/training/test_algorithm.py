@@ -274,17 +274,17 @@ def test_l_travel_scores_the_front_weight_against_the_travel(setup):
     assert with_travel.scalars["loss/travel_facing"] == pytest.approx(float(expected.detach()), rel=1e-5)
 
 
-def _side_step(setup, **objective_changes):
-    """A model with a side network (seed 0), the batch labelled by travel on its first video alone,
-    one step's losses with ``objective_changes``, and the side network's logits of I_s then I_t:
-    ``(model, labelled batch, objective, output, logits)``."""
+def _side_step(setup, side_networks: int = 1, **objective_changes):
+    """A model with ``side_networks`` side networks (seed 0), the batch labelled by travel on its
+    first video alone, one step's losses with ``objective_changes``, and the side networks' mean
+    logits of I_s then I_t: ``(model, labelled batch, objective, output, logits)``."""
     from dataclasses import replace
 
     from partpose.models.partpose_model import PartPoseModel
 
     config, _, batch, prior, up = setup
     torch.manual_seed(0)
-    model = PartPoseModel(replace(config.model, side_network=True))
+    model = PartPoseModel(replace(config.model, side_network=True, side_networks=side_networks))
     travel = torch.tensor([1.0, float("nan")])
     labelled = dict(batch, travel_front=travel, side_front_s=travel, side_front_t=travel)
     objective = replace(config.objective, **objective_changes)
@@ -350,6 +350,47 @@ def test_the_side_network_is_taught_to_read_a_pairs_frames_alike(setup):
     plain = training_losses(model, labelled, prior, 0, 1.0, replace(objective, side_consistency_weight=0.0),
                             step_generator(0, 0), prior_up=up)
     assert "loss/side_consistency" not in plain.scalars
+
+
+def test_several_side_networks_are_each_taught_the_labels_on_their_own(setup):
+    """model.side_networks=3: the side loss is the mean of each network's own losses (travel,
+    consistency and the drawings' side, worked out network by network), not the loss of their mean
+    logits; the agreement with the travel is the mean logits'; each network's gradient is a third
+    of what its own loss alone gives it."""
+    from partpose.geometry import facing
+    from partpose.losses.travel import side_consistency_loss, travel_side_loss
+
+    config, _, batch, prior, up = setup
+    weights = dict(side_weight=0.5, side_consistency_weight=2.0, prior_side_weight=1.5)
+    model, labelled, objective, out, mean_logits = _side_step(setup, side_networks=3, **weights)
+    members = list(model.side.members)
+    assert len(members) == 3
+    images = torch.cat((batch["image_s"], batch["image_t"]))
+    labels = labelled["side_front_s"].repeat(2)
+    drawn = {}
+    with torch.no_grad():
+        cam_R_z, _, est = _redrawn((config, model, batch, prior, up), lambda d: drawn.setdefault("image", d.image))
+        front = facing.shows_front(prior @ cam_R_z.transpose(1, 2), (cam_R_z @ up[..., None])[..., 0],
+                                   model.config.side_definition).float()
+
+    def own_loss(member):
+        logits = member(images)
+        return (0.5 * travel_side_loss(logits, labels) + 2.0 * side_consistency_loss(logits[:2], logits[2:])
+                + 1.5 * travel_side_loss(member(drawn["image"], est.q), front))
+
+    expected = sum(own_loss(member) for member in members) / 3
+    torch.testing.assert_close(out.losses["side"].detach(), expected.detach())
+    on_the_mean = (0.5 * travel_side_loss(mean_logits, labels)
+                   + 2.0 * side_consistency_loss(mean_logits[:2], mean_logits[2:])
+                   + 1.5 * travel_side_loss(model.side(drawn["image"], est.q), front))
+    assert abs(float(out.losses["side"].detach()) - float(on_the_mean.detach())) > 1e-4
+    assert out.scalars["side_agrees_with_travel"] == pytest.approx(float((mean_logits[[0, 2]] > 0).float().mean()))
+    # the gradient each network's head takes: a third of its own loss's
+    out.losses["side"].backward(inputs=[members[1].head.weight])
+    together = members[1].head.weight.grad.clone()
+    members[1].head.weight.grad = None
+    own_loss(members[1]).backward(inputs=[members[1].head.weight])
+    torch.testing.assert_close(together, members[1].head.weight.grad / 3)
 
 
 def test_the_side_network_is_taught_no_label_where_e_reads_the_body_lying(setup):

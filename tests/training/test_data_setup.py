@@ -132,6 +132,8 @@ def test_own_videos_have_no_test_split_and_training_skips_evaluation(tiny_config
         (["objective.side_weight=1"], "model.side_network and objective.side_weight > 0 go together"),
         (["model.side_network=true"], "model.side_network and objective.side_weight > 0 go together"),
         (["objective.side_weight=-1"], "objective.side_weight must be >= 0, got -1.0"),
+        (["model.side_networks=0"], "model.side_networks must be at least 1, got 0"),
+        (["model.side_networks=3"], "model.side_networks counts the side networks: it needs model.side_network=true"),
         (["model.side_ground_band_deg=95"], "model.side_ground_band_deg must be within 0..90 degrees, got 95.0"),
         (["model.side_ground_band_deg=30"], "model.side_ground_band_deg turns the side network's poses: it needs model.side_network"),
         (["data.dataset=h36m", "data.root=ROOT/h36m_prepared", "model.side_network=true", "objective.side_weight=1"],

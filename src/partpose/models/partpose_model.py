@@ -29,7 +29,7 @@ from partpose.geometry.parts import NUM_PARTS
 from partpose.geometry.skeleton import H36M17, bone_lengths, default_bone_lengths
 from partpose.models.decoder import Decoder, DecoderConfig
 from partpose.models.encoder import Encoder, EncoderConfig, EncoderOutput
-from partpose.models.side import SideNetwork
+from partpose.models.side import make_side
 from partpose.utils.checks import check_shape
 
 _EPS = 1e-6
@@ -45,6 +45,7 @@ class ModelConfig:
     bone_lengths_mm: tuple[float, ...] | None = None  # 17 lengths (fk_parents); None: default_bone_lengths
     no_fk_camera: bool = False  # ablation "w/o T_fk o T_c": the encoder regresses 3D joints (sets encoder.regress_joints)
     side_network: bool = False  # a second trunk reads the side a person shows (models/side.py); encode_sided gives poses that side
+    side_networks: int = 1  # with side_network: how many, each from its own initial weights and taught the labels on its own, read together as the mean of their logits (models/side.py SideEnsemble; docs/learning.md, "Several side networks in one run")
     side_input: Literal["image", "parts"] = "image"  # what the side network reads: image (the crop) | parts (the torso and the head cut along the encoder's 2D joints; geometry/part_patches.py)
     side_patch_size: int = 32  # side_input=parts: each part's patch side, px
     side_camera_elevation_deg: float = 0.0  # the cameras' pitch for the upright twin of encode_sided where a video gives no camera_up (0: a level camera, the depth twin)
@@ -158,7 +159,8 @@ class PartPoseModel(nn.Module):
         else:
             lengths = torch.tensor(config.bone_lengths_mm, dtype=torch.float32)
         self.register_buffer("bone_lengths_mm", lengths)
-        self.side = SideNetwork(config.encoder, config.side_input, config.side_patch_size) if config.side_network else None
+        self.side = (make_side(config.encoder, config.side_input, config.side_patch_size, config.side_networks)
+                     if config.side_network else None)
 
     @property
     def no_fk_camera(self) -> bool:

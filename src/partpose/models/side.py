@@ -13,6 +13,11 @@ With ``model.side_input=parts`` it reads the torso and the head cut along the en
 joints (``geometry.part_patches``) instead of the whole crop: the marks of the front look the
 same there in every posture, so what it learns on the walks the travel labels right carries to
 the other motions (docs/learning.md, "A side network that reads the parts").
+
+With ``model.side_networks`` > 1 the model holds several side networks from different initial
+weights, each taught the labels on its own (:meth:`SideEnsemble.member_logits`), and reads them
+together (:class:`SideEnsemble`): the mean of their logits (docs/learning.md, "Several side
+networks in one run").
 """
 
 from __future__ import annotations
@@ -59,6 +64,11 @@ class SideNetwork(nn.Module):
             image = part_patches(image, joints_2d.detach(), self.patch_size)
         return self.head(self.encoder.features(image)).squeeze(1)
 
+    def member_logits(self, image: torch.Tensor, joints_2d: torch.Tensor | None = None) -> torch.Tensor:
+        """``(1, B)``: :meth:`forward`'s logits as the one member they are (what training teaches;
+        :meth:`SideEnsemble.member_logits`)."""
+        return self(image, joints_2d)[None]
+
 
 class SideEnsemble(nn.Module):
     """Several side networks read together: ``(B, 3, H, W)`` images (and their ``(B, 17, 2)`` 2D
@@ -69,18 +79,42 @@ class SideEnsemble(nn.Module):
     logits, as an ensemble of classifiers does, keeps what they agree on. Every member is called
     as :class:`SideNetwork` is, so an ensemble stands wherever the model's ``side`` does.
 
+    A member that is itself an ensemble gives its own members: every side network then weighs
+    alike in the mean, however the networks were gathered.
+
     Args:
-        members: the side networks, at least one; each reads what its own ``input`` says.
+        members: the side networks (or ensembles of them), at least one; each reads what its own
+            ``input`` says.
     """
 
     def __init__(self, members: list[nn.Module]) -> None:
         super().__init__()
         if not members:
             raise ValueError("a side ensemble needs at least one side network")
-        self.members = nn.ModuleList(members)
+        flat = [network for member in members
+                for network in (member.members if isinstance(member, SideEnsemble) else [member])]
+        self.members = nn.ModuleList(flat)
         self.input = "parts" if any(m.input == "parts" for m in members) else "image"
 
     def forward(self, image: torch.Tensor, joints_2d: torch.Tensor | None = None) -> torch.Tensor:
         """``image (B, 3, H, W)``, ``joints_2d (B, 17, 2)`` or ``None`` -> ``(B,)`` mean logits
         (float32 whatever the members' precision)."""
-        return torch.stack([member(image, joints_2d).float() for member in self.members]).mean(dim=0)
+        return self.member_logits(image, joints_2d).float().mean(dim=0)
+
+    def member_logits(self, image: torch.Tensor, joints_2d: torch.Tensor | None = None) -> torch.Tensor:
+        """``(M, B)``: each of the ``M`` members' logits, in order (float32 whatever the members'
+        precision): what training teaches, each member the same labels on its own."""
+        return torch.stack([member(image, joints_2d).float() for member in self.members])
+
+
+def make_side(encoder_config: EncoderConfig, input: str = "image", patch_size: int = 32, count: int = 1) -> nn.Module:
+    """``count`` fresh side networks (:class:`SideNetwork`, each with its own initial weights drawn
+    in turn): the network itself for one, a :class:`SideEnsemble` of them for more.
+
+    Raises:
+        ValueError: ``count`` < 1.
+    """
+    if count < 1:
+        raise ValueError(f"a model's side networks must number at least one, got {count}")
+    networks = [SideNetwork(encoder_config, input, patch_size) for _ in range(count)]
+    return networks[0] if count == 1 else SideEnsemble(networks)

@@ -306,7 +306,8 @@ def training_losses(
                     up_z = torch.where(mirrored[:, None], mirror.mirror_directions(up_z), up_z)
                 pose_z = (target_canon @ target_R.transpose(1, 2)).float()
                 front_z = facing.shows_front(pose_z, up_z, model.config.side_definition).float()
-            prior_side = travel_side_loss(model.side(image_z.detach(), est_z.q.detach()).float(), front_z)
+            prior_logits = model.side.member_logits(image_z.detach(), est_z.q.detach())  # (M, B): each side network
+            prior_side = travel_side_loss(prior_logits.flatten(), front_z.repeat(prior_logits.shape[0]))
         energy_pose = sum(terms[name]() for name in ENERGY_FRAME_TERMS[objective.energy_frame])
         energy_pose = energy_pose + (target_q - est_z.q).abs().mean()
         losses[f"energy_pose_{half}"] = energy_pose
@@ -373,7 +374,9 @@ def training_losses(
     if objective.side_weight > 0:
         # the side network (models/side.py), taught on both frames the side their video's travel
         # shows (or, objective.side_label=truth, each frame's true side: an oracle)
-        side_logits = model.side(torch.cat((image_s, image_t)), torch.cat((est_s.q, est_t.q)))
+        # (model.side_networks > 1: each network taught on its own, the losses their mean)
+        member_logits = model.side.member_logits(torch.cat((image_s, image_t)), torch.cat((est_s.q, est_t.q)))
+        side_logits = member_logits.mean(dim=0)  # (2B,): the side the model reads
         side_labels = torch.cat((batch["side_front_s"], batch["side_front_t"])).float()
         if objective.side_max_tilt_deg < 180.0:
             # no label where E reads the body lying or upside down: its travel does not tell its side
@@ -382,11 +385,13 @@ def training_losses(
                 up = model.world_up(torch.cat((batch["camera_up_s"], batch["camera_up_t"])), poses)
                 upright = facing.spine_tilt_deg(poses, up) <= objective.side_max_tilt_deg
             side_labels = torch.where(upright, side_labels, torch.full_like(side_labels, float("nan")))
-        losses["side"] = objective.side_weight * travel_side_loss(side_logits.float(), side_labels)
+        members = member_logits.shape[0]
+        losses["side"] = objective.side_weight * travel_side_loss(member_logits.float().flatten(), side_labels.repeat(members))
         if objective.side_consistency_weight > 0:
             # the pair's two frames (one video, a few frames apart) read alike, labelled or not;
             # added to the side loss, whose optimiser it shares (a weight relative to the labels')
-            side_consistency = side_consistency_loss(*side_logits.float().chunk(2))
+            logits_s, logits_t = member_logits.float().chunk(2, dim=1)
+            side_consistency = side_consistency_loss(logits_s.flatten(), logits_t.flatten())
             losses["side"] = losses["side"] + objective.side_consistency_weight * side_consistency
         if prior_side is not None:
             losses["side"] = losses["side"] + objective.prior_side_weight * prior_side

@@ -212,6 +212,10 @@ def validate(config: TrainConfig) -> None:
         raise UserError(f"model.side_ground_band_deg must be within 0..90 degrees, got {band}")
     if band > 0 and not config.model.side_network:
         raise UserError("model.side_ground_band_deg turns the side network's poses: it needs model.side_network")
+    if config.model.side_networks < 1:
+        raise UserError(f"model.side_networks must be at least 1, got {config.model.side_networks}")
+    if config.model.side_networks > 1 and not config.model.side_network:
+        raise UserError("model.side_networks counts the side networks: it needs model.side_network=true")
     if config.model.side_patch_size < 4:
         raise UserError(f"model.side_patch_size must be at least 4 pixels, got {config.model.side_patch_size}")
     if not (math.isfinite(config.objective.travel_facing_weight) and config.objective.travel_facing_weight >= 0):
