@@ -46,3 +46,16 @@ def tiny_supervised():
     torch.manual_seed(0)
     config, model = build_model(config, data)
     return config, data, model.eval()
+
+
+@pytest.fixture(scope="module")
+def tiny_sides_run(tmp_path_factory):
+    """A run folder of the tiny configuration with three side networks, trained for one step."""
+    from partpose.training.config import load_config
+    from partpose.training.trainer import train
+
+    out = tmp_path_factory.mktemp("tiny_sides_run")
+    train(load_config(ROOT / "configs" / "tiny.yaml", ["run.steps=1", "run.image_every=0", "run.eval_every=0",
+                                                        "model.side_network=true", "model.side_networks=3",
+                                                        "objective.side_weight=1", f"run.out_dir={out}"]), resume=False)
+    return out
