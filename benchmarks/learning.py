@@ -875,6 +875,11 @@ def target_lines(grouped: dict[str, list[dict]]) -> list[str]:
         ("(… weights averaged over about 1,000 steps) < the same averaged over about 100",
          "ours_side_flip_ema_parts_steady_ground_clip_frame_colours_distance_ema999",
          "ours_side_flip_ema_parts_steady_ground_clip_frame_colours_distance", 1.0),
+        ("(… the parts, taught the travel read from the distance, …, three side networks read together) ≤ 0.6 × "
+         "mean-pose baseline", "ours_side_flip_ema_parts_steady_ground_clip_frame_colours_distance_sides3", "mean_pose", 0.6),
+        ("(… three side networks read together) < the same with one",
+         "ours_side_flip_ema_parts_steady_ground_clip_frame_colours_distance_sides3",
+         "ours_side_flip_ema_parts_steady_ground_clip_frame_colours_distance", 1.0),
         ("unsup < w/o adaptation", "unsup", "no_adaptation", 1.0),
         ("unsup < w/o T_fk∘T_c", "unsup", "no_fk_camera", 1.0),
     ]
