@@ -63,6 +63,22 @@ def test_export_of_a_model_with_a_side_network_turns_its_poses(model_factory, im
     assert torch.equal(turned, front if float(model.side.head.bias.detach()) < 0 else ~front) and int(turned.sum()) > 0
 
 
+def test_export_of_a_model_with_several_side_networks_reads_their_mean(model_factory, images, tmp_path):
+    _, model = model_factory("model.side_network=true", "model.side_networks=3", "objective.side_weight=1")
+    with torch.no_grad():
+        # the members split two against one on every image: the mean, not any one member, decides
+        for member, bias in zip(model.side.members, (4.0, 4.0, -12.0)):
+            member.head.weight.zero_()
+            member.head.bias.fill_(bias)
+        sided = model.encode_sided(images)
+        assert (model.side_logits(images) < 0).all()
+    exported, _ = load_exported(export_pose_path(model, tmp_path / "sides.pt"))
+    with torch.no_grad():
+        pose_cam_mm, q, depth = exported(images)
+    assert (pose_cam_mm - sided.pose_cam_mm).abs().max() < 1e-4 and (q - sided.q).abs().max() < 1e-4
+    assert (depth - sided.depth).abs().max() < 1e-4
+
+
 def test_export_of_a_model_that_sides_bodies_on_the_ground_by_their_hands_and_legs(model_factory, images, tmp_path):
     from partpose.geometry import facing
 
