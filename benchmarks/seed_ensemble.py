@@ -125,12 +125,19 @@ def shared_side(model, sides: list):
         model.side = own
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = checkpoints_parser(__doc__)
+def readings_parser(doc: str):
+    """The checkpoints' parser (``benchmark_tables.checkpoints_parser``) with the arguments of how
+    the test split is read: ``--max-frames``, ``--test-people`` and ``--flip-test``."""
+    parser = checkpoints_parser(doc)
     parser.add_argument("--max-frames", type=at_least_one, default=None,
                         help="test frames, evenly thinned (default: every frame)")
     add_test_people_argument(parser)
     parser.add_argument("--flip-test", action="store_true", help="read every frame with its mirror")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = readings_parser(__doc__)
     parser.add_argument("--smooth", type=int, default=1, help="smooth each video's view over this many frames")
     parser.add_argument("--shared-side", action="store_true",
                         help="also read each seed's pose network with every seed's side network together")

@@ -26,10 +26,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark_tables import (add_test_people_argument, at_least_one, checkpoints_parser,  # noqa: E402
-                              use_threads, write_table)
+from benchmark_tables import use_threads, write_table  # noqa: E402
 from seed_ensemble import (TURNED_ROUND_DEG, independent_counts, mean_scores, predicted,  # noqa: E402
-                           predictions, reading_row, reading_scores, shared_side)
+                           predictions, reading_row, reading_scores, readings_parser, shared_side)
 
 
 def side_members(model) -> list:
@@ -46,11 +45,7 @@ def side_members(model) -> list:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = checkpoints_parser(__doc__)
-    parser.add_argument("--max-frames", type=at_least_one, default=None,
-                        help="test frames, evenly thinned (default: every frame)")
-    add_test_people_argument(parser)
-    parser.add_argument("--flip-test", action="store_true", help="read every frame with its mirror")
+    parser = readings_parser(__doc__)
     args = parser.parse_args(argv)
     use_threads(args.threads)
     command = " ".join(["python benchmarks/side_members.py", *(argv if argv is not None else sys.argv[1:])])
