@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from partpose.geometry import facing, kinematics, mirror
+from partpose.geometry.part_patches import part_patches as side_part_patches
 from partpose.geometry.skeleton import H36M17
 from partpose.models.encoder import EncoderConfig
 from partpose.models.partpose_model import ModelConfig, PartPoseModel
@@ -158,6 +159,22 @@ def test_an_ensemble_gives_each_members_logits_and_takes_an_ensembles_members_as
         nested = SideEnsemble([SideEnsemble([a, b]), c])
         assert list(nested.members) == [a, b, c]
         torch.testing.assert_close(nested(images), each.mean(dim=0))
+
+
+def test_an_ensemble_cuts_the_parts_once_for_the_members_that_read_alike(monkeypatch):
+    from partpose.models import side
+
+    torch.manual_seed(0)
+    members = [SideNetwork(EncoderConfig(), input="parts", patch_size=16).eval() for _ in range(3)]
+    members.append(SideNetwork(EncoderConfig(), input="parts", patch_size=8).eval())
+    members.append(SideNetwork(EncoderConfig()).eval())
+    images, joints = torch.rand(2, 3, 64, 64), torch.rand(2, 17, 2) - 0.5
+    with torch.no_grad():
+        each = torch.stack([member(images, joints) for member in members])
+        cuts = []
+        monkeypatch.setattr(side, "part_patches", lambda *args: cuts.append(args[2]) or side_part_patches(*args))
+        torch.testing.assert_close(SideEnsemble(members).member_logits(images, joints), each)
+    assert sorted(cuts) == [8, 16]  # one cut a patch size, none for the crop's network
 
 
 def test_make_side_draws_each_network_its_own_weights():

@@ -58,11 +58,21 @@ class SideNetwork(nn.Module):
     def forward(self, image: torch.Tensor, joints_2d: torch.Tensor | None = None) -> torch.Tensor:
         """``image (B, 3, H, W)``, ``joints_2d (B, 17, 2)`` (normalised image coordinates; read
         only with ``input='parts'``, and never differentiated) -> ``(B,)`` logits."""
-        if self.input == "parts":
-            if joints_2d is None:
-                raise ValueError("a side network that reads the parts needs the images' 2D joints")
-            image = part_patches(image, joints_2d.detach(), self.patch_size)
-        return self.head(self.encoder.features(image)).squeeze(1)
+        return self.logits_of(self.trunk_input(image, joints_2d))
+
+    def trunk_input(self, image: torch.Tensor, joints_2d: torch.Tensor | None = None) -> torch.Tensor:
+        """What the trunk reads of ``image`` (and ``joints_2d``, as :meth:`forward` takes them): the
+        crop itself, or with ``input='parts'`` its parts' patches. Side networks with the same
+        ``input`` and ``patch_size`` read the same (:class:`SideEnsemble` cuts them once)."""
+        if self.input != "parts":
+            return image
+        if joints_2d is None:
+            raise ValueError("a side network that reads the parts needs the images' 2D joints")
+        return part_patches(image, joints_2d.detach(), self.patch_size)
+
+    def logits_of(self, trunk_input: torch.Tensor) -> torch.Tensor:
+        """``(B,)`` logits of what :meth:`trunk_input` gave."""
+        return self.head(self.encoder.features(trunk_input)).squeeze(1)
 
     def member_logits(self, image: torch.Tensor, joints_2d: torch.Tensor | None = None) -> torch.Tensor:
         """``(1, B)``: :meth:`forward`'s logits as the one member they are (what training teaches;
@@ -94,17 +104,25 @@ class SideEnsemble(nn.Module):
         flat = [network for member in members
                 for network in (member.members if isinstance(member, SideEnsemble) else [member])]
         self.members = nn.ModuleList(flat)
-        self.input = "parts" if any(m.input == "parts" for m in members) else "image"
+        self.input = "parts" if any(m.input == "parts" for m in self.members) else "image"
 
     def forward(self, image: torch.Tensor, joints_2d: torch.Tensor | None = None) -> torch.Tensor:
         """``image (B, 3, H, W)``, ``joints_2d (B, 17, 2)`` or ``None`` -> ``(B,)`` mean logits
         (float32 whatever the members' precision)."""
-        return self.member_logits(image, joints_2d).float().mean(dim=0)
+        return self.member_logits(image, joints_2d).mean(dim=0)
 
     def member_logits(self, image: torch.Tensor, joints_2d: torch.Tensor | None = None) -> torch.Tensor:
         """``(M, B)``: each of the ``M`` members' logits, in order (float32 whatever the members'
-        precision): what training teaches, each member the same labels on its own."""
-        return torch.stack([member(image, joints_2d).float() for member in self.members])
+        precision): what training teaches, each member the same labels on its own. Members that
+        read alike (:meth:`SideNetwork.trunk_input`) share one cut of the parts."""
+        inputs: dict[tuple[str, int | None], torch.Tensor] = {}
+        logits = []
+        for member in self.members:
+            key = (member.input, member.patch_size if member.input == "parts" else None)
+            if key not in inputs:
+                inputs[key] = member.trunk_input(image, joints_2d)
+            logits.append(member.logits_of(inputs[key]).float())
+        return torch.stack(logits)
 
 
 def make_side(encoder_config: EncoderConfig, input: str = "image", patch_size: int = 32, count: int = 1) -> nn.Module:
