@@ -393,6 +393,43 @@ def test_several_side_networks_are_each_taught_the_labels_on_their_own(setup):
     torch.testing.assert_close(together, members[1].head.weight.grad / 3)
 
 
+def test_side_bags_teach_each_network_the_labels_of_its_own_videos(setup):
+    """objective.side_bag_fraction=0.5: network m's label loss is over the frames of the videos in
+    its bag alone, divided by the fraction, worked out network by network; a video in no bag
+    teaches no network its label."""
+    from partpose.losses.travel import travel_side_loss
+    from partpose.training.side_bags import side_bags
+
+    config, _, batch, prior, up = setup
+    # two videos whose bags differ: the first in network 0's alone, the second in networks 1 and 2
+    candidates = torch.arange(200)
+    bags = side_bags(candidates, 3, 0.5)
+    def video_in(pattern):
+        return int(candidates[(bags == torch.tensor(pattern)[:, None]).all(dim=0)][0])
+
+    first, second = video_in([True, False, False]), video_in([False, True, True])
+    model = _side_step(setup, side_networks=3, side_weight=0.5)[0]
+    labels = torch.tensor([1.0, 0.0])
+    labelled = dict(batch, travel_front=labels, side_front_s=labels, side_front_t=labels,
+                    video_index=torch.tensor([first, second]))
+    images = torch.cat((batch["image_s"], batch["image_t"]))
+    nan = float("nan")
+    own_labels = [torch.tensor([1.0, nan, 1.0, nan]), torch.tensor([nan, 0.0, nan, 0.0]),
+                  torch.tensor([nan, 0.0, nan, 0.0])]
+    objective = replace(config.objective, side_weight=0.5, side_bag_fraction=0.5)
+    out = training_losses(model, labelled, prior, 0, 1.0, objective, step_generator(0, 0), prior_up=up)
+    expected = sum(0.5 * travel_side_loss(member(images), own) / 0.5
+                   for member, own in zip(model.side.members, own_labels)) / 3
+    torch.testing.assert_close(out.losses["side"].detach(), expected.detach())
+    everything = sum(0.5 * travel_side_loss(member(images), labels.repeat(2)) for member in model.side.members) / 3
+    assert abs(float(out.losses["side"].detach()) - float(everything.detach())) > 1e-4
+    # a video in no network's bag is no network's label
+    nowhere = int(candidates[(~bags).all(0)][0])
+    alone = dict(labelled, video_index=torch.tensor([nowhere, nowhere]))
+    out = training_losses(model, alone, prior, 0, 1.0, objective, step_generator(0, 0), prior_up=up)
+    assert float(out.losses["side"].detach()) == 0.0
+
+
 def test_the_side_network_is_taught_no_label_where_e_reads_the_body_lying(setup):
     config, _, batch, prior, up = setup
     from dataclasses import replace

@@ -32,7 +32,8 @@ For a batch of frame pairs (I_s, I_t) of one video each and a batch of unpaired 
    its own (``objective.side_label=truth``, an oracle: each frame's true side instead); with
    ``objective.side_max_tilt_deg`` < 180, not on the frames whose spine, as E reads it, tilts
    farther than that from the world's up; with ``objective.side_consistency_weight`` > 0, also to
-   read the two frames of each pair alike.
+   read the two frames of each pair alike; with ``objective.side_bag_fraction`` < 1, each of several
+   side networks the labels of its own share of the videos (``training/side_bags.py``).
 3. Supervision terms of the other settings (encoder only): 2D for ``weak``, 3D on labelled frames
    for ``semi``; ``supervised`` trains the encoder on 3D and 2D labels alone (the upper bound),
    ``labels_2d`` on the 2D labels alone (what ``weak``'s labels teach without the method).
@@ -59,6 +60,7 @@ from partpose.losses.travel import side_consistency_loss, travel_facing_loss, tr
 from partpose.losses.twin import lean_choice, travel_choice, twin_choice, twin_choice_loss, twin_targets
 from partpose.training.config import ObjectiveConfig
 from partpose.training.schedules import is_encoder_energy_step
+from partpose.training.side_bags import side_bags
 
 
 # objective.energy_frame -> the terms its L_pz sums (besides the 2D term every frame has)
@@ -386,7 +388,14 @@ def training_losses(
                 upright = facing.spine_tilt_deg(poses, up) <= objective.side_max_tilt_deg
             side_labels = torch.where(upright, side_labels, torch.full_like(side_labels, float("nan")))
         members = member_logits.shape[0]
-        losses["side"] = objective.side_weight * travel_side_loss(member_logits.float().flatten(), side_labels.repeat(members))
+        member_labels = side_labels.repeat(members, 1)  # (M, 2B)
+        if objective.side_bag_fraction < 1.0:
+            # each network the labels of its own share of the videos (training/side_bags.py); a
+            # pair's two frames are of one video
+            bags = side_bags(batch["video_index"], members, objective.side_bag_fraction).repeat(1, 2)
+            member_labels = torch.where(bags, member_labels, torch.full_like(member_labels, float("nan")))
+        label_loss = travel_side_loss(member_logits.float().flatten(), member_labels.flatten())
+        losses["side"] = objective.side_weight * label_loss / objective.side_bag_fraction
         if objective.side_consistency_weight > 0:
             # the pair's two frames (one video, a few frames apart) read alike, labelled or not;
             # added to the side loss, whose optimiser it shares (a weight relative to the labels')

@@ -73,6 +73,7 @@ class ObjectiveConfig:
     travel_min_r2: float = 0.8  # side_label=steady_travel / steady_distance: the least R² of a straight line through a video's log box side / log distance (data/travel.py)
     side_max_tilt_deg: float = 180.0  # < 180: the side network is taught no label on a frame whose spine, as E reads it, tilts from the world's up by more than this (a body lying, crawling or upside down, whose travel does not tell its side); 180: every labelled frame
     prior_side_weight: float = 0.0  # > 0: the side network (model.side_network) is also taught, on the images E reads in the decoupled energies (the drawings of p_z, as prior_parts gives them), the side p_z shows the camera (geometry.facing.shows_front by model.side_definition): exact labels on drawings, every encoder step of the energies; added to the side loss (docs/learning.md, "A flat puppet's turn, and a print on its chest")
+    side_bag_fraction: float = 1.0  # < 1, with several side networks (model.side_networks > 1): each network is taught the travel's labels on its own fixed share of the training videos, this fraction of them (training/side_bags.py; its label loss over that share, divided by the fraction), so that the networks do not all learn the same wrong labels; the consistency and the drawings' side still teach every network on every frame; 1: every network every label
     side_consistency_weight: float = 0.0  # > 0: teach the side network (model.side_network) to read the two frames of each training pair (one video, at most data.max_gap frames apart) alike, each against the other's reading held fixed, labelled or not (losses/travel.py side_consistency_loss)
     prior_mirror: float = 0.0  # fraction of the drawings of p_z mirrored left to right before E reads them back in the decoupled energies, their targets mirrored too (geometry/mirror.py mirror_view): which side a drawn body turns to is then never told by which of its left and right parts D paints in which colour
     energy_decoder: bool = True  # False: the decoupled energies' even iterations (Algorithm 1's decoder half) leave D as it is: D is taught by L_I^u and L_seg alone, so that its drawings cannot come to carry for E a code of the pose that frames lack (docs/learning.md, "D's drawings carry a code")
@@ -216,6 +217,12 @@ def validate(config: TrainConfig) -> None:
         raise UserError(f"model.side_networks must be at least 1, got {config.model.side_networks}")
     if config.model.side_networks > 1 and not config.model.side_network:
         raise UserError("model.side_networks counts the side networks: it needs model.side_network=true")
+    fraction = config.objective.side_bag_fraction
+    if not (math.isfinite(fraction) and 0.0 < fraction <= 1.0):
+        raise UserError(f"objective.side_bag_fraction must be in (0, 1], got {fraction}")
+    if fraction < 1.0 and config.model.side_networks < 2:
+        raise UserError("objective.side_bag_fraction shares the videos among the side networks: it needs "
+                        "model.side_networks > 1")
     if config.model.side_patch_size < 4:
         raise UserError(f"model.side_patch_size must be at least 4 pixels, got {config.model.side_patch_size}")
     if not (math.isfinite(config.objective.travel_facing_weight) and config.objective.travel_facing_weight >= 0):
