@@ -404,6 +404,7 @@ def test_side_bags_teach_each_network_the_labels_of_its_own_videos(setup):
     # two videos whose bags differ: the first in network 0's alone, the second in networks 1 and 2
     candidates = torch.arange(200)
     bags = side_bags(candidates, 3, 0.5)
+
     def video_in(pattern):
         return int(candidates[(bags == torch.tensor(pattern)[:, None]).all(dim=0)][0])
 
