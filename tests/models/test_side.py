@@ -190,6 +190,29 @@ def test_make_side_draws_each_network_its_own_weights():
         make_side(EncoderConfig(), count=0)
 
 
+def test_make_side_gives_each_network_the_input_it_is_told():
+    mixed = make_side(EncoderConfig(), "image", 16, count=3, inputs=("parts", "image", "parts"))
+    assert [member.input for member in mixed.members] == ["parts", "image", "parts"]
+    assert all(member.patch_size == 16 for member in mixed.members)
+    with pytest.raises(ValueError, match="3 networks, 2 inputs"):
+        make_side(EncoderConfig(), count=3, inputs=("parts", "image"))
+
+
+def test_a_committee_that_reads_the_crop_and_the_parts_reads_each_as_its_own_network_does():
+    model = _model(side_network=True, side_networks=2, side_inputs=("parts", "image"))
+    images = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        joints = model.encode(images).q
+        parts_alone = model.side.members[0](images, joints)
+        crop_alone = model.side.members[1](images)
+        torch.testing.assert_close(model.side.member_logits(images, joints), torch.stack([parts_alone, crop_alone]))
+        torch.testing.assert_close(model.side_logits(images), (parts_alone + crop_alone) / 2)
+    # the crop's network does not read the joints: moved, they move only the parts' network
+    with torch.no_grad():
+        moved = model.side.member_logits(images, joints + 0.3)
+    assert torch.equal(moved[1], crop_alone) and not torch.equal(moved[0], parts_alone)
+
+
 def test_a_model_with_several_side_networks_reads_their_mean_and_keeps_one_as_it_was():
     model = _model(side_network=True, side_networks=3)
     assert isinstance(model.side, SideEnsemble) and len(model.side.members) == 3

@@ -47,6 +47,7 @@ class ModelConfig:
     side_network: bool = False  # a second trunk reads the side a person shows (models/side.py); encode_sided gives poses that side
     side_networks: int = 1  # with side_network: how many, each from its own initial weights and taught the labels on its own, read together as the mean of their logits (models/side.py SideEnsemble; docs/learning.md, "Several side networks in one run")
     side_input: Literal["image", "parts"] = "image"  # what the side network reads: image (the crop) | parts (the torso and the head cut along the encoder's 2D joints; geometry/part_patches.py)
+    side_inputs: tuple[Literal["image", "parts"], ...] | None = None  # with side_networks > 1: what each side network reads, one entry per network in order (a committee that sees the person differently); None: every one side_input
     side_patch_size: int = 32  # side_input=parts: each part's patch side, px
     side_camera_elevation_deg: float = 0.0  # the cameras' pitch for the upright twin of encode_sided where a video gives no camera_up (0: a level camera, the depth twin)
     side_definition: Literal["chest", "chest_and_spine"] = "chest"  # what the side network's front is (geometry/facing.py shows_front): chest, the chest towards the camera | chest_and_spine, the chest and the head together towards it along the level line of sight (a lying body's nearer end), which the upright twin always flips
@@ -159,7 +160,8 @@ class PartPoseModel(nn.Module):
         else:
             lengths = torch.tensor(config.bone_lengths_mm, dtype=torch.float32)
         self.register_buffer("bone_lengths_mm", lengths)
-        self.side = (make_side(config.encoder, config.side_input, config.side_patch_size, config.side_networks)
+        self.side = (make_side(config.encoder, config.side_input, config.side_patch_size, config.side_networks,
+                               config.side_inputs)
                      if config.side_network else None)
 
     @property

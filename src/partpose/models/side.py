@@ -18,6 +18,8 @@ With ``model.side_networks`` > 1 the model holds several side networks from diff
 weights, each taught the labels on its own (:meth:`SideEnsemble.member_logits`), and reads them
 together (:class:`SideEnsemble`): the mean of their logits (docs/learning.md, "Several side
 networks in one run").
+``model.side_inputs`` gives each of them its own input, the crop or the parts (docs/learning.md,
+"Side networks that read the person differently").
 """
 
 from __future__ import annotations
@@ -125,14 +127,23 @@ class SideEnsemble(nn.Module):
         return torch.stack(logits)
 
 
-def make_side(encoder_config: EncoderConfig, input: str = "image", patch_size: int = 32, count: int = 1) -> nn.Module:
+def make_side(encoder_config: EncoderConfig, input: str = "image", patch_size: int = 32, count: int = 1,
+              inputs: tuple[str, ...] | None = None) -> nn.Module:
     """``count`` fresh side networks (:class:`SideNetwork`, each with its own initial weights drawn
     in turn): the network itself for one, a :class:`SideEnsemble` of them for more.
 
+    Args:
+        inputs: what each network reads (:data:`SIDE_INPUTS`), one entry per network in order, so
+            that a committee's members see the person differently; ``None``: every one ``input``.
+
     Raises:
-        ValueError: ``count`` < 1.
+        ValueError: ``count`` < 1, or ``inputs`` not ``count`` entries long.
     """
     if count < 1:
         raise ValueError(f"a model's side networks must number at least one, got {count}")
-    networks = [SideNetwork(encoder_config, input, patch_size) for _ in range(count)]
+    if inputs is None:
+        inputs = (input,) * count
+    if len(inputs) != count:
+        raise ValueError(f"one input per side network: {count} networks, {len(inputs)} inputs")
+    networks = [SideNetwork(encoder_config, member_input, patch_size) for member_input in inputs]
     return networks[0] if count == 1 else SideEnsemble(networks)

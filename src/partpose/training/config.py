@@ -217,6 +217,10 @@ def validate(config: TrainConfig) -> None:
         raise UserError(f"model.side_networks must be at least 1, got {config.model.side_networks}")
     if config.model.side_networks > 1 and not config.model.side_network:
         raise UserError("model.side_networks counts the side networks: it needs model.side_network=true")
+    inputs = config.model.side_inputs
+    if inputs is not None and len(inputs) != config.model.side_networks:
+        raise UserError(f"model.side_inputs gives one input per side network: model.side_networks is "
+                        f"{config.model.side_networks}, got {len(inputs)} inputs")
     fraction = config.objective.side_bag_fraction
     if not (math.isfinite(fraction) and 0.0 < fraction <= 1.0):
         raise UserError(f"objective.side_bag_fraction must be in (0, 1], got {fraction}")
