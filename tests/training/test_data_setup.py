@@ -137,6 +137,7 @@ def test_own_videos_have_no_test_split_and_training_skips_evaluation(tiny_config
         (["model.side_network=true", "objective.side_weight=1", "model.side_networks=3",
           "model.side_inputs=[parts,image]"],
          "model.side_inputs gives one input per side network: model.side_networks is 3, got 2 inputs"),
+        (["model.side_inputs=[parts]"], "model.side_inputs says what each side network reads: it needs model.side_network=true"),
         (["model.side_inputs=[parts,crop]"], "model.side_inputs[1] must be one of 'image', 'parts', got 'crop'"),
         (["objective.side_bag_fraction=0"], "objective.side_bag_fraction must be in (0, 1], got 0.0"),
         (["objective.side_bag_fraction=1.5"], "objective.side_bag_fraction must be in (0, 1], got 1.5"),

@@ -218,6 +218,8 @@ def validate(config: TrainConfig) -> None:
     if config.model.side_networks > 1 and not config.model.side_network:
         raise UserError("model.side_networks counts the side networks: it needs model.side_network=true")
     inputs = config.model.side_inputs
+    if inputs is not None and not config.model.side_network:
+        raise UserError("model.side_inputs says what each side network reads: it needs model.side_network=true")
     if inputs is not None and len(inputs) != config.model.side_networks:
         raise UserError(f"model.side_inputs gives one input per side network: model.side_networks is "
                         f"{config.model.side_networks}, got {len(inputs)} inputs")
