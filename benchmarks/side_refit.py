@@ -37,6 +37,9 @@ labelling more frames can be tried:
 over their whole video, where it reads it most confidently (:func:`add_confident_labels`, the
 self-training of semi-supervised learning).
 
+A model with several side networks (``model.side_networks``) gets one in their place, of their first
+input, taught every label: the refit reads how well one side network does beside that pose network.
+
 Labels with ``objective.side_max_tilt_deg`` < 180, ``side_consistency_weight`` or
 ``prior_side_weight`` are not supported (none of the rows taught anew here use them).
 """
@@ -252,9 +255,14 @@ def refit_side(source: Path, out_dir: Path, label: str | None = None, iterations
         raise UserError(f"--label must be one of {', '.join(LABELS)}, got {label!r}")
     seed = config.run.seed if seed is None else seed
     steps = config.run.steps if iterations is None else iterations
-    model_config = config.model if patch_size is None else replace(config.model, side_patch_size=patch_size)
+    # one side network, whatever the source held: a committee's pose network gets one network of the
+    # committee's first input (model.side_inputs), every label (side_bag_fraction shares them among several)
+    model_config = replace(config.model, side_networks=1, side_inputs=None,
+                           side_input=config.model.side_inputs[0] if config.model.side_inputs else config.model.side_input,
+                           side_patch_size=config.model.side_patch_size if patch_size is None else patch_size)
     config = replace(config, model=model_config,
-                     objective=replace(objective, side_label="truth" if label in TRUTH_MASKED else label),
+                     objective=replace(objective, side_label="truth" if label in TRUTH_MASKED else label,
+                                       side_bag_fraction=1.0),
                      run=replace(config.run, seed=seed, steps=steps, out_dir=str(out_dir)))
 
     model = PartPoseModel(config.model)
@@ -342,7 +350,7 @@ def refit_side(source: Path, out_dir: Path, label: str | None = None, iterations
                               "seconds": time.perf_counter() - started}, state_path)
     seconds = time.perf_counter() - started
 
-    state = dict(payload["model"])
+    state = {k: v for k, v in payload["model"].items() if not k.startswith("side.")}  # a committee's go
     state.update({f"side.{k}": v.detach().cpu() for k, v in (side if averaged is None else averaged.module).state_dict().items()})
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "config.yaml").write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))

@@ -68,6 +68,26 @@ def test_a_refit_changes_the_side_network_alone(tiny_parts_run, tmp_path):
     assert loaded.model.side is not None and loaded.config.objective.side_label == "truth"
 
 
+def test_a_committee_gets_one_side_network_taught_every_label(tmp_path):
+    from partpose.inference.loading import load_model
+    from partpose.models.side import SideEnsemble, SideNetwork
+    from partpose.training.config import load_config
+    from partpose.training.trainer import train
+
+    source = tmp_path / "committee"
+    train(load_config(ROOT / "configs" / "tiny.yaml", [
+        "run.steps=1", "run.image_every=0", "run.eval_every=0", *SIDE_PARTS, "model.side_networks=2",
+        "model.side_inputs=[image,parts]", "objective.side_bag_fraction=0.5", f"run.out_dir={source}"]), resume=False)
+    assert isinstance(load_model(source).model.side, SideEnsemble)
+    out = tmp_path / "refit"
+    assert side_refit.main([str(source), "--out", str(out), "--iterations", "2", "--patch-size", "16"]) == 0
+    loaded = load_model(out)
+    assert isinstance(loaded.model.side, SideNetwork)
+    assert (loaded.model.side.input, loaded.model.side.patch_size) == ("image", 16)  # the committee's first input
+    model = loaded.config.model
+    assert (model.side_networks, model.side_inputs, loaded.config.objective.side_bag_fraction) == (1, None, 1.0)
+
+
 def test_a_model_without_a_side_network_is_refused(tiny_run, tmp_path, capsys):
     assert side_refit.main([str(tiny_run), "--out", str(tmp_path / "refit"), "--iterations", "1"]) == 2
     err = capsys.readouterr().err
