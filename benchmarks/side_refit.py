@@ -350,7 +350,7 @@ def refit_side(source: Path, out_dir: Path, label: str | None = None, iterations
                               "seconds": time.perf_counter() - started}, state_path)
     seconds = time.perf_counter() - started
 
-    state = {k: v for k, v in payload["model"].items() if not k.startswith("side.")}  # a committee's go
+    state = {k: v for k, v in payload["model"].items() if not k.startswith("side.")}  # the source's side networks give way
     state.update({f"side.{k}": v.detach().cpu() for k, v in (side if averaged is None else averaged.module).state_dict().items()})
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "config.yaml").write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
