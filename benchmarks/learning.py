@@ -20,7 +20,9 @@ Every row trains the same encoder with the same compute budget (steps × batch) 
 on the held-out test videos (the last 30 % of every motion, unseen subjects). Each (row, seed) writes
 ``benchmarks/results/<budget>/<row>_seed<k>.json`` (metrics, learning curve, overrides, commit,
 machine, wall time), so rows can run at different times; the table (Markdown) and the learning
-curves (PNG) are assembled from whatever JSON files exist. With ``--results DIR`` the JSON, the
+curves (PNG) are assembled from whatever JSON files exist. A stopped row resumes from its last
+checkpoint when run again, and its minutes in the table add the training its earlier commands did
+(which checkpoints record). With ``--results DIR`` the JSON, the
 table and the curves go to ``DIR`` instead, and the README's table is left as it is (but for the
 folders of :data:`TABLE_PAGES`: ``--results benchmarks/results/avx2 --budget cpu_many_people`` puts
 that table in the README too).
@@ -621,7 +623,8 @@ def trained_row(row: str, seed: int, budget: str, runs: Path, threads: int = 0) 
     curve = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     return {"metrics": result.metrics, "best": result.best_metrics, "initial": result.initial_metrics,
             "curve": [{"step": c["step"], "mpjpe": c["mpjpe"], "pa_mpjpe": c["pa_mpjpe"]} for c in curve],
-            "train_seconds": result.seconds, "config": config_to_dict(config)}
+            "train_seconds": result.seconds, "train_seconds_total": result.total_seconds,
+            "config": config_to_dict(config)}
 
 
 def row_jobs(rows: list[str], seeds: list[int]) -> list[tuple[str, int]]:
@@ -772,6 +775,16 @@ def format_value(values: list[float]) -> str:
     return f"{statistics.mean(values):.1f} ± {(max(values) - min(values)) / 2:.1f}"
 
 
+def row_wall_seconds(result: dict) -> float:
+    """The wall time of a saved (row, seed): that of the command which wrote it, plus, for a run it
+    resumed, the training done before (``train_seconds_total`` less this command's ``train_seconds``,
+    when the checkpoint it resumed recorded it)."""
+    earlier = 0.0
+    if result.get("train_seconds_total") is not None and "train_seconds" in result:
+        earlier = max(0.0, result["train_seconds_total"] - result["train_seconds"])
+    return result["wall_seconds"] + earlier
+
+
 def table(budget: str, results: Path = RESULTS) -> str:
     grouped = load_results(budget, results)
     header = "| row | " + " | ".join(label for _, label in METRICS) + " | seeds | minutes/row |"
@@ -781,7 +794,7 @@ def table(budget: str, results: Path = RESULTS) -> str:
         if not results:
             continue
         cells = [format_value([r["metrics"][key] for r in results if key in r["metrics"]]) for key, _ in METRICS]
-        minutes = statistics.mean(r["wall_seconds"] for r in results) / 60
+        minutes = statistics.mean(row_wall_seconds(r) for r in results) / 60
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {len(results)} | {minutes:.1f} |")
     lines.append("")
     studio = set(STUDIO) <= set(BUDGETS[budget])

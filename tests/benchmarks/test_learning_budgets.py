@@ -149,6 +149,16 @@ def test_table_goes_between_the_markers_only(tmp_path):
     assert plain.read_text() == "no markers\n"
 
 
+def test_a_resumed_rows_wall_time_adds_the_training_done_before_it():
+    straight = {"wall_seconds": 700.0, "train_seconds": 650.0, "train_seconds_total": 650.0}
+    resumed = {"wall_seconds": 300.0, "train_seconds": 250.0, "train_seconds_total": 650.0}
+    unknown = {"wall_seconds": 300.0, "train_seconds": 250.0, "train_seconds_total": None}
+    assert learning.row_wall_seconds(straight) == 700.0
+    assert learning.row_wall_seconds(resumed) == 300.0 + 400.0
+    assert learning.row_wall_seconds(unknown) == 300.0  # resumed a checkpoint that did not keep it
+    assert learning.row_wall_seconds({"wall_seconds": 12.0}) == 12.0  # a reference row, or an older file
+
+
 def test_a_named_table_goes_between_its_own_markers(tmp_path):
     page = tmp_path / "page.md"
     many_start, many_end = learning.table_markers("learning-table-many-people")

@@ -59,6 +59,26 @@ def test_resume_reaches_the_same_weights(tiny_config):
             assert torch.allclose(s["sum"], b["optimizers"][name]["state"][pid]["sum"], atol=1e-6), name
 
 
+def test_a_resumed_run_counts_the_training_time_of_every_call(tiny_config):
+    first = train(tiny_config("run.steps=2", "run.eval_every=0", out="timed"), resume=False)
+    assert first.total_seconds == pytest.approx(first.seconds, abs=1e-3)
+    saved = ckpt.load(first.out_dir / "checkpoints" / "last.pt")["train_seconds"]
+    assert first.seconds - 1e-3 <= saved <= first.seconds + 5.0  # the last save came after the time was read
+    resumed = train(tiny_config("run.steps=4", "run.eval_every=0", out="timed"), resume=True)
+    assert resumed.total_seconds == pytest.approx(saved + resumed.seconds, abs=1e-3)
+    final = json.loads((resumed.out_dir / "final_metrics.json").read_text())
+    assert final["total_seconds"] == pytest.approx(resumed.total_seconds)
+
+    # a checkpoint saved before checkpoints kept the time: this call's time is known, the run's is not
+    last = resumed.out_dir / "checkpoints" / "last.pt"
+    state = ckpt.load(last)
+    del state["train_seconds"]
+    ckpt.save_atomic(state, last)
+    unknown = train(tiny_config("run.steps=5", "run.eval_every=0", out="timed"), resume=True)
+    assert unknown.step == 5 and unknown.total_seconds is None and unknown.seconds > 0
+    assert ckpt.load(last).get("train_seconds") is None
+
+
 def test_a_relative_clip_is_saved_and_a_resumed_run_reaches_the_same_weights(tiny_config):
     clip = ("optim.kind=adam", "optim.grad_clip_relative=1.01", "run.eval_every=0")
     straight = train(tiny_config("run.steps=4", *clip, out="clip_straight"), resume=False)

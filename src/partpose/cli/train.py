@@ -42,9 +42,12 @@ def run(args: argparse.Namespace) -> int:
     if result.initial_metrics:
         print(format_metrics_table(result.initial_metrics, "untrained model"))
         print()
+    minutes = f"{result.seconds / 60:.1f} min"
+    if result.total_seconds is not None and result.total_seconds - result.seconds >= 1.0:  # a resumed run
+        minutes += f", {result.total_seconds / 60:.1f} min over every session of the run"
     if result.metrics:
-        print(format_metrics_table(result.metrics, f"after {result.step} steps ({result.seconds / 60:.1f} min)"))
+        print(format_metrics_table(result.metrics, f"after {result.step} steps ({minutes})"))
     else:
-        print(f"trained {result.step} steps in {result.seconds / 60:.1f} min (the dataset has no test split to evaluate)")
+        print(f"trained {result.step} steps in {minutes} (the dataset has no test split to evaluate)")
     print(f"\nrun folder: {result.out_dir}  (tensorboard --logdir {result.out_dir / 'tensorboard'})")
     return 0

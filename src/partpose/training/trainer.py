@@ -79,10 +79,13 @@ class TrainResult:
     metrics: dict[str, float]
     best_metrics: dict[str, float] | None
     out_dir: Path
-    seconds: float
+    seconds: float  # this call's training time
     skipped_steps: int
     initial_metrics: dict[str, float] | None = None
     rank_weight_difference: float = 0.0  # largest |w_rank − w_rank0| over processes (0 when single)
+    # the run's training time over every call that trained it, resumed ones included; None when it
+    # resumed a checkpoint that does not record it (saved before checkpoints did)
+    total_seconds: float | None = None
 
 
 def train(config: TrainConfig, resume: bool = True) -> TrainResult:
@@ -190,7 +193,7 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
     groups = parameter_groups(model)
     params_of = {name: groups[which] for name, which in LOSS_PARAMETERS.items() if groups[which]}
 
-    start_step, best, skipped_total = 0, None, 0
+    start_step, best, skipped_total, seconds_before = 0, None, 0, 0.0
     relative_clip = RelativeClip(config.optim.grad_clip_relative) if config.optim.grad_clip_relative > 0 else None
     parts = clip_parts(model, params_of) if config.optim.grad_clip_relative_by == "part" else None
     if state is not None:
@@ -202,6 +205,7 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
         for name, opt in optimizers.items():
             opt.load_state_dict(state["optimizers"][name])
         start_step, best, skipped_total = state["step"], state.get("best"), state.get("skipped_steps", 0)
+        seconds_before = state.get("train_seconds")  # None: saved before checkpoints kept it
         if "side_labels" in state:  # objective.side_label=steady_distance: the labels last read
             data.pairs.side_front = [labels.numpy() for labels in state["side_labels"]]
         ckpt.set_rng_state(state["rng"])
@@ -243,6 +247,10 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
     objective = config.objective
     relabels = objective.side_label == "steady_distance" and objective.side_weight > 0
 
+    def training_seconds() -> float | None:
+        """The run's training time so far, over this call and those before it (None: unknown)."""
+        return None if seconds_before is None else seconds_before + time.perf_counter() - started
+
     def save(step: int, path: Path) -> None:
         if fabric.global_rank == 0:
             ckpt.save_atomic({
@@ -255,6 +263,7 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
                 "step": step,
                 "best": best,
                 "skipped_steps": skipped_total,
+                "train_seconds": training_seconds(),
                 "rng": ckpt.rng_state(),
                 **({} if relative_clip is None else {"relative_clip": relative_clip.state_dict()}),
                 **({"side_labels": [torch.from_numpy(labels) for labels in data.pairs.side_front]} if relabels else {}),
@@ -285,7 +294,7 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
     initial_metrics = None
     if start_step == 0 and run.eval_at_start:
         initial_metrics = evaluate(0)
-    started = time.perf_counter()
+    started = time.perf_counter()  # training time leaves out the setting up and the evaluation at the start
     consecutive_bad, step = 0, start_step
     progress = tqdm(total=run.steps, initial=start_step, disable=not (run.progress and fabric.global_rank == 0),
                     desc="train", dynamic_ncols=True)
@@ -371,15 +380,16 @@ def _train_process(fabric: Fabric, config: TrainConfig, resume: bool) -> TrainRe
     if metrics and (best is None or metrics["mpjpe"] < best["mpjpe"]):
         best = metrics
         save(final_step, out_dir / "checkpoints" / "best.pt")
+    seconds, total_seconds = time.perf_counter() - started, training_seconds()
     save(final_step, last_path)
-    seconds = time.perf_counter() - started
     rank_difference = _rank_weight_difference(fabric, model)
     if fabric.global_rank == 0:
         (out_dir / "final_metrics.json").write_text(json.dumps(
             {"metrics": metrics, "best": best, "initial": initial_metrics, "seconds": seconds,
-             "skipped_steps": skipped_total}, indent=2))
+             "total_seconds": total_seconds, "skipped_steps": skipped_total}, indent=2))
         writer.close()
-    return TrainResult(final_step, metrics, best, out_dir, seconds, skipped_total, initial_metrics, rank_difference)
+    return TrainResult(final_step, metrics, best, out_dir, seconds, skipped_total, initial_metrics, rank_difference,
+                       total_seconds)
 
 
 def weight_average(model: torch.nn.Module, decay: float) -> AveragedModel | None:
