@@ -1,12 +1,8 @@
 """``partpose train``: a resumed run says how long the whole run has trained."""
 
 import shutil
-from pathlib import Path
 
 from partpose.training import checkpoint as ckpt
-
-TINY_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
-TINY = ["run.image_every=0", "run.eval_every=0", "run.checkpoint_every=10"]  # as the shared tiny run
 
 
 def test_a_resumed_run_prints_its_training_time_over_every_session(cli, trained_run, tmp_path):
@@ -16,10 +12,10 @@ def test_a_resumed_run_prints_its_training_time_over_every_session(cli, trained_
     state = ckpt.load(last)
     state["train_seconds"] = 600.0  # ten minutes trained before this session
     ckpt.save_atomic(state, last)
-    status, out, err = cli("train", "--config", TINY_CONFIG, *TINY, "run.steps=4", "--out", run)
+    status, out, err = cli("train", "--config", run / "config.yaml", "run.steps=4", "--out", run)
     assert status == 0, err
     assert "after 4 steps (" in out and "10.0 min over every session of the run)" in out
 
-    status, out, err = cli("train", "--config", TINY_CONFIG, *TINY, "run.steps=2", "--fresh", "--out", tmp_path / "new")
+    status, out, err = cli("train", "--config", run / "config.yaml", "run.steps=2", "--fresh", "--out", tmp_path / "new")
     assert status == 0, err
     assert "after 2 steps (" in out and "every session" not in out
